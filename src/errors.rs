@@ -1,0 +1,42 @@
+//! The errors a user can cause or meet, and the stable exit code each maps to
+//! (documented in `docs/exit-codes.md`).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::config::ConfigError;
+use crate::lint::LintError;
+
+/// Exit codes. Stable: scripts and CI depend on them.
+pub(crate) mod exit_codes {
+    /// Everything passed.
+    pub(crate) const OK: u8 = 0;
+    /// Bad command line or config file.
+    pub(crate) const USAGE: u8 = 2;
+    /// `lint` found an unsuppressed error-level finding (or a file it could not lint).
+    pub(crate) const LINT_FINDINGS: u8 = 3;
+    /// The machine failed us: a file could not be written.
+    pub(crate) const INFRASTRUCTURE: u8 = 5;
+}
+
+/// An error that ends the command. Messages are lowercase fragments.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ExpectedError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Lint(#[from] LintError),
+    #[error("failed to write {path}: {source}")]
+    WriteOutput { path: PathBuf, source: std::io::Error },
+}
+
+impl ExpectedError {
+    pub(crate) fn exit_code(&self) -> ExitCode {
+        let code = match self {
+            ExpectedError::Config(_) => exit_codes::USAGE,
+            ExpectedError::Lint(error) if error.is_usage() => exit_codes::USAGE,
+            ExpectedError::Lint(_) | ExpectedError::WriteOutput { .. } => exit_codes::INFRASTRUCTURE,
+        };
+        ExitCode::from(code)
+    }
+}
