@@ -7,6 +7,8 @@ mod config;
 mod errors;
 mod lint;
 mod report;
+#[cfg(test)]
+mod test_support;
 
 use std::io::Write;
 use std::path::PathBuf;

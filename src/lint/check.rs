@@ -17,8 +17,9 @@ pub(crate) enum Fix {
     Delete(Range<usize>),
     /// Replace the command with `true` where deleting it would leave invalid shell.
     ReplaceWithTrue(Range<usize>),
-    /// Remove the whole instruction: it did nothing else.
-    RemoveInstruction(Range<usize>),
+    /// Remove the whole instruction: it did nothing else. `command` is what to replace with
+    /// `true` instead if the instruction is the only one in the file.
+    RemoveInstruction { instruction: Range<usize>, command: Range<usize> },
 }
 
 /// A finding, suppressed or not.
@@ -259,11 +260,15 @@ impl<'a> Checker<'a> {
             None => {
                 let start = words.first().map_or(0, |word| word.value.source_offset(0));
                 let end = words.last().map_or(start, |word| word.value.source_offset(word.value.text.len()));
-                (start..end, Some(Fix::RemoveInstruction(scope.instruction.full_range.clone())))
+                let fix = Fix::RemoveInstruction { instruction: scope.instruction.full_range.clone(), command: start..end };
+                (start..end, Some(fix))
             }
         };
         let shown = match position {
-            Some(_) => display_command(&self.file.text[source_range.clone()]),
+            Some(position) => {
+                let command = &position.parsed.commands[position.index];
+                display_command(&position.script.text[command.range.clone()])
+            }
             None => display_command(&words.iter().map(Word::text).collect::<Vec<_>>().join(" ")),
         };
         let stage = match &scope.stage {
@@ -381,7 +386,8 @@ impl CommandPosition<'_> {
             return Fix::Delete(start..end);
         }
         if role == ScriptRole::WholeInstruction && self.parsed.commands.len() == 1 {
-            return Fix::RemoveInstruction(instruction.full_range.clone());
+            let command = self.script.source_range(command.range.clone());
+            return Fix::RemoveInstruction { instruction: instruction.full_range.clone(), command };
         }
         Fix::ReplaceWithTrue(self.script.source_range(command.range.clone()))
     }
@@ -411,7 +417,7 @@ fn shebang_interpreter(body: &str) -> Option<&str> {
 /// The command as written, on one line and at most 60 characters.
 fn display_command(source: &str) -> String {
     let mut shown = String::new();
-    for word in source.split(|c: char| c.is_whitespace() || c == '\\').filter(|word| !word.is_empty()) {
+    for word in source.split(char::is_whitespace).filter(|word| !word.is_empty() && *word != "\\") {
         if !shown.is_empty() {
             shown.push(' ');
         }
@@ -504,5 +510,53 @@ mod tests {
         assert_eq!((invalid[0].line, invalid[0].column), (2, 5));
         let empty = check_bytes("D", b"# only a comment\n", &levels);
         assert!(empty[0].message.contains("no instructions"));
+    }
+
+    mod properties {
+        use super::*;
+        use crate::lint::fix::fix_text;
+        use proptest::prelude::*;
+
+        const FRAGMENTS: &[&str] = &[
+            "FROM a\n", "FROM a AS b\n", "RUN ", "run ", "ONBUILD RUN ", "COPY ", "\n", "\r\n", "\\\n", "\\ \n", "`\n",
+            "# escape=`\n", "# c\n", "# hybrid-e2e ignore=no-dnf-update\n", "<<EOF", "<<-'EOF' ", "EOF\n", "\tEOF\n",
+            "dnf ", "yum ", "microdnf ", "sudo ", "sh -c ", "bash ", "update ", "upgrade ", "-y ", "--setopt=x ", "install ",
+            "&& ", "|| ", "; ", "| ", "& ", "(", ")", "{ ", "} ", "if ", "then ", "fi ", "for i in 1; do ", "done ",
+            "case x in ", "a) ", ";; ", "esac ", "\"", "'", "$(", "`", "${x}", "$'", "[\"dnf\", ", "\"update\"]", "[", "]",
+            "2>&1 ", ">/x ", "A=1 ", "é", "\t", " ", "\\",
+        ];
+
+        fn dockerfile_like() -> impl Strategy<Value = String> {
+            proptest::collection::vec(proptest::sample::select(FRAGMENTS), 0..60).prop_map(|parts| parts.concat())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: std::env::var("PROPTEST_CASES").ok().and_then(|cases| cases.parse().ok()).unwrap_or(2_000), ..ProptestConfig::default() })]
+
+            #[test]
+            fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+                let _ = check_bytes("D", &bytes, &RuleLevels::default());
+            }
+
+            #[test]
+            fn dockerfile_like_text_never_panics_and_fixes_keep_it_parseable(text in dockerfile_like()) {
+                let levels = RuleLevels::default();
+                let findings = check_text("D", &text, &levels);
+                let parsed = !findings.iter().any(|finding| finding.rule == Rule::InvalidDockerfile);
+                for finding in &findings {
+                    prop_assert!(finding.line >= 1 && finding.column >= 1);
+                    prop_assert!(finding.end_line >= finding.line);
+                }
+                match fix_text("D", &text, &levels) {
+                    Ok(fixed) => {
+                        if parsed {
+                            prop_assert!(!fixed.remaining.iter().any(|finding| finding.rule == Rule::InvalidDockerfile));
+                        }
+                    }
+                    // A refusal leaves the file alone, which is safe; it must never happen on a file that parsed.
+                    Err(error) => prop_assert!(!parsed, "fix refused a parseable file: {error}"),
+                }
+            }
+        }
     }
 }

@@ -98,8 +98,17 @@ impl Mapped {
         start..end.max(start)
     }
 
-    /// A sub-slice that keeps mapping to the same source offsets.
+    /// A sub-slice that keeps mapping to the same source offsets. The range is clamped to the
+    /// text and widened to character boundaries.
     pub(crate) fn slice(&self, range: Range<usize>) -> Self {
+        let floor = |mut index: usize| {
+            index = index.min(self.text.len());
+            while !self.text.is_char_boundary(index) {
+                index -= 1;
+            }
+            index
+        };
+        let range = floor(range.start)..floor(range.end).max(floor(range.start));
         let text = self.text[range.clone()].to_owned();
         let mut map = self.map[range.clone()].to_vec();
         map.push(self.map[range.end]);
@@ -726,5 +735,59 @@ mod tests {
         let file = parse("FROM a\nRUN é x\n").expect("parses");
         let offset = file.text.find('x').expect("x");
         assert_eq!(file.position(offset), (2, 7));
+    }
+
+    /// Instruction boundaries, flags, exec form and heredocs agree with BuildKit's own parser
+    /// (PyPI `dockerfile`, which wraps `moby/buildkit`'s Go parser) on every corpus file.
+    #[test]
+    fn instruction_boundaries_match_buildkit_on_the_whole_corpus() {
+        let mut files = crate::test_support::corpus_files();
+        files.extend(std::fs::read_dir(crate::test_support::repo_path("tests/fixtures/buildkit")).expect("dir").map(|entry| entry.expect("entry").path()));
+        files.sort();
+        let paths: Vec<&str> = files.iter().map(|path| path.to_str().expect("UTF-8 path")).collect();
+        let Some(output) = crate::test_support::python_peer("buildkit_parse.py", &paths) else { return };
+        let peer: Vec<serde_json::Value> = serde_json::from_str(&output).expect("peer JSON");
+        assert_eq!(peer.len(), files.len());
+        for (path, expected) in files.iter().zip(&peer) {
+            let text = std::fs::read_to_string(path).expect("read corpus file");
+            let ours = parse(&text);
+            let name = path.display();
+            let Some(instructions) = expected["instructions"].as_array() else {
+                assert!(ours.is_err(), "{name}: BuildKit rejects it ({}) but we parsed it", expected["error"]);
+                continue;
+            };
+            let ours = ours.unwrap_or_else(|error| panic!("{name}: BuildKit parses it but we failed: {error}"));
+            assert_eq!(ours.instructions.len(), instructions.len(), "{name}: instruction count");
+            for (mine, theirs) in ours.instructions.iter().zip(instructions) {
+                let context = format!("{name}:{}", mine.start_line);
+                assert_eq!(mine.keyword, theirs["cmd"].as_str().expect("cmd"), "{context}: keyword");
+                assert_eq!(mine.start_line as u64, theirs["start_line"].as_u64().expect("start"), "{context}: start line");
+                assert_eq!(mine.end_line as u64, theirs["end_line"].as_u64().expect("end"), "{context}: end line");
+                let heredocs: Vec<&str> = mine.heredocs.iter().map(|heredoc| heredoc.name.as_str()).collect();
+                let their_heredocs: Vec<&str> =
+                    theirs["heredocs"].as_array().expect("heredocs").iter().filter_map(|name| name.as_str()).collect();
+                if mine.onbuild_keyword.is_none() {
+                    // The wrapped parser reports ONBUILD's heredocs on the child node only.
+                    assert_eq!(heredocs, their_heredocs, "{context}: heredocs");
+                }
+                if mine.keyword != "RUN" {
+                    continue;
+                }
+                let flags: Vec<&str> = theirs["flags"].as_array().expect("flags").iter().filter_map(|flag| flag.as_str()).collect();
+                assert_eq!(mine.flags, flags, "{context}: flags");
+                let values: Vec<&str> = theirs["value"].as_array().expect("value").iter().filter_map(|value| value.as_str()).collect();
+                match mine.command() {
+                    Command::Exec(args) => {
+                        assert!(theirs["json"].as_bool().expect("json"), "{context}: BuildKit says shell form");
+                        let ours: Vec<&str> = args.iter().map(|arg| arg.value.text.as_str()).collect();
+                        assert_eq!(ours, values, "{context}: exec arguments");
+                    }
+                    Command::Shell(script) => {
+                        assert!(!theirs["json"].as_bool().expect("json"), "{context}: BuildKit says exec form");
+                        assert_eq!(vec![script.text.as_str()], values, "{context}: shell text");
+                    }
+                }
+            }
+        }
     }
 }

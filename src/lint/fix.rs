@@ -2,6 +2,7 @@
 //! overlapping fixes never fight and the result is checked by the same parser.
 
 use super::check::{self, Finding, Fix};
+use super::dockerfile;
 use super::rules::{Rule, RuleLevels};
 
 /// More fixes than this in one file means something is looping.
@@ -50,7 +51,13 @@ pub(crate) fn fix_text(path: &str, text: &str, levels: &RuleLevels) -> Result<Fi
         if applied == MAX_FIXES_PER_FILE {
             return Err(FixError::TooManyFixes);
         }
-        let next = apply(&current, fix);
+        let mut next = apply(&current, fix);
+        if let Fix::RemoveInstruction { command, .. } = fix
+            && dockerfile::parse(&next).is_ok_and(|file| file.instructions.is_empty())
+        {
+            // The file's only instruction: keep it, doing nothing.
+            next = apply(&current, &Fix::ReplaceWithTrue(command.clone()));
+        }
         if next == current {
             return Err(FixError::NoProgress { line: finding.line });
         }
@@ -61,7 +68,7 @@ pub(crate) fn fix_text(path: &str, text: &str, levels: &RuleLevels) -> Result<Fi
 
 fn apply(text: &str, fix: &Fix) -> String {
     let (range, replacement) = match fix {
-        Fix::Delete(range) | Fix::RemoveInstruction(range) => (range.clone(), ""),
+        Fix::Delete(range) | Fix::RemoveInstruction { instruction: range, .. } => (range.clone(), ""),
         Fix::ReplaceWithTrue(range) => (range.clone(), "true"),
     };
     let mut fixed = String::with_capacity(text.len());
@@ -109,6 +116,7 @@ mod tests {
 
     #[test]
     fn removes_a_run_left_empty_and_every_upgrade_in_it() {
+        assert_eq!(fixed("RUN dnf update\n"), "RUN true\n", "the only instruction stays");
         assert_eq!(fixed("FROM a\nRUN dnf -y update\nRUN [\"dnf\", \"upgrade\"]\nRUN yum update && yum upgrade\nUSER 1\n"), "FROM a\nUSER 1\n");
     }
 
@@ -136,5 +144,37 @@ mod tests {
         assert_eq!(result.text, text);
         assert_eq!(result.applied, 0);
         assert_eq!(result.remaining.len(), 2);
+    }
+
+    /// Every corpus file, fixed, still parses with BuildKit's own parser and lints clean of
+    /// fixable findings; only targeted (not auto-fixed) and suppressed findings remain.
+    #[test]
+    fn fixed_corpus_parses_with_buildkit_and_lints_clean() {
+        let directory = tempfile::tempdir().expect("tempdir");
+        let mut written = Vec::new();
+        let mut total_applied = 0;
+        for path in crate::test_support::corpus_files() {
+            let text = std::fs::read_to_string(&path).expect("read");
+            let name = path.file_name().expect("name").to_string_lossy().into_owned();
+            let result = fix_text(&name, &text, &RuleLevels::default()).unwrap_or_else(|error| panic!("{name}: {error}"));
+            total_applied += result.applied;
+            for finding in &result.remaining {
+                let acceptable = finding.rule != Rule::NoDnfUpdate
+                    || finding.suppressed.is_some()
+                    || finding.message.starts_with("targeted");
+                assert!(acceptable, "{name}: left behind {finding:?}\n{}", result.text);
+                assert_ne!(finding.rule, Rule::InvalidDockerfile, "{name}: fixed file does not parse\n{}", result.text);
+            }
+            let out = directory.path().join(&name);
+            std::fs::write(&out, &result.text).expect("write");
+            written.push(out);
+        }
+        assert!(total_applied >= 25, "only {total_applied} fixes applied");
+        let paths: Vec<&str> = written.iter().map(|path| path.to_str().expect("UTF-8")).collect();
+        let Some(output) = crate::test_support::python_peer("buildkit_parse.py", &paths) else { return };
+        let parsed: Vec<serde_json::Value> = serde_json::from_str(&output).expect("peer JSON");
+        for entry in parsed {
+            assert!(entry.get("error").is_none(), "BuildKit rejects a fixed file: {entry}");
+        }
     }
 }

@@ -326,3 +326,83 @@ fn junit(results: &LintResults<'_>) -> String {
     }
     report.to_string().unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lint::check::check_text;
+    use crate::lint::rules::RuleLevels;
+    use crate::test_support;
+
+    /// Findings of the whole corpus, with paths relative to the repository.
+    fn corpus() -> (Vec<Finding>, Vec<String>) {
+        let mut findings = Vec::new();
+        let mut files = Vec::new();
+        for path in test_support::corpus_files() {
+            let name = path.strip_prefix(test_support::repo_path("")).expect("in repo").to_string_lossy().into_owned();
+            let text = std::fs::read_to_string(&path).expect("read");
+            findings.extend(check_text(&name, &text, &RuleLevels::default()));
+            files.push(name);
+        }
+        (findings, files)
+    }
+
+    #[test]
+    fn junit_reads_back_with_junitparser() {
+        let (findings, files) = corpus();
+        let results = LintResults { files_scanned: files.len(), findings: &findings, files: &files };
+        let directory = tempfile::tempdir().expect("tempdir");
+        let path = directory.path().join("lint.xml");
+        std::fs::write(&path, junit(&results)).expect("write");
+        let Some(output) = test_support::python_peer("junit_summary.py", &[path.to_str().expect("UTF-8")]) else {
+            return;
+        };
+        let suites: Vec<serde_json::Value> = serde_json::from_str(&output).expect("peer JSON");
+        assert_eq!(suites.len(), files.len());
+        for suite in &suites {
+            let name = suite["name"].as_str().expect("name");
+            let mine: Vec<&Finding> = findings.iter().filter(|finding| finding.path == name).collect();
+            let failures = mine.iter().filter(|finding| finding.is_failure()).count();
+            let skipped = mine.iter().filter(|finding| finding.suppressed.is_some()).count();
+            assert_eq!(suite["tests"].as_u64(), Some(mine.len().max(1) as u64), "{name}");
+            assert_eq!(suite["failures"].as_u64(), Some(failures as u64), "{name}");
+            assert_eq!(suite["skipped"].as_u64(), Some(skipped as u64), "{name}");
+            for case in suite["cases"].as_array().expect("cases") {
+                if case["result"] == "failure" {
+                    assert_eq!(case["type"], "no-dnf-update", "{name}");
+                    assert!(case["message"].as_str().expect("message").contains("dnf") || case["message"].as_str().expect("message").contains("yum"));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn github_annotations_match_actions_core() {
+        let (findings, files) = corpus();
+        let results = LintResults { files_scanned: files.len(), findings: &findings, files: &files };
+        let requests: Vec<serde_json::Value> = findings
+            .iter()
+            .filter(|finding| finding.suppressed.is_none())
+            .map(|finding| {
+                let single_line = finding.end_line == finding.line;
+                json!({
+                    "level": if finding.severity == Level::Error { "error" } else { "warning" },
+                    "message": finding.message,
+                    "properties": {
+                        "title": format!("hybrid-e2e lint: {}", finding.rule),
+                        "file": finding.path,
+                        "startLine": finding.line,
+                        "endLine": finding.end_line,
+                        "startColumn": if single_line { Some(finding.column) } else { None },
+                        "endColumn": if single_line && finding.end_column > finding.column { Some(finding.end_column) } else { None },
+                    }
+                })
+            })
+            .collect();
+        assert!(requests.len() > 30);
+        let Some(theirs) = test_support::node_peer("annotate.mjs", &serde_json::Value::from(requests).to_string()) else {
+            return;
+        };
+        pretty_assertions::assert_eq!(github(&results), theirs);
+    }
+}

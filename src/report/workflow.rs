@@ -58,8 +58,14 @@ pub(crate) fn annotation(level: AnnotationLevel, properties: &AnnotationProperti
     }
     // `@actions/core` drops falsy values, so a 0 line is left out too.
     fields.extend(numbers.into_iter().filter_map(|(key, value)| value.filter(|&n| n != 0).map(|n| (key, n.to_string()))));
+    // `Command.toString` adds the space whenever the properties object has keys, even falsy ones.
+    if *properties != AnnotationProperties::default() {
+        line.push(' ');
+    }
     for (index, (key, value)) in fields.iter().enumerate() {
-        line.push(if index == 0 { ' ' } else { ',' });
+        if index > 0 {
+            line.push(',');
+        }
         let _ = write!(line, "{key}={}", escape_property(value));
     }
     line.push_str("::");
@@ -91,5 +97,57 @@ mod tests {
     #[test]
     fn no_properties_means_no_space() {
         assert_eq!(annotation(AnnotationLevel::Error, &AnnotationProperties::default(), "x"), "::error::x\n");
+    }
+
+    /// Byte-for-byte the same as `@actions/core` over a battery of awkward strings.
+    #[test]
+    fn escaping_matches_actions_core() {
+        let battery = [
+            "plain",
+            "100% sure",
+            "%25 already escaped",
+            "line one\nline two",
+            "windows\r\nline",
+            "lone\rcarriage",
+            "key: value, other: value",
+            "C:\\path\\Dockerfile",
+            "emoji \u{1F680} and \u{10FFFF}",
+            "::error::injected",
+            "trailing newline\n",
+            "",
+        ];
+        let long = "x%:,\n".repeat(5_000);
+        let mut strings: Vec<&str> = battery.to_vec();
+        strings.push(&long);
+        let mut requests = Vec::new();
+        let mut ours = String::new();
+        for (index, text) in strings.iter().enumerate() {
+            let properties = AnnotationProperties {
+                title: Some(format!("title {text}")),
+                file: Some(format!("dir,{index}/{text}")),
+                start_line: Some(index + 1),
+                end_line: Some(index + 2),
+                start_column: (index % 2 == 0).then_some(3),
+                end_column: None,
+            };
+            let level = if index % 2 == 0 { AnnotationLevel::Error } else { AnnotationLevel::Warning };
+            ours.push_str(&annotation(level, &properties, text));
+            requests.push(serde_json::json!({
+                "level": if index % 2 == 0 { "error" } else { "warning" },
+                "message": text,
+                "properties": {
+                    "title": properties.title,
+                    "file": properties.file,
+                    "startLine": properties.start_line,
+                    "endLine": properties.end_line,
+                    "startColumn": properties.start_column,
+                },
+            }));
+        }
+        let Some(theirs) = crate::test_support::node_peer("annotate.mjs", &serde_json::Value::from(requests).to_string())
+        else {
+            return;
+        };
+        pretty_assertions::assert_eq!(ours, theirs);
     }
 }
