@@ -104,12 +104,15 @@ pub(crate) struct LintArgs {
 }
 
 fn parse_rule_level(value: &str) -> Result<(Rule, Level), String> {
-    let (id, level) = value.split_once('=').ok_or_else(|| format!("expected RULE=LEVEL, got `{value}`"))?;
+    let (id, level) = value
+        .split_once('=')
+        .ok_or_else(|| format!("expected RULE=LEVEL, got `{value}`"))?;
     let rule = Rule::from_id(id.trim()).ok_or_else(|| {
         let known: Vec<&str> = Rule::ALL.iter().map(|rule| rule.id()).collect();
         format!("unknown rule `{id}` (known rules: {})", known.join(", "))
     })?;
-    let level = Level::from_str(level.trim(), true).map_err(|_| format!("unknown level `{level}` (error, warning, off)"))?;
+    let level =
+        Level::from_str(level.trim(), true).map_err(|_| format!("unknown level `{level}` (error, warning, off)"))?;
     Ok((rule, level))
 }
 
@@ -125,8 +128,15 @@ mod tests {
 
     #[test]
     fn rule_levels_parse_and_reject_typos() {
-        assert_eq!(parse_rule_level("no-dnf-update=warning"), Ok((Rule::NoDnfUpdate, Level::Warning)));
-        assert!(parse_rule_level("no-dnf-updat=off").expect_err("typo").contains("known rules"));
+        assert_eq!(
+            parse_rule_level("no-dnf-update=warning"),
+            Ok((Rule::NoDnfUpdate, Level::Warning))
+        );
+        assert!(
+            parse_rule_level("no-dnf-updat=off")
+                .expect_err("typo")
+                .contains("known rules")
+        );
         assert!(parse_rule_level("no-dnf-update").is_err());
     }
 }

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde::de::{self, Deserializer};
 use serde::Deserialize;
+use serde::de::{self, Deserializer};
 
 use crate::lint::{Level, Rule};
 
@@ -77,10 +77,15 @@ impl<'de> Deserialize<'de> for RuleId {
 impl Config {
     /// Parse config text; `path` is only used in messages.
     pub(crate) fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
-        let config: Config = serde_saphyr::from_str(text)
-            .map_err(|error| ConfigError::Invalid { path: path.to_owned(), message: error.to_string() })?;
+        let config: Config = serde_saphyr::from_str(text).map_err(|error| ConfigError::Invalid {
+            path: path.to_owned(),
+            message: error.to_string(),
+        })?;
         if config.version != SUPPORTED_VERSION {
-            return Err(ConfigError::UnsupportedVersion { path: path.to_owned(), found: config.version });
+            return Err(ConfigError::UnsupportedVersion {
+                path: path.to_owned(),
+                found: config.version,
+            });
         }
         Ok(config)
     }
@@ -93,12 +98,18 @@ impl Config {
             None => {
                 let default = PathBuf::from(DEFAULT_CONFIG_FILE);
                 if !default.is_file() {
-                    return Ok(Config { version: SUPPORTED_VERSION, ..Config::default() });
+                    return Ok(Config {
+                        version: SUPPORTED_VERSION,
+                        ..Config::default()
+                    });
                 }
                 default
             }
         };
-        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read { path: path.clone(), source })?;
+        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+            path: path.clone(),
+            source,
+        })?;
         Config::parse(&path, &text)
     }
 }
@@ -126,7 +137,10 @@ mod tests {
         let error = Config::parse(Path::new("c.yaml"), "version: 1\nlint:\n  rules:\n    no-such: off\n")
             .expect_err("unknown rule");
         let message = error.to_string();
-        assert!(message.contains("unknown rule `no-such`") && message.contains("line 4"), "{message}");
+        assert!(
+            message.contains("unknown rule `no-such`") && message.contains("line 4"),
+            "{message}"
+        );
     }
 
     #[test]

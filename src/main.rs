@@ -27,7 +27,12 @@ fn main() -> ExitCode {
     match dispatch(cli) {
         Ok(code) => code,
         Err(error) => {
-            let _ = writeln!(anstream::stderr(), "{}error{}: {error}", ERROR_STYLE.render(), ERROR_STYLE.render_reset());
+            let _ = writeln!(
+                anstream::stderr(),
+                "{}error{}: {error}",
+                ERROR_STYLE.render(),
+                ERROR_STYLE.render_reset()
+            );
             error.exit_code()
         }
     }
@@ -76,7 +81,11 @@ fn lint_command(args: LintArgs, config_path: Option<&std::path::Path>, quiet: bo
     for (rule, level) in &args.rules {
         levels.set(*rule, *level);
     }
-    let paths = if args.paths.is_empty() { vec![PathBuf::from(".")] } else { args.paths };
+    let paths = if args.paths.is_empty() {
+        vec![PathBuf::from(".")]
+    } else {
+        args.paths
+    };
     let options = LintOptions {
         paths,
         format: args.format,
@@ -97,15 +106,27 @@ fn lint_command(args: LintArgs, config_path: Option<&std::path::Path>, quiet: bo
         let mut stdout = anstream::stdout();
         let _ = stdout.write_all(outcome.diff.as_bytes());
         if !quiet {
-            let _ = writeln!(stderr, "would apply {} fix(es) in {} file(s)", outcome.fixes_applied, outcome.files_fixed);
+            let _ = writeln!(
+                stderr,
+                "would apply {} fix(es) in {} file(s)",
+                outcome.fixes_applied, outcome.files_fixed
+            );
         }
     } else {
         if options.fix && !quiet {
-            let _ = writeln!(stderr, "applied {} fix(es) in {} file(s)", outcome.fixes_applied, outcome.files_fixed);
+            let _ = writeln!(
+                stderr,
+                "applied {} fix(es) in {} file(s)",
+                outcome.fixes_applied, outcome.files_fixed
+            );
         }
         write_report(&outcome.rendered, args.output.as_deref(), options.format)?;
     }
-    Ok(ExitCode::from(if outcome.failed { exit_codes::LINT_FINDINGS } else { exit_codes::OK }))
+    Ok(ExitCode::from(if outcome.failed {
+        exit_codes::LINT_FINDINGS
+    } else {
+        exit_codes::OK
+    }))
 }
 
 /// Write to `--output` (never coloured) or standard output (coloured only on a terminal).
@@ -113,7 +134,10 @@ fn write_report(rendered: &str, output: Option<&std::path::Path>, format: Format
     match output {
         Some(path) => {
             let plain = anstream::adapter::strip_str(rendered).to_string();
-            std::fs::write(path, plain).map_err(|source| ExpectedError::WriteOutput { path: path.to_owned(), source })
+            std::fs::write(path, plain).map_err(|source| ExpectedError::WriteOutput {
+                path: path.to_owned(),
+                source,
+            })
         }
         None if format == Format::Text => {
             let _ = anstream::stdout().write_all(rendered.as_bytes());

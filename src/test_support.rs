@@ -44,7 +44,10 @@ fn run_peer(program: &str, args: &[&str], stdin: Option<&str>) -> Option<String>
 }
 
 fn missing(why: &str) -> Option<String> {
-    assert!(!peers_required(), "a required test peer is missing (run .ci/test.sh to install it): {why}");
+    assert!(
+        !peers_required(),
+        "a required test peer is missing (run .ci/test.sh to install it): {why}"
+    );
     eprintln!("skipping the peer check, peer not installed: {why}");
     None
 }

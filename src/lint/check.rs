@@ -19,7 +19,10 @@ pub(crate) enum Fix {
     ReplaceWithTrue(Range<usize>),
     /// Remove the whole instruction: it did nothing else. `command` is what to replace with
     /// `true` instead if the instruction is the only one in the file.
-    RemoveInstruction { instruction: Range<usize>, command: Range<usize> },
+    RemoveInstruction {
+        instruction: Range<usize>,
+        command: Range<usize>,
+    },
 }
 
 /// A finding, suppressed or not.
@@ -60,7 +63,10 @@ pub(crate) fn check_bytes(path: &str, bytes: &[u8], levels: &RuleLevels) -> Vec<
         Err(error) => {
             let valid = &bytes[..error.valid_up_to()];
             let line = valid.iter().filter(|&&byte| byte == b'\n').count() + 1;
-            let line_start = valid.iter().rposition(|&byte| byte == b'\n').map_or(0, |index| index + 1);
+            let line_start = valid
+                .iter()
+                .rposition(|&byte| byte == b'\n')
+                .map_or(0, |index| index + 1);
             let column = String::from_utf8_lossy(&valid[line_start..]).chars().count() + 1;
             let message = format!("invalid UTF-8 at line {line}, column {column}: Dockerfiles must be UTF-8 text");
             return file_problem(path, levels, line, column, message).into_iter().collect();
@@ -72,23 +78,42 @@ pub(crate) fn check_bytes(path: &str, bytes: &[u8], levels: &RuleLevels) -> Vec<
 /// Lint a file's text.
 pub(crate) fn check_text(path: &str, text: &str, levels: &RuleLevels) -> Vec<Finding> {
     match dockerfile::parse(text) {
-        Ok(file) if file.instructions.is_empty() => {
-            file_problem(path, levels, 1, 1, "the file has no instructions: not a Dockerfile".to_owned()).into_iter().collect()
+        Ok(file) if file.instructions.is_empty() => file_problem(
+            path,
+            levels,
+            1,
+            1,
+            "the file has no instructions: not a Dockerfile".to_owned(),
+        )
+        .into_iter()
+        .collect(),
+        Ok(file) => Checker {
+            path,
+            file: &file,
+            levels,
+            findings: Vec::new(),
         }
-        Ok(file) => Checker { path, file: &file, levels, findings: Vec::new() }
-            .run()
-            .into_iter()
-            .filter(|finding| finding.severity != Level::Off)
-            .collect(),
+        .run()
+        .into_iter()
+        .filter(|finding| finding.severity != Level::Off)
+        .collect(),
         Err(error) => {
             let message = format!("cannot parse: {error}");
-            file_problem(path, levels, error.line(), error.column(), message).into_iter().collect()
+            file_problem(path, levels, error.line(), error.column(), message)
+                .into_iter()
+                .collect()
         }
     }
 }
 
 /// A finding about the file as a whole (`invalid-dockerfile`), unless that rule is off.
-pub(crate) fn file_problem(path: &str, levels: &RuleLevels, line: usize, column: usize, message: String) -> Option<Finding> {
+pub(crate) fn file_problem(
+    path: &str,
+    levels: &RuleLevels,
+    line: usize,
+    column: usize,
+    message: String,
+) -> Option<Finding> {
     (levels.level(Rule::InvalidDockerfile) != Level::Off).then(|| Finding {
         path: path.to_owned(),
         line,
@@ -136,7 +161,9 @@ impl<'a> Checker<'a> {
                 stage_index = Some(stage_index.map_or(0, |index| index + 1));
                 stage_name = stage_alias(&instruction.arguments.text);
             }
-            let stage = stage_name.clone().or_else(|| stage_index.map(|index| index.to_string()));
+            let stage = stage_name
+                .clone()
+                .or_else(|| stage_index.map(|index| index.to_string()));
             let first_new = self.findings.len();
             if instruction.effective_keyword() == "RUN" {
                 let scope = Scope { instruction, stage };
@@ -150,8 +177,13 @@ impl<'a> Checker<'a> {
     fn check_run(&mut self, scope: &Scope<'_>) {
         match scope.instruction.command() {
             Command::Exec(args) => {
-                let words: Vec<Word> =
-                    args.into_iter().map(|arg| Word { range: 0..0, value: arg.value }).collect();
+                let words: Vec<Word> = args
+                    .into_iter()
+                    .map(|arg| Word {
+                        range: 0..0,
+                        value: arg.value,
+                    })
+                    .collect();
                 self.check_words(scope, &words, None, ScriptRole::WholeInstruction, 0);
             }
             Command::Shell(script) => {
@@ -189,7 +221,11 @@ impl<'a> Checker<'a> {
                     Some(heredocs.remove(position))
                 })
                 .collect();
-            let position = CommandPosition { script, parsed: &parsed, index };
+            let position = CommandPosition {
+                script,
+                parsed: &parsed,
+                index,
+            };
             let runs_bodies = self.check_words(scope, &command.words, Some(position), role, depth);
             let bodies_are_scripts = command.words.is_empty() || runs_bodies;
             if bodies_are_scripts {
@@ -259,8 +295,13 @@ impl<'a> Checker<'a> {
             // Exec form: the array is the whole command.
             None => {
                 let start = words.first().map_or(0, |word| word.value.source_offset(0));
-                let end = words.last().map_or(start, |word| word.value.source_offset(word.value.text.len()));
-                let fix = Fix::RemoveInstruction { instruction: scope.instruction.full_range.clone(), command: start..end };
+                let end = words
+                    .last()
+                    .map_or(start, |word| word.value.source_offset(word.value.text.len()));
+                let fix = Fix::RemoveInstruction {
+                    instruction: scope.instruction.full_range.clone(),
+                    command: start..end,
+                };
                 (start..end, Some(fix))
             }
         };
@@ -356,7 +397,10 @@ impl<'a> Checker<'a> {
                     let rules: Vec<&str> = directive.rules.iter().map(|rule| rule.id()).collect();
                     meta(
                         Rule::UnusedSuppression,
-                        format!("unused suppression: the next instruction has no `{}` finding", rules.join(", ")),
+                        format!(
+                            "unused suppression: the next instruction has no `{}` finding",
+                            rules.join(", ")
+                        ),
                     );
                 }
             }
@@ -387,7 +431,10 @@ impl CommandPosition<'_> {
         }
         if role == ScriptRole::WholeInstruction && self.parsed.commands.len() == 1 {
             let command = self.script.source_range(command.range.clone());
-            return Fix::RemoveInstruction { instruction: instruction.full_range.clone(), command };
+            return Fix::RemoveInstruction {
+                instruction: instruction.full_range.clone(),
+                command,
+            };
         }
         Fix::ReplaceWithTrue(self.script.source_range(command.range.clone()))
     }
@@ -395,7 +442,10 @@ impl CommandPosition<'_> {
 
 /// `AS name` of a `FROM` instruction.
 fn stage_alias(arguments: &str) -> Option<String> {
-    let words: Vec<&str> = arguments.split_whitespace().filter(|word| !word.starts_with("--")).collect();
+    let words: Vec<&str> = arguments
+        .split_whitespace()
+        .filter(|word| !word.starts_with("--"))
+        .collect();
     match words.as_slice() {
         [_, keyword, name, ..] if keyword.eq_ignore_ascii_case("as") => Some((*name).to_owned()),
         _ => None,
@@ -409,7 +459,9 @@ fn shebang_interpreter(body: &str) -> Option<&str> {
     let program = words.next()?;
     let name = program.rsplit('/').next()?;
     if name == "env" {
-        return words.find(|word| !word.starts_with('-')).map(|word| word.rsplit('/').next().unwrap_or(word));
+        return words
+            .find(|word| !word.starts_with('-'))
+            .map(|word| word.rsplit('/').next().unwrap_or(word));
     }
     Some(name)
 }
@@ -417,7 +469,10 @@ fn shebang_interpreter(body: &str) -> Option<&str> {
 /// The command as written, on one line and at most 60 characters.
 fn display_command(source: &str) -> String {
     let mut shown = String::new();
-    for word in source.split(char::is_whitespace).filter(|word| !word.is_empty() && *word != "\\") {
+    for word in source
+        .split(char::is_whitespace)
+        .filter(|word| !word.is_empty() && *word != "\\")
+    {
         if !shown.is_empty() {
             shown.push(' ');
         }
@@ -468,9 +523,17 @@ mod tests {
 
     #[test]
     fn names_the_stage() {
-        let findings = check_text("D", "FROM a AS builder\nRUN dnf update\nFROM b\nRUN yum update\n", &RuleLevels::default());
+        let findings = check_text(
+            "D",
+            "FROM a AS builder\nRUN dnf update\nFROM b\nRUN yum update\n",
+            &RuleLevels::default(),
+        );
         assert_eq!(findings[0].stage.as_deref(), Some("builder"));
-        assert!(findings[0].message.contains("in stage `builder`"), "{}", findings[0].message);
+        assert!(
+            findings[0].message.contains("in stage `builder`"),
+            "{}",
+            findings[0].message
+        );
         assert_eq!(findings[1].stage.as_deref(), Some("1"));
     }
 
@@ -478,8 +541,10 @@ mod tests {
     fn suppression_marks_findings_and_warns_without_reason() {
         let text = "FROM a\n# hybrid-e2e ignore=no-dnf-update\nRUN dnf update\n# hybrid-e2e ignore=no-dnf-update reason=\"x\"\nRUN echo\n";
         let findings = check_text("D", text, &RuleLevels::default());
-        let summary: Vec<(Rule, usize, bool)> =
-            findings.iter().map(|finding| (finding.rule, finding.line, finding.suppressed.is_some())).collect();
+        let summary: Vec<(Rule, usize, bool)> = findings
+            .iter()
+            .map(|finding| (finding.rule, finding.line, finding.suppressed.is_some()))
+            .collect();
         assert_eq!(
             summary,
             vec![
@@ -518,12 +583,70 @@ mod tests {
         use proptest::prelude::*;
 
         const FRAGMENTS: &[&str] = &[
-            "FROM a\n", "FROM a AS b\n", "RUN ", "run ", "ONBUILD RUN ", "COPY ", "\n", "\r\n", "\\\n", "\\ \n", "`\n",
-            "# escape=`\n", "# c\n", "# hybrid-e2e ignore=no-dnf-update\n", "<<EOF", "<<-'EOF' ", "EOF\n", "\tEOF\n",
-            "dnf ", "yum ", "microdnf ", "sudo ", "sh -c ", "bash ", "update ", "upgrade ", "-y ", "--setopt=x ", "install ",
-            "&& ", "|| ", "; ", "| ", "& ", "(", ")", "{ ", "} ", "if ", "then ", "fi ", "for i in 1; do ", "done ",
-            "case x in ", "a) ", ";; ", "esac ", "\"", "'", "$(", "`", "${x}", "$'", "[\"dnf\", ", "\"update\"]", "[", "]",
-            "2>&1 ", ">/x ", "A=1 ", "é", "\t", " ", "\\",
+            "FROM a\n",
+            "FROM a AS b\n",
+            "RUN ",
+            "run ",
+            "ONBUILD RUN ",
+            "COPY ",
+            "\n",
+            "\r\n",
+            "\\\n",
+            "\\ \n",
+            "`\n",
+            "# escape=`\n",
+            "# c\n",
+            "# hybrid-e2e ignore=no-dnf-update\n",
+            "<<EOF",
+            "<<-'EOF' ",
+            "EOF\n",
+            "\tEOF\n",
+            "dnf ",
+            "yum ",
+            "microdnf ",
+            "sudo ",
+            "sh -c ",
+            "bash ",
+            "update ",
+            "upgrade ",
+            "-y ",
+            "--setopt=x ",
+            "install ",
+            "&& ",
+            "|| ",
+            "; ",
+            "| ",
+            "& ",
+            "(",
+            ")",
+            "{ ",
+            "} ",
+            "if ",
+            "then ",
+            "fi ",
+            "for i in 1; do ",
+            "done ",
+            "case x in ",
+            "a) ",
+            ";; ",
+            "esac ",
+            "\"",
+            "'",
+            "$(",
+            "`",
+            "${x}",
+            "$'",
+            "[\"dnf\", ",
+            "\"update\"]",
+            "[",
+            "]",
+            "2>&1 ",
+            ">/x ",
+            "A=1 ",
+            "é",
+            "\t",
+            " ",
+            "\\",
         ];
 
         fn dockerfile_like() -> impl Strategy<Value = String> {

@@ -31,17 +31,27 @@ pub(crate) struct Selection {
 
 impl Selection {
     pub(crate) fn new(include: &[String], exclude: &[String], use_ignore_files: bool) -> Result<Self, DiscoverError> {
-        Ok(Self { include: glob_set(include)?, exclude: glob_set(exclude)?, use_ignore_files })
+        Ok(Self {
+            include: glob_set(include)?,
+            exclude: glob_set(exclude)?,
+            use_ignore_files,
+        })
     }
 }
 
 fn glob_set(globs: &[String]) -> Result<GlobSet, DiscoverError> {
     let mut builder = GlobSetBuilder::new();
     for glob in globs {
-        let parsed = Glob::new(glob).map_err(|source| DiscoverError::Glob { glob: glob.clone(), source })?;
+        let parsed = Glob::new(glob).map_err(|source| DiscoverError::Glob {
+            glob: glob.clone(),
+            source,
+        })?;
         builder.add(parsed);
     }
-    builder.build().map_err(|source| DiscoverError::Glob { glob: globs.join(", "), source })
+    builder.build().map_err(|source| DiscoverError::Glob {
+        glob: globs.join(", "),
+        source,
+    })
 }
 
 /// `Dockerfile`, `Containerfile`, `*.Dockerfile`, `*.Containerfile`, `Dockerfile.*`,
@@ -53,9 +63,17 @@ pub(crate) fn is_dockerfile_name(name: &str) -> bool {
     }
     ["dockerfile", "containerfile"].iter().any(|base| {
         lower == *base
-            || lower.strip_suffix(base).is_some_and(|stem| stem.len() > 1 && stem.ends_with('.'))
-            || lower.strip_prefix(base).is_some_and(|suffix| suffix.len() > 1 && suffix.starts_with('.'))
+            || lower
+                .strip_suffix(base)
+                .is_some_and(|stem| stem.len() > 1 && stem.ends_with('.'))
+            || lower
+                .strip_prefix(base)
+                .is_some_and(|suffix| suffix.len() > 1 && suffix.starts_with('.'))
     })
+}
+
+fn fs_key(path: &Path) -> PathBuf {
+    path.canonicalize().unwrap_or_else(|_| path.to_path_buf())
 }
 
 fn slash_path(path: &Path) -> String {
@@ -68,11 +86,16 @@ pub(crate) fn discover(paths: &[PathBuf], selection: &Selection) -> Result<Vec<T
     let mut targets = Vec::new();
     for root in paths {
         if root.is_file() {
-            targets.push(Target { path: root.clone(), display: slash_path(root) });
+            targets.push(Target {
+                path: root.clone(),
+                display: slash_path(root),
+            });
             continue;
         }
         if !root.exists() {
-            return Err(DiscoverError::Missing { path: root.display().to_string() });
+            return Err(DiscoverError::Missing {
+                path: root.display().to_string(),
+            });
         }
         let exclude = selection.exclude.clone();
         let walk_root = root.clone();
@@ -106,13 +129,22 @@ pub(crate) fn discover(paths: &[PathBuf], selection: &Selection) -> Result<Vec<T
             let relative = path.strip_prefix(root).unwrap_or(path);
             let name = path.file_name().map(|name| name.to_string_lossy()).unwrap_or_default();
             if is_dockerfile_name(&name) || selection.include.is_match(relative) {
-                let display = if root == Path::new(".") { slash_path(relative) } else { slash_path(path) };
-                found.push(Target { path: path.to_path_buf(), display });
+                let display = if root == Path::new(".") {
+                    slash_path(relative)
+                } else {
+                    slash_path(path)
+                };
+                found.push(Target {
+                    path: path.to_path_buf(),
+                    display,
+                });
             }
         }
         targets.extend(found);
     }
-    targets.dedup_by(|a, b| a.path == b.path);
+    // A file named twice (`lint dir dir/Dockerfile`) is linted once, under its first name.
+    let mut seen = std::collections::HashSet::new();
+    targets.retain(|target| seen.insert(fs_key(&target.path)));
     Ok(targets)
 }
 
@@ -123,10 +155,24 @@ mod tests {
 
     #[test]
     fn default_names() {
-        for name in ["Dockerfile", "Containerfile", "api.Dockerfile", "x.containerfile", "Dockerfile.e2e", "dockerfile"] {
+        for name in [
+            "Dockerfile",
+            "Containerfile",
+            "api.Dockerfile",
+            "x.containerfile",
+            "Dockerfile.e2e",
+            "dockerfile",
+        ] {
             assert!(is_dockerfile_name(name), "{name}");
         }
-        for name in ["Dockerfile.dockerignore", "Dockerfile.md", "Dockerfiles", "myDockerfile", "Dockerfile.", "README"] {
+        for name in [
+            "Dockerfile.dockerignore",
+            "Dockerfile.md",
+            "Dockerfiles",
+            "myDockerfile",
+            "Dockerfile.",
+            "README",
+        ] {
             assert!(!is_dockerfile_name(name), "{name}");
         }
     }
@@ -135,7 +181,14 @@ mod tests {
     fn walks_recursively_honouring_gitignore_and_globs() {
         let dir = tempfile::tempdir().expect("tempdir");
         let root = dir.path();
-        for file in ["Dockerfile", "a/api.Dockerfile", "a/notes.txt", "build/Dockerfile", "vendor/Containerfile", "ci/image.df"] {
+        for file in [
+            "Dockerfile",
+            "a/api.Dockerfile",
+            "a/notes.txt",
+            "build/Dockerfile",
+            "vendor/Containerfile",
+            "ci/image.df",
+        ] {
             let path = root.join(file);
             fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
             fs::write(path, "FROM a\n").expect("write");
@@ -143,8 +196,10 @@ mod tests {
         fs::write(root.join(".gitignore"), "build/\n").expect("write");
         let selection = Selection::new(&["ci/*.df".to_owned()], &["vendor/**".to_owned()], true).expect("globs");
         let found = discover(&[root.to_path_buf()], &selection).expect("discover");
-        let names: Vec<String> =
-            found.iter().map(|target| slash_path(target.path.strip_prefix(root).expect("under root"))).collect();
+        let names: Vec<String> = found
+            .iter()
+            .map(|target| slash_path(target.path.strip_prefix(root).expect("under root")))
+            .collect();
         assert_eq!(names, vec!["Dockerfile", "a/api.Dockerfile", "ci/image.df"]);
         let everything = Selection::new(&[], &[], false).expect("globs");
         assert_eq!(discover(&[root.to_path_buf()], &everything).expect("discover").len(), 4);
@@ -153,6 +208,9 @@ mod tests {
     #[test]
     fn missing_path_is_an_error() {
         let selection = Selection::new(&[], &[], true).expect("globs");
-        assert!(matches!(discover(&[PathBuf::from("/no/such/dir")], &selection), Err(DiscoverError::Missing { .. })));
+        assert!(matches!(
+            discover(&[PathBuf::from("/no/such/dir")], &selection),
+            Err(DiscoverError::Missing { .. })
+        ));
     }
 }

@@ -35,9 +35,17 @@ const KNOWN_INSTRUCTIONS: &[&str] = &[
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum ParseError {
     #[error("unterminated heredoc `{name}` (opened at line {opened_at}): no line `{name}` before the end of the file")]
-    UnterminatedHeredoc { name: String, opened_at: usize, line: usize },
+    UnterminatedHeredoc {
+        name: String,
+        opened_at: usize,
+        line: usize,
+    },
     #[error("unknown instruction `{keyword}`: this does not look like a Dockerfile")]
-    UnknownInstruction { keyword: String, line: usize, column: usize },
+    UnknownInstruction {
+        keyword: String,
+        line: usize,
+        column: usize,
+    },
     #[error("invalid escape directive `{value}`: must be `\\` or a backtick")]
     InvalidEscape { value: String, line: usize },
 }
@@ -94,7 +102,11 @@ impl Mapped {
     /// The source range covered by logical range `range`, ending just past its last byte.
     pub(crate) fn source_range(&self, range: Range<usize>) -> Range<usize> {
         let start = self.source_offset(range.start);
-        let end = if range.end > range.start { self.source_offset(range.end - 1) + 1 } else { start };
+        let end = if range.end > range.start {
+            self.source_offset(range.end - 1) + 1
+        } else {
+            start
+        };
         start..end.max(start)
     }
 
@@ -208,7 +220,6 @@ impl<'a> Dockerfile<'a> {
         let end = self.line_starts.get(line).copied().unwrap_or(self.text.len());
         self.text[start..end].trim_end_matches(['\n', '\r'])
     }
-
 }
 
 /// A physical line: `content` excludes the line ending.
@@ -230,7 +241,11 @@ fn split_lines(text: &str) -> Vec<Line> {
             Some(index) => (index, index + 1),
             None => (bytes.len(), bytes.len()),
         };
-        lines.push(Line { start, content_end, next });
+        lines.push(Line {
+            start,
+            content_end,
+            next,
+        });
         start = next;
     }
     lines
@@ -281,7 +296,11 @@ fn parse_directive(text: &str) -> Option<(String, &str)> {
 /// Parse a whole Dockerfile. `text` must be valid UTF-8 (the caller checks).
 pub(crate) fn parse(text: &str) -> Result<Dockerfile<'_>, ParseError> {
     let lines = split_lines(text);
-    let line_starts: Vec<usize> = if lines.is_empty() { vec![0] } else { lines.iter().map(|line| line.start).collect() };
+    let line_starts: Vec<usize> = if lines.is_empty() {
+        vec![0]
+    } else {
+        lines.iter().map(|line| line.start).collect()
+    };
     let mut escape = '\\';
     let mut directives_done = false;
     let mut instructions = Vec::new();
@@ -302,7 +321,12 @@ pub(crate) fn parse(text: &str) -> Result<Dockerfile<'_>, ParseError> {
                     escape = match value {
                         "\\" => '\\',
                         "`" => '`',
-                        _ => return Err(ParseError::InvalidEscape { value: value.to_owned(), line: line_number }),
+                        _ => {
+                            return Err(ParseError::InvalidEscape {
+                                value: value.to_owned(),
+                                line: line_number,
+                            });
+                        }
                     };
                 }
                 Some(_) => {}
@@ -357,13 +381,20 @@ pub(crate) fn parse(text: &str) -> Result<Dockerfile<'_>, ParseError> {
                     }
                     index += 1;
                     if candidate == name {
-                        instruction.heredocs.push(Heredoc { name: name.clone(), body: body_start..line.start });
+                        instruction.heredocs.push(Heredoc {
+                            name: name.clone(),
+                            body: body_start..line.start,
+                        });
                         terminated = true;
                         break;
                     }
                 }
                 if !terminated {
-                    return Err(ParseError::UnterminatedHeredoc { name, opened_at: line_number, line: lines.len() });
+                    return Err(ParseError::UnterminatedHeredoc {
+                        name,
+                        opened_at: line_number,
+                        line: lines.len(),
+                    });
                 }
                 end_line = index;
             }
@@ -374,7 +405,11 @@ pub(crate) fn parse(text: &str) -> Result<Dockerfile<'_>, ParseError> {
         instruction.full_range = line.start..full_end;
         instructions.push(instruction);
     }
-    Ok(Dockerfile { text, instructions, line_starts })
+    Ok(Dockerfile {
+        text,
+        instructions,
+        line_starts,
+    })
 }
 
 /// BuildKit's `canContainHeredoc`: `RUN`, `COPY` and `ADD` (also under `ONBUILD`), not in exec form.
@@ -396,7 +431,11 @@ fn split_instruction(
     let unknown = |keyword: &str, offset: usize| {
         let line_start = line_starts[line_number - 1];
         let column = text[line_start..offset.max(line_start)].chars().count() + 1;
-        ParseError::UnknownInstruction { keyword: keyword.to_owned(), line: line_number, column }
+        ParseError::UnknownInstruction {
+            keyword: keyword.to_owned(),
+            line: line_number,
+            column,
+        }
     };
     if !KNOWN_INSTRUCTIONS.contains(&keyword.as_str()) {
         return Err(unknown(&keyword, keyword_offset));
@@ -414,7 +453,11 @@ fn split_instruction(
         }
     }
     let (flags, arguments_start) = extract_flags(&logical.text, rest);
-    let end = logical.text.trim_end_matches(|c: char| c.is_whitespace()).len().max(arguments_start);
+    let end = logical
+        .text
+        .trim_end_matches(|c: char| c.is_whitespace())
+        .len()
+        .max(arguments_start);
     Ok(Instruction {
         keyword,
         onbuild_keyword,
@@ -505,7 +548,9 @@ fn heredoc_words(text: &str) -> Vec<(String, bool)> {
         let word = &text[position..end];
         position = end;
         let after_digits = word.trim_start_matches(|c: char| c.is_ascii_digit());
-        let Some(after_marker) = after_digits.strip_prefix("<<") else { continue };
+        let Some(after_marker) = after_digits.strip_prefix("<<") else {
+            continue;
+        };
         let (chomp, rest) = match after_marker.strip_prefix('-') {
             Some(rest) => (true, rest),
             None => (false, after_marker),
@@ -635,7 +680,13 @@ mod tests {
             .expect("parses")
             .instructions
             .iter()
-            .map(|instruction| (instruction.keyword.clone(), instruction.start_line, instruction.end_line))
+            .map(|instruction| {
+                (
+                    instruction.keyword.clone(),
+                    instruction.start_line,
+                    instruction.end_line,
+                )
+            })
             .collect()
     }
 
@@ -643,7 +694,11 @@ mod tests {
         let file = parse(text).expect("parses");
         match file.instructions.last().expect("one instruction").command() {
             Command::Shell(shell) => shell.text,
-            Command::Exec(args) => args.iter().map(|arg| arg.value.text.clone()).collect::<Vec<_>>().join("|"),
+            Command::Exec(args) => args
+                .iter()
+                .map(|arg| arg.value.text.clone())
+                .collect::<Vec<_>>()
+                .join("|"),
         }
     }
 
@@ -677,7 +732,10 @@ mod tests {
     fn heredocs_anywhere_in_the_line_and_several_of_them() {
         let text = "FROM a\nRUN <<A cat && <<-\"B\" sh\nx\nA\n\tdnf update\n\tB\nRUN z\n";
         let file = parse(text).expect("parses");
-        assert_eq!(shape(text), vec![("FROM".into(), 1, 1), ("RUN".into(), 2, 6), ("RUN".into(), 7, 7)]);
+        assert_eq!(
+            shape(text),
+            vec![("FROM".into(), 1, 1), ("RUN".into(), 2, 6), ("RUN".into(), 7, 7)]
+        );
         let run = &file.instructions[1];
         assert_eq!(run.heredocs.len(), 2);
         assert_eq!(&text[run.heredocs[1].body.clone()], "\tdnf update\n");
@@ -691,14 +749,19 @@ mod tests {
     #[test]
     fn unterminated_heredoc_is_an_error_with_its_line() {
         let error = parse("FROM a\nRUN <<EOF\nabc\n").expect_err("unterminated");
-        assert!(matches!(error, ParseError::UnterminatedHeredoc { opened_at: 2, .. }), "{error:?}");
+        assert!(
+            matches!(error, ParseError::UnterminatedHeredoc { opened_at: 2, .. }),
+            "{error:?}"
+        );
     }
 
     #[test]
     fn exec_form_maps_json_strings_back_to_the_source() {
         let text = "FROM a\nRUN [\"sh\", \"-c\", \"a \\\"b\\\" && dnf update\"]\n";
         let file = parse(text).expect("parses");
-        let Command::Exec(args) = file.instructions[1].command() else { panic!("exec form") };
+        let Command::Exec(args) = file.instructions[1].command() else {
+            panic!("exec form")
+        };
         assert_eq!(args[2].value.text, "a \"b\" && dnf update");
         let dnf = args[2].value.text.find("dnf").expect("dnf");
         assert_eq!(&text[args[2].value.source_offset(dnf)..][..3], "dnf");
@@ -742,10 +805,16 @@ mod tests {
     #[test]
     fn instruction_boundaries_match_buildkit_on_the_whole_corpus() {
         let mut files = crate::test_support::corpus_files();
-        files.extend(std::fs::read_dir(crate::test_support::repo_path("tests/fixtures/buildkit")).expect("dir").map(|entry| entry.expect("entry").path()));
+        files.extend(
+            std::fs::read_dir(crate::test_support::repo_path("tests/fixtures/buildkit"))
+                .expect("dir")
+                .map(|entry| entry.expect("entry").path()),
+        );
         files.sort();
         let paths: Vec<&str> = files.iter().map(|path| path.to_str().expect("UTF-8 path")).collect();
-        let Some(output) = crate::test_support::python_peer("buildkit_parse.py", &paths) else { return };
+        let Some(output) = crate::test_support::python_peer("buildkit_parse.py", &paths) else {
+            return;
+        };
         let peer: Vec<serde_json::Value> = serde_json::from_str(&output).expect("peer JSON");
         assert_eq!(peer.len(), files.len());
         for (path, expected) in files.iter().zip(&peer) {
@@ -753,7 +822,11 @@ mod tests {
             let ours = parse(&text);
             let name = path.display();
             let Some(instructions) = expected["instructions"].as_array() else {
-                assert!(ours.is_err(), "{name}: BuildKit rejects it ({}) but we parsed it", expected["error"]);
+                assert!(
+                    ours.is_err(),
+                    "{name}: BuildKit rejects it ({}) but we parsed it",
+                    expected["error"]
+                );
                 continue;
             };
             let ours = ours.unwrap_or_else(|error| panic!("{name}: BuildKit parses it but we failed: {error}"));
@@ -761,11 +834,23 @@ mod tests {
             for (mine, theirs) in ours.instructions.iter().zip(instructions) {
                 let context = format!("{name}:{}", mine.start_line);
                 assert_eq!(mine.keyword, theirs["cmd"].as_str().expect("cmd"), "{context}: keyword");
-                assert_eq!(mine.start_line as u64, theirs["start_line"].as_u64().expect("start"), "{context}: start line");
-                assert_eq!(mine.end_line as u64, theirs["end_line"].as_u64().expect("end"), "{context}: end line");
+                assert_eq!(
+                    mine.start_line as u64,
+                    theirs["start_line"].as_u64().expect("start"),
+                    "{context}: start line"
+                );
+                assert_eq!(
+                    mine.end_line as u64,
+                    theirs["end_line"].as_u64().expect("end"),
+                    "{context}: end line"
+                );
                 let heredocs: Vec<&str> = mine.heredocs.iter().map(|heredoc| heredoc.name.as_str()).collect();
-                let their_heredocs: Vec<&str> =
-                    theirs["heredocs"].as_array().expect("heredocs").iter().filter_map(|name| name.as_str()).collect();
+                let their_heredocs: Vec<&str> = theirs["heredocs"]
+                    .as_array()
+                    .expect("heredocs")
+                    .iter()
+                    .filter_map(|name| name.as_str())
+                    .collect();
                 if mine.onbuild_keyword.is_none() {
                     // The wrapped parser reports ONBUILD's heredocs on the child node only.
                     assert_eq!(heredocs, their_heredocs, "{context}: heredocs");
@@ -773,17 +858,33 @@ mod tests {
                 if mine.keyword != "RUN" {
                     continue;
                 }
-                let flags: Vec<&str> = theirs["flags"].as_array().expect("flags").iter().filter_map(|flag| flag.as_str()).collect();
+                let flags: Vec<&str> = theirs["flags"]
+                    .as_array()
+                    .expect("flags")
+                    .iter()
+                    .filter_map(|flag| flag.as_str())
+                    .collect();
                 assert_eq!(mine.flags, flags, "{context}: flags");
-                let values: Vec<&str> = theirs["value"].as_array().expect("value").iter().filter_map(|value| value.as_str()).collect();
+                let values: Vec<&str> = theirs["value"]
+                    .as_array()
+                    .expect("value")
+                    .iter()
+                    .filter_map(|value| value.as_str())
+                    .collect();
                 match mine.command() {
                     Command::Exec(args) => {
-                        assert!(theirs["json"].as_bool().expect("json"), "{context}: BuildKit says shell form");
+                        assert!(
+                            theirs["json"].as_bool().expect("json"),
+                            "{context}: BuildKit says shell form"
+                        );
                         let ours: Vec<&str> = args.iter().map(|arg| arg.value.text.as_str()).collect();
                         assert_eq!(ours, values, "{context}: exec arguments");
                     }
                     Command::Shell(script) => {
-                        assert!(!theirs["json"].as_bool().expect("json"), "{context}: BuildKit says exec form");
+                        assert!(
+                            !theirs["json"].as_bool().expect("json"),
+                            "{context}: BuildKit says exec form"
+                        );
                         assert_eq!(vec![script.text.as_str()], values, "{context}: shell text");
                     }
                 }

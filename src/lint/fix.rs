@@ -44,9 +44,15 @@ pub(crate) fn fix_text(path: &str, text: &str, levels: &RuleLevels) -> Result<Fi
             if let Some(broken) = findings.iter().find(|finding| finding.rule == Rule::InvalidDockerfile)
                 && applied > 0
             {
-                return Err(FixError::BrokeTheFile { message: broken.message.clone() });
+                return Err(FixError::BrokeTheFile {
+                    message: broken.message.clone(),
+                });
             }
-            return Ok(Fixed { text: current, applied, remaining: findings });
+            return Ok(Fixed {
+                text: current,
+                applied,
+                remaining: findings,
+            });
         };
         if applied == MAX_FIXES_PER_FILE {
             return Err(FixError::TooManyFixes);
@@ -93,7 +99,9 @@ mod tests {
     use pretty_assertions::assert_eq;
 
     fn fixed(text: &str) -> String {
-        fix_text("Dockerfile", text, &RuleLevels::default()).expect("fixes").text
+        fix_text("Dockerfile", text, &RuleLevels::default())
+            .expect("fixes")
+            .text
     }
 
     #[test]
@@ -102,7 +110,10 @@ mod tests {
             fixed("FROM a\nRUN dnf update -y && dnf install -y git && dnf clean all\n"),
             "FROM a\nRUN dnf install -y git && dnf clean all\n"
         );
-        assert_eq!(fixed("FROM a\nRUN dnf install -y git && dnf -y update\n"), "FROM a\nRUN dnf install -y git\n");
+        assert_eq!(
+            fixed("FROM a\nRUN dnf install -y git && dnf -y update\n"),
+            "FROM a\nRUN dnf install -y git\n"
+        );
     }
 
     #[test]
@@ -111,13 +122,19 @@ mod tests {
             fixed("FROM a\nRUN dnf install -y \\\n\tgit \\\n\tmake && \\\n\tdnf update -y && \\\n\tdnf clean all\n"),
             "FROM a\nRUN dnf install -y \\\n\tgit \\\n\tmake && \\\n\tdnf clean all\n"
         );
-        assert_eq!(fixed("FROM a\r\nRUN dnf install -y git \\\r\n && dnf update -y\r\n"), "FROM a\r\nRUN dnf install -y git\r\n");
+        assert_eq!(
+            fixed("FROM a\r\nRUN dnf install -y git \\\r\n && dnf update -y\r\n"),
+            "FROM a\r\nRUN dnf install -y git\r\n"
+        );
     }
 
     #[test]
     fn removes_a_run_left_empty_and_every_upgrade_in_it() {
         assert_eq!(fixed("RUN dnf update\n"), "RUN true\n", "the only instruction stays");
-        assert_eq!(fixed("FROM a\nRUN dnf -y update\nRUN [\"dnf\", \"upgrade\"]\nRUN yum update && yum upgrade\nUSER 1\n"), "FROM a\nUSER 1\n");
+        assert_eq!(
+            fixed("FROM a\nRUN dnf -y update\nRUN [\"dnf\", \"upgrade\"]\nRUN yum update && yum upgrade\nUSER 1\n"),
+            "FROM a\nUSER 1\n"
+        );
     }
 
     #[test]
@@ -130,7 +147,10 @@ mod tests {
 
     #[test]
     fn fixes_inside_heredocs_and_exec_strings() {
-        assert_eq!(fixed("FROM a\nRUN <<EOF\nset -e\ndnf update -y\ndnf clean all\nEOF\n"), "FROM a\nRUN <<EOF\nset -e\ndnf clean all\nEOF\n");
+        assert_eq!(
+            fixed("FROM a\nRUN <<EOF\nset -e\ndnf update -y\ndnf clean all\nEOF\n"),
+            "FROM a\nRUN <<EOF\nset -e\ndnf clean all\nEOF\n"
+        );
         assert_eq!(
             fixed("FROM a\nRUN [\"sh\", \"-c\", \"dnf install -y jq && dnf update -y\"]\n"),
             "FROM a\nRUN [\"sh\", \"-c\", \"dnf install -y jq\"]\n"
@@ -139,7 +159,8 @@ mod tests {
 
     #[test]
     fn leaves_targeted_and_suppressed_updates_alone() {
-        let text = "FROM a\nRUN dnf update -y openssl\n# hybrid-e2e ignore=no-dnf-update reason=\"x\"\nRUN dnf update\n";
+        let text =
+            "FROM a\nRUN dnf update -y openssl\n# hybrid-e2e ignore=no-dnf-update reason=\"x\"\nRUN dnf update\n";
         let result = fix_text("D", text, &RuleLevels::default()).expect("fixes");
         assert_eq!(result.text, text);
         assert_eq!(result.applied, 0);
@@ -156,14 +177,20 @@ mod tests {
         for path in crate::test_support::corpus_files() {
             let text = std::fs::read_to_string(&path).expect("read");
             let name = path.file_name().expect("name").to_string_lossy().into_owned();
-            let result = fix_text(&name, &text, &RuleLevels::default()).unwrap_or_else(|error| panic!("{name}: {error}"));
+            let result =
+                fix_text(&name, &text, &RuleLevels::default()).unwrap_or_else(|error| panic!("{name}: {error}"));
             total_applied += result.applied;
             for finding in &result.remaining {
                 let acceptable = finding.rule != Rule::NoDnfUpdate
                     || finding.suppressed.is_some()
                     || finding.message.starts_with("targeted");
                 assert!(acceptable, "{name}: left behind {finding:?}\n{}", result.text);
-                assert_ne!(finding.rule, Rule::InvalidDockerfile, "{name}: fixed file does not parse\n{}", result.text);
+                assert_ne!(
+                    finding.rule,
+                    Rule::InvalidDockerfile,
+                    "{name}: fixed file does not parse\n{}",
+                    result.text
+                );
             }
             let out = directory.path().join(&name);
             std::fs::write(&out, &result.text).expect("write");
@@ -171,7 +198,9 @@ mod tests {
         }
         assert!(total_applied >= 25, "only {total_applied} fixes applied");
         let paths: Vec<&str> = written.iter().map(|path| path.to_str().expect("UTF-8")).collect();
-        let Some(output) = crate::test_support::python_peer("buildkit_parse.py", &paths) else { return };
+        let Some(output) = crate::test_support::python_peer("buildkit_parse.py", &paths) else {
+            return;
+        };
         let parsed: Vec<serde_json::Value> = serde_json::from_str(&output).expect("peer JSON");
         for entry in parsed {
             assert!(entry.get("error").is_none(), "BuildKit rejects a fixed file: {entry}");

@@ -69,7 +69,11 @@ const GUTTER_STYLE: Style = AnsiColor::Blue.on_default().bold();
 const BOLD: Style = Style::new().bold();
 
 fn plural(count: usize, word: &str) -> String {
-    if count == 1 { format!("1 {word}") } else { format!("{count} {word}s") }
+    if count == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{count} {word}s")
+    }
 }
 
 /// rustc-style text. Styles are always written; the caller strips them when not on a terminal.
@@ -80,13 +84,25 @@ fn text(results: &LintResults<'_>, quiet: bool) -> String {
             Level::Error => ("error", ERROR_STYLE),
             _ => ("warning", WARNING_STYLE),
         };
-        let _ = writeln!(out, "{style}{label}[{}]{style:#}{BOLD}: {}{BOLD:#}", finding.rule, finding.message);
+        let _ = writeln!(
+            out,
+            "{style}{label}[{}]{style:#}{BOLD}: {}{BOLD:#}",
+            finding.rule, finding.message
+        );
         let number = finding.line.to_string();
         let pad = " ".repeat(number.len());
-        let _ = writeln!(out, "{pad}{GUTTER_STYLE}-->{GUTTER_STYLE:#} {}:{}:{}", finding.path, finding.line, finding.column);
+        let _ = writeln!(
+            out,
+            "{pad}{GUTTER_STYLE}-->{GUTTER_STYLE:#} {}:{}:{}",
+            finding.path, finding.line, finding.column
+        );
         if !finding.source_line.is_empty() {
             let source = finding.source_line.replace('\t', "    ");
-            let before: String = finding.source_line.chars().take(finding.column.saturating_sub(1)).collect();
+            let before: String = finding
+                .source_line
+                .chars()
+                .take(finding.column.saturating_sub(1))
+                .collect();
             let offset = before.replace('\t', "    ").chars().count();
             let available = source.chars().count().saturating_sub(offset).max(1);
             let width = if finding.end_line == finding.line {
@@ -105,14 +121,21 @@ fn text(results: &LintResults<'_>, quiet: bool) -> String {
         }
         let _ = writeln!(out, "{pad} {NOTE_STYLE}={NOTE_STYLE:#} why: {}", finding.rule.why());
         if finding.fix.is_some() {
-            let _ = writeln!(out, "{pad} {NOTE_STYLE}={NOTE_STYLE:#} fix: `hybrid-e2e lint --fix` removes it");
+            let _ = writeln!(
+                out,
+                "{pad} {NOTE_STYLE}={NOTE_STYLE:#} fix: `hybrid-e2e lint --fix` removes it"
+            );
         }
         out.push('\n');
     }
     if !quiet {
         let (errors, warnings, suppressed) = results.counts();
         let files = plural(results.files_scanned, "file");
-        let suppressed_note = if suppressed > 0 { format!(", {suppressed} suppressed") } else { String::new() };
+        let suppressed_note = if suppressed > 0 {
+            format!(", {suppressed} suppressed")
+        } else {
+            String::new()
+        };
         if errors + warnings == 0 {
             let _ = writeln!(out, "{BOLD}ok{BOLD:#}: {files} checked, no findings{suppressed_note}");
         } else {
@@ -256,9 +279,11 @@ pub(crate) fn github_annotation(finding: &Finding) -> String {
         file: Some(finding.path.clone()),
         start_line: Some(finding.line),
         end_line: Some(finding.end_line),
-        // GitHub ignores columns on multi-line annotations.
+        // GitHub ignores columns on multi-line annotations; its end column is inclusive.
         start_column: single_line.then_some(finding.column),
-        end_column: single_line.then_some(finding.end_column).filter(|&end| end > finding.column),
+        end_column: single_line
+            .then(|| finding.end_column.saturating_sub(1))
+            .filter(|&end| end >= finding.column),
     };
     workflow::annotation(level, &properties, &finding.message)
 }
@@ -301,12 +326,18 @@ fn junit(results: &LintResults<'_>) -> String {
             let status = match (&finding.suppressed, finding.severity) {
                 (Some(reason), _) => {
                     let mut status = TestCaseStatus::skipped();
-                    status.set_message(format!("suppressed: {}", reason.as_deref().unwrap_or("no reason given")));
+                    status.set_message(format!(
+                        "suppressed: {}",
+                        reason.as_deref().unwrap_or("no reason given")
+                    ));
                     status
                 }
                 (None, Level::Error) => {
                     let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
-                    status.set_message(finding.message.clone()).set_type(finding.rule.id()).set_description(detail.clone());
+                    status
+                        .set_message(finding.message.clone())
+                        .set_type(finding.rule.id())
+                        .set_description(detail.clone());
                     status
                 }
                 (None, _) => TestCaseStatus::success(),
@@ -339,7 +370,11 @@ mod tests {
         let mut findings = Vec::new();
         let mut files = Vec::new();
         for path in test_support::corpus_files() {
-            let name = path.strip_prefix(test_support::repo_path("")).expect("in repo").to_string_lossy().into_owned();
+            let name = path
+                .strip_prefix(test_support::repo_path(""))
+                .expect("in repo")
+                .to_string_lossy()
+                .into_owned();
             let text = std::fs::read_to_string(&path).expect("read");
             findings.extend(check_text(&name, &text, &RuleLevels::default()));
             files.push(name);
@@ -350,7 +385,11 @@ mod tests {
     #[test]
     fn junit_reads_back_with_junitparser() {
         let (findings, files) = corpus();
-        let results = LintResults { files_scanned: files.len(), findings: &findings, files: &files };
+        let results = LintResults {
+            files_scanned: files.len(),
+            findings: &findings,
+            files: &files,
+        };
         let directory = tempfile::tempdir().expect("tempdir");
         let path = directory.path().join("lint.xml");
         std::fs::write(&path, junit(&results)).expect("write");
@@ -370,7 +409,10 @@ mod tests {
             for case in suite["cases"].as_array().expect("cases") {
                 if case["result"] == "failure" {
                     assert_eq!(case["type"], "no-dnf-update", "{name}");
-                    assert!(case["message"].as_str().expect("message").contains("dnf") || case["message"].as_str().expect("message").contains("yum"));
+                    assert!(
+                        case["message"].as_str().expect("message").contains("dnf")
+                            || case["message"].as_str().expect("message").contains("yum")
+                    );
                 }
             }
         }
@@ -379,7 +421,11 @@ mod tests {
     #[test]
     fn github_annotations_match_actions_core() {
         let (findings, files) = corpus();
-        let results = LintResults { files_scanned: files.len(), findings: &findings, files: &files };
+        let results = LintResults {
+            files_scanned: files.len(),
+            findings: &findings,
+            files: &files,
+        };
         let requests: Vec<serde_json::Value> = findings
             .iter()
             .filter(|finding| finding.suppressed.is_none())
@@ -394,13 +440,14 @@ mod tests {
                         "startLine": finding.line,
                         "endLine": finding.end_line,
                         "startColumn": if single_line { Some(finding.column) } else { None },
-                        "endColumn": if single_line && finding.end_column > finding.column { Some(finding.end_column) } else { None },
+                        "endColumn": if single_line && finding.end_column > finding.column { Some(finding.end_column - 1) } else { None },
                     }
                 })
             })
             .collect();
         assert!(requests.len() > 30);
-        let Some(theirs) = test_support::node_peer("annotate.mjs", &serde_json::Value::from(requests).to_string()) else {
+        let Some(theirs) = test_support::node_peer("annotate.mjs", &serde_json::Value::from(requests).to_string())
+        else {
             return;
         };
         pretty_assertions::assert_eq!(github(&results), theirs);

@@ -103,7 +103,10 @@ impl RuleLevels {
     }
 
     pub(crate) fn level(&self, rule: Rule) -> Level {
-        self.overrides.get(&rule).copied().unwrap_or_else(|| rule.default_level())
+        self.overrides
+            .get(&rule)
+            .copied()
+            .unwrap_or_else(|| rule.default_level())
     }
 }
 
@@ -211,13 +214,24 @@ pub(crate) fn classify(words: &[Word]) -> CommandKind<'_> {
         let name = basename(word.text());
         match name {
             "sudo" | "doas" => {
-                index = skip_options(words, index + 1, &["-u", "-g", "-C", "-D", "-h", "-p", "-r", "-t", "-U", "-T"]);
-                while words.get(index).is_some_and(|word| word.text().contains('=') && !word.text().starts_with('=')) {
+                index = skip_options(
+                    words,
+                    index + 1,
+                    &["-u", "-g", "-C", "-D", "-h", "-p", "-r", "-t", "-U", "-T"],
+                );
+                while words
+                    .get(index)
+                    .is_some_and(|word| word.text().contains('=') && !word.text().starts_with('='))
+                {
                     index += 1;
                 }
             }
             "env" => {
-                index = skip_options(words, index + 1, &["-u", "--unset", "-C", "--chdir", "-S", "--split-string"]);
+                index = skip_options(
+                    words,
+                    index + 1,
+                    &["-u", "--unset", "-C", "--chdir", "-S", "--split-string"],
+                );
                 while words.get(index).is_some_and(|word| word.text().contains('=')) {
                     index += 1;
                 }
@@ -276,9 +290,11 @@ fn package_manager<'w>(manager: &str, arguments: &'w [Word]) -> CommandKind<'w> 
         }
     }
     match subcommand {
-        Some(subcommand) => {
-            CommandKind::Upgrade(Upgrade { manager: manager.to_owned(), subcommand: subcommand.to_owned(), targets })
-        }
+        Some(subcommand) => CommandKind::Upgrade(Upgrade {
+            manager: manager.to_owned(),
+            subcommand: subcommand.to_owned(),
+            targets,
+        }),
         None => CommandKind::Other,
     }
 }
@@ -359,14 +375,21 @@ mod tests {
             "dnf update -y '*'",
             "dnf -c /etc/dnf.conf update",
         ] {
-            assert!(classify_text(text).starts_with("system "), "{text}: {}", classify_text(text));
+            assert!(
+                classify_text(text).starts_with("system "),
+                "{text}: {}",
+                classify_text(text)
+            );
         }
     }
 
     #[test]
     fn targeted_updates_name_their_packages() {
         assert_eq!(classify_text("dnf update -y openssl"), "targeted openssl");
-        assert_eq!(classify_text("yum -y --exclude kernel update glibc nss"), "targeted glibc,nss");
+        assert_eq!(
+            classify_text("yum -y --exclude kernel update glibc nss"),
+            "targeted glibc,nss"
+        );
     }
 
     #[test]
@@ -388,7 +411,10 @@ mod tests {
     #[test]
     fn shells_with_a_command_string_are_looked_into() {
         assert_eq!(classify_text("sh -c 'dnf update'"), "script dnf update");
-        assert_eq!(classify_text("/bin/bash -euxo pipefail -c \"dnf -y upgrade\""), "script dnf -y upgrade");
+        assert_eq!(
+            classify_text("/bin/bash -euxo pipefail -c \"dnf -y upgrade\""),
+            "script dnf -y upgrade"
+        );
         assert_eq!(classify_text("bash -s"), "stdin");
         assert_eq!(classify_text("bash build.sh"), "other");
     }

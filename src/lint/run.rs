@@ -79,20 +79,33 @@ pub(crate) fn run(options: &LintOptions) -> Result<LintOutcome, LintError> {
         files_fixed += usize::from(result.fixed > 0);
         fix_problems.extend(result.problem);
     }
-    findings.sort_by(|a, b| {
-        (a.path.as_str(), a.line, a.column, a.rule).cmp(&(b.path.as_str(), b.line, b.column, b.rule))
-    });
+    findings
+        .sort_by(|a, b| (a.path.as_str(), a.line, a.column, a.rule).cmp(&(b.path.as_str(), b.line, b.column, b.rule)));
     let files: Vec<String> = targets.iter().map(|target| target.display.clone()).collect();
-    let report = LintResults { files_scanned: targets.len(), findings: &findings, files: &files };
+    let report = LintResults {
+        files_scanned: targets.len(),
+        findings: &findings,
+        files: &files,
+    };
     let rendered = format::render(options.format, &report, options.quiet);
     let would_change = options.dry_run && !diff.is_empty();
     let failed = would_change || findings.iter().any(Finding::is_failure);
-    Ok(LintOutcome { rendered, diff, failed, fixes_applied, files_fixed, fix_problems })
+    Ok(LintOutcome {
+        rendered,
+        diff,
+        failed,
+        fixes_applied,
+        files_fixed,
+        fix_problems,
+    })
 }
 
 /// Check (and fix) every target on all cores; results come back in target order.
 fn check_all(targets: &[Target], options: &LintOptions) -> Result<Vec<FileResult>, LintError> {
-    let workers = thread::available_parallelism().map_or(1, usize::from).min(targets.len()).max(1);
+    let workers = thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(targets.len())
+        .max(1);
     let next = AtomicUsize::new(0);
     let mut indexed: Vec<(usize, Result<FileResult, LintError>)> = thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
@@ -108,7 +121,10 @@ fn check_all(targets: &[Target], options: &LintOptions) -> Result<Vec<FileResult
                 })
             })
             .collect();
-        handles.into_iter().flat_map(|handle| handle.join().unwrap_or_default()).collect()
+        handles
+            .into_iter()
+            .flat_map(|handle| handle.join().unwrap_or_default())
+            .collect()
     });
     indexed.sort_by_key(|(index, _)| *index);
     indexed.into_iter().map(|(_, result)| result).collect()
@@ -121,34 +137,67 @@ fn check_one(target: &Target, options: &LintOptions) -> Result<FileResult, LintE
         Err(error) => {
             let problem = check::file_problem(path, &options.levels, 1, 1, format!("cannot read the file: {error}"));
             let findings = problem.into_iter().collect();
-            return Ok(FileResult { findings, fixed: 0, diff: String::new(), problem: None });
+            return Ok(FileResult {
+                findings,
+                fixed: 0,
+                diff: String::new(),
+                problem: None,
+            });
         }
     };
     let findings = check::check_bytes(path, &bytes, &options.levels);
-    let fixable = findings.iter().any(|finding| finding.fix.is_some() && finding.suppressed.is_none());
+    let fixable = findings
+        .iter()
+        .any(|finding| finding.fix.is_some() && finding.suppressed.is_none());
     if !options.fix || !fixable {
-        return Ok(FileResult { findings, fixed: 0, diff: String::new(), problem: None });
+        return Ok(FileResult {
+            findings,
+            fixed: 0,
+            diff: String::new(),
+            problem: None,
+        });
     }
     // Fixes exist only for files that parsed, so the bytes are valid UTF-8.
     let text = String::from_utf8_lossy(&bytes);
     match fix::fix_text(path, &text, &options.levels) {
         Ok(fixed) => {
-            let diff = if options.dry_run { fix::unified_diff(path, &text, &fixed.text) } else { String::new() };
+            let diff = if options.dry_run {
+                fix::unified_diff(path, &text, &fixed.text)
+            } else {
+                String::new()
+            };
             if !options.dry_run {
-                write_preserving_permissions(&target.path, fixed.text.as_bytes())
-                    .map_err(|source| LintError::WriteFix { path: target.path.clone(), source })?;
+                write_preserving_permissions(&target.path, fixed.text.as_bytes()).map_err(|source| {
+                    LintError::WriteFix {
+                        path: target.path.clone(),
+                        source,
+                    }
+                })?;
             }
             let findings = if options.dry_run { findings } else { fixed.remaining };
-            Ok(FileResult { findings, fixed: fixed.applied, diff, problem: None })
+            Ok(FileResult {
+                findings,
+                fixed: fixed.applied,
+                diff,
+                problem: None,
+            })
         }
-        Err(error) => Ok(FileResult { findings, fixed: 0, diff: String::new(), problem: Some(format!("{path}: {error}")) }),
+        Err(error) => Ok(FileResult {
+            findings,
+            fixed: 0,
+            diff: String::new(),
+            problem: Some(format!("{path}: {error}")),
+        }),
     }
 }
 
 /// Write through a temporary file in the same directory and rename, so a crash never leaves a
 /// half-written Dockerfile.
 fn write_preserving_permissions(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    let directory = path.parent().filter(|parent| !parent.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let directory = path
+        .parent()
+        .filter(|parent| !parent.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let mut temporary = tempfile_in(directory)?;
     temporary.1.write_all(contents)?;
     temporary.1.sync_all()?;
@@ -169,4 +218,3 @@ fn tempfile_in(directory: &Path) -> std::io::Result<(PathBuf, fs::File)> {
     }
     Err(std::io::Error::other("could not create a temporary file"))
 }
-

@@ -91,7 +91,9 @@ enum Mode {
     CasePattern,
 }
 
-const STRUCTURE_WORDS: &[&str] = &["if", "then", "else", "elif", "fi", "do", "done", "while", "until", "!", "{", "}", "time"];
+const STRUCTURE_WORDS: &[&str] = &[
+    "if", "then", "else", "elif", "fi", "do", "done", "while", "until", "!", "{", "}", "time",
+];
 
 struct Parser<'a> {
     script: &'a Mapped,
@@ -342,16 +344,14 @@ impl Parser<'_> {
         while self.position < self.bytes.len() {
             let byte = self.bytes[self.position];
             match byte {
-                b'\\' => {
-                    match self.peek(1) {
-                        Some(b'\n') => self.position += 2,
-                        Some(_) => {
-                            self.position += 1;
-                            self.take_char(&mut value);
-                        }
-                        None => self.position += 1,
+                b'\\' => match self.peek(1) {
+                    Some(b'\n') => self.position += 2,
+                    Some(_) => {
+                        self.position += 1;
+                        self.take_char(&mut value);
                     }
-                }
+                    None => self.position += 1,
+                },
                 b'\'' => {
                     self.position += 1;
                     while self.position < self.bytes.len() && self.bytes[self.position] != b'\'' {
@@ -399,11 +399,17 @@ impl Parser<'_> {
         }
         self.position = self.position.min(self.bytes.len());
         value.map.push(self.script.map[self.position]);
-        Word { range: start..self.position, value }
+        Word {
+            range: start..self.position,
+            value,
+        }
     }
 
     fn take_char(&mut self, value: &mut Mapped) {
-        let length = self.script.text[self.position..].chars().next().map_or(1, char::len_utf8);
+        let length = self.script.text[self.position..]
+            .chars()
+            .next()
+            .map_or(1, char::len_utf8);
         let end = (self.position + length).min(self.bytes.len());
         value.text.push_str(&self.script.text[self.position..end]);
         value.map.extend_from_slice(&self.script.map[self.position..end]);
@@ -422,7 +428,9 @@ impl Parser<'_> {
         let end = self.matching(open, b'(', b')');
         let arithmetic = self.bytes.get(open + 1) == Some(&b'(');
         if !arithmetic && end > open + 1 {
-            self.result.substitutions.push(open + 1..end.saturating_sub(1).max(open + 1));
+            self.result
+                .substitutions
+                .push(open + 1..end.saturating_sub(1).max(open + 1));
         }
         self.take_until(value, end);
     }
@@ -471,16 +479,27 @@ impl Parser<'_> {
 }
 
 fn new_command(start: usize) -> SimpleCommand {
-    SimpleCommand { words: Vec::new(), range: start..start, heredocs: Vec::new(), before: Link::None, after: Link::None }
+    SimpleCommand {
+        words: Vec::new(),
+        range: start..start,
+        heredocs: Vec::new(),
+        before: Link::None,
+        after: Link::None,
+    }
 }
 
 fn is_meta(byte: u8) -> bool {
-    matches!(byte, b' ' | b'\t' | b'\r' | b'\n' | b';' | b'&' | b'|' | b'(' | b')' | b'<' | b'>')
+    matches!(
+        byte,
+        b' ' | b'\t' | b'\r' | b'\n' | b';' | b'&' | b'|' | b'(' | b')' | b'<' | b'>'
+    )
 }
 
 /// `NAME=value` before a command.
 fn is_assignment(word: &str) -> bool {
-    let Some((name, _)) = word.split_once('=') else { return false };
+    let Some((name, _)) = word.split_once('=') else {
+        return false;
+    };
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
@@ -502,12 +521,18 @@ mod tests {
 
     #[test]
     fn splits_on_every_list_operator() {
-        assert_eq!(commands("a 1 && b || c ; d | e & f\ng"), vec!["a 1", "b", "c", "d", "e", "f", "g"]);
+        assert_eq!(
+            commands("a 1 && b || c ; d | e & f\ng"),
+            vec!["a 1", "b", "c", "d", "e", "f", "g"]
+        );
     }
 
     #[test]
     fn quotes_and_escapes_are_removed_but_stay_one_word() {
-        assert_eq!(commands(r#"echo "dnf update" 'x && y' d\nf $'a\'b'"#), vec!["echo dnf update x && y dnf a'b"]);
+        assert_eq!(
+            commands(r#"echo "dnf update" 'x && y' d\nf $'a\'b'"#),
+            vec!["echo dnf update x && y dnf a'b"]
+        );
     }
 
     #[test]
@@ -553,7 +578,11 @@ mod tests {
     fn links_tell_lists_from_pipes_and_structure() {
         let text = "a && b | c; if d; then e; fi";
         let parsed = parse(&Mapped::identity(text, 0..text.len()));
-        let links: Vec<(Link, Link)> = parsed.commands.iter().map(|command| (command.before, command.after)).collect();
+        let links: Vec<(Link, Link)> = parsed
+            .commands
+            .iter()
+            .map(|command| (command.before, command.after))
+            .collect();
         assert_eq!(
             links,
             vec![

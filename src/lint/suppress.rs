@@ -52,8 +52,12 @@ pub(crate) fn parse_directive(line_text: &str, line: usize) -> Option<Directive>
                 let reason = value.trim();
                 directive.reason = (!reason.is_empty()).then(|| reason.to_owned());
             }
-            "" => directive.problems.push(format!("cannot read `{value}`: expected key=value")),
-            other => directive.problems.push(format!("unknown key `{other}` (expected `ignore` or `reason`)")),
+            "" => directive
+                .problems
+                .push(format!("cannot read `{value}`: expected key=value")),
+            other => directive
+                .problems
+                .push(format!("unknown key `{other}` (expected `ignore` or `reason`)")),
         }
     }
     if !saw_ignore {
@@ -107,8 +111,11 @@ mod tests {
 
     #[test]
     fn reads_rules_and_a_quoted_reason() {
-        let directive = parse_directive(r#"  # hybrid-e2e ignore=no-dnf-update reason="weekly \"base\" image""#, 3)
-            .expect("directive");
+        let directive = parse_directive(
+            r#"  # hybrid-e2e ignore=no-dnf-update reason="weekly \"base\" image""#,
+            3,
+        )
+        .expect("directive");
         assert_eq!(directive.rules, vec![Rule::NoDnfUpdate]);
         assert_eq!(directive.reason.as_deref(), Some("weekly \"base\" image"));
         assert_eq!(directive.column, 3);

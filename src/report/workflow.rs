@@ -57,7 +57,11 @@ pub(crate) fn annotation(level: AnnotationLevel, properties: &AnnotationProperti
         fields.push(("file", file.to_owned()));
     }
     // `@actions/core` drops falsy values, so a 0 line is left out too.
-    fields.extend(numbers.into_iter().filter_map(|(key, value)| value.filter(|&n| n != 0).map(|n| (key, n.to_string()))));
+    fields.extend(
+        numbers
+            .into_iter()
+            .filter_map(|(key, value)| value.filter(|&n| n != 0).map(|n| (key, n.to_string()))),
+    );
     // `Command.toString` adds the space whenever the properties object has keys, even falsy ones.
     if *properties != AnnotationProperties::default() {
         line.push(' ');
@@ -96,7 +100,10 @@ mod tests {
 
     #[test]
     fn no_properties_means_no_space() {
-        assert_eq!(annotation(AnnotationLevel::Error, &AnnotationProperties::default(), "x"), "::error::x\n");
+        assert_eq!(
+            annotation(AnnotationLevel::Error, &AnnotationProperties::default(), "x"),
+            "::error::x\n"
+        );
     }
 
     /// Byte-for-byte the same as `@actions/core` over a battery of awkward strings.
@@ -130,7 +137,11 @@ mod tests {
                 start_column: (index % 2 == 0).then_some(3),
                 end_column: None,
             };
-            let level = if index % 2 == 0 { AnnotationLevel::Error } else { AnnotationLevel::Warning };
+            let level = if index % 2 == 0 {
+                AnnotationLevel::Error
+            } else {
+                AnnotationLevel::Warning
+            };
             ours.push_str(&annotation(level, &properties, text));
             requests.push(serde_json::json!({
                 "level": if index % 2 == 0 { "error" } else { "warning" },
@@ -144,7 +155,8 @@ mod tests {
                 },
             }));
         }
-        let Some(theirs) = crate::test_support::node_peer("annotate.mjs", &serde_json::Value::from(requests).to_string())
+        let Some(theirs) =
+            crate::test_support::node_peer("annotate.mjs", &serde_json::Value::from(requests).to_string())
         else {
             return;
         };

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh machine: installs and starts what it needs, then runs
+# rustfmt, clippy and every test. README.md documents this command; .ci/run calls it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+step() { printf '\n==> %s\n' "$*"; }
+
+apt_install() {
+    local missing=()
+    for package in "$@"; do
+        dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+    done
+    if ((${#missing[@]})); then
+        step "apt-get install ${missing[*]}"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    fi
+}
+
+step "toolchain"
+command -v cargo >/dev/null || { echo "cargo is required (rustup)" >&2; exit 1; }
+command -v python3 >/dev/null || apt_install python3 python3-venv
+command -v node >/dev/null || apt_install nodejs npm
+cargo --version && python3 --version && node --version
+
+step "test peers: BuildKit's parser and junitparser (PyPI), @actions/core (npm)"
+venv="$root/target/peer-venv"
+if [[ ! -x "$venv/bin/python" ]]; then
+    python3 -m venv "$venv" || { apt_install python3-venv; python3 -m venv "$venv"; }
+fi
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/peers/requirements.txt
+(cd tests/peers && npm ci --no-audit --no-fund --loglevel=error)
+export HYBRID_E2E_PEER_PYTHON="$venv/bin/python"
+export HYBRID_E2E_REQUIRE_PEERS=1
+
+step "cargo fmt --check"
+cargo fmt --check
+
+step "cargo clippy --all-targets -D warnings"
+cargo clippy --locked --all-targets -- -D warnings
+
+step "cargo test"
+cargo test --locked
+
+step "bench harness builds"
+cargo bench --locked --no-run --bench lint_corpus 2>&1 | tail -n 1

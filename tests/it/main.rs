@@ -1,0 +1,4 @@
+//! The one integration-test binary: drives the real `hybrid-e2e` executable.
+
+mod lint_cli;
+mod support;
