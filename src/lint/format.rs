@@ -452,4 +452,18 @@ mod tests {
         };
         pretty_assertions::assert_eq!(github(&results), theirs);
     }
+
+    #[test]
+    fn sarif_validates_against_the_sarif_2_1_0_schema() {
+        let (findings, files) = corpus();
+        let results = LintResults {
+            files_scanned: files.len(),
+            findings: &findings,
+            files: &files,
+        };
+        let Some(verdict) = test_support::node_peer("validate_sarif.mjs", &sarif(&results)) else {
+            return;
+        };
+        assert_eq!(verdict.trim(), "valid");
+    }
 }
