@@ -57,6 +57,8 @@ pub(crate) enum Commands {
     /// Lint Dockerfiles: no `dnf update` (DD-TEST-002) and friends.
     #[command(after_help = LINT_HELP)]
     Lint(Box<LintArgs>),
+    /// Print the JSON Schema of hybrid-e2e.yaml (for editor completion and validation).
+    ConfigSchema,
 }
 
 const LINT_HELP: &str = "\

@@ -7,6 +7,7 @@ mod config;
 mod errors;
 mod lint;
 mod report;
+mod setup;
 #[cfg(test)]
 mod test_support;
 
@@ -17,7 +18,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use crate::cli::{Cli, ColorMode, Commands, LintArgs};
-use crate::config::Config;
+use crate::config::LoadedConfig;
 use crate::errors::{ExpectedError, exit_codes};
 use crate::lint::{Format, LintOptions, RuleLevels};
 
@@ -69,11 +70,16 @@ fn dispatch(cli: Cli) -> Result<ExitCode, ExpectedError> {
     let quiet = cli.global.quiet > 0;
     match cli.command {
         Commands::Lint(args) => lint_command(*args, cli.global.config.as_deref(), quiet),
+        Commands::ConfigSchema => {
+            let _ = std::io::stdout().write_all(config::json_schema().as_bytes());
+            Ok(ExitCode::from(exit_codes::OK))
+        }
     }
 }
 
 fn lint_command(args: LintArgs, config_path: Option<&std::path::Path>, quiet: bool) -> Result<ExitCode, ExpectedError> {
-    let config = Config::load(config_path)?;
+    let loaded = LoadedConfig::load(config_path)?;
+    let config = &loaded.file;
     let mut levels = RuleLevels::default();
     for (rule, level) in &config.lint.rules {
         levels.set(rule.0, *level);

@@ -1,0 +1,291 @@
+//! Reading and validating `hybrid-e2e.yaml`: syntax and unknown keys (serde-saphyr, with
+//! locations), then the checks serde cannot do (duplicates, missing files, unknown `depends_on`,
+//! cycles), each pointing at file:line:column with a hint.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use super::model::{ConfigFile, Located};
+
+/// The file looked for in the current directory when `--config` is not given.
+pub(crate) const DEFAULT_CONFIG_FILE: &str = "hybrid-e2e.yaml";
+/// The only config version this build understands.
+const SUPPORTED_VERSION: u32 = 1;
+
+/// Why the config file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ConfigError {
+    #[error("failed to read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("invalid config file {path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+    #[error("config file {path} has version {found}; this hybrid-e2e supports version {SUPPORTED_VERSION}")]
+    UnsupportedVersion { path: PathBuf, found: u32 },
+    #[error("{}", problems.join("\n"))]
+    Problems { problems: Vec<String> },
+}
+
+/// A parsed, validated config and where it came from.
+#[derive(Debug)]
+pub(crate) struct LoadedConfig {
+    /// The file, or `None` when the defaults are used.
+    pub(crate) path: Option<PathBuf>,
+    /// Relative paths in the file are relative to this directory.
+    pub(crate) base_dir: PathBuf,
+    pub(crate) file: ConfigFile,
+    /// SHA-256 of the file's bytes (of the empty string for the defaults).
+    pub(crate) hash: String,
+}
+
+impl LoadedConfig {
+    /// Load `explicit` if given, else `hybrid-e2e.yaml` in the current directory if present,
+    /// else the defaults.
+    pub(crate) fn load(explicit: Option<&Path>) -> Result<LoadedConfig, ConfigError> {
+        let path = match explicit {
+            Some(path) => path.to_owned(),
+            None => {
+                let default = PathBuf::from(DEFAULT_CONFIG_FILE);
+                if !default.is_file() {
+                    return Ok(LoadedConfig::defaults());
+                }
+                default
+            }
+        };
+        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read { path: path.clone(), source })?;
+        LoadedConfig::parse(&path, &text)
+    }
+
+    fn defaults() -> LoadedConfig {
+        let file = serde_saphyr::from_str::<ConfigFile>("version: 1").unwrap_or_else(|_| unreachable!("defaults parse"));
+        LoadedConfig { path: None, base_dir: PathBuf::from("."), file, hash: hex_sha256(b"") }
+    }
+
+    /// Parse and validate config text read from `path`.
+    pub(crate) fn parse(path: &Path, text: &str) -> Result<LoadedConfig, ConfigError> {
+        let file: ConfigFile = serde_saphyr::from_str(text)
+            .map_err(|error| ConfigError::Invalid { path: path.to_owned(), message: error.to_string() })?;
+        if file.version != SUPPORTED_VERSION {
+            return Err(ConfigError::UnsupportedVersion { path: path.to_owned(), found: file.version });
+        }
+        let base_dir = match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
+            _ => PathBuf::from("."),
+        };
+        let loaded = LoadedConfig { path: Some(path.to_owned()), base_dir, file, hash: hex_sha256(text.as_bytes()) };
+        loaded.validate()?;
+        Ok(loaded)
+    }
+
+    /// A path from the file, resolved against the file's directory.
+    pub(crate) fn resolve(&self, relative: &str) -> PathBuf {
+        let path = Path::new(relative);
+        if path.is_absolute() || self.base_dir == Path::new(".") { path.to_owned() } else { self.base_dir.join(path) }
+    }
+
+    /// `file:line:column` of a located value.
+    fn at<T>(&self, located: &Located<T>) -> String {
+        let file = self.path.as_deref().map_or_else(|| DEFAULT_CONFIG_FILE.to_owned(), |path| path.display().to_string());
+        format!("{file}:{}:{}", located.line, located.column)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let mut problems = Vec::new();
+        let file = &self.file;
+        if file.concurrency == 0 {
+            problems.push(format!("{}: `concurrency` must be at least 1", self.where_is("concurrency")));
+        }
+        let mut names = BTreeMap::new();
+        for image in &file.images {
+            let name = &image.name.value;
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+                problems.push(format!(
+                    "{}: image name `{name}` must be lowercase letters, digits and `-` (it names log files)",
+                    self.at(&image.name)
+                ));
+            }
+            if let Some(first) = names.insert(name.clone(), self.at(&image.name)) {
+                problems.push(format!("{}: duplicate image name `{name}` (first at {first})", self.at(&image.name)));
+            }
+            if let Err(why) = crate::setup::reference::ImageReference::parse(&image.image.value) {
+                problems.push(format!("{}: invalid image reference `{}`: {why}", self.at(&image.image), image.image.value));
+            }
+            let dockerfile = self.resolve(&image.dockerfile.value);
+            if !dockerfile.is_file() {
+                problems.push(format!(
+                    "{}: Dockerfile `{}` not found (paths are relative to the config file's directory)",
+                    self.at(&image.dockerfile),
+                    dockerfile.display()
+                ));
+            }
+            let context = self.resolve(&image.context.value);
+            if !context.is_dir() {
+                let location = if image.context.line == 0 { self.at(&image.name) } else { self.at(&image.context) };
+                problems.push(format!("{location}: build context `{}` is not a directory", context.display()));
+            }
+        }
+        if let Some(config) = &file.cluster.config
+            && !self.resolve(&config.value).is_file()
+        {
+            problems.push(format!("{}: Kind config `{}` not found", self.at(config), self.resolve(&config.value).display()));
+        }
+        let groups: BTreeMap<&str, &Located<String>> =
+            file.deploy.iter().map(|group| (group.name.value.as_str(), &group.name)).collect();
+        let mut seen_groups = BTreeSet::new();
+        for group in &file.deploy {
+            if !seen_groups.insert(group.name.value.as_str()) {
+                problems.push(format!("{}: duplicate deploy group `{}`", self.at(&group.name), group.name.value));
+            }
+            if group.manifests.is_empty() {
+                problems.push(format!("{}: deploy group `{}` has no manifests", self.at(&group.name), group.name.value));
+            }
+            for manifest in &group.manifests {
+                if !self.resolve(&manifest.value).exists() && !manifest.value.contains(['*', '?', '[']) {
+                    problems.push(format!("{}: manifest `{}` not found", self.at(manifest), manifest.value));
+                }
+            }
+            for dependency in &group.depends_on {
+                if !groups.contains_key(dependency.value.as_str()) {
+                    let known: Vec<&str> = groups.keys().copied().collect();
+                    problems.push(format!(
+                        "{}: `depends_on` names unknown group `{}` (groups: {})",
+                        self.at(dependency),
+                        dependency.value,
+                        known.join(", ")
+                    ));
+                }
+            }
+        }
+        if let Some(cycle) = dependency_cycle(file) {
+            problems.push(format!("deploy groups depend on each other in a cycle: {}", cycle.join(" -> ")));
+        }
+        if problems.is_empty() { Ok(()) } else { Err(ConfigError::Problems { problems }) }
+    }
+
+    /// Best-effort location of a top-level key, for values serde gave no span for.
+    fn where_is(&self, key: &str) -> String {
+        let file = self.path.as_deref().map_or_else(|| DEFAULT_CONFIG_FILE.to_owned(), |path| path.display().to_string());
+        let line = self
+            .path
+            .as_deref()
+            .and_then(|path| std::fs::read_to_string(path).ok())
+            .and_then(|text| text.lines().position(|line| line.starts_with(&format!("{key}:"))))
+            .map_or(1, |index| index + 1);
+        format!("{file}:{line}:1")
+    }
+}
+
+/// The first cycle among `depends_on`, as group names.
+fn dependency_cycle(file: &ConfigFile) -> Option<Vec<String>> {
+    let edges: BTreeMap<&str, Vec<&str>> = file
+        .deploy
+        .iter()
+        .map(|group| (group.name.value.as_str(), group.depends_on.iter().map(|dependency| dependency.value.as_str()).collect()))
+        .collect();
+    fn visit<'a>(
+        node: &'a str,
+        edges: &BTreeMap<&'a str, Vec<&'a str>>,
+        path: &mut Vec<&'a str>,
+        done: &mut BTreeSet<&'a str>,
+    ) -> Option<Vec<String>> {
+        if let Some(start) = path.iter().position(|seen| *seen == node) {
+            let mut cycle: Vec<String> = path[start..].iter().map(|name| (*name).to_owned()).collect();
+            cycle.push(node.to_owned());
+            return Some(cycle);
+        }
+        if !done.insert(node) {
+            return None;
+        }
+        path.push(node);
+        for next in edges.get(node).into_iter().flatten() {
+            if let Some(cycle) = visit(next, edges, path, done) {
+                return Some(cycle);
+            }
+        }
+        path.pop();
+        None
+    }
+    let mut done = BTreeSet::new();
+    for node in edges.keys() {
+        let mut path = Vec::new();
+        if let Some(cycle) = visit(node, &edges, &mut path, &mut done) {
+            return Some(cycle);
+        }
+    }
+    None
+}
+
+fn hex_sha256(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    let mut hex = String::with_capacity(64);
+    for byte in digest {
+        let _ = write!(hex, "{byte:02x}");
+    }
+    hex
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::model::RuleId;
+    use crate::lint::{Level, Rule};
+
+    fn parse(text: &str) -> Result<LoadedConfig, ConfigError> {
+        LoadedConfig::parse(Path::new("hybrid-e2e.yaml"), text)
+    }
+
+    #[test]
+    fn reads_the_lint_section() {
+        let config =
+            parse("version: 1\nlint:\n  rules:\n    no-dnf-update: warning\n  exclude: [\"vendor/**\"]\n").expect("valid");
+        assert_eq!(config.file.lint.rules.get(&RuleId(Rule::NoDnfUpdate)), Some(&Level::Warning));
+        assert_eq!(config.file.lint.exclude, vec!["vendor/**".to_owned()]);
+    }
+
+    #[test]
+    fn unknown_keys_and_rules_point_at_the_line() {
+        let message = parse("version: 1\nlint:\n  exclud: []\n").expect_err("unknown key").to_string();
+        assert!(message.contains("exclud") && message.contains("line 3"), "{message}");
+        let message = parse("version: 1\nlint:\n  rules:\n    no-such: off\n").expect_err("unknown rule").to_string();
+        assert!(message.contains("unknown rule `no-such`") && message.contains("line 4"), "{message}");
+    }
+
+    #[test]
+    fn version_must_be_supported() {
+        assert!(matches!(parse("version: 2\n"), Err(ConfigError::UnsupportedVersion { found: 2, .. })));
+    }
+
+    #[test]
+    fn bad_durations_say_how_to_write_one() {
+        let message = parse("version: 1\ntargets:\n  build: three minutes\n").expect_err("bad duration").to_string();
+        assert!(message.contains("invalid duration `three minutes`") && message.contains("line 3"), "{message}");
+    }
+
+    #[test]
+    fn semantic_problems_are_all_reported_with_locations() {
+        let text = "version: 1\nimages:\n  - name: API\n    image: \"bad ref\"\n    dockerfile: nope/Dockerfile\n  - name: API\n    image: localhost/x:1\n    dockerfile: nope/Dockerfile\ndeploy:\n  - name: a\n    manifests: [missing.yaml]\n    depends_on: [b]\n";
+        let message = parse(text).expect_err("problems").to_string();
+        for expected in [
+            "hybrid-e2e.yaml:3:11: image name `API`",
+            "hybrid-e2e.yaml:6:11: duplicate image name `API`",
+            "hybrid-e2e.yaml:4:12: invalid image reference `bad ref`",
+            "hybrid-e2e.yaml:5:17: Dockerfile `nope/Dockerfile` not found",
+            "hybrid-e2e.yaml:11:17: manifest `missing.yaml` not found",
+            "hybrid-e2e.yaml:12:18: `depends_on` names unknown group `b`",
+        ] {
+            assert!(message.contains(expected), "missing `{expected}` in:\n{message}");
+        }
+    }
+
+    #[test]
+    fn dependency_cycles_are_found() {
+        let directory = tempfile::tempdir().expect("tempdir");
+        std::fs::write(directory.path().join("m.yaml"), "kind: List\n").expect("write");
+        let path = directory.path().join("hybrid-e2e.yaml");
+        let text = "version: 1\ndeploy:\n  - {name: a, manifests: [m.yaml], depends_on: [b]}\n  - {name: b, manifests: [m.yaml], depends_on: [a]}\n";
+        let message = LoadedConfig::parse(&path, text).expect_err("cycle").to_string();
+        assert!(message.contains("cycle: a -> b -> a"), "{message}");
+    }
+}

@@ -1,0 +1,346 @@
+//! The shape of `hybrid-e2e.yaml` (version 1). Doc comments here become the JSON Schema's
+//! descriptions (`hybrid-e2e config-schema`), so they are written for users.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::de::{self, Deserializer};
+use serde::{Deserialize, Serialize};
+
+use crate::lint::{Level, Rule};
+
+/// A value that remembers where it was written, for error messages.
+#[derive(Debug, Clone)]
+pub(crate) struct Located<T> {
+    pub(crate) value: T,
+    pub(crate) line: u64,
+    pub(crate) column: u64,
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Located<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let spanned = serde_saphyr::Spanned::<T>::deserialize(deserializer)?;
+        Ok(Located { value: spanned.value, line: spanned.referenced.line(), column: spanned.referenced.column() })
+    }
+}
+
+impl<T: JsonSchema> JsonSchema for Located<T> {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        T::schema_name()
+    }
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        T::json_schema(generator)
+    }
+}
+
+/// A duration written the human way: `90s`, `3m`, `1m 30s`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct HumanDuration(pub(crate) Duration);
+
+impl<'de> Deserialize<'de> for HumanDuration {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        humantime::parse_duration(&text)
+            .map(HumanDuration)
+            .map_err(|error| de::Error::custom(format!("invalid duration `{text}` ({error}); write e.g. `90s`, `3m` or `1m 30s`")))
+    }
+}
+
+impl Serialize for HumanDuration {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_string())
+    }
+}
+
+impl fmt::Display for HumanDuration {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "{}", humantime::format_duration(self.0))
+    }
+}
+
+impl JsonSchema for HumanDuration {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Duration".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "description": "A duration such as `90s`, `3m` or `1m 30s`.",
+            "pattern": r"^\s*\d+(\.\d+)?\s*[a-zA-Zµ]+(\s*\d+(\.\d+)?\s*[a-zA-Zµ]+)*\s*$",
+            "examples": ["15s", "3m", "1m 30s"]
+        })
+    }
+}
+
+/// The hybrid-e2e configuration file.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "hybrid-e2e.yaml")]
+pub(crate) struct ConfigFile {
+    /// Format version of this file. Must be 1.
+    pub(crate) version: u32,
+    /// Container engine: `auto` uses Docker when its daemon answers, else Podman.
+    #[serde(default)]
+    pub(crate) engine: EngineChoice,
+    /// Scheduling mode. `strict` runs DD-TEST-002 exactly: every build, then the cluster, then every
+    /// load, then every deploy.
+    #[serde(default)]
+    pub(crate) mode: ScheduleMode,
+    /// How many steps of one phase may run at once.
+    #[serde(default = "default_concurrency")]
+    #[schemars(range(min = 1))]
+    pub(crate) concurrency: u32,
+    /// Stop a phase at its first failing step (`true`) or let every step finish and report all
+    /// failures (`false`).
+    #[serde(default = "default_true")]
+    pub(crate) fail_fast: bool,
+    /// Where reports, logs and diagnostics are written (relative to this file).
+    #[serde(default = "default_report_dir")]
+    pub(crate) report_dir: String,
+    /// The images to build and load.
+    #[serde(default)]
+    pub(crate) images: Vec<ImageConfig>,
+    /// The Kind cluster.
+    #[serde(default)]
+    pub(crate) cluster: ClusterConfig,
+    /// CRD manifests (files or globs) applied before everything else.
+    #[serde(default)]
+    pub(crate) crds: Vec<String>,
+    /// Namespaces created before anything is deployed.
+    #[serde(default)]
+    pub(crate) namespaces: Vec<String>,
+    /// Groups of manifests applied concurrently, then waited for once.
+    #[serde(default)]
+    pub(crate) deploy: Vec<DeployGroup>,
+    /// Time budgets per phase and in total (DD-TEST-002 defaults).
+    #[serde(default)]
+    pub(crate) targets: Targets,
+    /// The Dockerfile lint (`hybrid-e2e lint`, and the check `run` does before building).
+    #[serde(default)]
+    pub(crate) lint: LintConfig,
+}
+
+fn default_concurrency() -> u32 {
+    4
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_report_dir() -> String {
+    "hybrid-e2e-report".to_owned()
+}
+
+/// `engine:`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum EngineChoice {
+    /// Docker if its daemon answers, else Podman.
+    #[default]
+    Auto,
+    Docker,
+    Podman,
+}
+
+/// `mode:`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum ScheduleMode {
+    /// DD-TEST-002 exactly.
+    #[default]
+    Strict,
+}
+
+/// One image to build.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ImageConfig {
+    /// A short name for reports and log files: lowercase letters, digits and `-`.
+    pub(crate) name: Located<String>,
+    /// The image reference, fully qualified (`localhost/team/app:e2e`). A reference without a
+    /// registry gets `localhost/` (what Podman does anyway); one without a tag gets a unique run tag.
+    pub(crate) image: Located<String>,
+    /// The Dockerfile, relative to this file.
+    pub(crate) dockerfile: Located<String>,
+    /// The build context directory, relative to this file.
+    #[serde(default = "default_context")]
+    pub(crate) context: Located<String>,
+    /// `--build-arg` values.
+    #[serde(default)]
+    pub(crate) build_args: BTreeMap<String, String>,
+    /// Build with Go coverage: adds the build argument `GOFLAGS=-cover`.
+    #[serde(default)]
+    pub(crate) coverage: bool,
+    /// Give up on this build after this long.
+    #[serde(default)]
+    pub(crate) timeout: Option<HumanDuration>,
+}
+
+fn default_context() -> Located<String> {
+    Located { value: ".".to_owned(), line: 0, column: 0 }
+}
+
+/// `cluster:`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ClusterConfig {
+    /// The Kind cluster name. Default: `hybrid-e2e-<run id>`, unique per run.
+    #[serde(default)]
+    pub(crate) name: Option<String>,
+    /// A Kind config file, relative to this file.
+    #[serde(default)]
+    pub(crate) config: Option<Located<String>>,
+    /// The node image (`kindest/node:v1.33.1`). Default: Kind's own.
+    #[serde(default)]
+    pub(crate) node_image: Option<String>,
+    /// Where to write the kubeconfig. Default: `<report_dir>/kubeconfig`.
+    #[serde(default)]
+    pub(crate) kubeconfig: Option<String>,
+    /// Keep the cluster after the run: `never`, `on-failure` (the default) or `always`.
+    #[serde(default)]
+    pub(crate) preserve: Preserve,
+    /// Give up on `kind create cluster` after this long (per attempt).
+    #[serde(default)]
+    pub(crate) create_timeout: Option<HumanDuration>,
+}
+
+/// `cluster.preserve`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum Preserve {
+    Never,
+    #[default]
+    OnFailure,
+    Always,
+}
+
+impl Preserve {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Preserve::Never => "never",
+            Preserve::OnFailure => "on-failure",
+            Preserve::Always => "always",
+        }
+    }
+}
+
+/// One deploy group.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DeployGroup {
+    /// The group's name.
+    pub(crate) name: Located<String>,
+    /// Manifest files or globs, relative to this file (multi-document YAML is fine).
+    pub(crate) manifests: Vec<Located<String>>,
+    /// Groups that must be ready before this one is applied.
+    #[serde(default)]
+    pub(crate) depends_on: Vec<Located<String>>,
+    /// What to wait for, as `kind/name` (`deployment/datastorage`). Empty: every workload in the
+    /// group's manifests.
+    #[serde(default)]
+    pub(crate) wait_for: Vec<String>,
+    /// How long the group may take to become ready.
+    #[serde(default)]
+    pub(crate) timeout: Option<HumanDuration>,
+}
+
+/// `targets:`: DD-TEST-002's budgets.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Targets {
+    /// Phase 1, every image built.
+    #[serde(default = "default_build_target")]
+    pub(crate) build: Located<HumanDuration>,
+    /// Phase 2, the cluster created and ready.
+    #[serde(default = "default_cluster_target")]
+    pub(crate) cluster: Located<HumanDuration>,
+    /// Phase 3, every image loaded into every node.
+    #[serde(default = "default_load_target")]
+    pub(crate) load: Located<HumanDuration>,
+    /// Phase 4, everything applied and ready.
+    #[serde(default = "default_deploy_target")]
+    pub(crate) deploy: Located<HumanDuration>,
+    /// The whole setup.
+    #[serde(default = "default_total_target")]
+    pub(crate) total: Located<HumanDuration>,
+}
+
+fn unlocated(seconds: u64) -> Located<HumanDuration> {
+    Located { value: HumanDuration(Duration::from_secs(seconds)), line: 0, column: 0 }
+}
+
+fn default_build_target() -> Located<HumanDuration> {
+    unlocated(180)
+}
+fn default_cluster_target() -> Located<HumanDuration> {
+    unlocated(15)
+}
+fn default_load_target() -> Located<HumanDuration> {
+    unlocated(45)
+}
+fn default_deploy_target() -> Located<HumanDuration> {
+    unlocated(180)
+}
+fn default_total_target() -> Located<HumanDuration> {
+    unlocated(360)
+}
+
+impl Default for Targets {
+    fn default() -> Self {
+        Targets {
+            build: default_build_target(),
+            cluster: default_cluster_target(),
+            load: default_load_target(),
+            deploy: default_deploy_target(),
+            total: default_total_target(),
+        }
+    }
+}
+
+/// The `lint:` section.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LintConfig {
+    /// Level per rule id: `error`, `warning` or `off`.
+    #[serde(default)]
+    pub(crate) rules: BTreeMap<RuleId, Level>,
+    /// Extra globs (relative to each scanned directory) of files to lint besides the default names.
+    #[serde(default)]
+    pub(crate) include: Vec<String>,
+    /// Globs of files and directories to skip.
+    #[serde(default)]
+    pub(crate) exclude: Vec<String>,
+}
+
+/// A rule id that must name a known rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct RuleId(pub(crate) Rule);
+
+impl<'de> Deserialize<'de> for RuleId {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let id = String::deserialize(deserializer)?;
+        Rule::from_id(&id).map(RuleId).ok_or_else(|| {
+            let known: Vec<&str> = Rule::ALL.iter().map(|rule| rule.id()).collect();
+            de::Error::custom(format!("unknown rule `{id}` (known rules: {})", known.join(", ")))
+        })
+    }
+}
+
+impl JsonSchema for RuleId {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "RuleId".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        let ids: Vec<&str> = Rule::ALL.iter().map(|rule| rule.id()).collect();
+        json_schema!({ "type": "string", "enum": ids })
+    }
+}

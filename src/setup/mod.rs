@@ -1,0 +1,3 @@
+//! The hybrid-parallel setup: plan, phases, and the engine that runs them.
+
+pub(crate) mod reference;
