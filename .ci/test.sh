@@ -35,11 +35,36 @@ fi
 export HYBRID_E2E_PEER_PYTHON="$venv/bin/python"
 export HYBRID_E2E_REQUIRE_PEERS=1
 
+step "container engines: Docker (dockerd, vfs storage) and Podman, base image from busybox-static"
+apt_install docker.io podman busybox-static
+if ! docker info >/dev/null 2>&1; then
+    mkdir -p target
+    nohup dockerd --storage-driver=vfs >target/dockerd.log 2>&1 &
+    for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
+    docker info >/dev/null 2>&1 || { echo "dockerd did not start:" >&2; tail -n 30 target/dockerd.log >&2; exit 1; }
+fi
+base=hybrid-e2e.test/busybox:base
+if ! docker image inspect "$base" >/dev/null 2>&1 || ! podman image exists "$base"; then
+    rootfs=$(mktemp -d)
+    mkdir -p "$rootfs/bin" "$rootfs/tmp" "$rootfs/etc"
+    cp "$(command -v busybox)" "$rootfs/bin/busybox"
+    for applet in sh echo cat sleep true false ls mkdir env printf test; do ln -sf busybox "$rootfs/bin/$applet"; done
+    docker image inspect "$base" >/dev/null 2>&1 || tar -C "$rootfs" -c . | docker import - "$base" >/dev/null
+    podman image exists "$base" || tar -C "$rootfs" -c . | podman import - "$base" >/dev/null
+    rm -rf "$rootfs"
+fi
+docker version --format 'docker {{.Server.Version}}' && podman version --format 'podman {{.Version}}'
+export BUILDAH_ISOLATION=chroot
+export HYBRID_E2E_REQUIRE_ENGINES=1
+
+step "the fake kind (tests/fake-kind)"
+cargo build --locked -p fake-kind
+
 step "cargo fmt --check"
 cargo fmt --check
 
 step "cargo clippy --all-targets -D warnings"
-cargo clippy --locked --all-targets -- -D warnings
+cargo clippy --locked --workspace --all-targets -- -D warnings
 
 step "cargo test"
 cargo test --locked

@@ -4,16 +4,21 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
+use crate::config::{EngineChoice, Preserve};
 use crate::lint::{Format, Level, Rule};
 
 const EXAMPLES: &str = "\
 Examples:
+  hybrid-e2e plan                          Validate hybrid-e2e.yaml and show what a run would do
+  hybrid-e2e run                           Build, create the Kind cluster, load, deploy; timed
+  hybrid-e2e doctor                        Check the engine, kind, disk, inotify and ports
   hybrid-e2e lint                          Lint every Dockerfile under the current directory
   hybrid-e2e lint docker/ --format github  Annotate findings on a pull request
   hybrid-e2e lint --fix --dry-run          Show the fixes as a unified diff
   hybrid-e2e lint --rule no-dnf-update=warning --format sarif -o lint.sarif
 
-Exit codes: 0 ok, 2 usage or config error, 3 lint findings, 5 infrastructure failure
+Exit codes: 0 ok, 1 setup failed (application), 2 usage or config error, 3 lint findings,
+4 targets exceeded (--fail-on-target), 5 infrastructure failure, 130 cancelled
 (see docs/exit-codes.md).";
 
 /// Fast, trustworthy hybrid-parallel E2E setup for Kubernetes projects in CI.
@@ -54,6 +59,15 @@ pub(crate) enum ColorMode {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Commands {
+    /// Run the hybrid-parallel setup: build → cluster → load → deploy, timed against the targets.
+    #[command(after_help = RUN_HELP)]
+    Run(Box<RunArgs>),
+    /// Validate the config and print the phases, steps, references and targets; runs nothing.
+    Plan(Box<PlanArgs>),
+    /// Preflight checks: engine, kind, kubectl, free disk, inotify limits, cluster name, ports.
+    Doctor(Box<SetupArgs>),
+    /// Delete what a run left behind: its cluster, its images and image archives.
+    Cleanup(Box<CleanupArgs>),
     /// Lint Dockerfiles: no `dnf update` (DD-TEST-002) and friends.
     #[command(after_help = LINT_HELP)]
     Lint(Box<LintArgs>),
@@ -73,6 +87,87 @@ Examples:
   hybrid-e2e lint examples/
   hybrid-e2e lint --format json | jq '.findings[] | select(.suppressed | not)'
   hybrid-e2e lint --fix docker/";
+
+const RUN_HELP: &str = "\
+Writes timings.json, step logs and diagnostics to the report directory on success, failure and
+Ctrl-C/SIGTERM alike. Needs Docker or Podman plus kind; stops at preflight with a hint otherwise.
+
+Examples:
+  hybrid-e2e run --preserve always          Keep the cluster to poke at it afterwards
+  HYBRID_E2E_TAG_SUFFIX=pr42 hybrid-e2e run  Unique image tags per pull request
+  hybrid-e2e run --fail-on-target           Exit 4 when a phase is over its DD-TEST-002 target";
+
+/// Per-run overrides shared by `run`, `plan` and `doctor` (flags win over variables, which win
+/// over the config file).
+#[derive(Debug, Args)]
+pub(crate) struct SetupArgs {
+    /// Container engine.
+    #[arg(long, value_enum, env = "HYBRID_E2E_ENGINE")]
+    pub(crate) engine: Option<EngineChoice>,
+    /// Keep the cluster after the run.
+    #[arg(long, value_enum, env = "HYBRID_E2E_PRESERVE")]
+    pub(crate) preserve: Option<Preserve>,
+    /// The Kind cluster name [default: from the config, else unique per run].
+    #[arg(long, env = "HYBRID_E2E_CLUSTER_NAME", value_name = "NAME")]
+    pub(crate) cluster_name: Option<String>,
+    /// Appended to every image tag (`-SUFFIX`), e.g. a PR number or job id.
+    #[arg(long, env = "HYBRID_E2E_TAG_SUFFIX", value_name = "SUFFIX")]
+    pub(crate) tag_suffix: Option<String>,
+    /// Where reports go [default: `report_dir` of the config].
+    #[arg(long, env = "HYBRID_E2E_REPORT_DIR", value_name = "DIR")]
+    pub(crate) report_dir: Option<PathBuf>,
+    /// Steps of one phase running at once [default: `concurrency` of the config].
+    #[arg(long, env = "HYBRID_E2E_CONCURRENCY", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) concurrency: Option<u32>,
+    /// Fail preflight below this much free disk, in GiB.
+    #[arg(
+        long,
+        env = "HYBRID_E2E_MIN_FREE_DISK_GIB",
+        value_name = "GIB",
+        default_value_t = 10.0
+    )]
+    pub(crate) min_free_disk: f64,
+}
+
+/// `hybrid-e2e run`.
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    #[command(flatten)]
+    pub(crate) setup: SetupArgs,
+    /// Exit 4 when a phase or the total is over its target (otherwise only reported).
+    #[arg(long, env = "HYBRID_E2E_FAIL_ON_TARGET")]
+    pub(crate) fail_on_target: bool,
+}
+
+/// `hybrid-e2e plan`.
+#[derive(Debug, Args)]
+pub(crate) struct PlanArgs {
+    #[command(flatten)]
+    pub(crate) setup: SetupArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub(crate) format: PlanFormat,
+}
+
+/// `plan --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum PlanFormat {
+    Text,
+    Json,
+}
+
+/// `hybrid-e2e cleanup`.
+#[derive(Debug, Args)]
+pub(crate) struct CleanupArgs {
+    #[command(flatten)]
+    pub(crate) setup: SetupArgs,
+    /// Also delete every Kind cluster whose name starts with PREFIX (e.g. `hybrid-e2e-`).
+    #[arg(long, value_name = "PREFIX")]
+    pub(crate) prefix: Option<String>,
+    /// Show what would be deleted without deleting it.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+}
 
 /// `hybrid-e2e lint`.
 #[derive(Debug, Args)]

@@ -11,12 +11,18 @@ use crate::lint::LintError;
 pub(crate) mod exit_codes {
     /// Everything passed.
     pub(crate) const OK: u8 = 0;
+    /// `run`: the setup failed for an application reason (a build step, a bad reference, lint).
+    pub(crate) const SETUP_FAILED: u8 = 1;
     /// Bad command line or config file.
     pub(crate) const USAGE: u8 = 2;
     /// `lint` found an unsuppressed error-level finding (or a file it could not lint).
     pub(crate) const LINT_FINDINGS: u8 = 3;
-    /// The machine failed us: a file could not be written.
+    /// `run --fail-on-target`: a phase or the total was over its target.
+    pub(crate) const TARGETS_EXCEEDED: u8 = 4;
+    /// The machine failed us: engine, kind, disk, network, or a file that could not be written.
     pub(crate) const INFRASTRUCTURE: u8 = 5;
+    /// `run` was interrupted (SIGINT/SIGTERM); the partial report was written.
+    pub(crate) const CANCELLED: u8 = 130;
 }
 
 /// An error that ends the command. Messages are lowercase fragments.
@@ -28,6 +34,8 @@ pub(crate) enum ExpectedError {
     Lint(#[from] LintError),
     #[error("failed to write {path}: {source}")]
     WriteOutput { path: PathBuf, source: std::io::Error },
+    #[error("failed to start the async runtime: {source}")]
+    Runtime { source: std::io::Error },
 }
 
 impl ExpectedError {
@@ -35,7 +43,9 @@ impl ExpectedError {
         let code = match self {
             ExpectedError::Config(_) => exit_codes::USAGE,
             ExpectedError::Lint(error) if error.is_usage() => exit_codes::USAGE,
-            ExpectedError::Lint(_) | ExpectedError::WriteOutput { .. } => exit_codes::INFRASTRUCTURE,
+            ExpectedError::Lint(_) | ExpectedError::WriteOutput { .. } | ExpectedError::Runtime { .. } => {
+                exit_codes::INFRASTRUCTURE
+            }
         };
         ExitCode::from(code)
     }

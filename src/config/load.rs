@@ -54,27 +54,46 @@ impl LoadedConfig {
                 default
             }
         };
-        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read { path: path.clone(), source })?;
+        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+            path: path.clone(),
+            source,
+        })?;
         LoadedConfig::parse(&path, &text)
     }
 
     fn defaults() -> LoadedConfig {
-        let file = serde_saphyr::from_str::<ConfigFile>("version: 1").unwrap_or_else(|_| unreachable!("defaults parse"));
-        LoadedConfig { path: None, base_dir: PathBuf::from("."), file, hash: hex_sha256(b"") }
+        let file =
+            serde_saphyr::from_str::<ConfigFile>("version: 1").unwrap_or_else(|_| unreachable!("defaults parse"));
+        LoadedConfig {
+            path: None,
+            base_dir: PathBuf::from("."),
+            file,
+            hash: hex_sha256(b""),
+        }
     }
 
     /// Parse and validate config text read from `path`.
     pub(crate) fn parse(path: &Path, text: &str) -> Result<LoadedConfig, ConfigError> {
-        let file: ConfigFile = serde_saphyr::from_str(text)
-            .map_err(|error| ConfigError::Invalid { path: path.to_owned(), message: error.to_string() })?;
+        let file: ConfigFile = serde_saphyr::from_str(text).map_err(|error| ConfigError::Invalid {
+            path: path.to_owned(),
+            message: error.to_string(),
+        })?;
         if file.version != SUPPORTED_VERSION {
-            return Err(ConfigError::UnsupportedVersion { path: path.to_owned(), found: file.version });
+            return Err(ConfigError::UnsupportedVersion {
+                path: path.to_owned(),
+                found: file.version,
+            });
         }
         let base_dir = match path.parent() {
             Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
             _ => PathBuf::from("."),
         };
-        let loaded = LoadedConfig { path: Some(path.to_owned()), base_dir, file, hash: hex_sha256(text.as_bytes()) };
+        let loaded = LoadedConfig {
+            path: Some(path.to_owned()),
+            base_dir,
+            file,
+            hash: hex_sha256(text.as_bytes()),
+        };
         loaded.validate()?;
         Ok(loaded)
     }
@@ -82,12 +101,19 @@ impl LoadedConfig {
     /// A path from the file, resolved against the file's directory.
     pub(crate) fn resolve(&self, relative: &str) -> PathBuf {
         let path = Path::new(relative);
-        if path.is_absolute() || self.base_dir == Path::new(".") { path.to_owned() } else { self.base_dir.join(path) }
+        if path.is_absolute() || self.base_dir == Path::new(".") {
+            path.to_owned()
+        } else {
+            self.base_dir.join(path)
+        }
     }
 
     /// `file:line:column` of a located value.
     fn at<T>(&self, located: &Located<T>) -> String {
-        let file = self.path.as_deref().map_or_else(|| DEFAULT_CONFIG_FILE.to_owned(), |path| path.display().to_string());
+        let file = self
+            .path
+            .as_deref()
+            .map_or_else(|| DEFAULT_CONFIG_FILE.to_owned(), |path| path.display().to_string());
         format!("{file}:{}:{}", located.line, located.column)
     }
 
@@ -95,22 +121,36 @@ impl LoadedConfig {
         let mut problems = Vec::new();
         let file = &self.file;
         if file.concurrency == 0 {
-            problems.push(format!("{}: `concurrency` must be at least 1", self.where_is("concurrency")));
+            problems.push(format!(
+                "{}: `concurrency` must be at least 1",
+                self.where_is("concurrency")
+            ));
         }
         let mut names = BTreeMap::new();
         for image in &file.images {
             let name = &image.name.value;
-            if name.is_empty() || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            {
                 problems.push(format!(
                     "{}: image name `{name}` must be lowercase letters, digits and `-` (it names log files)",
                     self.at(&image.name)
                 ));
             }
             if let Some(first) = names.insert(name.clone(), self.at(&image.name)) {
-                problems.push(format!("{}: duplicate image name `{name}` (first at {first})", self.at(&image.name)));
+                problems.push(format!(
+                    "{}: duplicate image name `{name}` (first at {first})",
+                    self.at(&image.name)
+                ));
             }
             if let Err(why) = crate::setup::reference::ImageReference::parse(&image.image.value) {
-                problems.push(format!("{}: invalid image reference `{}`: {why}", self.at(&image.image), image.image.value));
+                problems.push(format!(
+                    "{}: invalid image reference `{}`: {why}",
+                    self.at(&image.image),
+                    image.image.value
+                ));
             }
             let dockerfile = self.resolve(&image.dockerfile.value);
             if !dockerfile.is_file() {
@@ -122,28 +162,54 @@ impl LoadedConfig {
             }
             let context = self.resolve(&image.context.value);
             if !context.is_dir() {
-                let location = if image.context.line == 0 { self.at(&image.name) } else { self.at(&image.context) };
-                problems.push(format!("{location}: build context `{}` is not a directory", context.display()));
+                let location = if image.context.line == 0 {
+                    self.at(&image.name)
+                } else {
+                    self.at(&image.context)
+                };
+                problems.push(format!(
+                    "{location}: build context `{}` is not a directory",
+                    context.display()
+                ));
             }
         }
         if let Some(config) = &file.cluster.config
             && !self.resolve(&config.value).is_file()
         {
-            problems.push(format!("{}: Kind config `{}` not found", self.at(config), self.resolve(&config.value).display()));
+            problems.push(format!(
+                "{}: Kind config `{}` not found",
+                self.at(config),
+                self.resolve(&config.value).display()
+            ));
         }
-        let groups: BTreeMap<&str, &Located<String>> =
-            file.deploy.iter().map(|group| (group.name.value.as_str(), &group.name)).collect();
+        let groups: BTreeMap<&str, &Located<String>> = file
+            .deploy
+            .iter()
+            .map(|group| (group.name.value.as_str(), &group.name))
+            .collect();
         let mut seen_groups = BTreeSet::new();
         for group in &file.deploy {
             if !seen_groups.insert(group.name.value.as_str()) {
-                problems.push(format!("{}: duplicate deploy group `{}`", self.at(&group.name), group.name.value));
+                problems.push(format!(
+                    "{}: duplicate deploy group `{}`",
+                    self.at(&group.name),
+                    group.name.value
+                ));
             }
             if group.manifests.is_empty() {
-                problems.push(format!("{}: deploy group `{}` has no manifests", self.at(&group.name), group.name.value));
+                problems.push(format!(
+                    "{}: deploy group `{}` has no manifests",
+                    self.at(&group.name),
+                    group.name.value
+                ));
             }
             for manifest in &group.manifests {
                 if !self.resolve(&manifest.value).exists() && !manifest.value.contains(['*', '?', '[']) {
-                    problems.push(format!("{}: manifest `{}` not found", self.at(manifest), manifest.value));
+                    problems.push(format!(
+                        "{}: manifest `{}` not found",
+                        self.at(manifest),
+                        manifest.value
+                    ));
                 }
             }
             for dependency in &group.depends_on {
@@ -159,14 +225,24 @@ impl LoadedConfig {
             }
         }
         if let Some(cycle) = dependency_cycle(file) {
-            problems.push(format!("deploy groups depend on each other in a cycle: {}", cycle.join(" -> ")));
+            problems.push(format!(
+                "deploy groups depend on each other in a cycle: {}",
+                cycle.join(" -> ")
+            ));
         }
-        if problems.is_empty() { Ok(()) } else { Err(ConfigError::Problems { problems }) }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Problems { problems })
+        }
     }
 
     /// Best-effort location of a top-level key, for values serde gave no span for.
     fn where_is(&self, key: &str) -> String {
-        let file = self.path.as_deref().map_or_else(|| DEFAULT_CONFIG_FILE.to_owned(), |path| path.display().to_string());
+        let file = self
+            .path
+            .as_deref()
+            .map_or_else(|| DEFAULT_CONFIG_FILE.to_owned(), |path| path.display().to_string());
         let line = self
             .path
             .as_deref()
@@ -182,7 +258,16 @@ fn dependency_cycle(file: &ConfigFile) -> Option<Vec<String>> {
     let edges: BTreeMap<&str, Vec<&str>> = file
         .deploy
         .iter()
-        .map(|group| (group.name.value.as_str(), group.depends_on.iter().map(|dependency| dependency.value.as_str()).collect()))
+        .map(|group| {
+            (
+                group.name.value.as_str(),
+                group
+                    .depends_on
+                    .iter()
+                    .map(|dependency| dependency.value.as_str())
+                    .collect(),
+            )
+        })
         .collect();
     fn visit<'a>(
         node: &'a str,
@@ -238,29 +323,47 @@ mod tests {
 
     #[test]
     fn reads_the_lint_section() {
-        let config =
-            parse("version: 1\nlint:\n  rules:\n    no-dnf-update: warning\n  exclude: [\"vendor/**\"]\n").expect("valid");
-        assert_eq!(config.file.lint.rules.get(&RuleId(Rule::NoDnfUpdate)), Some(&Level::Warning));
+        let config = parse("version: 1\nlint:\n  rules:\n    no-dnf-update: warning\n  exclude: [\"vendor/**\"]\n")
+            .expect("valid");
+        assert_eq!(
+            config.file.lint.rules.get(&RuleId(Rule::NoDnfUpdate)),
+            Some(&Level::Warning)
+        );
         assert_eq!(config.file.lint.exclude, vec!["vendor/**".to_owned()]);
     }
 
     #[test]
     fn unknown_keys_and_rules_point_at_the_line() {
-        let message = parse("version: 1\nlint:\n  exclud: []\n").expect_err("unknown key").to_string();
+        let message = parse("version: 1\nlint:\n  exclud: []\n")
+            .expect_err("unknown key")
+            .to_string();
         assert!(message.contains("exclud") && message.contains("line 3"), "{message}");
-        let message = parse("version: 1\nlint:\n  rules:\n    no-such: off\n").expect_err("unknown rule").to_string();
-        assert!(message.contains("unknown rule `no-such`") && message.contains("line 4"), "{message}");
+        let message = parse("version: 1\nlint:\n  rules:\n    no-such: off\n")
+            .expect_err("unknown rule")
+            .to_string();
+        assert!(
+            message.contains("unknown rule `no-such`") && message.contains("line 4"),
+            "{message}"
+        );
     }
 
     #[test]
     fn version_must_be_supported() {
-        assert!(matches!(parse("version: 2\n"), Err(ConfigError::UnsupportedVersion { found: 2, .. })));
+        assert!(matches!(
+            parse("version: 2\n"),
+            Err(ConfigError::UnsupportedVersion { found: 2, .. })
+        ));
     }
 
     #[test]
     fn bad_durations_say_how_to_write_one() {
-        let message = parse("version: 1\ntargets:\n  build: three minutes\n").expect_err("bad duration").to_string();
-        assert!(message.contains("invalid duration `three minutes`") && message.contains("line 3"), "{message}");
+        let message = parse("version: 1\ntargets:\n  build: three minutes\n")
+            .expect_err("bad duration")
+            .to_string();
+        assert!(
+            message.contains("invalid duration `three minutes`") && message.contains("line 3"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@ mod load;
 mod model;
 
 pub(crate) use load::{ConfigError, LoadedConfig};
-pub(crate) use model::{ConfigFile, EngineChoice, HumanDuration, ImageConfig, Preserve};
+pub(crate) use model::{EngineChoice, Preserve, ScheduleMode};
 
 /// The JSON Schema of the config file, generated from the Rust types.
 pub(crate) fn json_schema() -> String {
@@ -20,8 +20,8 @@ mod tests {
     /// The committed schema (for editors) is the one the code generates.
     #[test]
     fn committed_schema_is_up_to_date() {
-        let committed = std::fs::read_to_string(crate::test_support::repo_path("docs/hybrid-e2e.schema.json"))
-            .unwrap_or_default();
+        let committed =
+            std::fs::read_to_string(crate::test_support::repo_path("docs/hybrid-e2e.schema.json")).unwrap_or_default();
         let generated = super::json_schema();
         assert!(
             committed == generated,

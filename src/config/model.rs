@@ -22,7 +22,11 @@ pub(crate) struct Located<T> {
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Located<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let spanned = serde_saphyr::Spanned::<T>::deserialize(deserializer)?;
-        Ok(Located { value: spanned.value, line: spanned.referenced.line(), column: spanned.referenced.column() })
+        Ok(Located {
+            value: spanned.value,
+            line: spanned.referenced.line(),
+            column: spanned.referenced.column(),
+        })
     }
 }
 
@@ -45,9 +49,11 @@ pub(crate) struct HumanDuration(pub(crate) Duration);
 impl<'de> Deserialize<'de> for HumanDuration {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
-        humantime::parse_duration(&text)
-            .map(HumanDuration)
-            .map_err(|error| de::Error::custom(format!("invalid duration `{text}` ({error}); write e.g. `90s`, `3m` or `1m 30s`")))
+        humantime::parse_duration(&text).map(HumanDuration).map_err(|error| {
+            de::Error::custom(format!(
+                "invalid duration `{text}` ({error}); write e.g. `90s`, `3m` or `1m 30s`"
+            ))
+        })
     }
 }
 
@@ -186,7 +192,11 @@ pub(crate) struct ImageConfig {
 }
 
 fn default_context() -> Located<String> {
-    Located { value: ".".to_owned(), line: 0, column: 0 }
+    Located {
+        value: ".".to_owned(),
+        line: 0,
+        column: 0,
+    }
 }
 
 /// `cluster:`.
@@ -275,7 +285,11 @@ pub(crate) struct Targets {
 }
 
 fn unlocated(seconds: u64) -> Located<HumanDuration> {
-    Located { value: HumanDuration(Duration::from_secs(seconds)), line: 0, column: 0 }
+    Located {
+        value: HumanDuration(Duration::from_secs(seconds)),
+        line: 0,
+        column: 0,
+    }
 }
 
 fn default_build_target() -> Located<HumanDuration> {

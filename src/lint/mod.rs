@@ -10,6 +10,7 @@ mod run;
 mod shell;
 mod suppress;
 
+pub(crate) use check::check_bytes;
 pub(crate) use format::Format;
 pub(crate) use rules::{Level, Rule, RuleLevels};
 pub(crate) use run::{LintError, LintOptions, run};

@@ -1,4 +1,7 @@
-//! Report sinks shared by every command: GitHub workflow commands today; JUnit, job summary and
-//! check runs join them with the setup engine.
+//! Report sinks: the engine's event stream fanned out to the terminal and `timings.json`, and
+//! GitHub workflow commands shared with `lint`. JUnit, the job summary and check runs join them.
 
+pub(crate) mod display;
+pub(crate) mod events;
+pub(crate) mod timings;
 pub(crate) mod workflow;

@@ -33,21 +33,31 @@ impl ImageReference {
         };
         let last_slash = name.rfind('/').map_or(0, |index| index + 1);
         let (repository, tag) = match name[last_slash..].rfind(':') {
-            Some(colon) => (&name[..last_slash + colon], Some(name[last_slash + colon + 1..].to_owned())),
+            Some(colon) => (
+                &name[..last_slash + colon],
+                Some(name[last_slash + colon + 1..].to_owned()),
+            ),
             None => (name, None),
         };
         if let Some(tag) = &tag {
             let valid = !tag.is_empty()
                 && tag.len() <= 128
-                && tag.chars().next().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
-                && tag.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+                && tag
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+                && tag
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
             if !valid {
                 return Err(format!("invalid tag `{tag}`"));
             }
         }
         let mut components: Vec<&str> = repository.split('/').collect();
         let domain = if components.len() > 1
-            && (components[0].contains(['.', ':']) || components[0] == "localhost" || components[0].chars().any(|c| c.is_ascii_uppercase()))
+            && (components[0].contains(['.', ':'])
+                || components[0] == "localhost"
+                || components[0].chars().any(|c| c.is_ascii_uppercase()))
         {
             Some(components.remove(0).to_owned())
         } else {
@@ -55,14 +65,23 @@ impl ImageReference {
         };
         for component in &components {
             let valid = !component.is_empty()
-                && component.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
+                && component
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
                 && component.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
                 && component.chars().last().is_some_and(|c| c.is_ascii_alphanumeric());
             if !valid {
-                return Err(format!("invalid path component `{component}` (lowercase letters, digits, `.`, `_`, `-`)"));
+                return Err(format!(
+                    "invalid path component `{component}` (lowercase letters, digits, `.`, `_`, `-`)"
+                ));
             }
         }
-        Ok(ImageReference { domain, path: components.join("/"), tag, digest })
+        Ok(ImageReference {
+            domain,
+            path: components.join("/"),
+            tag,
+            digest,
+        })
     }
 
     /// The form used everywhere in a run: a registry domain (`localhost` when none was given)
@@ -113,7 +132,10 @@ mod tests {
     use super::*;
 
     fn qualified(text: &str) -> String {
-        ImageReference::parse(text).expect("valid").fully_qualified("e2e-run1").to_string()
+        ImageReference::parse(text)
+            .expect("valid")
+            .fully_qualified("e2e-run1")
+            .to_string()
     }
 
     #[test]
@@ -127,15 +149,29 @@ mod tests {
 
     #[test]
     fn tag_suffix_is_appended() {
-        let reference = ImageReference::parse("quay.io/org/app:v1").expect("valid").with_tag_suffix("pr42");
+        let reference = ImageReference::parse("quay.io/org/app:v1")
+            .expect("valid")
+            .with_tag_suffix("pr42");
         assert_eq!(reference.to_string(), "quay.io/org/app:v1-pr42");
     }
 
     #[test]
     fn invalid_references_say_why() {
-        assert!(ImageReference::parse("App:1").expect_err("uppercase").contains("path component"));
-        assert!(ImageReference::parse("app:").expect_err("empty tag").contains("invalid tag"));
+        assert!(
+            ImageReference::parse("App:1")
+                .expect_err("uppercase")
+                .contains("path component")
+        );
+        assert!(
+            ImageReference::parse("app:")
+                .expect_err("empty tag")
+                .contains("invalid tag")
+        );
         assert!(ImageReference::parse("a b").expect_err("space").contains("whitespace"));
-        assert!(ImageReference::parse("app@sha256:xyz").expect_err("digest").contains("digest"));
+        assert!(
+            ImageReference::parse("app@sha256:xyz")
+                .expect_err("digest")
+                .contains("digest")
+        );
     }
 }

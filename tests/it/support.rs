@@ -43,3 +43,117 @@ pub(crate) fn copy_fixtures(relative: &str) -> tempfile::TempDir {
     }
     directory
 }
+
+/// The base image the test Dockerfiles build on (made by `.ci/test.sh` with `docker import` /
+/// `podman import` of a busybox-static root filesystem: no registry is reachable here).
+pub(crate) const BASE_IMAGE: &str = "hybrid-e2e.test/busybox:base";
+
+/// Whether `engine` (docker or podman) is usable with the base image; panics instead of skipping
+/// when `.ci/test.sh` said engines are required.
+pub(crate) fn engine_ready(engine: &str) -> bool {
+    let ready = Command::new(engine)
+        .args(["image", "inspect", BASE_IMAGE])
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if !ready {
+        assert!(
+            std::env::var("HYBRID_E2E_REQUIRE_ENGINES").map_or(true, |value| value != "1"),
+            "{engine} with {BASE_IMAGE} is required (run .ci/test.sh to install and start it)"
+        );
+        eprintln!("skipping: {engine} with {BASE_IMAGE} is not available");
+    }
+    ready
+}
+
+/// The fake `kind` (workspace member `tests/fake-kind`), built next to the test binary.
+pub(crate) fn fake_kind() -> PathBuf {
+    let exe = std::env::current_exe().expect("test exe");
+    let directory = exe.parent().and_then(Path::parent).expect("target/debug");
+    let kind = directory.join("kind");
+    assert!(
+        kind.is_file(),
+        "the fake kind is not built: run `cargo build -p fake-kind` (.ci/test.sh does)"
+    );
+    kind
+}
+
+/// A throwaway project: Dockerfiles, a config, a report directory and fake-kind state.
+pub(crate) struct Project {
+    pub(crate) dir: tempfile::TempDir,
+}
+
+impl Project {
+    pub(crate) fn new(config: &str, files: &[(&str, &str)]) -> Project {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for (path, body) in files {
+            let path = dir.path().join(path);
+            std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+            std::fs::write(path, body).expect("write");
+        }
+        std::fs::write(dir.path().join("hybrid-e2e.yaml"), config).expect("config");
+        std::fs::create_dir_all(dir.path().join("kind-state")).expect("state");
+        Project { dir }
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `hybrid-e2e ARGS` with the fake kind, in the project, with extra environment.
+    pub(crate) fn command(&self, args: &[&str], env: &[(&str, &str)]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_hybrid-e2e"));
+        command
+            .args(args)
+            .current_dir(self.path())
+            .env("NO_COLOR", "1")
+            .env("HYBRID_E2E_KIND", fake_kind())
+            .env("FAKE_KIND_STATE", self.path().join("kind-state"))
+            .env("HYBRID_E2E_MIN_FREE_DISK_GIB", "0.1")
+            .env("BUILDAH_ISOLATION", "chroot")
+            .env_remove("HYBRID_E2E_CONFIG")
+            .env_remove("GITHUB_ACTIONS")
+            .env_remove("GITHUB_SHA");
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        command
+    }
+
+    pub(crate) fn run(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        self.command(args, env).output().expect("hybrid-e2e runs")
+    }
+
+    /// The fake kind's recorded calls: (args joined by spaces, provider).
+    pub(crate) fn kind_calls(&self) -> Vec<(String, Option<String>)> {
+        std::fs::read_to_string(self.path().join("kind-state/calls.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .map(|line| {
+                let value: serde_json::Value = serde_json::from_str(line).expect("call JSON");
+                let args: Vec<&str> = value["args"]
+                    .as_array()
+                    .expect("args")
+                    .iter()
+                    .filter_map(|arg| arg.as_str())
+                    .collect();
+                (args.join(" "), value["provider"].as_str().map(str::to_owned))
+            })
+            .collect()
+    }
+
+    pub(crate) fn timings(&self) -> serde_json::Value {
+        let text =
+            std::fs::read_to_string(self.path().join("hybrid-e2e-report/timings.json")).expect("timings.json written");
+        serde_json::from_str(&text).expect("timings JSON")
+    }
+
+    /// Images the fake kind loaded into `cluster`.
+    pub(crate) fn loaded_images(&self, cluster: &str) -> Vec<String> {
+        std::fs::read_to_string(self.path().join("kind-state/clusters").join(cluster))
+            .unwrap_or_default()
+            .lines()
+            .filter(|line| !line.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+}

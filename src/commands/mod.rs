@@ -1,0 +1,4 @@
+//! One module per command family: options in, exit code out.
+
+pub(crate) mod lint;
+pub(crate) mod setup;

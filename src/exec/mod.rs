@@ -1,0 +1,384 @@
+//! Running child processes: argv only (never a shell), in their own process group, output
+//! captured line by line to a log file and a bounded tail, killed as a group on cancel or timeout.
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::Command;
+use tokio_util::sync::CancellationToken;
+
+/// Lines of output kept in memory per process (the rest is in the log file).
+const TAIL_LINES: usize = 200;
+/// How long a process group gets between SIGTERM and SIGKILL.
+const KILL_GRACE: Duration = Duration::from_secs(5);
+
+/// A command to run: a program and its arguments, never a shell string.
+#[derive(Debug, Clone)]
+pub(crate) struct ProcessSpec {
+    pub(crate) program: String,
+    pub(crate) args: Vec<String>,
+    pub(crate) env: Vec<(String, String)>,
+    pub(crate) cwd: Option<PathBuf>,
+}
+
+impl ProcessSpec {
+    pub(crate) fn new(program: impl Into<String>) -> ProcessSpec {
+        ProcessSpec {
+            program: program.into(),
+            args: Vec::new(),
+            env: Vec::new(),
+            cwd: None,
+        }
+    }
+
+    pub(crate) fn arg(mut self, arg: impl Into<String>) -> ProcessSpec {
+        self.args.push(arg.into());
+        self
+    }
+
+    pub(crate) fn args<I: IntoIterator<Item = S>, S: Into<String>>(mut self, args: I) -> ProcessSpec {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    pub(crate) fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> ProcessSpec {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// The command line for logs, each argument quoted when needed (display only).
+    pub(crate) fn display(&self) -> String {
+        std::iter::once(&self.program)
+            .chain(&self.args)
+            .map(|word| {
+                if !word.is_empty()
+                    && word
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "-_./:=@,+%".contains(c))
+                {
+                    word.clone()
+                } else {
+                    format!("'{}'", word.replace('\'', r"'\''"))
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// How a process ended.
+#[derive(Debug, Clone)]
+pub(crate) struct ProcessOutcome {
+    /// Exit code; `None` when killed by a signal.
+    pub(crate) code: Option<i32>,
+    pub(crate) timed_out: bool,
+    pub(crate) cancelled: bool,
+    /// The last lines of combined stdout and stderr.
+    pub(crate) tail: Vec<String>,
+}
+
+impl ProcessOutcome {
+    pub(crate) fn success(&self) -> bool {
+        self.code == Some(0) && !self.timed_out && !self.cancelled
+    }
+
+    pub(crate) fn tail_text(&self) -> String {
+        self.tail.join("\n")
+    }
+}
+
+/// Why a process could not be run at all.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ExecError {
+    #[error("`{program}` not found on PATH")]
+    NotFound { program: String },
+    #[error("failed to start `{program}`: {source}")]
+    Spawn { program: String, source: std::io::Error },
+    #[error("failed to write the log file {path}: {source}")]
+    Log { path: PathBuf, source: std::io::Error },
+}
+
+/// Run `spec`, appending its output to `log` and passing each line to `on_line`.
+pub(crate) async fn run(
+    spec: &ProcessSpec,
+    log: Option<&Path>,
+    mut on_line: impl FnMut(&str),
+    cancel: &CancellationToken,
+    timeout: Option<Duration>,
+) -> Result<ProcessOutcome, ExecError> {
+    let mut command = Command::new(&spec.program);
+    command
+        .args(&spec.args)
+        .envs(spec.env.iter().map(|(key, value)| (key, value)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    if let Some(cwd) = &spec.cwd {
+        command.current_dir(cwd);
+    }
+    let mut child = command.spawn().map_err(|source| match source.kind() {
+        std::io::ErrorKind::NotFound => ExecError::NotFound {
+            program: spec.program.clone(),
+        },
+        _ => ExecError::Spawn {
+            program: spec.program.clone(),
+            source,
+        },
+    })?;
+    let pid = child.id().map(|id| Pid::from_raw(id as i32));
+    let mut log_file = match log {
+        Some(path) => {
+            if let Some(parent) = path.parent() {
+                tokio::fs::create_dir_all(parent)
+                    .await
+                    .map_err(|source| ExecError::Log {
+                        path: path.to_owned(),
+                        source,
+                    })?;
+            }
+            let mut file = tokio::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .await
+                .map_err(|source| ExecError::Log {
+                    path: path.to_owned(),
+                    source,
+                })?;
+            let header = format!("$ {}\n", spec.display());
+            file.write_all(header.as_bytes())
+                .await
+                .map_err(|source| ExecError::Log {
+                    path: path.to_owned(),
+                    source,
+                })?;
+            Some(file)
+        }
+        None => None,
+    };
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr is piped"));
+    let mut tail = VecDeque::with_capacity(TAIL_LINES);
+    let (mut out_buffer, mut err_buffer) = (Vec::new(), Vec::new());
+    let (mut out_open, mut err_open) = (true, true);
+    let deadline = timeout.map(|timeout| tokio::time::Instant::now() + timeout);
+    let sleep_until = |deadline: Option<tokio::time::Instant>| async move {
+        match deadline {
+            Some(deadline) => tokio::time::sleep_until(deadline).await,
+            None => std::future::pending().await,
+        }
+    };
+    let mut timed_out = false;
+    let mut cancelled = false;
+    while out_open || err_open {
+        let line = tokio::select! {
+            read = stdout.read_until(b'\n', &mut out_buffer), if out_open => {
+                if matches!(read, Ok(0) | Err(_)) { out_open = false; }
+                std::mem::take(&mut out_buffer)
+            }
+            read = stderr.read_until(b'\n', &mut err_buffer), if err_open => {
+                if matches!(read, Ok(0) | Err(_)) { err_open = false; }
+                std::mem::take(&mut err_buffer)
+            }
+            () = cancel.cancelled(), if !cancelled => {
+                cancelled = true;
+                terminate(pid, &mut child).await;
+                continue;
+            }
+            () = sleep_until(deadline), if !timed_out && deadline.is_some() => {
+                timed_out = true;
+                terminate(pid, &mut child).await;
+                continue;
+            }
+        };
+        if line.is_empty() {
+            continue;
+        }
+        if let Some(file) = &mut log_file
+            && let Err(source) = file.write_all(&line).await
+        {
+            return Err(ExecError::Log {
+                path: log.map(Path::to_owned).unwrap_or_default(),
+                source,
+            });
+        }
+        let text = String::from_utf8_lossy(&line);
+        let text = text.trim_end_matches(['\n', '\r']);
+        on_line(text);
+        if tail.len() == TAIL_LINES {
+            tail.pop_front();
+        }
+        tail.push_back(text.to_owned());
+    }
+    let status = child.wait().await.map_err(|source| ExecError::Spawn {
+        program: spec.program.clone(),
+        source,
+    })?;
+    if let Some(file) = &mut log_file {
+        let _ = file.flush().await;
+    }
+    Ok(ProcessOutcome {
+        code: status.code(),
+        timed_out,
+        cancelled,
+        tail: tail.into(),
+    })
+}
+
+/// SIGTERM the process group, then SIGKILL it if it has not exited after the grace period.
+async fn terminate(pid: Option<Pid>, child: &mut tokio::process::Child) {
+    let Some(pid) = pid else { return };
+    let _ = killpg(pid, Signal::SIGTERM);
+    if tokio::time::timeout(KILL_GRACE, child.wait()).await.is_err() {
+        let _ = killpg(pid, Signal::SIGKILL);
+    }
+}
+
+/// Run a short query (`docker version`, `kind get clusters`) and return its trimmed stdout+stderr
+/// and whether it succeeded, giving up after `timeout`.
+pub(crate) async fn query(spec: &ProcessSpec, timeout: Duration) -> Result<(bool, String), ExecError> {
+    let cancel = CancellationToken::new();
+    let outcome = run(spec, None, |_| {}, &cancel, Some(timeout)).await?;
+    Ok((outcome.success(), outcome.tail_text().trim().to_owned()))
+}
+
+/// Run a short command and return (success, stdout, stderr) separately, giving up after
+/// `timeout` (the child is killed when dropped).
+pub(crate) async fn capture(spec: &ProcessSpec, timeout: Duration) -> Result<(bool, String, String), ExecError> {
+    let mut command = Command::new(&spec.program);
+    command
+        .args(&spec.args)
+        .envs(spec.env.iter().map(|(key, value)| (key, value)))
+        .stdin(Stdio::null())
+        .process_group(0)
+        .kill_on_drop(true);
+    if let Some(cwd) = &spec.cwd {
+        command.current_dir(cwd);
+    }
+    let output = match tokio::time::timeout(timeout, command.output()).await {
+        Ok(Ok(output)) => output,
+        Ok(Err(source)) if source.kind() == std::io::ErrorKind::NotFound => {
+            return Err(ExecError::NotFound {
+                program: spec.program.clone(),
+            });
+        }
+        Ok(Err(source)) => {
+            return Err(ExecError::Spawn {
+                program: spec.program.clone(),
+                source,
+            });
+        }
+        Err(_) => return Ok((false, String::new(), format!("`{}` timed out", spec.display()))),
+    };
+    Ok((
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+    }
+
+    #[test]
+    fn captures_output_to_the_log_and_the_tail() {
+        runtime().block_on(async {
+            let directory = tempfile::tempdir().expect("tempdir");
+            let log = directory.path().join("step.log");
+            let spec = ProcessSpec::new("sh").args(["-c", "echo out; echo err >&2; exit 3"]);
+            let mut lines = Vec::new();
+            let outcome = run(
+                &spec,
+                Some(&log),
+                |line| lines.push(line.to_owned()),
+                &CancellationToken::new(),
+                None,
+            )
+            .await
+            .expect("runs");
+            assert_eq!(outcome.code, Some(3));
+            lines.sort();
+            assert_eq!(lines, vec!["err", "out"]);
+            let written = std::fs::read_to_string(&log).expect("log");
+            assert!(
+                written.starts_with("$ sh -c 'echo out; echo err >&2; exit 3'\n"),
+                "{written}"
+            );
+        });
+    }
+
+    #[test]
+    fn arguments_are_never_interpreted_by_a_shell() {
+        runtime().block_on(async {
+            let spec = ProcessSpec::new("printf").args(["%s\\n", "$(touch /tmp/hybrid-e2e-pwned); `id`"]);
+            let (ok, output) = query(&spec, Duration::from_secs(5)).await.expect("runs");
+            assert!(ok);
+            assert_eq!(output, "$(touch /tmp/hybrid-e2e-pwned); `id`");
+        });
+    }
+
+    #[test]
+    fn timeout_kills_the_whole_process_group() {
+        runtime().block_on(async {
+            let directory = tempfile::tempdir().expect("tempdir");
+            let marker = directory.path().join("grandchild-survived");
+            let script = format!("(sleep 2; touch {}) & sleep 30", marker.display());
+            let spec = ProcessSpec::new("sh").args(["-c", &script]);
+            let started = std::time::Instant::now();
+            let outcome = run(
+                &spec,
+                None,
+                |_| {},
+                &CancellationToken::new(),
+                Some(Duration::from_millis(300)),
+            )
+            .await
+            .expect("runs");
+            assert!(outcome.timed_out && !outcome.success());
+            assert!(started.elapsed() < Duration::from_secs(5));
+            tokio::time::sleep(Duration::from_millis(2_500)).await;
+            assert!(!marker.exists(), "a grandchild outlived the kill");
+        });
+    }
+
+    #[test]
+    fn cancel_stops_the_process() {
+        runtime().block_on(async {
+            let cancel = CancellationToken::new();
+            let trigger = cancel.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                trigger.cancel();
+            });
+            let outcome = run(&ProcessSpec::new("sleep").arg("30"), None, |_| {}, &cancel, None)
+                .await
+                .expect("runs");
+            assert!(outcome.cancelled);
+        });
+    }
+
+    #[test]
+    fn missing_programs_are_named() {
+        runtime().block_on(async {
+            let error = query(&ProcessSpec::new("no-such-program-xyz"), Duration::from_secs(1))
+                .await
+                .expect_err("missing");
+            assert!(matches!(error, ExecError::NotFound { .. }), "{error}");
+        });
+    }
+}

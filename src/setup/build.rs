@@ -1,0 +1,70 @@
+//! Phase 1: `docker build` / `podman build` per image, tagged with the fully-qualified reference.
+
+use std::sync::Arc;
+
+use super::classify::{self, Source};
+use super::engine::{Failure, Step, StepContext, StepResult};
+use super::plan::PlannedImage;
+use super::tools::Engine;
+use crate::exec::ExecError;
+use crate::timing::FailureClass;
+
+/// The build command for one image (argv; no shell).
+pub(crate) fn build_command(engine: &Engine, image: &PlannedImage) -> crate::exec::ProcessSpec {
+    let mut spec = engine
+        .command()
+        .arg("build")
+        .arg("-t")
+        .arg(&image.reference)
+        .arg("-f")
+        .arg(image.dockerfile.display().to_string());
+    for (key, value) in &image.build_args {
+        spec = spec.arg("--build-arg").arg(format!("{key}={value}"));
+    }
+    spec.arg(image.context.display().to_string())
+}
+
+pub(crate) fn step(engine: Arc<Engine>, image: PlannedImage) -> Step {
+    let name = image.name.clone();
+    Step::new(name, move |context: StepContext| async move {
+        let spec = build_command(&engine, &image);
+        let dockerfile = image.dockerfile.display().to_string();
+        match context.exec(&spec, Some(image.timeout)).await {
+            Ok(outcome) if outcome.success() => StepResult::ok(),
+            Ok(outcome) if outcome.cancelled => StepResult::ok(),
+            Ok(outcome) if outcome.timed_out => StepResult::failed(
+                Failure::new(
+                    FailureClass::Infrastructure,
+                    format!("build timed out after {}", humantime::format_duration(image.timeout)),
+                )
+                .hint("raise `timeout:` for this image or find the slow step in the log")
+                .file(dockerfile)
+                .tail(outcome.tail),
+            ),
+            Ok(outcome) => {
+                let text = outcome.tail_text();
+                let (class, pattern) = classify::classify(Source::Build, &text);
+                let message = format!(
+                    "`{} build` of {} failed (exit {})",
+                    engine.kind.as_str(),
+                    image.reference,
+                    outcome
+                        .code
+                        .map_or_else(|| "signal".to_owned(), |code| code.to_string())
+                );
+                let mut failure = Failure::new(class, message).file(dockerfile).tail(outcome.tail);
+                if let Some(pattern) = pattern {
+                    failure = failure.hint(pattern.hint);
+                }
+                StepResult::failed(failure)
+            }
+            Err(error @ ExecError::Log { .. }) => {
+                StepResult::failed(Failure::new(FailureClass::Infrastructure, error.to_string()))
+            }
+            Err(error) => StepResult::failed(
+                Failure::new(FailureClass::Infrastructure, error.to_string())
+                    .hint("is the container engine installed?"),
+            ),
+        }
+    })
+}

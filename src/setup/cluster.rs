@@ -1,0 +1,190 @@
+//! Phase 2: `kind create cluster --retain`, retried once (after deleting the half-made cluster)
+//! only on known transient failures, with `kind export logs` before any delete; then the
+//! kubeconfig is exported. Teardown deletes the cluster according to `preserve`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::classify::{self, Source};
+use super::engine::{Failure, Step, StepContext, StepResult};
+use super::plan::PlannedCluster;
+use super::tools::Kind;
+use crate::exec::ProcessSpec;
+use crate::timing::FailureClass;
+
+/// How long `kind export logs` and `kind delete cluster` may take.
+const HOUSEKEEPING_TIMEOUT: Duration = Duration::from_secs(120);
+/// Attempts at `kind create cluster`: the first, and one retry on a known transient failure.
+const CREATE_ATTEMPTS: u32 = 2;
+
+pub(crate) fn create_command(kind: &Kind, cluster: &PlannedCluster) -> ProcessSpec {
+    let mut spec = kind.command().args(["create", "cluster", "--name", &cluster.name]);
+    if let Some(config) = &cluster.config {
+        spec = spec.arg("--config").arg(config.display().to_string());
+    }
+    if let Some(image) = &cluster.node_image {
+        spec = spec.arg("--image").arg(image);
+    }
+    spec.arg("--kubeconfig")
+        .arg(cluster.kubeconfig.display().to_string())
+        .arg("--retain")
+}
+
+pub(crate) fn step(kind: Arc<Kind>, cluster: PlannedCluster, diagnostics: PathBuf) -> Step {
+    Step::new("create", move |context: StepContext| async move {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let outcome = match context
+                .exec(&create_command(&kind, &cluster), Some(cluster.create_timeout))
+                .await
+            {
+                Ok(outcome) => outcome,
+                Err(error) => {
+                    let failure = Failure::new(FailureClass::Infrastructure, error.to_string())
+                        .hint("`run` needs kind on PATH (or HYBRID_E2E_KIND)");
+                    return StepResult {
+                        failure: Some(failure),
+                        bytes: None,
+                        attempts: attempt,
+                    };
+                }
+            };
+            if outcome.cancelled {
+                return StepResult {
+                    failure: None,
+                    bytes: None,
+                    attempts: attempt,
+                };
+            }
+            if outcome.success() {
+                return match export_kubeconfig(&kind, &cluster).await {
+                    Ok(()) => StepResult {
+                        failure: None,
+                        bytes: None,
+                        attempts: attempt,
+                    },
+                    Err(failure) => StepResult {
+                        failure: Some(failure),
+                        bytes: None,
+                        attempts: attempt,
+                    },
+                };
+            }
+            let text = outcome.tail_text();
+            let (class, pattern) = classify::classify(Source::KindCreate, &text);
+            // Evidence first: kind deletes nothing with --retain, so the node logs are still there.
+            let logs_dir = diagnostics.join(format!("kind-logs-attempt-{attempt}"));
+            let exported = export_logs(&context, &kind, &cluster.name, &logs_dir).await;
+            let transient = pattern.is_some_and(|pattern| pattern.transient);
+            if transient && attempt < CREATE_ATTEMPTS && !context.cancel.is_cancelled() {
+                context
+                    .exec(&delete_command(&kind, &cluster.name), Some(HOUSEKEEPING_TIMEOUT))
+                    .await
+                    .ok();
+                continue;
+            }
+            let reason = if outcome.timed_out {
+                format!("timed out after {}", humantime::format_duration(cluster.create_timeout))
+            } else {
+                format!(
+                    "exit {}",
+                    outcome
+                        .code
+                        .map_or_else(|| "signal".to_owned(), |code| code.to_string())
+                )
+            };
+            let retried = if attempt > 1 { " (after one retry)" } else { "" };
+            let mut failure = Failure::new(
+                class,
+                format!("`kind create cluster {}` failed{retried}: {reason}", cluster.name),
+            )
+            .tail(outcome.tail);
+            let mut hint = pattern.map(|pattern| pattern.hint.to_owned()).unwrap_or_default();
+            if exported {
+                hint = format!(
+                    "{hint}{}kind logs: {}",
+                    if hint.is_empty() { "" } else { "; " },
+                    logs_dir.display()
+                );
+            }
+            if !hint.is_empty() {
+                failure = failure.hint(hint);
+            }
+            if let Some(config) = &cluster.config {
+                failure = failure.file(config.display().to_string());
+            }
+            return StepResult {
+                failure: Some(failure),
+                bytes: None,
+                attempts: attempt,
+            };
+        }
+    })
+}
+
+/// `kind get kubeconfig` into the kubeconfig path: `--kubeconfig` alone is not always reliable.
+async fn export_kubeconfig(kind: &Kind, cluster: &PlannedCluster) -> Result<(), Failure> {
+    let spec = kind.command().args(["get", "kubeconfig", "--name", &cluster.name]);
+    let (ok, stdout, stderr) = crate::exec::capture(&spec, HOUSEKEEPING_TIMEOUT)
+        .await
+        .map_err(|error| Failure::new(FailureClass::Infrastructure, error.to_string()))?;
+    if !ok || stdout.trim().is_empty() {
+        let tail = stderr.lines().map(str::to_owned).collect();
+        return Err(Failure::new(FailureClass::Infrastructure, "`kind get kubeconfig` failed").tail(tail));
+    }
+    if let Some(parent) = cluster.kubeconfig.parent() {
+        std::fs::create_dir_all(parent).ok();
+    }
+    std::fs::write(&cluster.kubeconfig, stdout).map_err(|error| {
+        Failure::new(
+            FailureClass::Infrastructure,
+            format!("failed to write {}: {error}", cluster.kubeconfig.display()),
+        )
+    })
+}
+
+pub(crate) fn delete_command(kind: &Kind, name: &str) -> ProcessSpec {
+    kind.command().args(["delete", "cluster", "--name", name])
+}
+
+/// `kind export logs DIR --name NAME`; whether it worked.
+async fn export_logs(context: &StepContext, kind: &Kind, name: &str, directory: &std::path::Path) -> bool {
+    let spec = kind
+        .command()
+        .args(["export", "logs"])
+        .arg(directory.display().to_string())
+        .args(["--name", name]);
+    let never = tokio_util::sync::CancellationToken::new();
+    // Not cancellable: on Ctrl-C the evidence matters most.
+    matches!(crate::exec::run(&spec, Some(&context.log), |_| {}, &never, Some(HOUSEKEEPING_TIMEOUT)).await, Ok(outcome) if outcome.success())
+}
+
+/// Teardown step: delete the cluster.
+pub(crate) fn delete_step(kind: Arc<Kind>, name: String) -> Step {
+    Step::new("delete-cluster", move |context: StepContext| async move {
+        // Teardown must run even when the run was cancelled.
+        let never = tokio_util::sync::CancellationToken::new();
+        match crate::exec::run(
+            &delete_command(&kind, &name),
+            Some(&context.log),
+            |_| {},
+            &never,
+            Some(HOUSEKEEPING_TIMEOUT),
+        )
+        .await
+        {
+            Ok(outcome) if outcome.success() => StepResult::ok(),
+            Ok(outcome) => StepResult::failed(
+                Failure::new(
+                    FailureClass::Infrastructure,
+                    format!("`kind delete cluster --name {name}` failed"),
+                )
+                .hint("remove it with `hybrid-e2e cleanup`")
+                .tail(outcome.tail),
+            ),
+            Err(error) => StepResult::failed(Failure::new(FailureClass::Infrastructure, error.to_string())),
+        }
+    })
+}

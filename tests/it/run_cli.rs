@@ -1,0 +1,493 @@
+//! `hybrid-e2e run` end to end: real Docker and Podman builds, saves and loads, with the fake
+//! `kind` at the process boundary; plus `plan`, `doctor` and `cleanup`.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::support::{BASE_IMAGE, Project, engine_ready, stderr, stdout};
+
+const SETUP_FAILED: i32 = 1;
+const INFRASTRUCTURE: i32 = 5;
+const CANCELLED: i32 = 130;
+
+fn config(engine: &str, prefix: &str, extra: &str) -> String {
+    format!(
+        "version: 1\nengine: {engine}\nimages:\n  - name: api\n    image: {prefix}/api\n    dockerfile: docker/api.Dockerfile\n    build_args: {{MSG: hello}}\n  - name: worker\n    image: localhost/{prefix}/worker:e2e\n    dockerfile: docker/worker.Dockerfile\n{extra}"
+    )
+}
+
+/// Each test's images differ (`/id`), so parallel tests never share an image ID that one of
+/// them deletes while another tags it.
+fn dockerfiles(prefix: &str, worker_run: &str) -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "docker/api.Dockerfile",
+            format!(
+                "FROM {BASE_IMAGE}\nARG MSG=none\nRUN echo {prefix} > /id && echo \"msg=$MSG\" > /msg\nCMD [\"cat\", \"/msg\"]\n"
+            ),
+        ),
+        (
+            "docker/worker.Dockerfile",
+            format!("FROM {BASE_IMAGE}\nRUN echo {prefix} > /id\nRUN {worker_run}\n"),
+        ),
+    ]
+}
+
+fn project(engine: &str, prefix: &str, extra: &str, worker_run: &str) -> Project {
+    let files = dockerfiles(prefix, worker_run);
+    let files: Vec<(&str, &str)> = files.iter().map(|(path, body)| (*path, body.as_str())).collect();
+    Project::new(&config(engine, prefix, extra), &files)
+}
+
+fn phase<'a>(timings: &'a Value, name: &str) -> &'a Value {
+    timings["phases"]
+        .as_array()
+        .expect("phases")
+        .iter()
+        .find(|phase| phase["name"] == name)
+        .expect("phase present")
+}
+
+fn remove_images(engine: &str, timings: &Value) {
+    for image in timings["images"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+    {
+        let _ = std::process::Command::new(engine)
+            .args(["image", "rm", "--force", image])
+            .output();
+    }
+}
+
+#[test]
+fn docker_builds_loads_and_tears_down() {
+    if !engine_ready("docker") {
+        return;
+    }
+    let project = project("docker", "it-docker", "", "echo worker > /worker");
+    let output = project.run(&["run"], &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let timings = project.timings();
+    assert_eq!(timings["status"], "ok");
+    assert_eq!(timings["engine"], "docker");
+    assert_eq!(timings["within_target"], true);
+    let cluster = timings["cluster_name"].as_str().expect("cluster").to_owned();
+    let api = timings["images"][0].as_str().expect("api ref").to_owned();
+    assert!(api.starts_with("localhost/it-docker/api:e2e-"), "{api}");
+    for name in ["build", "cluster", "load"] {
+        assert_eq!(phase(&timings, name)["status"], "ok", "{name}");
+        assert!(phase(&timings, name)["target_seconds"].as_f64().is_some());
+    }
+    assert_eq!(phase(&timings, "deploy")["status"], "skipped");
+    let load = &phase(&timings, "load")["steps"][0];
+    assert!(
+        load["bytes"].as_u64().expect("bytes") > 0 && load["bytes_per_second"].as_f64().is_some(),
+        "{load}"
+    );
+    assert!(project.path().join("hybrid-e2e-report/logs/build/api.log").is_file());
+    // The build arg reached the image, under the fully-qualified reference.
+    let run = std::process::Command::new("docker")
+        .args(["run", "--rm", &api])
+        .output()
+        .expect("docker run");
+    assert_eq!(String::from_utf8_lossy(&run.stdout).trim(), "msg=hello");
+    let calls: Vec<String> = project.kind_calls().into_iter().map(|(args, _)| args).collect();
+    assert!(
+        calls.contains(&format!(
+            "create cluster --name {cluster} --kubeconfig hybrid-e2e-report/kubeconfig --retain"
+        )),
+        "{calls:?}"
+    );
+    assert!(
+        calls.contains(&format!("load docker-image {api} --name {cluster}")),
+        "{calls:?}"
+    );
+    assert_eq!(
+        calls.last(),
+        Some(&format!("delete cluster --name {cluster}")),
+        "success with preserve: on-failure deletes"
+    );
+    assert!(project.path().join("hybrid-e2e-report/kubeconfig").is_file());
+    remove_images("docker", &timings);
+}
+
+#[test]
+fn podman_saves_archives_and_loads_them_with_the_podman_provider() {
+    if !engine_ready("podman") {
+        return;
+    }
+    let project = project(
+        "podman",
+        "it-podman",
+        "cluster:\n  preserve: always\n",
+        "echo worker > /worker",
+    );
+    let output = project.run(&["run"], &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let timings = project.timings();
+    assert_eq!(timings["engine"], "podman");
+    let cluster = timings["cluster_name"].as_str().expect("cluster").to_owned();
+    let calls = project.kind_calls();
+    assert!(
+        calls.iter().all(|(_, provider)| provider.as_deref() == Some("podman")),
+        "every kind call uses the podman provider: {calls:?}"
+    );
+    assert!(
+        calls
+            .iter()
+            .any(|(args, _)| args.starts_with("load image-archive ") && args.ends_with(&format!("--name {cluster}")))
+    );
+    assert!(
+        !calls.iter().any(|(args, _)| args.starts_with("load docker-image")),
+        "docker-image cannot see Podman's images"
+    );
+    // The archives carried the fully-qualified references, and were removed afterwards.
+    let mut loaded = project.loaded_images(&cluster);
+    loaded.sort();
+    let mut expected: Vec<String> = timings["images"]
+        .as_array()
+        .expect("images")
+        .iter()
+        .filter_map(|image| image.as_str().map(str::to_owned))
+        .collect();
+    expected.sort();
+    assert_eq!(loaded, expected);
+    let archives = project.path().join("hybrid-e2e-report/archives");
+    assert!(
+        std::fs::read_dir(&archives).map(|entries| entries.count()).unwrap_or(0) == 0,
+        "archives left behind"
+    );
+    let load = &phase(&timings, "load")["steps"][0];
+    assert!(load["bytes"].as_u64().expect("archive bytes") > 100_000, "{load}");
+    // preserve: always keeps the cluster; cleanup removes it and the images.
+    assert!(!calls.iter().any(|(args, _)| args.starts_with("delete cluster")));
+    let cleanup = project.run(&["cleanup"], &[]);
+    assert_eq!(cleanup.status.code(), Some(0), "{}", stderr(&cleanup));
+    assert!(
+        stdout(&cleanup).contains(&format!("deleted cluster {cluster}")),
+        "{}",
+        stdout(&cleanup)
+    );
+    assert!(
+        project
+            .kind_calls()
+            .iter()
+            .any(|(args, _)| args == &format!("delete cluster --name {cluster}"))
+    );
+    let gone = std::process::Command::new("podman")
+        .args(["image", "exists", expected[0].as_str()])
+        .status()
+        .expect("podman");
+    assert!(!gone.success(), "cleanup removed the images");
+}
+
+#[test]
+fn a_failing_dockerfile_step_is_an_application_failure_and_no_cluster_is_made() {
+    if !engine_ready("docker") {
+        return;
+    }
+    let project = project("docker", "it-buildfail", "", "echo compiling && exit 42");
+    let output = project.run(&["run"], &[]);
+    assert_eq!(output.status.code(), Some(SETUP_FAILED), "{}", stderr(&output));
+    let timings = project.timings();
+    assert_eq!(timings["status"], "failed");
+    assert_eq!(timings["failure_class"], "application");
+    assert_eq!(timings["failed_phase"], "build");
+    let worker = phase(&timings, "build")["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .find(|step| step["name"] == "worker")
+        .expect("worker")
+        .clone();
+    assert_eq!(worker["status"], "failed");
+    assert!(
+        worker["file"]
+            .as_str()
+            .expect("file")
+            .ends_with("docker/worker.Dockerfile")
+    );
+    assert!(
+        worker["hint"]
+            .as_str()
+            .expect("hint")
+            .contains("Dockerfile step failed"),
+        "{worker}"
+    );
+    assert_eq!(phase(&timings, "cluster")["status"], "skipped");
+    assert!(!project.kind_calls().iter().any(|(args, _)| args.starts_with("create")));
+    let text = stderr(&output);
+    assert!(
+        text.contains("[application]") && text.contains("compiling"),
+        "the tail of the output is shown: {text}"
+    );
+    remove_images("docker", &timings);
+}
+
+#[test]
+fn dnf_update_in_a_dockerfile_stops_the_run_before_any_build() {
+    let project = Project::new(
+        "version: 1\nimages:\n  - {name: api, image: localhost/it-lint/api:1, dockerfile: Dockerfile}\n",
+        &[(
+            "Dockerfile",
+            "FROM registry.access.redhat.com/ubi9/ubi:9.6\nRUN dnf -y update && dnf clean all\n",
+        )],
+    );
+    let output = project.run(&["run", "--engine", "docker"], &[]);
+    let timings = project.timings();
+    let preflight = phase(&timings, "preflight");
+    let lint = preflight["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .find(|step| step["name"] == "lint")
+        .expect("lint step");
+    assert_eq!(lint["status"], "failed", "{}", stderr(&output));
+    assert!(
+        lint["message"].as_str().expect("message").contains("Dockerfile:2:5"),
+        "{lint}"
+    );
+    assert_eq!(phase(&timings, "build")["status"], "skipped");
+    assert_ne!(output.status.code(), Some(0));
+}
+
+#[test]
+fn a_known_transient_kind_failure_is_retried_once_after_a_delete() {
+    if !engine_ready("docker") {
+        return;
+    }
+    let project = project("docker", "it-retry", "", "true");
+    let output = project.run(
+        &["run"],
+        &[
+            ("FAKE_KIND_CREATE_FAILURE", "no-such-container"),
+            ("FAKE_KIND_CREATE_FAIL_TIMES", "1"),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let timings = project.timings();
+    let create = &phase(&timings, "cluster")["steps"][0];
+    assert_eq!(create["attempts"], 2);
+    let cluster = timings["cluster_name"].as_str().expect("cluster");
+    let calls: Vec<String> = project.kind_calls().into_iter().map(|(args, _)| args).collect();
+    let create_index = |from: usize| {
+        calls
+            .iter()
+            .skip(from)
+            .position(|call| call.starts_with("create cluster"))
+            .map(|index| index + from)
+    };
+    let first = create_index(0).expect("first create");
+    let second = create_index(first + 1).expect("second create");
+    let between = &calls[first + 1..second];
+    assert!(
+        between.iter().any(|call| call.starts_with("export logs")),
+        "logs exported before the delete: {between:?}"
+    );
+    assert!(
+        between
+            .iter()
+            .any(|call| call == &format!("delete cluster --name {cluster}")),
+        "{between:?}"
+    );
+    assert!(
+        project
+            .path()
+            .join("hybrid-e2e-report/diagnostics/kind-logs-attempt-1")
+            .is_dir()
+    );
+    remove_images("docker", &timings);
+}
+
+#[test]
+fn a_permanent_kind_failure_is_not_retried_and_the_cluster_is_preserved() {
+    if !engine_ready("docker") {
+        return;
+    }
+    let project = project("docker", "it-permanent", "", "true");
+    let output = project.run(
+        &["run"],
+        &[
+            ("FAKE_KIND_CREATE_FAILURE", "kubeadm"),
+            ("FAKE_KIND_CREATE_FAIL_TIMES", "always"),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(INFRASTRUCTURE), "{}", stderr(&output));
+    let timings = project.timings();
+    assert_eq!(timings["failure_class"], "infrastructure");
+    assert_eq!(phase(&timings, "cluster")["steps"][0]["attempts"], 1);
+    let calls: Vec<String> = project.kind_calls().into_iter().map(|(args, _)| args).collect();
+    assert_eq!(
+        calls.iter().filter(|call| call.starts_with("create cluster")).count(),
+        1
+    );
+    assert!(calls.iter().any(|call| call.starts_with("export logs")));
+    assert!(
+        !calls.iter().any(|call| call.starts_with("delete cluster")),
+        "preserve: on-failure keeps the evidence"
+    );
+    assert!(stderr(&output).contains("preserved"), "{}", stderr(&output));
+    remove_images("docker", &timings);
+}
+
+#[test]
+fn a_transient_failure_that_persists_fails_after_one_retry() {
+    if !engine_ready("docker") {
+        return;
+    }
+    let project = project("docker", "it-twice", "cluster:\n  preserve: never\n", "true");
+    let output = project.run(
+        &["run"],
+        &[
+            ("FAKE_KIND_CREATE_FAILURE", "log-line"),
+            ("FAKE_KIND_CREATE_FAIL_TIMES", "always"),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(INFRASTRUCTURE));
+    let timings = project.timings();
+    let create = &phase(&timings, "cluster")["steps"][0];
+    assert_eq!(create["attempts"], 2);
+    assert!(create["message"].as_str().expect("message").contains("after one retry"));
+    assert!(
+        create["hint"].as_str().expect("hint").contains("kind logs:"),
+        "{create}"
+    );
+    let calls: Vec<String> = project.kind_calls().into_iter().map(|(args, _)| args).collect();
+    assert_eq!(
+        calls.last().map(|call| call.starts_with("delete cluster")),
+        Some(true),
+        "preserve: never deletes the half-made cluster"
+    );
+    remove_images("docker", &timings);
+}
+
+#[test]
+fn without_kind_run_stops_at_preflight_with_a_clear_message() {
+    let project = Project::new("version: 1\n", &[]);
+    let output = project.run(&["run"], &[("HYBRID_E2E_KIND", "/nonexistent/kind")]);
+    assert_eq!(output.status.code(), Some(INFRASTRUCTURE));
+    let text = stderr(&output);
+    assert!(
+        text.contains("kind")
+            && text.contains("not installed")
+            && text.contains("`plan`, `lint` and `report` work without them"),
+        "{text}"
+    );
+    let timings = project.timings();
+    assert_eq!(timings["failed_phase"], "preflight");
+}
+
+#[test]
+fn sigterm_stops_the_builds_and_writes_a_partial_report() {
+    if !engine_ready("docker") {
+        return;
+    }
+    let project = project("docker", "it-sigterm", "", "sleep 60");
+    let mut child = project
+        .command(&["run"], &[])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let log = project.path().join("hybrid-e2e-report/logs/build/worker.log");
+    let started = Instant::now();
+    while !std::fs::read_to_string(&log).unwrap_or_default().contains("sleep 60")
+        && started.elapsed() < Duration::from_secs(60)
+    {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    nix_kill(child.id());
+    let stopped = Instant::now();
+    let status = child.wait().expect("wait");
+    assert!(
+        stopped.elapsed() < Duration::from_secs(20),
+        "took {:?} to stop",
+        stopped.elapsed()
+    );
+    assert_eq!(status.code(), Some(CANCELLED));
+    let timings = project.timings();
+    assert_eq!(timings["status"], "cancelled");
+    assert!(!project.kind_calls().iter().any(|(args, _)| args.starts_with("create")));
+    remove_images("docker", &timings);
+}
+
+fn nix_kill(pid: u32) {
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+}
+
+#[test]
+fn fail_fast_false_collects_every_failure() {
+    if !engine_ready("docker") {
+        return;
+    }
+    let files = [
+        (
+            "a.Dockerfile",
+            format!("FROM {BASE_IMAGE}\nRUN echo it-collect-a && exit 3\n"),
+        ),
+        (
+            "b.Dockerfile",
+            format!("FROM {BASE_IMAGE}\nRUN echo it-collect-b && sleep 1 && exit 4\n"),
+        ),
+    ];
+    let files: Vec<(&str, &str)> = files.iter().map(|(path, body)| (*path, body.as_str())).collect();
+    let project = Project::new(
+        "version: 1\nengine: docker\nfail_fast: false\nimages:\n  - {name: a, image: localhost/it-collect/a:1, dockerfile: a.Dockerfile}\n  - {name: b, image: localhost/it-collect/b:1, dockerfile: b.Dockerfile}\n",
+        &files,
+    );
+    let output = project.run(&["run"], &[]);
+    assert_eq!(output.status.code(), Some(SETUP_FAILED));
+    let timings = project.timings();
+    let statuses: Vec<&str> = phase(&timings, "build")["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .filter_map(|step| step["status"].as_str())
+        .collect();
+    assert_eq!(statuses, vec!["failed", "failed"]);
+}
+
+#[test]
+fn plan_prints_the_graph_without_side_effects() {
+    let project = project(
+        "auto",
+        "it-plan",
+        "deploy:\n  - {name: db, manifests: [docker/api.Dockerfile]}\n  - {name: app, manifests: [docker/api.Dockerfile], depends_on: [db]}\n",
+        "true",
+    );
+    let output = project.run(&["plan", "--tag-suffix", "pr7"], &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = stdout(&output);
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(r"e2e-[0-9a-f]{8}", "e2e-[RUN]");
+    settings.add_filter(r"sha256 [0-9a-f]{12}", "sha256 [HASH]");
+    settings.add_filter(r"/\S*/\.tmp\w+/", "[PROJECT]/");
+    settings.bind(|| insta::assert_snapshot!(text));
+    assert!(
+        !project.path().join("hybrid-e2e-report").exists(),
+        "plan writes nothing"
+    );
+    let json = project.run(&["plan", "--format", "json"], &[]);
+    let plan: Value = serde_json::from_str(&stdout(&json)).expect("plan JSON");
+    assert_eq!(plan["targets"]["total"], 360.0);
+    assert_eq!(plan["deploy"][1]["depends_on"][0], "db");
+}
+
+#[test]
+fn bad_config_is_a_usage_error_with_a_location() {
+    let project = Project::new(
+        "version: 1\nimages:\n  - name: api\n    image: localhost/x:1\n    dockerfile: missing.Dockerfile\n    colour: red\n",
+        &[],
+    );
+    let output = project.run(&["plan"], &[]);
+    assert_eq!(output.status.code(), Some(2));
+    let text = stderr(&output);
+    assert!(text.contains("colour") && text.contains("line 6"), "{text}");
+}
