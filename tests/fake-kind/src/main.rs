@@ -32,8 +32,10 @@ fn record(args: &[String]) {
         "provider": std::env::var("KIND_EXPERIMENTAL_PROVIDER").ok(),
     });
     let path = state_dir().join("calls.jsonl");
+    // One write per line: parallel loads append to the same file (O_APPEND keeps lines whole).
+    let line = format!("{entry}\n");
     if let Ok(mut file) = fs::OpenOptions::new().create(true).append(true).open(path) {
-        let _ = writeln!(file, "{entry}");
+        let _ = file.write_all(line.as_bytes());
     }
 }
 
@@ -136,10 +138,9 @@ fn require_cluster(args: &[String]) -> Result<String, ExitCode> {
 }
 
 fn add_loaded(cluster: &str, images: &[String]) {
+    let lines: String = images.iter().map(|image| format!("{image}\n")).collect();
     if let Ok(mut file) = fs::OpenOptions::new().append(true).open(cluster_file(cluster)) {
-        for image in images {
-            let _ = writeln!(file, "{image}");
-        }
+        let _ = file.write_all(lines.as_bytes());
     }
 }
 
