@@ -57,8 +57,8 @@ docker version --format 'docker {{.Server.Version}}' && podman version --format 
 export BUILDAH_ISOLATION=chroot
 export HYBRID_E2E_REQUIRE_ENGINES=1
 
-step "the fake kind (tests/fake-kind)"
-cargo build --locked -p fake-kind
+step "the fake kind and docker (tests/fake-tools)"
+cargo build --locked -p fake-tools
 
 step "cargo fmt --check"
 cargo fmt --check

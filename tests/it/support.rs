@@ -65,19 +65,19 @@ pub(crate) fn engine_ready(engine: &str) -> bool {
     ready
 }
 
-/// The fake `kind` (workspace member `tests/fake-kind`), built next to the test binary.
+/// The fake `kind` (workspace member `tests/fake-tools`), built next to the test binary.
 pub(crate) fn fake_kind() -> PathBuf {
     let exe = std::env::current_exe().expect("test exe");
     let directory = exe.parent().and_then(Path::parent).expect("target/debug");
     let kind = directory.join("kind");
     assert!(
         kind.is_file(),
-        "the fake kind is not built: run `cargo build -p fake-kind` (.ci/test.sh does)"
+        "the fake kind is not built: run `cargo build -p fake-tools` (.ci/test.sh does)"
     );
     kind
 }
 
-/// A throwaway project: Dockerfiles, a config, a report directory and fake-kind state.
+/// A throwaway project: Dockerfiles, a config, a report directory and fake-tools state.
 pub(crate) struct Project {
     pub(crate) dir: tempfile::TempDir,
 }
