@@ -269,7 +269,7 @@ impl Plan {
         );
         let _ = writeln!(
             out,
-            "engine {:?} · up to {} steps at once per phase · {} · mode {:?} (DD-TEST-002)",
+            "engine {} · up to {} steps at once per phase · {} · mode {} (DD-TEST-002)",
             format!("{:?}", self.engine).to_lowercase(),
             self.concurrency,
             if self.fail_fast {

@@ -1,0 +1,3 @@
+module example.com/hybrid-e2e-example
+
+go 1.25
