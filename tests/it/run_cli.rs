@@ -24,7 +24,7 @@ fn dockerfiles(prefix: &str, worker_run: &str) -> Vec<(&'static str, String)> {
         (
             "docker/api.Dockerfile",
             format!(
-                "FROM {BASE_IMAGE}\nARG MSG=none\nRUN echo {prefix} > /id && echo \"msg=$MSG\" > /msg\nCMD [\"cat\", \"/msg\"]\n"
+                "FROM {BASE_IMAGE}\nRUN echo {prefix} > /id\nARG MSG=none\nLABEL msg=$MSG\nRUN echo \"msg=$MSG\" > /msg\nCMD [\"cat\", \"/msg\"]\n"
             ),
         ),
         (
@@ -145,6 +145,13 @@ fn podman_saves_archives_and_loads_them_with_the_podman_provider() {
         "docker-image cannot see Podman's images"
     );
     // The archives carried the fully-qualified references, and were removed afterwards.
+    // The build arg reached the image Podman built.
+    let api = timings["images"][0].as_str().expect("api ref");
+    let label = std::process::Command::new("podman")
+        .args(["image", "inspect", "--format", "{{.Config.Labels.msg}}", api])
+        .output()
+        .expect("podman inspect");
+    assert_eq!(String::from_utf8_lossy(&label.stdout).trim(), "hello");
     let mut loaded = project.loaded_images(&cluster);
     loaded.sort();
     let mut expected: Vec<String> = timings["images"]
@@ -225,6 +232,20 @@ fn a_failing_dockerfile_step_is_an_application_failure_and_no_cluster_is_made() 
         "the tail of the output is shown: {text}"
     );
     remove_images("docker", &timings);
+}
+
+#[test]
+fn a_failing_podman_build_is_an_application_failure_too() {
+    if !engine_ready("podman") {
+        return;
+    }
+    let project = project("podman", "it-podman-fail", "", "exit 7");
+    let output = project.run(&["run"], &[]);
+    assert_eq!(output.status.code(), Some(SETUP_FAILED), "{}", stderr(&output));
+    let timings = project.timings();
+    assert_eq!(timings["failure_class"], "application");
+    assert!(!project.kind_calls().iter().any(|(args, _)| args.starts_with("create")));
+    remove_images("podman", &timings);
 }
 
 #[test]
