@@ -4,7 +4,7 @@ use std::ops::Range;
 
 use super::dockerfile::{self, Command, Dockerfile, Heredoc, Instruction, Mapped};
 use super::rules::{self, CommandKind, Level, Rule, RuleLevels, Upgrade};
-use super::shell::{self, ParsedScript, Word};
+use super::shell::{self, Link, ParsedScript, Word};
 use super::suppress::{self, Directive};
 
 /// How deep `sh -c "sh -c '...'"` and `$(...)` nesting is followed.
@@ -207,30 +207,51 @@ impl<'a> Checker<'a> {
         }
         let parsed = shell::parse(script);
         let only_command = parsed.commands.len() == 1;
+        // BuildKit runs a heredoc body as the script only when the whole `RUN` is one `<<WORD`;
+        // otherwise the shell sees the heredocs and only a shell reading stdin executes them.
+        let single_heredoc = depth == 0 && is_single_heredoc_word(&script.text);
         for (index, command) in parsed.commands.iter().enumerate() {
-            let inner_role = if role == ScriptRole::WholeInstruction && only_command {
-                ScriptRole::WholeInstruction
+            let bodies: Vec<Mapped> = if command.heredoc_bodies.is_empty() {
+                command
+                    .heredocs
+                    .iter()
+                    .filter_map(|name| {
+                        let position = heredocs.iter().position(|heredoc| &heredoc.name == name)?;
+                        Some(Mapped::identity(self.file.text, heredocs.remove(position).body.clone()))
+                    })
+                    .collect()
             } else {
-                ScriptRole::Nested
+                command
+                    .heredoc_bodies
+                    .iter()
+                    .map(|range| script.slice(range.clone()))
+                    .collect()
             };
-            let bodies: Vec<&Heredoc> = command
-                .heredocs
-                .iter()
-                .filter_map(|name| {
-                    let position = heredocs.iter().position(|heredoc| &heredoc.name == name)?;
-                    Some(heredocs.remove(position))
-                })
-                .collect();
             let position = CommandPosition {
                 script,
                 parsed: &parsed,
                 index,
             };
-            let runs_bodies = self.check_words(scope, &command.words, Some(position), role, depth);
-            let bodies_are_scripts = command.words.is_empty() || runs_bodies;
-            if bodies_are_scripts {
-                for body in bodies {
-                    self.check_heredoc(scope, body, inner_role, depth);
+            let reads_stdin = self.check_words(scope, &command.words, Some(position), role, depth);
+            if single_heredoc && command.words.is_empty() {
+                let inner_role = if role == ScriptRole::WholeInstruction && only_command {
+                    ScriptRole::WholeInstruction
+                } else {
+                    ScriptRole::Nested
+                };
+                for body in bodies.iter().take(1) {
+                    // A `#!` line makes BuildKit run the body with that interpreter.
+                    if let Some(interpreter) = shebang_interpreter(&body.text)
+                        && !rules::SHELLS.contains(&interpreter)
+                    {
+                        continue;
+                    }
+                    self.check_script(scope, body, inner_role, &mut Vec::new(), depth + 1);
+                }
+            } else if reads_stdin {
+                // `bash <<EOF`: the body is the shell's input, whatever its first line says.
+                for body in &bodies {
+                    self.check_script(scope, body, ScriptRole::Nested, &mut Vec::new(), depth + 1);
                 }
             }
         }
@@ -238,16 +259,6 @@ impl<'a> Checker<'a> {
             let inner = script.slice(substitution.clone());
             self.check_script(scope, &inner, ScriptRole::Nested, &mut Vec::new(), depth + 1);
         }
-    }
-
-    fn check_heredoc(&mut self, scope: &Scope<'_>, heredoc: &Heredoc, role: ScriptRole, depth: usize) {
-        let body = Mapped::identity(self.file.text, heredoc.body.clone());
-        if let Some(interpreter) = shebang_interpreter(&body.text)
-            && !rules::SHELLS.contains(&interpreter)
-        {
-            return;
-        }
-        self.check_script(scope, &body, role, &mut Vec::new(), depth + 1);
     }
 
     /// Check one simple command. Returns whether the command is a shell that reads its script
@@ -419,6 +430,13 @@ struct CommandPosition<'p> {
 impl CommandPosition<'_> {
     fn fix(self, role: ScriptRole, instruction: &Instruction) -> Fix {
         let command = &self.parsed.commands[self.index];
+        // Next to a pipe or `||`, removing the command would rewire or invert its neighbours.
+        let entangled = [command.before, command.after]
+            .iter()
+            .any(|link| matches!(link, Link::Pipe | Link::Or));
+        if entangled {
+            return Fix::ReplaceWithTrue(self.script.source_range(command.range.clone()));
+        }
         if let Some(next) = self.parsed.next_in_list(self.index) {
             let start = self.script.source_offset(command.range.start);
             let end = self.script.source_offset(next.range.start);
@@ -438,6 +456,19 @@ impl CommandPosition<'_> {
         }
         Fix::ReplaceWithTrue(self.script.source_range(command.range.clone()))
     }
+}
+
+/// Whether a `RUN`'s shell text is exactly one heredoc word (`<<EOF`, `<<-"EOF"`).
+fn is_single_heredoc_word(text: &str) -> bool {
+    let mut words = text.split_whitespace();
+    let (Some(word), None) = (words.next(), words.next()) else {
+        return false;
+    };
+    let rest = word.trim_start_matches(|c: char| c.is_ascii_digit());
+    rest.strip_prefix("<<").is_some_and(|name| {
+        let name = name.strip_prefix('-').unwrap_or(name);
+        !name.is_empty() && !name.contains('<')
+    })
 }
 
 /// `AS name` of a `FROM` instruction.
@@ -575,6 +606,46 @@ mod tests {
         assert_eq!((invalid[0].line, invalid[0].column), (2, 5));
         let empty = check_bytes("D", b"# only a comment\n", &levels);
         assert!(empty[0].message.contains("no instructions"));
+    }
+
+    #[test]
+    fn heredocs_inside_scripts_are_data_not_commands() {
+        assert_eq!(
+            lines("FROM a\nRUN <<EOF\ncat <<CONF > /etc/x.conf\ndnf update\nCONF\nEOF\n"),
+            vec![]
+        );
+        assert_eq!(
+            lines("FROM a\nRUN <<EOF\ncat <<'MOTD' > /etc/motd\nDon't panic\nMOTD\ndnf -y update\nEOF\n"),
+            vec![(6, 1, false)]
+        );
+        // In an exec-form `sh -c` string, where JSON escapes can carry newlines.
+        assert_eq!(
+            lines("FROM a\nRUN [\"sh\", \"-c\", \"cat <<X\\ndnf update\\nX\\nyum update\"]\n"),
+            vec![(2, 43, false)]
+        );
+    }
+
+    #[test]
+    fn only_a_lone_heredoc_word_makes_the_body_the_script() {
+        assert_eq!(lines("FROM a\nRUN <<EOF > /etc/motd\ndnf update\nEOF\n"), vec![]);
+        assert_eq!(lines("FROM a\nRUN <<A <<B\ndnf update\nA\necho hi\nB\n"), vec![]);
+        assert_eq!(
+            lines("FROM a\nRUN bash <<EOF\n#!/usr/bin/env python3\ndnf update\nEOF\n"),
+            vec![(4, 1, false)]
+        );
+    }
+
+    #[test]
+    fn continuation_and_directive_edge_cases_follow_buildkit() {
+        assert_eq!(lines("FROM a\nRUN echo a\\\\\nRUN dnf update\n"), vec![(3, 5, false)]);
+        assert_eq!(
+            lines("# foo=bar\n# escape=`\nFROM a\nRUN echo `\nRUN dnf update\n"),
+            vec![(5, 5, false)]
+        );
+        let duplicate = check_text("D", "# escape=`\n# escape=\\\nFROM a\n", &RuleLevels::default());
+        assert!(duplicate[0].message.contains("only one `escape`"), "{duplicate:?}");
+        assert_eq!(lines("\u{feff}FROM a\nRUN dnf update\n"), vec![(2, 5, false)]);
+        assert_eq!(lines("\u{feff}RUN dnf update\n"), vec![(1, 5, false)]);
     }
 
     mod properties {

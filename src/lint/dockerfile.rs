@@ -48,6 +48,8 @@ pub(crate) enum ParseError {
     },
     #[error("invalid escape directive `{value}`: must be `\\` or a backtick")]
     InvalidEscape { value: String, line: usize },
+    #[error("only one `{name}` parser directive can be used")]
+    DuplicateDirective { name: String, line: usize },
 }
 
 impl ParseError {
@@ -56,7 +58,8 @@ impl ParseError {
         match self {
             Self::UnterminatedHeredoc { line, .. }
             | Self::UnknownInstruction { line, .. }
-            | Self::InvalidEscape { line, .. } => *line,
+            | Self::InvalidEscape { line, .. }
+            | Self::DuplicateDirective { line, .. } => *line,
         }
     }
 
@@ -70,11 +73,14 @@ impl ParseError {
 
 /// Text with a map from each of its bytes back to a byte offset in the original file.
 ///
-/// `map` has one more entry than `text` has bytes: the offset just past the last byte.
+/// `map` has one more entry than `text` has bytes: the offset just past the last byte. `ends[i]`
+/// is where the source of byte `i` ends: `map[i] + 1` for plain text, past the whole escape for a
+/// byte decoded from a JSON escape (`\"`, `\u00e9`), so an edit never cuts an escape in half.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Mapped {
     pub(crate) text: String,
     pub(crate) map: Vec<u32>,
+    pub(crate) ends: Vec<u32>,
 }
 
 impl Mapped {
@@ -82,15 +88,26 @@ impl Mapped {
     pub(crate) fn identity(source: &str, range: Range<usize>) -> Self {
         let text = source[range.clone()].to_owned();
         let map = (range.start..=range.end).map(|offset| offset as u32).collect();
-        Self { text, map }
+        let ends = (range.start + 1..=range.end).map(|offset| offset as u32).collect();
+        Self { text, map, ends }
     }
 
     fn push_segment(&mut self, source: &str, range: Range<usize>) {
         self.text.push_str(&source[range.clone()]);
         self.map.extend((range.start..range.end).map(|offset| offset as u32));
+        self.ends
+            .extend((range.start + 1..=range.end).map(|offset| offset as u32));
     }
 
-    fn finish(&mut self, end: usize) {
+    /// Append bytes `range` of `other` (which maps into the same source), keeping their maps.
+    pub(crate) fn push_from(&mut self, other: &Mapped, range: Range<usize>) {
+        self.text.push_str(&other.text[range.clone()]);
+        self.map.extend_from_slice(&other.map[range.clone()]);
+        self.ends.extend_from_slice(&other.ends[range]);
+    }
+
+    /// Close the text: record the source offset just past it.
+    pub(crate) fn close(&mut self, end: usize) {
         self.map.push(end as u32);
     }
 
@@ -102,10 +119,9 @@ impl Mapped {
     /// The source range covered by logical range `range`, ending just past its last byte.
     pub(crate) fn source_range(&self, range: Range<usize>) -> Range<usize> {
         let start = self.source_offset(range.start);
-        let end = if range.end > range.start {
-            self.source_offset(range.end - 1) + 1
-        } else {
-            start
+        let end = match range.end.checked_sub(1).and_then(|last| self.ends.get(last)) {
+            Some(&end) if range.end > range.start => end as usize,
+            _ => start,
         };
         start..end.max(start)
     }
@@ -124,7 +140,8 @@ impl Mapped {
         let text = self.text[range.clone()].to_owned();
         let mut map = self.map[range.clone()].to_vec();
         map.push(self.map[range.end]);
-        Self { text, map }
+        let ends = self.ends[range].to_vec();
+        Self { text, map, ends }
     }
 }
 
@@ -210,7 +227,9 @@ impl<'a> Dockerfile<'a> {
             Err(index) => index - 1,
         };
         let line_start = self.line_starts[line_index];
-        let column = self.text[line_start..offset.min(self.text.len())].chars().count() + 1;
+        let line = &self.text[line_start..offset.min(self.text.len())];
+        // A byte-order mark is not a column.
+        let column = line.strip_prefix('\u{feff}').unwrap_or(line).chars().count() + 1;
         (line_index + 1, column)
     }
 
@@ -270,11 +289,14 @@ fn is_comment(text: &str) -> bool {
 
 /// BuildKit's `trimContinuationCharacter`: an escape character followed only by spaces or tabs.
 /// Returns the content before the escape character and whether the logical line ends here.
+///
+/// As its regex (`([^\\])\\[ \t]*$|^\\[ \t]*$`) says, a doubled escape at the end of a line is
+/// not a continuation.
 fn trim_continuation(text: &str, escape: char) -> (&str, bool) {
     let trimmed = text.trim_end_matches([' ', '\t']);
     match trimmed.strip_suffix(escape) {
-        Some(before) => (before, false),
-        None => (text, true),
+        Some(before) if !before.ends_with(escape) => (before, false),
+        _ => (text, true),
     }
 }
 
@@ -303,6 +325,7 @@ pub(crate) fn parse(text: &str) -> Result<Dockerfile<'_>, ParseError> {
     };
     let mut escape = '\\';
     let mut directives_done = false;
+    let mut seen_directives: Vec<String> = Vec::new();
     let mut instructions = Vec::new();
     let mut comment_block_start: Option<usize> = None;
     let mut index = 0;
@@ -317,7 +340,14 @@ pub(crate) fn parse(text: &str) -> Result<Dockerfile<'_>, ParseError> {
         let stripped = trim_leading_space(raw);
         if !directives_done {
             match parse_directive(stripped) {
+                Some((name, _)) if seen_directives.contains(&name) => {
+                    return Err(ParseError::DuplicateDirective {
+                        name,
+                        line: line_number,
+                    });
+                }
                 Some((name, value)) if name == "escape" => {
+                    seen_directives.push(name.clone());
                     escape = match value {
                         "\\" => '\\',
                         "`" => '`',
@@ -329,8 +359,9 @@ pub(crate) fn parse(text: &str) -> Result<Dockerfile<'_>, ParseError> {
                         }
                     };
                 }
-                Some(_) => {}
-                None => directives_done = true,
+                Some((name, _)) if name == "syntax" || name == "check" => seen_directives.push(name),
+                // BuildKit knows only `syntax`, `escape` and `check`; anything else ends the block.
+                _ => directives_done = true,
             }
         }
         if is_comment(raw) {
@@ -365,7 +396,7 @@ pub(crate) fn parse(text: &str) -> Result<Dockerfile<'_>, ParseError> {
             last_end = line.start + content.len();
             end_of_line = ends;
         }
-        logical.finish(last_end);
+        logical.close(last_end);
         let mut instruction = split_instruction(text, logical, line_number, &line_starts)?;
         instruction.leading_comments = leading_comments;
         let mut end_line = index;
@@ -616,7 +647,7 @@ fn parse_json_array(args: &Mapped, start: usize) -> Option<Vec<ExecArg>> {
                 let byte = *bytes.get(position)?;
                 match byte {
                     b'"' => {
-                        value.map.push(args.map[position]);
+                        value.close(args.map[position] as usize);
                         position += 1;
                         break;
                     }
@@ -643,13 +674,14 @@ fn parse_json_array(args: &Mapped, start: usize) -> Option<Vec<ExecArg>> {
                         let encoded = decoded.encode_utf8(&mut buffer);
                         value.text.push_str(encoded);
                         value.map.extend(std::iter::repeat_n(source, encoded.len()));
+                        let escape_end = args.ends[(position + consumed - 1).min(args.ends.len() - 1)];
+                        value.ends.extend(std::iter::repeat_n(escape_end, encoded.len()));
                         position += consumed;
                     }
                     0..=0x1f => return None,
                     _ => {
                         let char_len = text[position..].chars().next().map_or(1, char::len_utf8);
-                        value.text.push_str(&text[position..position + char_len]);
-                        value.map.extend_from_slice(&args.map[position..position + char_len]);
+                        value.push_from(args, position..position + char_len);
                         position += char_len;
                     }
                 }

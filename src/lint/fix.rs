@@ -206,4 +206,32 @@ mod tests {
             assert!(entry.get("error").is_none(), "BuildKit rejects a fixed file: {entry}");
         }
     }
+
+    #[test]
+    fn exec_form_escapes_are_never_cut_in_half() {
+        assert_eq!(
+            fixed("FROM a\nRUN [\"sh\", \"-c\", \"echo a && dnf -y update --exclude=\\\"kernel*\\\"\"]\n"),
+            "FROM a\nRUN [\"sh\", \"-c\", \"echo a\"]\n"
+        );
+    }
+
+    #[test]
+    fn or_and_pipes_keep_their_meaning() {
+        assert_eq!(
+            fixed("FROM a\nRUN [ -n \"$S\" ] || dnf -y update\n"),
+            "FROM a\nRUN [ -n \"$S\" ] || true\n"
+        );
+        assert_eq!(
+            fixed("FROM a\nRUN dnf -y update || exit 1\n"),
+            "FROM a\nRUN true || exit 1\n"
+        );
+        assert_eq!(
+            fixed("FROM a\nRUN check && dnf -y update || exit 1\n"),
+            "FROM a\nRUN check && true || exit 1\n"
+        );
+        assert_eq!(
+            fixed("FROM a\nRUN dnf install -y git && dnf update -y | tee /log\n"),
+            "FROM a\nRUN dnf install -y git && true | tee /log\n"
+        );
+    }
 }

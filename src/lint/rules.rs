@@ -197,6 +197,8 @@ const OPTIONS_WITH_VALUE: &[&str] = &[
     "--secseverity",
     "--repofrompath",
     "--metadata-expire",
+    "--disableexcludes",
+    "--disableexcludepkgs",
 ];
 pub(crate) const SHELLS: &[&str] = &["sh", "bash", "ash", "dash", "zsh", "ksh", "mksh", "yash"];
 
@@ -205,6 +207,7 @@ fn basename(word: &str) -> &str {
 }
 
 /// Skip leading options of a wrapper command; `with_value` lists the options that take a value.
+/// Bundled short options (`sudo -iu root`) take a value when their last letter does.
 fn skip_options(words: &[Word], mut index: usize, with_value: &[&str]) -> usize {
     while let Some(word) = words.get(index) {
         let text = word.text();
@@ -214,7 +217,16 @@ fn skip_options(words: &[Word], mut index: usize, with_value: &[&str]) -> usize 
         if !text.starts_with('-') || text == "-" {
             break;
         }
-        index += if with_value.contains(&text) { 2 } else { 1 };
+        let bundled_with_value = !text.starts_with("--")
+            && text.len() > 2
+            && with_value
+                .iter()
+                .any(|option| option.len() == 2 && text.ends_with(&option[1..]));
+        index += if with_value.contains(&text) || bundled_with_value {
+            2
+        } else {
+            1
+        };
     }
     index
 }
@@ -261,6 +273,21 @@ pub(crate) fn classify(words: &[Word]) -> CommandKind<'_> {
                 index = skip_options(words, index + 1, &["-k", "--kill-after", "-s", "--signal"]);
                 index += 1; // The duration.
             }
+            // `eval "dnf -y update"` and `su -c "..."` run their argument as shell.
+            "eval" => {
+                return words
+                    .get(index + 1)
+                    .map_or(CommandKind::Other, CommandKind::ShellScript);
+            }
+            "su" => {
+                let arguments = &words[index + 1..];
+                let script = arguments
+                    .iter()
+                    .position(|word| matches!(word.text(), "-c" | "--command"));
+                return script
+                    .and_then(|position| arguments.get(position + 1))
+                    .map_or(CommandKind::Other, CommandKind::ShellScript);
+            }
             _ if PACKAGE_MANAGERS.contains(&name) => return package_manager(name, &words[index + 1..]),
             _ if SHELLS.contains(&name) => return shell(&words[index + 1..]),
             _ => return CommandKind::Other,
@@ -294,6 +321,8 @@ fn package_manager<'w>(manager: &str, arguments: &'w [Word]) -> CommandKind<'w> 
                 }
                 subcommand = Some(text);
             }
+            // `dnf system-upgrade download|reboot`: actions, not packages.
+            Some("system-upgrade") => {}
             Some(_) => {
                 // `dnf update '*'` is the whole system spelled out.
                 if text != "*" {
@@ -315,6 +344,7 @@ fn package_manager<'w>(manager: &str, arguments: &'w [Word]) -> CommandKind<'w> 
 fn shell(arguments: &[Word]) -> CommandKind<'_> {
     let mut index = 0;
     let mut command_string = false;
+    let mut reads_stdin = false;
     while let Some(word) = arguments.get(index) {
         let text = word.text();
         if text == "--" || text == "-" {
@@ -336,6 +366,9 @@ fn shell(arguments: &[Word]) -> CommandKind<'_> {
         if letters.contains('c') {
             command_string = true;
         }
+        if letters.contains('s') {
+            reads_stdin = true;
+        }
         // `-o pipefail`, `-euxo pipefail`: the option name is the next word.
         if letters.ends_with('o') || letters.ends_with('O') {
             index += 1;
@@ -343,6 +376,8 @@ fn shell(arguments: &[Word]) -> CommandKind<'_> {
     }
     match arguments.get(index) {
         Some(script) if command_string => CommandKind::ShellScript(script),
+        // `bash -s -- args`: the words are positional parameters; the script is stdin.
+        _ if reads_stdin => CommandKind::ShellStdin,
         // `bash script.sh` runs a file we cannot see; plain `bash` or `bash -s` reads stdin.
         Some(_) => CommandKind::Other,
         None => CommandKind::ShellStdin,
@@ -387,6 +422,10 @@ mod tests {
             "dnf5 upgrade",
             "dnf update -y '*'",
             "dnf -c /etc/dnf.conf update",
+            "dnf --disableexcludes all update",
+            "sudo -iu root dnf update",
+            "time -p dnf update",
+            "dnf -y system-upgrade download --releasever=40",
         ] {
             assert!(
                 classify_text(text).starts_with("system "),
@@ -429,6 +468,9 @@ mod tests {
             "script dnf -y upgrade"
         );
         assert_eq!(classify_text("bash -s"), "stdin");
+        assert_eq!(classify_text("bash -s -- --flag"), "stdin");
+        assert_eq!(classify_text("eval \"dnf -y update\""), "script dnf -y update");
+        assert_eq!(classify_text("su -c 'yum update' root"), "script yum update");
         assert_eq!(classify_text("bash build.sh"), "other");
     }
 }

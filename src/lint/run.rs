@@ -194,6 +194,9 @@ fn check_one(target: &Target, options: &LintOptions) -> Result<FileResult, LintE
 /// Write through a temporary file in the same directory and rename, so a crash never leaves a
 /// half-written Dockerfile.
 fn write_preserving_permissions(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    // Through symlinks: fix the file the link points at, and keep the link.
+    let resolved = fs::canonicalize(path)?;
+    let path = resolved.as_path();
     let directory = path
         .parent()
         .filter(|parent| !parent.as_os_str().is_empty())

@@ -14,8 +14,10 @@ use super::dockerfile::Mapped;
 pub(crate) enum Link {
     /// Start or end of the script.
     None,
-    /// `&&`, `||`, `;`, `&` or a newline: removing one side leaves valid shell.
+    /// `&&`, `;`, `&` or a newline: removing one side leaves valid shell.
     List,
+    /// `||`: removing one side inverts what the other does.
+    Or,
     /// `|`: removing one side changes what the other reads.
     Pipe,
     /// A keyword or parenthesis (`then`, `do`, `(`, `fi`, ...).
@@ -27,6 +29,7 @@ impl Link {
         match (self, other) {
             (Link::Structure, _) | (_, Link::Structure) => Link::Structure,
             (Link::Pipe, _) | (_, Link::Pipe) => Link::Pipe,
+            (Link::Or, _) | (_, Link::Or) => Link::Or,
             (Link::List, _) | (_, Link::List) => Link::List,
             _ => Link::None,
         }
@@ -55,6 +58,9 @@ pub(crate) struct SimpleCommand {
     pub(crate) range: Range<usize>,
     /// Heredoc delimiters of `<<EOF` redirections on this command, in order.
     pub(crate) heredocs: Vec<String>,
+    /// Their bodies, when the script itself contains them (a heredoc inside a `RUN <<EOF` body
+    /// or an `sh -c` string); ranges in the script's text.
+    pub(crate) heredoc_bodies: Vec<Range<usize>>,
     pub(crate) before: Link,
     pub(crate) after: Link,
 }
@@ -91,8 +97,9 @@ enum Mode {
     CasePattern,
 }
 
+// `time` is not here: `time -p cmd` is handled as a wrapper by the rules.
 const STRUCTURE_WORDS: &[&str] = &[
-    "if", "then", "else", "elif", "fi", "do", "done", "while", "until", "!", "{", "}", "time",
+    "if", "then", "else", "elif", "fi", "do", "done", "while", "until", "!", "{", "}",
 ];
 
 struct Parser<'a> {
@@ -104,6 +111,8 @@ struct Parser<'a> {
     pending_before: Link,
     mode: Mode,
     case_depth: usize,
+    /// Heredocs opened on the current line: (delimiter, strip tabs, owning command index).
+    pending_heredocs: Vec<(String, bool, usize)>,
 }
 
 /// Parse `script` into simple commands.
@@ -117,6 +126,7 @@ pub(crate) fn parse(script: &Mapped) -> ParsedScript {
         pending_before: Link::None,
         mode: Mode::Command,
         case_depth: 0,
+        pending_heredocs: Vec::new(),
     };
     parser.run();
     parser.result
@@ -143,6 +153,7 @@ impl Parser<'_> {
                     self.position += 1;
                     // A newline right after `&&`, `||` or `|` only continues the list.
                     self.end_command(Link::List);
+                    self.skip_heredoc_bodies();
                 }
                 b';' if self.peek(1) == Some(b';') => {
                     self.position += 2;
@@ -161,7 +172,7 @@ impl Parser<'_> {
                 }
                 b'|' if self.peek(1) == Some(b'|') => {
                     self.position += 2;
-                    self.end_command(Link::List);
+                    self.end_command(Link::Or);
                 }
                 b'|' => {
                     self.position += if self.peek(1) == Some(b'&') { 2 } else { 1 };
@@ -208,6 +219,7 @@ impl Parser<'_> {
             self.position += 1;
         }
         let rest = &self.bytes[self.position..];
+        let strip_tabs = rest.starts_with(b"<<-");
         let (length, heredoc) = if rest.starts_with(b"<<<") {
             (3, false)
         } else if rest.starts_with(b"<<-") {
@@ -238,16 +250,40 @@ impl Parser<'_> {
         } else {
             None
         };
-        let command = self.current.get_or_insert_with(|| SimpleCommand {
-            words: Vec::new(),
-            range: start..start,
-            heredocs: Vec::new(),
-            before: Link::None,
-            after: Link::None,
-        });
+        let command = self.current.get_or_insert_with(|| new_command(start));
         command.range.end = self.position.max(target_start);
         if heredoc && let Some(target) = target {
-            command.heredocs.push(target.value.text);
+            command.heredocs.push(target.value.text.clone());
+            let owner = self.result.commands.len();
+            self.pending_heredocs.push((target.value.text, strip_tabs, owner));
+        }
+    }
+
+    /// After a newline: the bodies of the heredocs opened on the line just ended are data for
+    /// their command, not commands. Skip them, recording where they are.
+    fn skip_heredoc_bodies(&mut self) {
+        for (name, strip_tabs, owner) in std::mem::take(&mut self.pending_heredocs) {
+            let body_start = self.position;
+            let mut body_end = self.bytes.len();
+            while self.position < self.bytes.len() {
+                let line_end = self.bytes[self.position..]
+                    .iter()
+                    .position(|&byte| byte == b'\n')
+                    .map_or(self.bytes.len(), |index| self.position + index);
+                let mut line = self.script.text[self.position..line_end].trim_end_matches('\r');
+                if strip_tabs {
+                    line = line.trim_start_matches('\t');
+                }
+                let line_start = self.position;
+                self.position = (line_end + 1).min(self.bytes.len());
+                if line == name {
+                    body_end = line_start;
+                    break;
+                }
+            }
+            if let Some(command) = self.result.commands.get_mut(owner) {
+                command.heredoc_bodies.push(body_start..body_end.max(body_start));
+            }
         }
     }
 
@@ -398,7 +434,7 @@ impl Parser<'_> {
             }
         }
         self.position = self.position.min(self.bytes.len());
-        value.map.push(self.script.map[self.position]);
+        value.close(self.script.map[self.position] as usize);
         Word {
             range: start..self.position,
             value,
@@ -411,8 +447,7 @@ impl Parser<'_> {
             .next()
             .map_or(1, char::len_utf8);
         let end = (self.position + length).min(self.bytes.len());
-        value.text.push_str(&self.script.text[self.position..end]);
-        value.map.extend_from_slice(&self.script.map[self.position..end]);
+        value.push_from(self.script, self.position..end);
         self.position = end;
     }
 
@@ -483,6 +518,7 @@ fn new_command(start: usize) -> SimpleCommand {
         words: Vec::new(),
         range: start..start,
         heredocs: Vec::new(),
+        heredoc_bodies: Vec::new(),
         before: Link::None,
         after: Link::None,
     }

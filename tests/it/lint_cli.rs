@@ -328,3 +328,28 @@ fn help_shows_examples_and_exit_codes() {
     let top = stdout(&hybrid_e2e(&["--help"]));
     assert!(top.contains("Exit codes: 0 ok"), "{top}");
 }
+
+#[test]
+fn fix_writes_through_symlinks() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(directory.path().join("real")).expect("mkdir");
+    std::fs::create_dir_all(directory.path().join("sym")).expect("mkdir");
+    std::fs::write(
+        directory.path().join("real/Dockerfile"),
+        "FROM a\nRUN dnf update -y && make\n",
+    )
+    .expect("write");
+    std::os::unix::fs::symlink("../real/Dockerfile", directory.path().join("sym/Dockerfile")).expect("symlink");
+    let output = hybrid_e2e_in(directory.path(), &["lint", "--fix", "sym/Dockerfile"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(
+        std::fs::symlink_metadata(directory.path().join("sym/Dockerfile"))
+            .expect("meta")
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(
+        std::fs::read_to_string(directory.path().join("real/Dockerfile")).expect("read"),
+        "FROM a\nRUN make\n"
+    );
+}
