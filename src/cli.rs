@@ -68,6 +68,10 @@ pub(crate) enum Commands {
     Doctor(Box<SetupArgs>),
     /// Delete what a run left behind: its cluster, its images and image archives.
     Cleanup(Box<CleanupArgs>),
+    /// Render or publish reports (JUnit, job summary, annotations, outputs) from saved report
+    /// directories; `--merge` combines matrix jobs.
+    #[command(after_help = REPORT_HELP)]
+    Report(Box<ReportArgs>),
     /// Lint Dockerfiles: no `dnf update` (DD-TEST-002) and friends.
     #[command(after_help = LINT_HELP)]
     Lint(Box<LintArgs>),
@@ -154,6 +158,44 @@ pub(crate) struct PlanArgs {
 pub(crate) enum PlanFormat {
     Text,
     Json,
+}
+
+const REPORT_HELP: &str = "\
+Works anywhere: it only reads timings.json. In GitHub Actions (or with --github always) it also
+prints annotations, appends the job summary and sets step outputs; publishing problems are
+warnings, never failures, and the local files are written first.
+
+Examples:
+  hybrid-e2e report                                  Re-render ./hybrid-e2e-report
+  hybrid-e2e report --merge e2e-*/ -o merged         One JUnit and summary for matrix jobs
+  hybrid-e2e report artifacts/ --github always       Publish a fork PR's results from workflow_run";
+
+/// `hybrid-e2e report`.
+#[derive(Debug, Args)]
+pub(crate) struct ReportArgs {
+    /// The report directory [default: `report_dir` of the config].
+    pub(crate) dir: Option<PathBuf>,
+    /// More report directories to merge with the first (one per matrix job).
+    #[arg(long, value_name = "DIR", num_args = 1..)]
+    pub(crate) merge: Vec<PathBuf>,
+    /// Where junit.xml and summary.md go [default: the report directory; `hybrid-e2e-report-merged` when merging].
+    #[arg(short, long, value_name = "DIR")]
+    pub(crate) output: Option<PathBuf>,
+    /// Publish to GitHub: annotations, job summary, step outputs.
+    #[arg(long, value_enum, default_value_t = GithubMode::Auto, env = "HYBRID_E2E_GITHUB")]
+    pub(crate) github: GithubMode,
+    /// Over-target phases are JUnit failures, not only warnings.
+    #[arg(long, env = "HYBRID_E2E_FAIL_ON_TARGET")]
+    pub(crate) fail_on_target: bool,
+}
+
+/// `--github`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum GithubMode {
+    /// When `GITHUB_ACTIONS=true`.
+    Auto,
+    Always,
+    Never,
 }
 
 /// `hybrid-e2e cleanup`.

@@ -74,6 +74,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode, ExpectedError> {
         Commands::Plan(args) => commands::setup::plan(*args, cli.global.config.as_deref()),
         Commands::Doctor(args) => commands::setup::doctor(*args, cli.global.config.as_deref()),
         Commands::Cleanup(args) => commands::setup::cleanup(*args, cli.global.config.as_deref()),
+        Commands::Report(args) => commands::setup::report(*args, cli.global.config.as_deref()),
         Commands::ConfigSchema => {
             let _ = std::io::stdout().write_all(config::json_schema().as_bytes());
             Ok(ExitCode::from(exit_codes::OK))

@@ -5,10 +5,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use crate::cli::{CleanupArgs, PlanArgs, PlanFormat, RunArgs, SetupArgs};
+use crate::cli::{CleanupArgs, GithubMode, PlanArgs, PlanFormat, ReportArgs, RunArgs, SetupArgs};
 use crate::config::LoadedConfig;
 use crate::errors::{ExpectedError, exit_codes};
 use crate::exec::{self, ProcessSpec};
+use crate::report::{github, publish};
 use crate::setup::plan::{Overrides, Plan, new_run_id};
 use crate::setup::preflight::{self, CheckStatus};
 use crate::setup::run::{RunOptions, run_blocking};
@@ -60,12 +61,25 @@ pub(crate) fn run(
         quiet,
         extra_reporters: Vec::new(),
     };
+    let report_dir = options.plan.report_dir.clone();
     let outcome = run_blocking(options).map_err(|source| ExpectedError::Runtime { source })?;
     if let Some(error) = &outcome.timings_error {
         let _ = writeln!(anstream::stderr(), "error: {error}");
         return Ok(ExitCode::from(exit_codes::INFRASTRUCTURE));
     }
-    Ok(ExitCode::from(run_exit_code(&outcome.record, args.fail_on_target)))
+    let records = [outcome.record];
+    match publish::publish(&records, &report_dir, github::in_actions(), args.fail_on_target) {
+        Ok(published) => {
+            for warning in published.warnings {
+                let _ = writeln!(anstream::stderr(), "warning: {warning}");
+            }
+        }
+        Err(error) => {
+            let _ = writeln!(anstream::stderr(), "error: {error}");
+            return Ok(ExitCode::from(exit_codes::INFRASTRUCTURE));
+        }
+    }
+    Ok(ExitCode::from(run_exit_code(&records[0], args.fail_on_target)))
 }
 
 pub(crate) fn plan(args: PlanArgs, config_path: Option<&Path>) -> Result<ExitCode, ExpectedError> {
@@ -194,4 +208,54 @@ pub(crate) fn cleanup(args: CleanupArgs, config_path: Option<&Path>) -> Result<E
     } else {
         exit_codes::OK
     }))
+}
+
+pub(crate) fn report(args: ReportArgs, config_path: Option<&Path>) -> Result<ExitCode, ExpectedError> {
+    let first = match args.dir {
+        Some(dir) => dir,
+        None => {
+            let config = LoadedConfig::load(config_path)?;
+            config.resolve(&config.file.report_dir)
+        }
+    };
+    let merging = !args.merge.is_empty();
+    let mut records = Vec::new();
+    for dir in std::iter::once(&first).chain(&args.merge) {
+        let path = dir.join("timings.json");
+        let text = std::fs::read_to_string(&path).map_err(|source| ExpectedError::ReadReport {
+            path: path.clone(),
+            message: source.to_string(),
+        })?;
+        let record: RunRecord = serde_json::from_str(&text).map_err(|error| ExpectedError::ReadReport {
+            path: path.clone(),
+            message: error.to_string(),
+        })?;
+        records.push(record);
+    }
+    let out_dir = args.output.unwrap_or_else(|| {
+        if merging {
+            PathBuf::from("hybrid-e2e-report-merged")
+        } else {
+            first.clone()
+        }
+    });
+    let github = match args.github {
+        GithubMode::Auto => github::in_actions(),
+        GithubMode::Always => true,
+        GithubMode::Never => false,
+    };
+    let published = publish::publish(&records, &out_dir, github, args.fail_on_target).map_err(|error| {
+        ExpectedError::WriteOutput {
+            path: error.path,
+            source: error.source,
+        }
+    })?;
+    let mut err = anstream::stderr();
+    for warning in &published.warnings {
+        let _ = writeln!(err, "warning: {warning}");
+    }
+    for file in &published.files {
+        let _ = writeln!(err, "wrote {}", file.display());
+    }
+    Ok(ExitCode::from(exit_codes::OK))
 }

@@ -166,21 +166,21 @@ pub(crate) const PATTERNS: &[Pattern] = &[
         sources: &[Source::Build],
         class: Application,
         transient: false,
-        hint: "a Dockerfile step failed; its output is above",
+        hint: "a Dockerfile step failed; its output shows which and why",
     },
     Pattern {
         needles: &["error building at step"],
         sources: &[Source::Build],
         class: Application,
         transient: false,
-        hint: "a Dockerfile step failed; its output is above",
+        hint: "a Dockerfile step failed; its output shows which and why",
     },
     Pattern {
         needles: &["executor failed running"],
         sources: &[Source::Build],
         class: Application,
         transient: false,
-        hint: "a Dockerfile step failed; its output is above",
+        hint: "a Dockerfile step failed; its output shows which and why",
     },
 ];
 

@@ -315,6 +315,9 @@ async fn run_preflight(
     (report, result)
 }
 
+/// Lines of a failed step's output kept in `timings.json`.
+const TAIL_IN_RECORD: usize = 30;
+
 fn rfc3339(time: chrono::DateTime<chrono::Utc>) -> String {
     time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
@@ -338,6 +341,9 @@ fn step_record(step: &StepReport) -> StepRecord {
             .map(|bytes| bytes as f64 / duration),
         attempts: step.attempts,
         log: step.log.clone(),
+        tail: step.failure.as_ref().map_or_else(Vec::new, |failure| {
+            failure.tail[failure.tail.len().saturating_sub(TAIL_IN_RECORD)..].to_vec()
+        }),
     }
 }
 

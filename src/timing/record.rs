@@ -111,4 +111,7 @@ pub(crate) struct StepRecord {
     pub(crate) attempts: u32,
     /// The step's full output, relative to the report directory.
     pub(crate) log: Option<String>,
+    /// The last lines of output of a failed step (the digest reporters show).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) tail: Vec<String>,
 }

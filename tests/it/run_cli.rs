@@ -512,3 +512,107 @@ fn bad_config_is_a_usage_error_with_a_location() {
     let text = stderr(&output);
     assert!(text.contains("colour") && text.contains("line 6"), "{text}");
 }
+
+/// `name<<DELIM` / value / `DELIM` blocks of a GITHUB_OUTPUT file.
+fn parse_outputs(text: &str) -> std::collections::BTreeMap<String, String> {
+    let mut outputs = std::collections::BTreeMap::new();
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        let (name, delimiter) = line.split_once("<<").expect("name<<delimiter");
+        let value: Vec<&str> = lines.by_ref().take_while(|line| *line != delimiter).collect();
+        outputs.insert(name.to_owned(), value.join("\n"));
+    }
+    outputs
+}
+
+#[test]
+fn in_github_actions_a_run_annotates_summarises_and_sets_outputs() {
+    if !engine_ready("docker") {
+        return;
+    }
+    let project = project("docker", "it-github", "", "echo broken && exit 9");
+    let output_file = project.path().join("github-output");
+    let summary_file = project.path().join("github-summary");
+    let output = project.run(
+        &["run"],
+        &[
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_OUTPUT", output_file.to_str().expect("UTF-8")),
+            ("GITHUB_STEP_SUMMARY", summary_file.to_str().expect("UTF-8")),
+            ("GITHUB_SHA", "0123456789abcdef0123456789abcdef01234567"),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(SETUP_FAILED));
+    let annotations = stdout(&output);
+    assert!(
+        annotations
+            .contains("::error title=hybrid-e2e build/worker,file=docker/worker.Dockerfile,line=1::[application]"),
+        "{annotations}"
+    );
+    assert!(stderr(&output).contains("::group::build") && stderr(&output).contains("::endgroup::"));
+    let summary = std::fs::read_to_string(&summary_file).expect("summary appended");
+    assert!(
+        summary.starts_with("## ❌ hybrid-e2e") && summary.contains("```mermaid"),
+        "{summary}"
+    );
+    let outputs = parse_outputs(&std::fs::read_to_string(&output_file).expect("outputs"));
+    assert_eq!(outputs["failure-class"], "application");
+    assert_eq!(outputs["failed-phase"], "build");
+    assert_eq!(outputs["within-target"], "false");
+    assert!(outputs["junit-path"].ends_with("hybrid-e2e-report/junit.xml"));
+    // Local files first, always.
+    for file in ["junit.xml", "summary.md", "timings.json"] {
+        assert!(project.path().join("hybrid-e2e-report").join(file).is_file(), "{file}");
+    }
+    assert_eq!(project.timings()["commit"], "0123456789abcdef0123456789abcdef01234567");
+    remove_images("docker", &project.timings());
+}
+
+#[test]
+fn report_merges_matrix_jobs_and_survives_an_unwritable_summary() {
+    let project = Project::new("version: 1\n", &[]);
+    let fixtures = crate::support::repo().join("tests/fixtures/reports");
+    let (a, b) = (fixtures.join("job-a"), fixtures.join("job-b"));
+    let out = project.path().join("merged");
+    let output = project.run(
+        &[
+            "report",
+            a.to_str().expect("UTF-8"),
+            "--merge",
+            b.to_str().expect("UTF-8"),
+            "-o",
+            out.to_str().expect("UTF-8"),
+            "--github",
+            "always",
+        ],
+        &[("GITHUB_STEP_SUMMARY", "/proc/version/not-writable")],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("warning: failed to append to GITHUB_STEP_SUMMARY"),
+        "{}",
+        stderr(&output)
+    );
+    let junit = std::fs::read_to_string(out.join("junit.xml")).expect("junit written locally first");
+    assert!(
+        junit.contains("name=\"job-a / cluster\"") && junit.contains("name=\"job-b / cluster\""),
+        "{junit}"
+    );
+    let summary = std::fs::read_to_string(out.join("summary.md")).expect("summary");
+    assert!(
+        summary.contains("### ✅ hybrid-e2e `job-a`") && summary.contains("### ❌ hybrid-e2e `job-b`"),
+        "{summary}"
+    );
+    assert!(
+        stdout(&output).contains("::error title=hybrid-e2e cluster/create::[infrastructure] kind create failed"),
+        "{}",
+        stdout(&output)
+    );
+    let missing = project.run(&["report", "nowhere"], &[]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(
+        stderr(&missing).contains("nowhere/timings.json"),
+        "{}",
+        stderr(&missing)
+    );
+}

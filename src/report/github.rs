@@ -1,0 +1,242 @@
+//! GitHub Actions: workflow-command annotations anchored on real files, step outputs with random
+//! multiline delimiters, and the job summary. Everything here is also written to the report
+//! directory first, so a failed publish loses nothing.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::Path;
+
+use super::workflow::{self, AnnotationLevel, AnnotationProperties};
+use crate::timing::{RunRecord, Status};
+
+/// GitHub shows at most this many annotations of one level per step.
+pub(crate) const SHOWN_PER_LEVEL: usize = 10;
+
+/// One annotation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Annotation {
+    pub(crate) level: AnnotationLevel,
+    pub(crate) properties: AnnotationProperties,
+    pub(crate) message: String,
+}
+
+/// `path:line:col: message [rule]` lines of the preflight lint check, back into annotations.
+fn lint_annotations(message: &str) -> Vec<Annotation> {
+    message
+        .lines()
+        .map(|line| line.strip_prefix("lint: ").unwrap_or(line))
+        .filter_map(|line| {
+            let mut parts = line.splitn(4, ':');
+            let file = parts.next()?.to_owned();
+            let line_number = parts.next()?.trim().parse::<usize>().ok()?;
+            let column = parts.next()?.trim().parse::<usize>().ok()?;
+            let text = parts.next()?.trim().to_owned();
+            Some(Annotation {
+                level: AnnotationLevel::Error,
+                properties: AnnotationProperties {
+                    title: Some("hybrid-e2e lint".to_owned()),
+                    file: Some(file),
+                    start_line: Some(line_number),
+                    end_line: Some(line_number),
+                    start_column: Some(column),
+                    end_column: None,
+                },
+                message: text,
+            })
+        })
+        .collect()
+}
+
+/// Every annotation the runs call for, errors first.
+pub(crate) fn annotations(runs: &[RunRecord]) -> Vec<Annotation> {
+    let mut all = Vec::new();
+    for run in runs {
+        for phase in &run.phases {
+            for step in phase.steps.iter().filter(|step| step.status == Status::Failed) {
+                let message = step.message.clone().unwrap_or_else(|| "failed".to_owned());
+                if phase.name == "preflight" && step.name == "lint" {
+                    let found = lint_annotations(&message);
+                    if !found.is_empty() {
+                        all.extend(found);
+                        continue;
+                    }
+                }
+                let class = step.failure_class.map_or("unknown", |class| class.as_str());
+                let mut text = format!("[{class}] {message}");
+                if let Some(hint) = &step.hint {
+                    let _ = write!(text, "\nhint: {hint}");
+                }
+                if let Some(last) = step.tail.last() {
+                    let _ = write!(text, "\nlast output: {last}");
+                }
+                all.push(Annotation {
+                    level: AnnotationLevel::Error,
+                    properties: AnnotationProperties {
+                        title: Some(format!("hybrid-e2e {}/{}", phase.name, step.name)),
+                        file: step.file.clone(),
+                        start_line: step.file.as_ref().map(|_| 1),
+                        ..AnnotationProperties::default()
+                    },
+                    message: text,
+                });
+            }
+            if phase.status == Status::OverTarget {
+                all.push(Annotation {
+                    level: AnnotationLevel::Warning,
+                    properties: AnnotationProperties {
+                        title: Some(format!("hybrid-e2e {} over target", phase.name)),
+                        file: run.config_file.clone(),
+                        start_line: run.config_file.as_ref().map(|_| 1),
+                        ..AnnotationProperties::default()
+                    },
+                    message: format!(
+                        "phase {} took {:.1}s; its DD-TEST-002 target is {:.0}s",
+                        phase.name,
+                        phase.duration_seconds,
+                        phase.target_seconds.unwrap_or_default()
+                    ),
+                });
+            }
+        }
+    }
+    all.sort_by_key(|annotation| annotation.level != AnnotationLevel::Error);
+    all
+}
+
+/// The workflow commands, and how many annotations GitHub will not display.
+pub(crate) fn annotation_commands(annotations: &[Annotation]) -> (String, usize) {
+    let mut commands = String::new();
+    for annotation in annotations {
+        commands.push_str(&workflow::annotation(
+            annotation.level,
+            &annotation.properties,
+            &annotation.message,
+        ));
+    }
+    let errors = annotations
+        .iter()
+        .filter(|annotation| annotation.level == AnnotationLevel::Error)
+        .count();
+    let warnings = annotations.len() - errors;
+    let hidden = errors.saturating_sub(SHOWN_PER_LEVEL) + warnings.saturating_sub(SHOWN_PER_LEVEL);
+    (commands, hidden)
+}
+
+/// The step outputs of a run (`setup-seconds`, `within-target`, ...).
+pub(crate) fn outputs(run: &RunRecord, report_dir: &Path) -> Vec<(&'static str, String)> {
+    vec![
+        ("setup-seconds", format!("{:.1}", run.setup_seconds)),
+        ("within-target", run.within_target.to_string()),
+        ("status", run.status.as_str().to_owned()),
+        ("failed-phase", run.failed_phase.clone().unwrap_or_default()),
+        (
+            "failure-class",
+            run.failure_class
+                .map(|class| class.as_str().to_owned())
+                .unwrap_or_default(),
+        ),
+        ("report-dir", report_dir.display().to_string()),
+        ("junit-path", report_dir.join("junit.xml").display().to_string()),
+    ]
+}
+
+/// `name<<DELIMITER` / value / `DELIMITER`, with a random delimiter that cannot occur in a value.
+pub(crate) fn output_file_text(outputs: &[(&str, String)]) -> String {
+    let mut text = String::new();
+    for (name, value) in outputs {
+        let mut delimiter = format!("ghadelimiter_{}", random_hex());
+        while value.contains(&delimiter) {
+            delimiter = format!("ghadelimiter_{}", random_hex());
+        }
+        let _ = write!(text, "{name}<<{delimiter}\n{value}\n{delimiter}\n");
+    }
+    text
+}
+
+fn random_hex() -> String {
+    let mut bytes = [0u8; 16];
+    if let Ok(mut file) = std::fs::File::open("/dev/urandom") {
+        let _ = std::io::Read::read_exact(&mut file, &mut bytes);
+    }
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// Append to a GitHub file command (`GITHUB_OUTPUT`, `GITHUB_STEP_SUMMARY`).
+pub(crate) fn append(variable: &str, text: &str) -> Result<(), String> {
+    let Some(path) = std::env::var_os(variable).filter(|path| !path.is_empty()) else {
+        return Ok(());
+    };
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .and_then(|mut file| file.write_all(text.as_bytes()))
+        .map_err(|error| {
+            format!(
+                "failed to append to {variable} ({}): {error}",
+                Path::new(&path).display()
+            )
+        })
+}
+
+/// Whether we run inside GitHub Actions.
+pub(crate) fn in_actions() -> bool {
+    std::env::var("GITHUB_ACTIONS").is_ok_and(|value| value == "true")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_delimiters_are_random_and_never_in_the_value() {
+        let text = output_file_text(&[("a", "one\nghadelimiter_x\ntwo".to_owned()), ("b", "x".to_owned())]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].starts_with("a<<ghadelimiter_") && lines[0].len() > 30);
+        let delimiter = lines[0].trim_start_matches("a<<");
+        assert_eq!(lines[4], delimiter);
+        assert_ne!(
+            text.lines().nth(5).map(|line| line.trim_start_matches("b<<")),
+            Some(delimiter)
+        );
+    }
+
+    #[test]
+    fn lint_failures_become_one_annotation_per_finding() {
+        let annotations = lint_annotations(
+            "lint: a/Dockerfile:2:5: `dnf -y update` upgrades every installed package [no-dnf-update]\nb/Dockerfile:7:1: x [no-dnf-update]",
+        );
+        assert_eq!(annotations.len(), 2);
+        assert_eq!(annotations[0].properties.file.as_deref(), Some("a/Dockerfile"));
+        assert_eq!(
+            (
+                annotations[1].properties.start_line,
+                annotations[1].properties.start_column
+            ),
+            (Some(7), Some(1))
+        );
+    }
+}
+
+#[cfg(test)]
+mod snapshot_tests {
+    use super::*;
+    use crate::report::fixtures;
+
+    #[test]
+    fn annotation_snapshots() {
+        let (green, hidden) = annotation_commands(&annotations(&[fixtures::green()]));
+        assert_eq!((green.as_str(), hidden), ("", 0));
+        insta::assert_snapshot!(
+            "annotations_build_failure",
+            annotation_commands(&annotations(&[fixtures::build_failure()])).0
+        );
+        insta::assert_snapshot!(
+            "annotations_over_target",
+            annotation_commands(&annotations(&[fixtures::over_target()])).0
+        );
+        let (huge, hidden) = annotation_commands(&annotations(&[fixtures::huge()]));
+        assert_eq!(huge.lines().count(), 500, "every annotation is emitted");
+        assert_eq!(hidden, 490, "GitHub shows 10 errors per step; the rest are counted");
+    }
+}

@@ -1,0 +1,169 @@
+//! JUnit XML (`quick-junit`) of one or more runs: one testsuite per phase, one testcase per step
+//! with its time; targets as properties; failures carry the class, the hint and the output tail.
+
+use std::time::Duration;
+
+use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
+
+use crate::timing::{PhaseRecord, RunRecord, Status};
+
+/// Build the report. With several runs (matrix jobs), suite names are prefixed with the run.
+pub(crate) fn render(runs: &[RunRecord], fail_on_target: bool) -> String {
+    let mut report = Report::new("hybrid-e2e");
+    for run in runs {
+        for phase in &run.phases {
+            let name = if runs.len() > 1 {
+                format!("{} / {}", run_label(run), phase.name)
+            } else {
+                phase.name.clone()
+            };
+            report.add_test_suite(suite(run, phase, name, fail_on_target));
+        }
+    }
+    report.to_string().unwrap_or_default()
+}
+
+/// How a run is named in merged reports: the cluster, which is unique per job.
+pub(crate) fn run_label(run: &RunRecord) -> String {
+    run.cluster_name.clone()
+}
+
+fn seconds(value: f64) -> Duration {
+    Duration::from_secs_f64(value.max(0.0))
+}
+
+fn suite(run: &RunRecord, phase: &PhaseRecord, name: String, fail_on_target: bool) -> TestSuite {
+    let mut suite = TestSuite::new(name);
+    suite.set_time(seconds(phase.duration_seconds));
+    suite.add_property(Property::new("status", phase.status.as_str()));
+    if let Some(target) = phase.target_seconds {
+        suite.add_property(Property::new("target.seconds", format!("{target}")));
+    }
+    suite.add_property(Property::new("run.id", run.run_id.as_str()));
+    let over = phase.status == Status::OverTarget;
+    if over {
+        let message = format!(
+            "phase {} took {:.1}s, over its target of {:.0}s",
+            phase.name,
+            phase.duration_seconds,
+            phase.target_seconds.unwrap_or_default()
+        );
+        suite.add_property(Property::new("over-target", message.as_str()));
+        // Over target is a failure only with --fail-on-target; otherwise a property and a warning.
+        let status = if fail_on_target {
+            let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            status.set_message(message.as_str()).set_type("over-target");
+            status
+        } else {
+            TestCaseStatus::success()
+        };
+        let mut case = TestCase::new(format!("{} within target", phase.name), status);
+        case.set_classname(format!("hybrid-e2e.{}", phase.name))
+            .set_time(seconds(phase.duration_seconds));
+        if !fail_on_target {
+            case.set_system_out(format!("warning: {message}"));
+        }
+        suite.add_test_case(case);
+    }
+    if phase.steps.is_empty() && phase.status == Status::Skipped {
+        let mut status = TestCaseStatus::skipped();
+        status.set_message(phase.message.as_deref().unwrap_or("skipped"));
+        let mut case = TestCase::new(phase.name.as_str(), status);
+        case.set_classname(format!("hybrid-e2e.{}", phase.name));
+        suite.add_test_case(case);
+    }
+    for step in &phase.steps {
+        let status = match step.status {
+            Status::Failed => {
+                let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                let class = step.failure_class.map_or("unknown", |class| class.as_str());
+                status
+                    .set_message(format!("[{class}] {}", step.message.as_deref().unwrap_or("failed")))
+                    .set_type(class);
+                let mut description = String::new();
+                if let Some(hint) = &step.hint {
+                    description.push_str(&format!("hint: {hint}\n"));
+                }
+                if let Some(file) = &step.file {
+                    description.push_str(&format!("file: {file}\n"));
+                }
+                if let Some(log) = &step.log {
+                    description.push_str(&format!("log: {log}\n"));
+                }
+                status.set_description(description);
+                status
+            }
+            Status::Cancelled | Status::Skipped => {
+                let mut status = TestCaseStatus::skipped();
+                status.set_message(step.status.as_str());
+                status
+            }
+            Status::Ok | Status::OverTarget => TestCaseStatus::success(),
+        };
+        let mut case = TestCase::new(step.name.as_str(), status);
+        case.set_classname(format!("hybrid-e2e.{}", phase.name))
+            .set_time(seconds(step.duration_seconds));
+        if let Some(bytes) = step.bytes {
+            case.add_property(Property::new("bytes", bytes.to_string()));
+        }
+        if step.attempts > 1 {
+            case.add_property(Property::new("attempts", step.attempts.to_string()));
+        }
+        if !step.tail.is_empty() {
+            case.set_system_out(step.tail.join("\n"));
+        }
+        suite.add_test_case(case);
+    }
+    suite
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixtures;
+
+    #[test]
+    fn snapshots() {
+        insta::assert_snapshot!("junit_green", render(&[fixtures::green()], false));
+        insta::assert_snapshot!("junit_over_target", render(&[fixtures::over_target()], false));
+        insta::assert_snapshot!("junit_over_target_failing", render(&[fixtures::over_target()], true));
+        insta::assert_snapshot!("junit_build_failure", render(&[fixtures::build_failure()], false));
+        insta::assert_snapshot!("junit_cancelled", render(&[fixtures::cancelled()], false));
+        insta::assert_snapshot!(
+            "junit_merged",
+            render(&[fixtures::green(), fixtures::build_failure()], false)
+        );
+    }
+
+    /// What a JUnit consumer (junitparser) reads back from the 5,000-step report.
+    #[test]
+    fn junitparser_reads_it_back() {
+        let directory = tempfile::tempdir().expect("tempdir");
+        let path = directory.path().join("junit.xml");
+        std::fs::write(&path, render(&[fixtures::huge(), fixtures::build_failure()], false)).expect("write");
+        let Some(output) = crate::test_support::python_peer("junit_summary.py", &[path.to_str().expect("UTF-8")])
+        else {
+            return;
+        };
+        let suites: Vec<serde_json::Value> = serde_json::from_str(&output).expect("peer JSON");
+        let build = suites
+            .iter()
+            .find(|suite| suite["name"] == "hybrid-e2e-0a1b2c3d / build")
+            .expect("merged suite names");
+        assert_eq!(build["tests"], 5_000);
+        assert_eq!(build["failures"], 500);
+        let failure = build["cases"]
+            .as_array()
+            .expect("cases")
+            .iter()
+            .find(|case| case["result"] == "failure")
+            .expect("a failure");
+        assert_eq!(failure["type"], "application");
+        assert!(
+            failure["message"]
+                .as_str()
+                .expect("message")
+                .starts_with("[application]")
+        );
+    }
+}
