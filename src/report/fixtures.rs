@@ -19,6 +19,7 @@ pub(crate) fn step(name: &str, start: f64, seconds: f64, status: Status) -> Step
         message: None,
         hint: None,
         file: None,
+        line: None,
         bytes: None,
         bytes_per_second: None,
         attempts: 1,
@@ -41,6 +42,7 @@ fn phase(
         finished_at: Some(at(start + seconds)),
         duration_seconds: seconds,
         target_seconds: target,
+        target_line: None,
         status,
         failure_class: None,
         message: None,
@@ -135,6 +137,7 @@ pub(crate) fn over_target() -> RunRecord {
     let mut run = green();
     run.phases[2].duration_seconds = 41.0;
     run.phases[2].status = Status::OverTarget;
+    run.phases[2].target_line = Some(14);
     run.phases[2].steps[0].duration_seconds = 41.0;
     run.phases[2].steps[0].attempts = 2;
     run.status = Status::OverTarget;
@@ -149,6 +152,7 @@ pub(crate) fn build_failure() -> RunRecord {
     failed.message = Some("`docker build` of localhost/team/worker:e2e failed (exit 1)".to_owned());
     failed.hint = Some("a Dockerfile step failed; its output is above".to_owned());
     failed.file = Some("docker/worker.Dockerfile".to_owned());
+    failed.line = Some(3);
     failed.tail = vec![
         "Step 3/4 : RUN make build".to_owned(),
         "go: cannot find main module; see 'go help modules'".to_owned(),
@@ -177,6 +181,19 @@ pub(crate) fn build_failure() -> RunRecord {
     run.message = Some("build failed: worker: `docker build` of localhost/team/worker:e2e failed (exit 1)".to_owned());
     run.warnings =
         vec!["image `api`: `team/api` has no registry; using `localhost/team/api:e2e-0a1b2c3d` everywhere".to_owned()];
+    run
+}
+
+pub(crate) fn lint_failure() -> RunRecord {
+    let mut lint = step("lint", 0.0, 0.0, Status::Failed);
+    lint.failure_class = Some(FailureClass::Application);
+    lint.message = Some("lint: docker/api.Dockerfile:2:5: `dnf -y update` upgrades every installed package [no-dnf-update]\ndocker/db.Dockerfile:7:12: `yum update` upgrades every installed package in stage `runtime` [no-dnf-update]".to_owned());
+    let mut run = base(
+        Status::Failed,
+        vec![phase("preflight", 0.0, 0.3, None, Status::Failed, vec![lint])],
+    );
+    run.failure_class = Some(FailureClass::Application);
+    run.failed_phase = Some("preflight".to_owned());
     run
 }
 

@@ -21,7 +21,7 @@ pub(crate) struct Annotation {
 }
 
 /// `path:line:col: message [rule]` lines of the preflight lint check, back into annotations.
-fn lint_annotations(message: &str) -> Vec<Annotation> {
+pub(crate) fn lint_annotations(message: &str) -> Vec<Annotation> {
     message
         .lines()
         .map(|line| line.strip_prefix("lint: ").unwrap_or(line))
@@ -74,7 +74,7 @@ pub(crate) fn annotations(runs: &[RunRecord]) -> Vec<Annotation> {
                     properties: AnnotationProperties {
                         title: Some(format!("hybrid-e2e {}/{}", phase.name, step.name)),
                         file: step.file.clone(),
-                        start_line: step.file.as_ref().map(|_| 1),
+                        start_line: step.file.as_ref().map(|_| step.line.unwrap_or(1)),
                         ..AnnotationProperties::default()
                     },
                     message: text,
@@ -86,7 +86,10 @@ pub(crate) fn annotations(runs: &[RunRecord]) -> Vec<Annotation> {
                     properties: AnnotationProperties {
                         title: Some(format!("hybrid-e2e {} over target", phase.name)),
                         file: run.config_file.clone(),
-                        start_line: run.config_file.as_ref().map(|_| 1),
+                        start_line: run
+                            .config_file
+                            .as_ref()
+                            .map(|_| phase.target_line.unwrap_or(1) as usize),
                         ..AnnotationProperties::default()
                     },
                     message: format!(

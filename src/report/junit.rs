@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
+use super::github;
 use crate::timing::{PhaseRecord, RunRecord, Status};
 
 /// Build the report. With several runs (matrix jobs), suite names are prefixed with the run.
@@ -19,6 +20,9 @@ pub(crate) fn render(runs: &[RunRecord], fail_on_target: bool) -> String {
             };
             report.add_test_suite(suite(run, phase, name, fail_on_target));
         }
+        if let Some(lint) = lint_suite(run) {
+            report.add_test_suite(lint);
+        }
     }
     report.to_string().unwrap_or_default()
 }
@@ -30,6 +34,28 @@ pub(crate) fn run_label(run: &RunRecord) -> String {
 
 fn seconds(value: f64) -> Duration {
     Duration::from_secs_f64(value.max(0.0))
+}
+
+/// The Dockerfile lint `run` did before building, one testcase per finding.
+fn lint_suite(run: &RunRecord) -> Option<TestSuite> {
+    let step = run
+        .phases
+        .iter()
+        .filter(|phase| phase.name == "preflight")
+        .flat_map(|phase| &phase.steps)
+        .find(|step| step.name == "lint" && step.status == Status::Failed)?;
+    let findings = github::lint_annotations(step.message.as_deref().unwrap_or_default());
+    let mut suite = TestSuite::new("lint");
+    for finding in findings {
+        let file = finding.properties.file.unwrap_or_default();
+        let line = finding.properties.start_line.unwrap_or(1);
+        let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+        status.set_message(finding.message.as_str()).set_type("lint");
+        let mut case = TestCase::new(format!("{file}:{line}"), status);
+        case.set_classname("hybrid-e2e.lint");
+        suite.add_test_case(case);
+    }
+    Some(suite)
 }
 
 fn suite(run: &RunRecord, phase: &PhaseRecord, name: String, fail_on_target: bool) -> TestSuite {
@@ -85,7 +111,8 @@ fn suite(run: &RunRecord, phase: &PhaseRecord, name: String, fail_on_target: boo
                     description.push_str(&format!("hint: {hint}\n"));
                 }
                 if let Some(file) = &step.file {
-                    description.push_str(&format!("file: {file}\n"));
+                    let line = step.line.map(|line| format!(":{line}")).unwrap_or_default();
+                    description.push_str(&format!("file: {file}{line}\n"));
                 }
                 if let Some(log) = &step.log {
                     description.push_str(&format!("log: {log}\n"));
@@ -133,6 +160,7 @@ mod tests {
             "junit_merged",
             render(&[fixtures::green(), fixtures::build_failure()], false)
         );
+        insta::assert_snapshot!("junit_lint_failure", render(&[fixtures::lint_failure()], false));
     }
 
     /// What a JUnit consumer (junitparser) reads back from the 5,000-step report.

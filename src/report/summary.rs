@@ -327,7 +327,8 @@ fn failures(out: &mut String, run: &RunRecord, detail: Detail) {
             let _ = writeln!(out, "**Hint:** {}\n", inline(hint));
         }
         if let Some(file) = &step.file {
-            let _ = writeln!(out, "**File:** `{}`\n", inline(file));
+            let line = step.line.map(|line| format!(":{line}")).unwrap_or_default();
+            let _ = writeln!(out, "**File:** `{}{line}`\n", inline(file));
         }
         let keep = match detail {
             Detail::Everything => step.tail.len(),

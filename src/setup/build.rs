@@ -52,7 +52,9 @@ pub(crate) fn step(engine: Arc<Engine>, image: PlannedImage) -> Step {
                         .code
                         .map_or_else(|| "signal".to_owned(), |code| code.to_string())
                 );
+                let line = failing_instruction_line(&image.dockerfile, &outcome.tail);
                 let mut failure = Failure::new(class, message).file(dockerfile).tail(outcome.tail);
+                failure.line = line;
                 if let Some(pattern) = pattern {
                     failure = failure.hint(pattern.hint);
                 }
@@ -67,4 +69,19 @@ pub(crate) fn step(engine: Arc<Engine>, image: PlannedImage) -> Step {
             ),
         }
     })
+}
+
+/// The Dockerfile line of the last step the build log announced (`Step 3/4 : RUN make` from
+/// Docker, `STEP 3/4: RUN make` from Podman/Buildah).
+fn failing_instruction_line(dockerfile: &std::path::Path, tail: &[String]) -> Option<usize> {
+    let instruction = tail.iter().rev().find_map(|line| {
+        let rest = line
+            .trim_start()
+            .strip_prefix("Step ")
+            .or_else(|| line.trim_start().strip_prefix("STEP "))?;
+        let (numbers, text) = rest.split_once(':')?;
+        numbers.contains('/').then(|| text.trim().to_owned())
+    })?;
+    let text = std::fs::read_to_string(dockerfile).ok()?;
+    crate::lint::locate_instruction(&text, &instruction)
 }

@@ -55,6 +55,8 @@ pub(crate) struct Failure {
     pub(crate) hint: Option<String>,
     /// The file the failure points at (a Dockerfile, the kind config).
     pub(crate) file: Option<String>,
+    /// The line in `file` (the failing Dockerfile step).
+    pub(crate) line: Option<usize>,
     /// The last lines of output.
     pub(crate) tail: Vec<String>,
 }
@@ -66,6 +68,7 @@ impl Failure {
             message: message.into(),
             hint: None,
             file: None,
+            line: None,
             tail: Vec::new(),
         }
     }

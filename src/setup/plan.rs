@@ -90,6 +90,10 @@ pub(crate) struct Plan {
     pub(crate) namespaces: Vec<String>,
     pub(crate) deploy: Vec<PlannedGroup>,
     pub(crate) targets: PhaseTargets,
+    /// Config-file lines where the targets are set (`None`: the DD-TEST-002 default), for
+    /// annotations on over-target phases.
+    #[serde(skip)]
+    pub(crate) target_lines: [Option<u64>; 5],
     pub(crate) warnings: Vec<String>,
 }
 
@@ -229,8 +233,24 @@ impl Plan {
                 deploy: file.targets.deploy.value.0,
                 total: file.targets.total.value.0,
             },
+            target_lines: [
+                &file.targets.build,
+                &file.targets.cluster,
+                &file.targets.load,
+                &file.targets.deploy,
+                &file.targets.total,
+            ]
+            .map(|target| (target.line > 0).then_some(target.line)),
             warnings,
         }
+    }
+
+    /// The config line of a phase's target (`build`, `cluster`, `load`, `deploy`, `total`).
+    pub(crate) fn target_line(&self, phase: &str) -> Option<u64> {
+        let index = ["build", "cluster", "load", "deploy", "total"]
+            .iter()
+            .position(|name| *name == phase)?;
+        self.target_lines[index]
     }
 
     /// Deploy groups in dependency waves: every group after the groups it depends on.
@@ -400,6 +420,13 @@ mod tests {
         assert_eq!(plan.cluster.name, "mine");
         assert_eq!(plan.images[1].reference, "quay.io/org/db:latest-pr7");
         assert_eq!(plan.cluster.kubeconfig, Path::new("/tmp/r/kubeconfig"));
+    }
+
+    #[test]
+    fn target_lines_come_from_the_config() {
+        let plan = plan(&format!("{CONFIG}targets:\n  load: 1m\n"), &Overrides::default());
+        assert_eq!(plan.target_line("load"), Some(10));
+        assert_eq!(plan.target_line("build"), None, "defaults have no line");
     }
 
     #[test]

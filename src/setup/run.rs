@@ -334,6 +334,7 @@ fn step_record(step: &StepReport) -> StepRecord {
         message: step.failure.as_ref().map(|failure| failure.message.clone()),
         hint: step.failure.as_ref().and_then(|failure| failure.hint.clone()),
         file: step.failure.as_ref().and_then(|failure| failure.file.clone()),
+        line: step.failure.as_ref().and_then(|failure| failure.line),
         bytes: step.bytes,
         bytes_per_second: step
             .bytes
@@ -424,6 +425,7 @@ fn record(
                 finished_at: phase.timing.map(|timing| rfc3339(timing.finished_at)),
                 duration_seconds: phase.timing.map_or(0.0, |timing| timing.duration.as_secs_f64()),
                 target_seconds: phase.target.map(|target| target.as_secs_f64()),
+                target_line: plan.target_line(phase.phase.as_str()),
                 status: phase.status,
                 failure_class: phase.failure().map(|(_, failure)| failure.class),
                 message: phase.message.clone(),

@@ -86,6 +86,9 @@ pub(crate) struct PhaseRecord {
     pub(crate) finished_at: Option<String>,
     pub(crate) duration_seconds: f64,
     pub(crate) target_seconds: Option<f64>,
+    /// The config-file line setting the target, when the config sets it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) target_line: Option<u64>,
     pub(crate) status: Status,
     pub(crate) failure_class: Option<FailureClass>,
     pub(crate) message: Option<String>,
@@ -105,6 +108,9 @@ pub(crate) struct StepRecord {
     pub(crate) hint: Option<String>,
     /// Where the failure points (a Dockerfile, the kind config), for annotations.
     pub(crate) file: Option<String>,
+    /// The line in `file`, when known (the Dockerfile step that failed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) line: Option<usize>,
     /// Images saved or loaded: bytes moved and throughput.
     pub(crate) bytes: Option<u64>,
     pub(crate) bytes_per_second: Option<f64>,

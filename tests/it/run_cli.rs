@@ -217,6 +217,7 @@ fn a_failing_dockerfile_step_is_an_application_failure_and_no_cluster_is_made() 
             .expect("file")
             .ends_with("docker/worker.Dockerfile")
     );
+    assert_eq!(worker["line"], 3, "the failing RUN, found from the build log");
     assert!(
         worker["hint"]
             .as_str()
@@ -546,7 +547,7 @@ fn in_github_actions_a_run_annotates_summarises_and_sets_outputs() {
     let annotations = stdout(&output);
     assert!(
         annotations
-            .contains("::error title=hybrid-e2e build/worker,file=docker/worker.Dockerfile,line=1::[application]"),
+            .contains("::error title=hybrid-e2e build/worker,file=docker/worker.Dockerfile,line=3::[application]"),
         "{annotations}"
     );
     assert!(stderr(&output).contains("::group::build") && stderr(&output).contains("::endgroup::"));
