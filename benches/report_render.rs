@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 fn step(index: usize) -> Value {
-    let failed = index % 25 == 0;
+    let failed = index.is_multiple_of(25);
     json!({
         "name": format!("image-{index:05}"),
         "started_at": "2026-11-22T10:00:00.000Z",
