@@ -221,7 +221,7 @@ pub(crate) fn cancelled() -> RunRecord {
 pub(crate) fn huge() -> RunRecord {
     let steps: Vec<StepRecord> = (0..5_000)
         .map(|index| {
-            let failed = index.is_multiple_of(10);
+            let failed = (index as usize).is_multiple_of(10);
             let mut step = step(
                 &format!("image-{index:04}"),
                 (index % 50) as f64,
