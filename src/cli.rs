@@ -133,11 +133,38 @@ pub(crate) struct SetupArgs {
     pub(crate) min_free_disk: f64,
 }
 
+/// Where results are published on GitHub.
+#[derive(Debug, Args)]
+pub(crate) struct PublishArgs {
+    /// Token for the check run [default: GITHUB_TOKEN]. Never printed.
+    #[arg(long, env = "GITHUB_TOKEN", hide_env_values = true, value_name = "TOKEN")]
+    pub(crate) github_token: Option<String>,
+    /// Update this check run (the job's own: `${{ job.check_run_id }}`) instead of creating one.
+    #[arg(long, env = "HYBRID_E2E_CHECK_RUN_ID", value_name = "ID")]
+    pub(crate) check_run_id: Option<u64>,
+    /// Name of the check run created on the head commit.
+    #[arg(
+        long,
+        env = "HYBRID_E2E_CHECK_NAME",
+        default_value = "hybrid-e2e",
+        value_name = "NAME"
+    )]
+    pub(crate) check_name: String,
+    /// The commit to attach the check run to [default: the PR head, else GITHUB_SHA].
+    #[arg(long, env = "HYBRID_E2E_COMMIT", value_name = "SHA")]
+    pub(crate) commit: Option<String>,
+    /// Do not create or update a check run (annotations and the summary are still written).
+    #[arg(long, env = "HYBRID_E2E_NO_CHECK_RUN")]
+    pub(crate) no_check_run: bool,
+}
+
 /// `hybrid-e2e run`.
 #[derive(Debug, Args)]
 pub(crate) struct RunArgs {
     #[command(flatten)]
     pub(crate) setup: SetupArgs,
+    #[command(flatten)]
+    pub(crate) publish: PublishArgs,
     /// Exit 4 when a phase or the total is over its target (otherwise only reported).
     #[arg(long, env = "HYBRID_E2E_FAIL_ON_TARGET")]
     pub(crate) fail_on_target: bool,
@@ -187,6 +214,8 @@ pub(crate) struct ReportArgs {
     /// Over-target phases are JUnit failures, not only warnings.
     #[arg(long, env = "HYBRID_E2E_FAIL_ON_TARGET")]
     pub(crate) fail_on_target: bool,
+    #[command(flatten)]
+    pub(crate) publish: PublishArgs,
 }
 
 /// `--github`.

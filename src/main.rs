@@ -23,6 +23,8 @@ use crate::cli::{Cli, ColorMode, Commands};
 use crate::errors::{ExpectedError, exit_codes};
 
 fn main() -> ExitCode {
+    // One crypto provider for the whole process (octocrab's TLS): ring.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
     init_output(&cli);
     match dispatch(cli) {

@@ -5,10 +5,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use crate::cli::{CleanupArgs, GithubMode, PlanArgs, PlanFormat, ReportArgs, RunArgs, SetupArgs};
+use crate::cli::{CleanupArgs, GithubMode, PlanArgs, PlanFormat, PublishArgs, ReportArgs, RunArgs, SetupArgs};
 use crate::config::LoadedConfig;
 use crate::errors::{ExpectedError, exit_codes};
 use crate::exec::{self, ProcessSpec};
+use crate::report::checks::CheckTarget;
 use crate::report::{github, publish};
 use crate::setup::plan::{Overrides, Plan, new_run_id};
 use crate::setup::preflight::{self, CheckStatus};
@@ -68,7 +69,9 @@ pub(crate) fn run(
         return Ok(ExitCode::from(exit_codes::INFRASTRUCTURE));
     }
     let records = [outcome.record];
-    match publish::publish(&records, &report_dir, github::in_actions(), args.fail_on_target) {
+    let in_actions = github::in_actions();
+    let check = check_target(&args.publish, in_actions);
+    match publish::publish(&records, &report_dir, in_actions, args.fail_on_target, check) {
         Ok(published) => {
             for warning in published.warnings {
                 let _ = writeln!(anstream::stderr(), "warning: {warning}");
@@ -91,6 +94,19 @@ pub(crate) fn plan(args: PlanArgs, config_path: Option<&Path>) -> Result<ExitCod
     };
     let _ = std::io::stdout().write_all(text.as_bytes());
     Ok(ExitCode::from(exit_codes::OK))
+}
+
+/// The check run to publish, when publishing to GitHub with a token and a repository.
+fn check_target(args: &PublishArgs, github: bool) -> Option<CheckTarget> {
+    if !github || args.no_check_run {
+        return None;
+    }
+    CheckTarget::from_env(
+        args.github_token.clone(),
+        &args.check_name,
+        args.check_run_id,
+        args.commit.clone(),
+    )
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, ExpectedError> {
@@ -244,11 +260,16 @@ pub(crate) fn report(args: ReportArgs, config_path: Option<&Path>) -> Result<Exi
         GithubMode::Always => true,
         GithubMode::Never => false,
     };
-    let published = publish::publish(&records, &out_dir, github, args.fail_on_target).map_err(|error| {
-        ExpectedError::WriteOutput {
-            path: error.path,
-            source: error.source,
-        }
+    let published = publish::publish(
+        &records,
+        &out_dir,
+        github,
+        args.fail_on_target,
+        check_target(&args.publish, github),
+    )
+    .map_err(|error| ExpectedError::WriteOutput {
+        path: error.path,
+        source: error.source,
     })?;
     let mut err = anstream::stderr();
     for warning in &published.warnings {

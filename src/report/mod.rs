@@ -2,6 +2,7 @@
 //! finished run (or saved report directories), JUnit, the job summary, annotations and step
 //! outputs; GitHub workflow commands shared with `lint`.
 
+pub(crate) mod checks;
 pub(crate) mod display;
 pub(crate) mod events;
 #[cfg(test)]

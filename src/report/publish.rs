@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::checks::{self, CheckOutcome, CheckTarget};
 use super::github;
 use super::junit;
 use super::summary;
@@ -45,6 +46,7 @@ pub(crate) fn publish(
     out_dir: &Path,
     github: bool,
     fail_on_target: bool,
+    check: Option<CheckTarget>,
 ) -> Result<Published, WriteError> {
     let annotations = github::annotations(runs);
     let (commands, hidden) = github::annotation_commands(&annotations);
@@ -67,8 +69,32 @@ pub(crate) fn publish(
             published.warnings.push(warning);
         }
     }
+    if let Some(target) = check {
+        let result = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|error| checks::CheckError::Client(error.to_string()))
+            .and_then(|runtime| runtime.block_on(checks::publish(&target, runs, &summary, &annotations)));
+        match result {
+            Ok(CheckOutcome::Published {
+                check_run_id,
+                annotations,
+                requests,
+            }) => {
+                tracing::info!("check run {check_run_id}: {annotations} annotation(s) in {requests} request(s)");
+            }
+            Ok(CheckOutcome::Forbidden) => published.warnings.push(FORBIDDEN_NOTICE.to_owned()),
+            Err(error) => published.warnings.push(format!("check run not published: {error}")),
+        }
+    }
     Ok(published)
 }
+
+/// What a 403 on the check run means and what to do.
+const FORBIDDEN_NOTICE: &str = "the token may not write check runs (403: a pull request from a fork, or \
+`permissions: checks: write` missing); the annotations and the job summary carry the results. For a check run on fork PRs, \
+upload the report directory as an artifact and run `hybrid-e2e report --github always` from a `workflow_run` workflow \
+(docs/github.md)";
 
 /// The run whose outcome stands for all of them in step outputs: the first failed one, else the
 /// slowest.

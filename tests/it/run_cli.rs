@@ -617,3 +617,67 @@ fn report_merges_matrix_jobs_and_survives_an_unwritable_summary() {
         stderr(&missing)
     );
 }
+
+#[test]
+fn a_forbidden_check_run_is_a_notice_and_the_token_never_shows() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let server = runtime.block_on(async {
+        let server = wiremock::MockServer::start().await;
+        wiremock::Mock::given(wiremock::matchers::method("POST"))
+            .and(wiremock::matchers::path("/repos/org/app/check-runs"))
+            .respond_with(
+                wiremock::ResponseTemplate::new(403)
+                    .set_body_json(serde_json::json!({ "message": "Resource not accessible by integration" })),
+            )
+            .expect(1)
+            .mount(&server)
+            .await;
+        server
+    });
+    let project = Project::new("version: 1\n", &[]);
+    let job = crate::support::repo().join("tests/fixtures/reports/job-b");
+    let out = project.path().join("out");
+    let token = "ghs_SuperSecretTokenValue123";
+    let output = project.run(
+        &[
+            "report",
+            job.to_str().expect("UTF-8"),
+            "-o",
+            out.to_str().expect("UTF-8"),
+            "--github",
+            "always",
+            "-v",
+        ],
+        &[
+            ("GITHUB_TOKEN", token),
+            ("GITHUB_REPOSITORY", "org/app"),
+            ("GITHUB_SHA", "0123456789abcdef0123456789abcdef01234567"),
+            ("GITHUB_API_URL", &server.uri()),
+        ],
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "a failed publish never fails the job: {}",
+        stderr(&output)
+    );
+    assert!(
+        stderr(&output).contains("may not write check runs") && stderr(&output).contains("workflow_run"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        out.join("junit.xml").is_file() && out.join("summary.md").is_file(),
+        "local files are written first"
+    );
+    assert!(
+        !stdout(&output).contains(token) && !stderr(&output).contains(token),
+        "the token leaked"
+    );
+    let help = project.run(&["report", "--help"], &[("GITHUB_TOKEN", token)]);
+    assert!(!stdout(&help).contains(token), "--help shows the token");
+    runtime.block_on(server.verify());
+}

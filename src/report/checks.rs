@@ -1,0 +1,605 @@
+//! A check run on the commit: the job's own (when its id is given) or a named one on the head
+//! commit. Title, summary and text within GitHub's 65,535 bytes; every annotation, 50 per
+//! request; retries with backoff on 5xx and rate limits (honouring `Retry-After`); a 403 (fork
+//! PRs, read-only tokens) becomes one clear notice, and the workflow commands and job summary
+//! stand in. The token never appears in any output.
+
+use std::time::Duration;
+
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+
+use super::github::Annotation;
+use super::workflow::AnnotationLevel;
+use crate::timing::{RunRecord, Status};
+
+/// GitHub's limit for `output.summary` and `output.text`, in bytes.
+const OUTPUT_LIMIT: usize = 65_535;
+/// Annotations per create/update request.
+const ANNOTATIONS_PER_REQUEST: usize = 50;
+/// Attempts per request on 5xx and rate limits.
+const ATTEMPTS: u32 = 5;
+/// The longest we wait for a rate limit to reset before giving up.
+const MAX_RATE_LIMIT_WAIT: Duration = Duration::from_secs(120);
+
+/// Where the check run goes.
+#[derive(Clone)]
+pub(crate) struct CheckTarget {
+    pub(crate) api_url: String,
+    pub(crate) token: String,
+    pub(crate) owner: String,
+    pub(crate) repo: String,
+    pub(crate) head_sha: String,
+    pub(crate) name: String,
+    /// Update the job's own check run instead of creating one.
+    pub(crate) check_run_id: Option<u64>,
+    /// The first retry's backoff (doubles each time).
+    pub(crate) backoff: Duration,
+}
+
+impl std::fmt::Debug for CheckTarget {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("CheckTarget")
+            .field("api_url", &self.api_url)
+            .field("token", &"***")
+            .field("owner", &self.owner)
+            .field("repo", &self.repo)
+            .field("head_sha", &self.head_sha)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CheckTarget {
+    /// From the Actions environment: `GITHUB_REPOSITORY`, `GITHUB_API_URL`, the PR head SHA for
+    /// `pull_request` events (else `GITHUB_SHA`). `None` when something is missing.
+    pub(crate) fn from_env(
+        token: Option<String>,
+        name: &str,
+        check_run_id: Option<u64>,
+        commit: Option<String>,
+    ) -> Option<CheckTarget> {
+        let token = token.filter(|token| !token.is_empty())?;
+        let repository = std::env::var("GITHUB_REPOSITORY").ok()?;
+        let (owner, repo) = repository.split_once('/')?;
+        let head_sha = commit
+            .or_else(pull_request_head)
+            .or_else(|| std::env::var("GITHUB_SHA").ok())
+            .filter(|sha| !sha.is_empty())?;
+        Some(CheckTarget {
+            api_url: std::env::var("GITHUB_API_URL").unwrap_or_else(|_| "https://api.github.com".to_owned()),
+            token,
+            owner: owner.to_owned(),
+            repo: repo.to_owned(),
+            head_sha,
+            name: name.to_owned(),
+            check_run_id,
+            backoff: Duration::from_secs(1),
+        })
+    }
+}
+
+/// The PR head commit of a `pull_request` event (`GITHUB_SHA` is the merge commit there).
+fn pull_request_head() -> Option<String> {
+    let path = std::env::var("GITHUB_EVENT_PATH").ok()?;
+    let event: Value = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+    event.pointer("/pull_request/head/sha")?.as_str().map(str::to_owned)
+}
+
+/// How publishing went.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum CheckOutcome {
+    Published {
+        check_run_id: u64,
+        annotations: usize,
+        requests: usize,
+    },
+    /// 403: the token may not write checks (fork PR, read-only token).
+    Forbidden,
+}
+
+/// Why publishing failed (never fatal for the job; reported as a warning).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CheckError {
+    #[error("failed to set up the GitHub client: {0}")]
+    Client(String),
+    #[error("GitHub answered {status} to {what}: {message}")]
+    Status { status: u16, what: String, message: String },
+    #[error("failed to reach GitHub for {what}: {message}")]
+    Transport { what: String, message: String },
+}
+
+/// Cut `text` to at most `limit` bytes on a character boundary, saying so.
+fn fit(text: &str, limit: usize) -> String {
+    if text.len() <= limit {
+        return text.to_owned();
+    }
+    let note = "\n\n… truncated to GitHub's 65,535-byte limit; the full report is in the job summary and summary.md.";
+    let mut cut = limit.saturating_sub(note.len());
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}{note}", &text[..cut])
+}
+
+fn conclusion(runs: &[RunRecord]) -> &'static str {
+    if runs.iter().any(|run| run.status == Status::Failed) {
+        "failure"
+    } else if runs.iter().any(|run| run.status == Status::Cancelled) {
+        "cancelled"
+    } else if runs.iter().any(|run| run.status == Status::OverTarget) {
+        "neutral"
+    } else {
+        "success"
+    }
+}
+
+fn title(runs: &[RunRecord]) -> String {
+    let setup: f64 = runs.iter().map(|run| run.setup_seconds).fold(0.0, f64::max);
+    let verdict = match conclusion(runs) {
+        "failure" => "failed",
+        "cancelled" => "cancelled",
+        "neutral" => "over target",
+        _ => "within target",
+    };
+    format!("E2E setup {verdict} ({setup:.0}s)")
+}
+
+/// Check-run annotations: only those anchored on a file (GitHub requires `path`).
+fn check_annotations(annotations: &[Annotation]) -> Vec<Value> {
+    annotations
+        .iter()
+        .filter_map(|annotation| {
+            let path = annotation.properties.file.clone()?;
+            let line = annotation.properties.start_line.unwrap_or(1).max(1);
+            let end = annotation.properties.end_line.unwrap_or(line).max(line);
+            let mut value = json!({
+                "path": path,
+                "start_line": line,
+                "end_line": end,
+                "annotation_level": match annotation.level {
+                    AnnotationLevel::Error => "failure",
+                    AnnotationLevel::Warning => "warning",
+                },
+                "message": fit(&annotation.message, 64 * 1024 - 1),
+            });
+            if let Some(title) = &annotation.properties.title {
+                value["title"] = Value::from(title.chars().take(255).collect::<String>());
+            }
+            if line == end
+                && let Some(column) = annotation.properties.start_column
+            {
+                value["start_column"] = Value::from(column);
+                value["end_column"] = Value::from(annotation.properties.end_column.unwrap_or(column).max(column));
+            }
+            Some(value)
+        })
+        .collect()
+}
+
+/// The request bodies, in order: the create (or the update of the job's own run), then one
+/// update per further 50 annotations.
+pub(crate) fn request_bodies(
+    target: &CheckTarget,
+    runs: &[RunRecord],
+    summary: &str,
+    annotations: &[Annotation],
+) -> Vec<Value> {
+    let annotations = check_annotations(annotations);
+    let title = title(runs);
+    let summary = fit(summary, OUTPUT_LIMIT);
+    let text = fit(
+        &runs
+            .iter()
+            .map(|run| {
+                format!(
+                    "run {} · cluster {} · {}",
+                    run.run_id,
+                    run.cluster_name,
+                    run.status.as_str()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
+        OUTPUT_LIMIT,
+    );
+    let mut chunks: Vec<Vec<Value>> = annotations
+        .chunks(ANNOTATIONS_PER_REQUEST)
+        .map(<[Value]>::to_vec)
+        .collect();
+    if chunks.is_empty() {
+        chunks.push(Vec::new());
+    }
+    chunks
+        .into_iter()
+        .enumerate()
+        .map(|(index, chunk)| {
+            let output = json!({ "title": title, "summary": summary, "text": text, "annotations": chunk });
+            match (index, target.check_run_id) {
+                // The job's own check run: only its output; the job itself decides its conclusion.
+                (0, Some(_)) => json!({ "output": output }),
+                (0, None) => json!({
+                    "name": target.name,
+                    "head_sha": target.head_sha,
+                    "status": "completed",
+                    "conclusion": conclusion(runs),
+                    "output": output,
+                }),
+                _ => json!({ "output": { "title": title, "summary": summary, "annotations": output["annotations"] } }),
+            }
+        })
+        .collect()
+}
+
+/// Publish the check run.
+pub(crate) async fn publish(
+    target: &CheckTarget,
+    runs: &[RunRecord],
+    summary: &str,
+    annotations: &[Annotation],
+) -> Result<CheckOutcome, CheckError> {
+    let client = octocrab::Octocrab::builder()
+        .base_uri(target.api_url.as_str())
+        .map_err(|error| CheckError::Client(error.to_string()))?
+        .personal_token(target.token.clone())
+        .set_connect_timeout(Some(Duration::from_secs(10)))
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .build()
+        .map_err(|error| CheckError::Client(error.to_string()))?;
+    let bodies = request_bodies(target, runs, summary, annotations);
+    let total: usize = bodies
+        .iter()
+        .map(|body| body["output"]["annotations"].as_array().map_or(0, Vec::len))
+        .sum();
+    let base = format!("/repos/{}/{}/check-runs", target.owner, target.repo);
+    let mut check_run_id = target.check_run_id;
+    for body in &bodies {
+        let (method, uri) = match check_run_id {
+            Some(id) => ("PATCH", format!("{base}/{id}")),
+            None => ("POST", base.clone()),
+        };
+        match send(&client, method, &uri, body, target.backoff).await? {
+            Sent::Ok(response) => {
+                if check_run_id.is_none() {
+                    check_run_id = response.get("id").and_then(Value::as_u64);
+                }
+            }
+            Sent::Forbidden => return Ok(CheckOutcome::Forbidden),
+        }
+    }
+    Ok(CheckOutcome::Published {
+        check_run_id: check_run_id.unwrap_or_default(),
+        annotations: total,
+        requests: bodies.len(),
+    })
+}
+
+enum Sent {
+    Ok(Value),
+    Forbidden,
+}
+
+/// One request with retries: 5xx with exponential backoff; 429 and 403 rate limits after
+/// `Retry-After` (or `x-ratelimit-reset`); any other 403 is `Forbidden`.
+async fn send(
+    client: &octocrab::Octocrab,
+    method: &str,
+    uri: &str,
+    body: &Value,
+    backoff: Duration,
+) -> Result<Sent, CheckError> {
+    let what = format!("{method} {uri}");
+    let mut delay = backoff;
+    for attempt in 1..=ATTEMPTS {
+        let response = match method {
+            "PATCH" => client._patch(uri, Some(body)).await,
+            _ => client._post(uri, Some(body)).await,
+        };
+        let response = match response {
+            Ok(response) => response,
+            Err(error) if attempt < ATTEMPTS => {
+                tracing::warn!("{what}: {error}; retrying");
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+                continue;
+            }
+            Err(error) => {
+                return Err(CheckError::Transport {
+                    what,
+                    message: error.to_string(),
+                });
+            }
+        };
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response
+            .into_body()
+            .collect()
+            .await
+            .map(|collected| String::from_utf8_lossy(&collected.to_bytes()).into_owned())
+            .unwrap_or_default();
+        let message = serde_json::from_str::<Value>(&text)
+            .ok()
+            .and_then(|value| value.get("message").and_then(Value::as_str).map(str::to_owned))
+            .unwrap_or_else(|| text.chars().take(200).collect());
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_owned)
+        };
+        let rate_limited = status == 429
+            || (status == 403
+                && (header("retry-after").is_some()
+                    || header("x-ratelimit-remaining").as_deref() == Some("0")
+                    || message.to_ascii_lowercase().contains("rate limit")));
+        match status {
+            200..=299 => return Ok(Sent::Ok(serde_json::from_str(&text).unwrap_or(Value::Null))),
+            _ if rate_limited && attempt < ATTEMPTS => {
+                let wait = header("retry-after")
+                    .and_then(|seconds| seconds.trim().parse::<u64>().ok())
+                    .map(Duration::from_secs)
+                    .or_else(|| {
+                        let reset = header("x-ratelimit-reset")?.parse::<i64>().ok()?;
+                        Some(Duration::from_secs(
+                            (reset - chrono::Utc::now().timestamp()).max(1) as u64
+                        ))
+                    })
+                    .unwrap_or(delay)
+                    .min(MAX_RATE_LIMIT_WAIT);
+                tracing::warn!("{what}: rate limited; waiting {}s", wait.as_secs());
+                tokio::time::sleep(wait).await;
+            }
+            403 => return Ok(Sent::Forbidden),
+            500..=599 if attempt < ATTEMPTS => {
+                tracing::warn!("{what}: {status}; retrying in {}ms", delay.as_millis());
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+            }
+            _ => return Err(CheckError::Status { status, what, message }),
+        }
+    }
+    Err(CheckError::Status {
+        status: 0,
+        what,
+        message: "gave up after retries".to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixtures;
+    use crate::report::workflow::AnnotationProperties;
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+    }
+
+    fn target(server: &MockServer, check_run_id: Option<u64>) -> CheckTarget {
+        CheckTarget {
+            api_url: server.uri(),
+            token: "ghs_test-token-never-printed".to_owned(),
+            owner: "org".to_owned(),
+            repo: "app".to_owned(),
+            head_sha: "0123456789abcdef0123456789abcdef01234567".to_owned(),
+            name: "hybrid-e2e".to_owned(),
+            check_run_id,
+            backoff: Duration::from_millis(10),
+        }
+    }
+
+    fn annotations(count: usize) -> Vec<Annotation> {
+        (0..count)
+            .map(|index| Annotation {
+                level: if index % 3 == 0 {
+                    AnnotationLevel::Warning
+                } else {
+                    AnnotationLevel::Error
+                },
+                properties: AnnotationProperties {
+                    title: Some(format!("hybrid-e2e build/image-{index}")),
+                    file: Some(format!("docker/image-{index}.Dockerfile")),
+                    start_line: Some(3),
+                    end_line: Some(3),
+                    start_column: Some(5),
+                    end_column: None,
+                },
+                message: format!("[application] build {index} failed: ✗ \u{1F680}"),
+            })
+            .collect()
+    }
+
+    fn created() -> ResponseTemplate {
+        ResponseTemplate::new(201).set_body_json(json!({ "id": 4242, "name": "hybrid-e2e" }))
+    }
+
+    /// Every request body, validated against GitHub's OpenAPI description.
+    fn validate(requests: &[wiremock::Request]) {
+        let bodies: Vec<Value> = requests
+            .iter()
+            .map(|request| {
+                let operation = if request.method.as_str() == "POST" { "create" } else { "update" };
+                json!({ "operation": operation, "body": serde_json::from_slice::<Value>(&request.body).expect("JSON body") })
+            })
+            .collect();
+        if let Some(verdict) =
+            crate::test_support::node_peer("validate_check_run.mjs", &Value::from(bodies).to_string())
+        {
+            assert_eq!(verdict.trim(), "valid");
+        }
+    }
+
+    #[test]
+    fn every_annotation_arrives_fifty_per_request() {
+        runtime().block_on(async {
+            let server = MockServer::start().await;
+            Mock::given(method("POST"))
+                .and(path("/repos/org/app/check-runs"))
+                .respond_with(created())
+                .expect(1)
+                .mount(&server)
+                .await;
+            Mock::given(method("PATCH"))
+                .and(path("/repos/org/app/check-runs/4242"))
+                .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "id": 4242 })))
+                .expect(2)
+                .mount(&server)
+                .await;
+            let outcome = publish(
+                &target(&server, None),
+                &[fixtures::build_failure()],
+                "## summary",
+                &annotations(120),
+            )
+            .await
+            .expect("published");
+            assert_eq!(
+                outcome,
+                CheckOutcome::Published {
+                    check_run_id: 4242,
+                    annotations: 120,
+                    requests: 3
+                }
+            );
+            let requests = server.received_requests().await.expect("recorded");
+            let counts: Vec<usize> = requests
+                .iter()
+                .map(|request| {
+                    serde_json::from_slice::<Value>(&request.body).expect("JSON")["output"]["annotations"]
+                        .as_array()
+                        .expect("annotations")
+                        .len()
+                })
+                .collect();
+            assert_eq!(counts, vec![50, 50, 20]);
+            let first: Value = serde_json::from_slice(&requests[0].body).expect("JSON");
+            assert_eq!(first["conclusion"], "failure");
+            assert_eq!(first["head_sha"], "0123456789abcdef0123456789abcdef01234567");
+            assert!(
+                requests[0]
+                    .headers
+                    .get("authorization")
+                    .is_some_and(|value| value.to_str().unwrap_or("").contains("ghs_test-token"))
+            );
+            validate(&requests);
+        });
+    }
+
+    #[test]
+    fn the_jobs_own_check_run_is_updated_not_created() {
+        runtime().block_on(async {
+            let server = MockServer::start().await;
+            Mock::given(method("PATCH"))
+                .and(path("/repos/org/app/check-runs/77"))
+                .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "id": 77 })))
+                .expect(1)
+                .mount(&server)
+                .await;
+            let outcome = publish(&target(&server, Some(77)), &[fixtures::green()], "ok", &[])
+                .await
+                .expect("published");
+            assert_eq!(
+                outcome,
+                CheckOutcome::Published {
+                    check_run_id: 77,
+                    annotations: 0,
+                    requests: 1
+                }
+            );
+            let requests = server.received_requests().await.expect("recorded");
+            let body: Value = serde_json::from_slice(&requests[0].body).expect("JSON");
+            assert!(body.get("conclusion").is_none() && body.get("name").is_none(), "{body}");
+            validate(&requests);
+        });
+    }
+
+    #[test]
+    fn a_502_is_retried() {
+        runtime().block_on(async {
+            let server = MockServer::start().await;
+            Mock::given(method("POST"))
+                .respond_with(ResponseTemplate::new(502))
+                .up_to_n_times(1)
+                .mount(&server)
+                .await;
+            Mock::given(method("POST")).respond_with(created()).mount(&server).await;
+            let outcome = publish(&target(&server, None), &[fixtures::green()], "ok", &annotations(3))
+                .await
+                .expect("published");
+            assert!(matches!(outcome, CheckOutcome::Published { check_run_id: 4242, .. }));
+            assert_eq!(server.received_requests().await.expect("recorded").len(), 2);
+        });
+    }
+
+    #[test]
+    fn a_secondary_rate_limit_waits_for_retry_after() {
+        runtime().block_on(async {
+            let server = MockServer::start().await;
+            Mock::given(method("POST"))
+                .respond_with(
+                    ResponseTemplate::new(403)
+                        .insert_header("retry-after", "1")
+                        .set_body_json(json!({ "message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again." })),
+                )
+                .up_to_n_times(1)
+                .mount(&server)
+                .await;
+            Mock::given(method("POST")).respond_with(created()).mount(&server).await;
+            let started = std::time::Instant::now();
+            let outcome = publish(&target(&server, None), &[fixtures::green()], "ok", &[]).await.expect("published");
+            assert!(matches!(outcome, CheckOutcome::Published { .. }));
+            assert!(started.elapsed() >= Duration::from_secs(1), "Retry-After was not honoured");
+        });
+    }
+
+    #[test]
+    fn a_forbidden_token_falls_back_with_a_notice() {
+        runtime().block_on(async {
+            let server = MockServer::start().await;
+            Mock::given(method("POST"))
+                .respond_with(
+                    ResponseTemplate::new(403)
+                        .set_body_json(json!({ "message": "Resource not accessible by integration" })),
+                )
+                .expect(1)
+                .mount(&server)
+                .await;
+            let outcome = publish(&target(&server, None), &[fixtures::green()], "ok", &annotations(2))
+                .await
+                .expect("no error");
+            assert_eq!(outcome, CheckOutcome::Forbidden);
+        });
+    }
+
+    #[test]
+    fn output_fits_githubs_byte_limits() {
+        let server_target = CheckTarget {
+            api_url: String::new(),
+            token: "t".to_owned(),
+            owner: "o".to_owned(),
+            repo: "r".to_owned(),
+            head_sha: "s".to_owned(),
+            name: "n".to_owned(),
+            check_run_id: None,
+            backoff: Duration::from_millis(1),
+        };
+        let summary = "é".repeat(200_000);
+        let bodies = request_bodies(&server_target, &[fixtures::huge()], &summary, &annotations(1));
+        let summary = bodies[0]["output"]["summary"].as_str().expect("summary");
+        assert!(
+            summary.len() <= OUTPUT_LIMIT && summary.ends_with("summary.md."),
+            "{} bytes",
+            summary.len()
+        );
+        assert!(
+            !format!("{server_target:?}").contains("\"t\""),
+            "the token is never in debug output"
+        );
+    }
+}
