@@ -1,8 +1,12 @@
 //! The terminal reporter: one block per phase, one line per step, the tail of a failing step's
-//! output, never interleaved. In GitHub Actions each phase is a `::group::`.
+//! output, never interleaved. On a terminal, a live spinner per running step; in GitHub Actions
+//! each phase is a `::group::` instead.
 
-use std::io::Write;
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
 use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use anstyle::{AnsiColor, Style};
 
@@ -23,6 +27,13 @@ pub(crate) struct Display {
     github_groups: bool,
     verbose: bool,
     quiet: bool,
+    /// Spinners for running steps, on a terminal only.
+    live: Option<Live>,
+}
+
+struct Live {
+    multi: MultiProgress,
+    bars: HashMap<String, ProgressBar>,
 }
 
 impl Display {
@@ -32,13 +43,62 @@ impl Display {
             github_groups,
             verbose,
             quiet,
+            live: None,
         }
     }
 
     /// To standard error, colours only on a terminal.
     pub(crate) fn stderr(verbose: bool, quiet: bool) -> Display {
         let github = std::env::var("GITHUB_ACTIONS").is_ok_and(|value| value == "true");
-        Display::new(Box::new(anstream::stderr()), github, verbose, quiet)
+        let mut display = Display::new(Box::new(anstream::stderr()), github, verbose, quiet);
+        if std::io::stderr().is_terminal() && !github && !verbose && !quiet {
+            display.live = Some(Live {
+                multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
+                bars: HashMap::new(),
+            });
+        }
+        display
+    }
+
+    /// Show `text` above the spinners (or plainly when there are none).
+    fn emit(&mut self, text: &[u8]) {
+        if text.is_empty() {
+            return;
+        }
+        match &self.live {
+            Some(live) => {
+                for line in String::from_utf8_lossy(text).lines() {
+                    let _ = live.multi.println(line);
+                }
+            }
+            None => {
+                let _ = self.out.write_all(text);
+                let _ = self.out.flush();
+            }
+        }
+    }
+
+    fn track(&mut self, event: &Event<'_>) {
+        let Some(live) = &mut self.live else { return };
+        match event {
+            Event::StepStarted { phase, step } => {
+                let bar = live.multi.add(ProgressBar::new_spinner());
+                bar.set_style(
+                    ProgressStyle::with_template("  {spinner} {prefix} {elapsed}")
+                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                );
+                bar.set_prefix(format!("{}/{step}", phase.as_str()));
+                bar.enable_steady_tick(Duration::from_millis(120));
+                live.bars.insert(format!("{}/{step}", phase.as_str()), bar);
+            }
+            Event::StepFinished { phase, report } => {
+                if let Some(bar) = live.bars.remove(&format!("{}/{}", phase.as_str(), report.name)) {
+                    bar.finish_and_clear();
+                    live.multi.remove(&bar);
+                }
+            }
+            _ => {}
+        }
     }
 }
 
@@ -58,7 +118,9 @@ fn status_style(status: Status) -> (Style, &'static str) {
 
 impl Reporter for Display {
     fn handle(&mut self, event: &Event<'_>) {
-        let out = &mut self.out;
+        self.track(event);
+        let mut buffer: Vec<u8> = Vec::new();
+        let out = &mut buffer;
         let _ = match event {
             Event::RunStarted {
                 run_id,
@@ -187,6 +249,6 @@ impl Reporter for Display {
             }
             _ => Ok(()),
         };
-        let _ = out.flush();
+        self.emit(&buffer);
     }
 }
