@@ -5,6 +5,7 @@
 mod cli;
 mod commands;
 mod config;
+mod deploy;
 mod errors;
 mod exec;
 mod lint;

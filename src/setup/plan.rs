@@ -71,6 +71,8 @@ pub(crate) struct PlannedGroup {
     pub(crate) wait_for: Vec<String>,
     #[serde(serialize_with = "seconds")]
     pub(crate) timeout: Duration,
+    /// The manifest files, globs and directories expanded.
+    pub(crate) files: Vec<PathBuf>,
 }
 
 /// Everything a run will do.
@@ -99,6 +101,40 @@ pub(crate) struct Plan {
 
 fn seconds<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_f64(duration.as_secs_f64())
+}
+
+/// A manifest entry as files: a file, every `.yaml`/`.yml`/`.json` in a directory, or a glob
+/// relative to the config file's directory. Sorted, so applies are deterministic.
+fn expand_manifests(config: &LoadedConfig, entry: &str) -> Vec<PathBuf> {
+    let path = config.resolve(entry);
+    let is_manifest = |path: &std::path::Path| {
+        path.extension()
+            .and_then(|extension| extension.to_str())
+            .is_some_and(|extension| matches!(extension, "yaml" | "yml" | "json"))
+    };
+    let mut files: Vec<PathBuf> = if path.is_file() {
+        vec![path]
+    } else if path.is_dir() {
+        std::fs::read_dir(&path)
+            .into_iter()
+            .flatten()
+            .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+            .filter(|path| path.is_file() && is_manifest(path))
+            .collect()
+    } else if let Ok(glob) = globset::Glob::new(entry) {
+        let matcher = glob.compile_matcher();
+        ignore::WalkBuilder::new(&config.base_dir)
+            .hidden(false)
+            .build()
+            .filter_map(Result::ok)
+            .map(|entry| entry.into_path())
+            .filter(|path| path.is_file() && matcher.is_match(path.strip_prefix(&config.base_dir).unwrap_or(path)))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    files.sort();
+    files
 }
 
 /// `20261122-134501-3fa9c2d1`: sortable, unique enough per machine.
@@ -223,6 +259,11 @@ impl Plan {
                         .map(|dependency| dependency.value.clone())
                         .collect(),
                     wait_for: group.wait_for.clone(),
+                    files: group
+                        .manifests
+                        .iter()
+                        .flat_map(|manifest| expand_manifests(config, &manifest.value))
+                        .collect(),
                     timeout: group.timeout.map_or(file.targets.deploy.value.0, |timeout| timeout.0),
                 })
                 .collect(),

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::plan::Plan;
 use super::tools::{self, Engine, Kind};
+use crate::deploy::manifests;
 use crate::lint::{self, RuleLevels};
 use crate::timing::FailureClass;
 
@@ -127,6 +128,9 @@ pub(crate) async fn run(plan: &Plan, min_free_disk: u64, levels: &RuleLevels) ->
     }
     checks.extend(port_checks(plan.cluster.config.as_deref()));
     checks.push(lint_check(plan, levels));
+    if !plan.deploy.is_empty() {
+        checks.push(manifest_check(plan));
+    }
     Preflight {
         engine,
         kind,
@@ -285,6 +289,59 @@ fn port_checks(config: Option<&Path>) -> Vec<Check> {
                 "stop what listens there, or drop fixed hostPorts from the Kind config",
             )
         }]
+    }
+}
+
+/// The deploy groups' manifests parse, and run the images this run builds under the same
+/// fully-qualified references with a pull policy that uses the loaded image.
+fn manifest_check(plan: &Plan) -> Check {
+    let built: Vec<String> = plan.images.iter().map(|image| image.reference.clone()).collect();
+    let mut problems = Vec::new();
+    let mut documents = 0;
+    for group in &plan.deploy {
+        if group.files.is_empty() {
+            problems.push(format!("deploy group `{}`: its manifests match no file", group.name));
+        }
+        for file in &group.files {
+            match manifests::read_documents(file) {
+                Ok(parsed) => {
+                    documents += parsed.len();
+                    let uses = manifests::image_uses(file, &parsed);
+                    problems.extend(manifests::check_images(&uses, &built).into_iter().map(|problem| {
+                        format!(
+                            "{} (document {}): {}",
+                            file.display(),
+                            problem.use_.document + 1,
+                            problem.message
+                        )
+                    }));
+                }
+                Err(error) => problems.push(error.to_string()),
+            }
+        }
+    }
+    if problems.is_empty() {
+        return Check::pass(
+            "manifests",
+            format!(
+                "{documents} document(s) in {} group(s) use the built images correctly",
+                plan.deploy.len()
+            ),
+        );
+    }
+    Check {
+        class: FailureClass::Application,
+        file: plan
+            .deploy
+            .iter()
+            .flat_map(|group| &group.files)
+            .next()
+            .map(|file| file.display().to_string()),
+        ..Check::fail(
+            "manifests",
+            problems.join("\n"),
+            "use the fully-qualified references `hybrid-e2e plan` prints, with imagePullPolicy IfNotPresent",
+        )
     }
 }
 

@@ -681,3 +681,35 @@ fn a_forbidden_check_run_is_a_notice_and_the_token_never_shows() {
     assert!(!stdout(&help).contains(token), "--help shows the token");
     runtime.block_on(server.verify());
 }
+
+#[test]
+fn manifests_that_would_run_the_wrong_image_stop_the_run_before_any_build() {
+    let files = [
+        ("Dockerfile", format!("FROM {BASE_IMAGE}\nRUN echo it-manifest > /id\n")),
+        (
+            "deploy/app.yaml",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: app}\nspec:\n  template:\n    spec:\n      containers:\n        - {name: app, image: \"it-manifest/app:1\"}\n".to_owned(),
+        ),
+    ];
+    let files: Vec<(&str, &str)> = files.iter().map(|(path, body)| (*path, body.as_str())).collect();
+    let project = Project::new(
+        "version: 1\nimages:\n  - {name: app, image: it-manifest/app:1, dockerfile: Dockerfile}\ndeploy:\n  - {name: app, manifests: [deploy/]}\n",
+        &files,
+    );
+    let output = project.run(&["run"], &[]);
+    let timings = project.timings();
+    let manifests = phase(&timings, "preflight")["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .find(|step| step["name"] == "manifests")
+        .expect("manifests check")
+        .clone();
+    assert_eq!(manifests["status"], "failed", "{}", stderr(&output));
+    let message = manifests["message"].as_str().expect("message");
+    assert!(
+        message.contains("deploy/app.yaml (document 1)") && message.contains("use `localhost/it-manifest/app:1`"),
+        "{message}"
+    );
+    assert_eq!(phase(&timings, "build")["status"], "skipped");
+}
