@@ -83,3 +83,11 @@ pub(crate) fn corpus_files() -> Vec<PathBuf> {
     files.sort();
     files
 }
+
+/// A single-threaded runtime for async unit tests.
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}

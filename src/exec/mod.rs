@@ -90,6 +90,15 @@ impl ProcessOutcome {
     pub(crate) fn tail_text(&self) -> String {
         self.tail.join("\n")
     }
+
+    /// How the process ended, for messages: `exit 3`, `killed by a signal`, `timed out`.
+    pub(crate) fn ending(&self) -> String {
+        match (self.timed_out, self.code) {
+            (true, _) => "timed out".to_owned(),
+            (false, Some(code)) => format!("exit {code}"),
+            (false, None) => "killed by a signal".to_owned(),
+        }
+    }
 }
 
 /// Why a process could not be run at all.
@@ -288,12 +297,7 @@ pub(crate) async fn capture(spec: &ProcessSpec, timeout: Duration) -> Result<(bo
 mod tests {
     use super::*;
 
-    fn runtime() -> tokio::runtime::Runtime {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime")
-    }
+    use crate::test_support::runtime;
 
     #[test]
     fn captures_output_to_the_log_and_the_tail() {

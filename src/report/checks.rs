@@ -374,12 +374,7 @@ mod tests {
     use wiremock::matchers::{method, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
-    fn runtime() -> tokio::runtime::Runtime {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime")
-    }
+    use crate::test_support::runtime;
 
     fn target(server: &MockServer, check_run_id: Option<u64>) -> CheckTarget {
         CheckTarget {

@@ -45,12 +45,10 @@ pub(crate) fn step(engine: Arc<Engine>, image: PlannedImage) -> Step {
                 let text = outcome.tail_text();
                 let (class, pattern) = classify::classify(Source::Build, &text);
                 let message = format!(
-                    "`{} build` of {} failed (exit {})",
+                    "`{} build` of {} failed ({})",
                     engine.kind.as_str(),
                     image.reference,
-                    outcome
-                        .code
-                        .map_or_else(|| "signal".to_owned(), |code| code.to_string())
+                    outcome.ending()
                 );
                 let line = failing_instruction_line(&image.dockerfile, &outcome.tail);
                 let mut failure = Failure::new(class, message).file(dockerfile).tail(outcome.tail);

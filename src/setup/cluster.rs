@@ -88,12 +88,7 @@ pub(crate) fn step(kind: Arc<Kind>, cluster: PlannedCluster, diagnostics: PathBu
             let reason = if outcome.timed_out {
                 format!("timed out after {}", humantime::format_duration(cluster.create_timeout))
             } else {
-                format!(
-                    "exit {}",
-                    outcome
-                        .code
-                        .map_or_else(|| "signal".to_owned(), |code| code.to_string())
-                )
+                outcome.ending()
             };
             let retried = if attempt > 1 { " (after one retry)" } else { "" };
             let mut failure = Failure::new(

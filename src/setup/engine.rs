@@ -359,12 +359,7 @@ mod tests {
     use std::sync::Mutex;
     use std::time::Instant;
 
-    fn runtime() -> tokio::runtime::Runtime {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime")
-    }
+    use crate::test_support::runtime;
 
     fn sleeping(name: &str, millis: u64, fail: bool) -> Step {
         Step::new(name, move |context: StepContext| async move {

@@ -18,16 +18,7 @@ const LOAD_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 
 fn failure(what: &str, outcome: &ProcessOutcome) -> Failure {
     let (class, pattern) = classify::classify(Source::Load, &outcome.tail_text());
-    let reason = if outcome.timed_out {
-        "timed out".to_owned()
-    } else {
-        format!(
-            "exit {}",
-            outcome
-                .code
-                .map_or_else(|| "signal".to_owned(), |code| code.to_string())
-        )
-    };
+    let reason = outcome.ending();
     let mut failure = Failure::new(class, format!("{what} failed: {reason}")).tail(outcome.tail.clone());
     if let Some(pattern) = pattern {
         failure = failure.hint(pattern.hint);

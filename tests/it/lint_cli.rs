@@ -14,6 +14,15 @@ fn json_findings(output: &std::process::Output) -> Value {
     serde_json::from_str(&stdout(output)).expect("JSON report")
 }
 
+fn line_numbers(lines: &Value) -> Vec<u64> {
+    lines
+        .as_array()
+        .expect("lines")
+        .iter()
+        .filter_map(Value::as_u64)
+        .collect()
+}
+
 /// Every file's unsuppressed and suppressed `no-dnf-update` start lines match `expected.json`.
 fn check_corpus(directory: &str) {
     let output = hybrid_e2e(&["lint", "--format", "json", directory]);
@@ -47,12 +56,7 @@ fn check_corpus(directory: &str) {
     let files = expected["findings"].as_object().expect("findings map");
     assert_eq!(report["files_scanned"].as_u64(), Some(files.len() as u64));
     for (file, lines) in files {
-        let lines: Vec<u64> = lines
-            .as_array()
-            .expect("lines")
-            .iter()
-            .filter_map(Value::as_u64)
-            .collect();
+        let lines = line_numbers(lines);
         assert_eq!(
             found.get(file).cloned().unwrap_or_default(),
             lines,
@@ -60,12 +64,7 @@ fn check_corpus(directory: &str) {
         );
     }
     for (file, lines) in expected["suppressed"].as_object().expect("suppressed map") {
-        let lines: Vec<u64> = lines
-            .as_array()
-            .expect("lines")
-            .iter()
-            .filter_map(Value::as_u64)
-            .collect();
+        let lines = line_numbers(lines);
         assert_eq!(
             suppressed.get(file).cloned().unwrap_or_default(),
             lines,
