@@ -25,6 +25,8 @@ const FAILURE_TAIL: usize = 20;
 pub(crate) struct Display {
     out: Box<dyn Write + Send>,
     github_groups: bool,
+    /// A `::group::` is open (a skipped phase never opened one).
+    group_open: bool,
     verbose: bool,
     quiet: bool,
     /// Spinners for running steps, on a terminal only.
@@ -41,6 +43,7 @@ impl Display {
         Display {
             out,
             github_groups,
+            group_open: false,
             verbose,
             quiet,
             live: None,
@@ -142,6 +145,7 @@ impl Reporter for Display {
                     format!("{steps} steps")
                 };
                 if self.github_groups {
+                    self.group_open = true;
                     writeln!(out, "::group::{} ({steps}{target})", phase.as_str())
                 } else {
                     writeln!(
@@ -222,7 +226,7 @@ impl Reporter for Display {
                     "    {style}{} {label}{style:#} {DIM}{time}{target}{DIM:#}{message}",
                     report.phase.as_str()
                 );
-                if self.github_groups {
+                if self.github_groups && std::mem::take(&mut self.group_open) {
                     line.and_then(|()| writeln!(out, "::endgroup::"))
                 } else {
                     line
@@ -250,5 +254,51 @@ impl Reporter for Display {
             _ => Ok(()),
         };
         self.emit(&buffer);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::setup::engine::{PhaseName, PhaseReport};
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("lock").extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn github_groups_stay_balanced_when_a_phase_is_skipped() {
+        let shared = Shared::default();
+        let mut display = Display::new(Box::new(shared.clone()), true, false, false);
+        display.handle(&Event::PhaseStarted {
+            phase: PhaseName::Build,
+            steps: 1,
+            target: None,
+        });
+        let build = PhaseReport {
+            phase: PhaseName::Build,
+            timing: None,
+            target: None,
+            status: Status::Ok,
+            steps: Vec::new(),
+            message: None,
+        };
+        display.handle(&Event::PhaseFinished { report: &build });
+        let deploy = PhaseReport::skipped(PhaseName::Deploy, None, "no deploy groups configured");
+        display.handle(&Event::PhaseFinished { report: &deploy });
+        let text = String::from_utf8(shared.0.lock().expect("lock").clone()).expect("UTF-8");
+        assert_eq!(text.matches("::group::").count(), 1, "{text}");
+        assert_eq!(text.matches("::endgroup::").count(), 1, "{text}");
+        assert!(text.contains("deploy skipped"));
     }
 }
