@@ -10,7 +10,7 @@ use crate::lint::{Format, Level, Rule};
 const EXAMPLES: &str = "\
 Examples:
   hybrid-e2e plan                          Validate hybrid-e2e.yaml and show what a run would do
-  hybrid-e2e run                           Build, create the Kind cluster, load, deploy; timed
+  hybrid-e2e run                           Build, create the Kind cluster, load; timed
   hybrid-e2e doctor                        Check the engine, kind, disk, inotify and ports
   hybrid-e2e lint                          Lint every Dockerfile under the current directory
   hybrid-e2e lint docker/ --format github  Annotate findings on a pull request
@@ -59,7 +59,7 @@ pub(crate) enum ColorMode {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Commands {
-    /// Run the hybrid-parallel setup: build → cluster → load → deploy, timed against the targets.
+    /// Run the hybrid-parallel setup: build → cluster → load, timed against the targets (deploy groups are validated; applying them is being built).
     #[command(after_help = RUN_HELP)]
     Run(Box<RunArgs>),
     /// Validate the config and print the phases, steps, references and targets; runs nothing.
