@@ -41,9 +41,12 @@ fn run(project: &Path, real_engine: Option<&str>, env: &[(&str, String)]) -> Run
     let state = project.join(format!("state-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&state);
     std::fs::create_dir_all(&state).expect("state");
+    // The cluster's API server, for the readiness gate at the end of the cluster phase.
+    let api = fake_apiserver::FakeApiServer::start(fake_apiserver::Script::default());
     let mut command = Command::new(env!("CARGO_BIN_EXE_hybrid-e2e"));
     command
         .arg("run")
+        .env("FAKE_KIND_API_SERVER", api.url())
         .current_dir(project)
         .env("HYBRID_E2E_KIND", fake_tool("kind"))
         .env("FAKE_KIND_STATE", &state)

@@ -59,7 +59,7 @@ pub(crate) enum ColorMode {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Commands {
-    /// Run the hybrid-parallel setup: build → cluster → load, timed against the targets (deploy groups are validated; applying them is being built).
+    /// Run the hybrid-parallel setup: build → cluster → load → deploy (server-side apply, one readiness wait per group), timed against the targets.
     #[command(after_help = RUN_HELP)]
     Run(Box<RunArgs>),
     /// Validate the config and print the phases, steps, references and targets; runs nothing.
@@ -123,6 +123,12 @@ pub(crate) struct SetupArgs {
     /// Steps of one phase running at once [default: `concurrency` of the config].
     #[arg(long, env = "HYBRID_E2E_CONCURRENCY", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub(crate) concurrency: Option<u32>,
+    /// Server-side applies in flight at once within a deploy group [default: 16].
+    #[arg(long, env = "HYBRID_E2E_APPLY_CONCURRENCY", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) apply_concurrency: Option<u32>,
+    /// How often deploy readiness is polled, e.g. `500ms` [default: 1s].
+    #[arg(long, env = "HYBRID_E2E_POLL_INTERVAL", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub(crate) poll_interval: Option<std::time::Duration>,
     /// Fail preflight below this much free disk, in GiB.
     #[arg(
         long,

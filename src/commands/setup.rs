@@ -25,6 +25,8 @@ fn overrides(args: &SetupArgs) -> Overrides {
         tag_suffix: args.tag_suffix.clone().filter(|suffix| !suffix.is_empty()),
         report_dir: args.report_dir.clone(),
         concurrency: args.concurrency.map(|concurrency| concurrency as usize),
+        apply_concurrency: args.apply_concurrency.map(|concurrency| concurrency as usize),
+        poll_interval: args.poll_interval,
     }
 }
 

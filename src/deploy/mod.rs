@@ -1,10 +1,14 @@
-//! Phase 4, deploy: manifests and their images (checked today, before anything else runs), and
-//! kstatus-grade readiness rules. Server-side apply and the readiness wait against the cluster
-//! are being built on top of these (issue 4); until then `run` validates deploy groups only.
+//! Phase 4, deploy: manifests and their images (checked in preflight), the cluster readiness
+//! gate, server-side apply with discovery, kstatus-grade readiness, one wait per group, and
+//! diagnostics for whatever does not become ready.
 
+pub(crate) mod apply;
+pub(crate) mod diagnose;
+pub(crate) mod gate;
 pub(crate) mod manifests;
-#[cfg_attr(
-    not(test),
-    expect(dead_code, reason = "the deploy phase's readiness wait, being built, is its caller")
-)]
+pub(crate) mod objects;
+pub(crate) mod phase;
 pub(crate) mod readiness;
+pub(crate) mod wait;
+#[cfg(test)]
+mod tests;

@@ -1,6 +1,6 @@
 //! Phase 2: `kind create cluster --retain`, retried once (after deleting the half-made cluster)
 //! only on known transient failures, with `kind export logs` before any delete; then the
-//! kubeconfig is exported. Teardown deletes the cluster according to `preserve`.
+//! kubeconfig is exported and the readiness gate waits until workloads can run. Teardown deletes the cluster according to `preserve`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,6 +10,8 @@ use super::classify::{self, Source};
 use super::engine::{Failure, Step, StepContext, StepResult};
 use super::plan::PlannedCluster;
 use super::tools::Kind;
+use crate::deploy::apply;
+use crate::deploy::gate::{self, GateChecks, GateError};
 use crate::exec::ProcessSpec;
 use crate::timing::FailureClass;
 
@@ -31,7 +33,10 @@ pub(crate) fn create_command(kind: &Kind, cluster: &PlannedCluster) -> ProcessSp
         .arg("--retain")
 }
 
-pub(crate) fn step(kind: Arc<Kind>, cluster: PlannedCluster, diagnostics: PathBuf) -> Step {
+/// How long the cluster may take to become ready for workloads after `kind create` returned.
+const READY_TIMEOUT: Duration = Duration::from_secs(180);
+
+pub(crate) fn step(kind: Arc<Kind>, cluster: PlannedCluster, diagnostics: PathBuf, poll: Duration) -> Step {
     Step::new("create", move |context: StepContext| async move {
         let mut attempt = 0;
         loop {
@@ -59,17 +64,14 @@ pub(crate) fn step(kind: Arc<Kind>, cluster: PlannedCluster, diagnostics: PathBu
                 };
             }
             if outcome.success() {
-                return match export_kubeconfig(&kind, &cluster).await {
-                    Ok(()) => StepResult {
-                        failure: None,
-                        bytes: None,
-                        attempts: attempt,
-                    },
-                    Err(failure) => StepResult {
-                        failure: Some(failure),
-                        bytes: None,
-                        attempts: attempt,
-                    },
+                let ready = match export_kubeconfig(&kind, &cluster).await {
+                    Ok(()) => wait_until_ready(&context, &cluster, poll).await,
+                    Err(failure) => Err(failure),
+                };
+                return StepResult {
+                    failure: ready.err(),
+                    bytes: None,
+                    attempts: attempt,
                 };
             }
             let text = outcome.tail_text();
@@ -117,6 +119,28 @@ pub(crate) fn step(kind: Arc<Kind>, cluster: PlannedCluster, diagnostics: PathBu
             };
         }
     })
+}
+
+/// The readiness gate: nodes Ready, CoreDNS available, `default` ServiceAccount present.
+async fn wait_until_ready(context: &StepContext, cluster: &PlannedCluster, poll: Duration) -> Result<(), Failure> {
+    let client = apply::client(&cluster.kubeconfig)
+        .await
+        .map_err(|error| Failure::new(FailureClass::Infrastructure, error.to_string()))?;
+    let checks = GateChecks {
+        nodes: true,
+        coredns: true,
+        service_accounts: vec!["default".to_owned()],
+    };
+    match gate::wait_until_ready(&client, &checks, READY_TIMEOUT, poll, &context.cancel, &mut |line| {
+        context.say(&line);
+    })
+    .await
+    {
+        Ok(()) | Err(GateError::Cancelled) => Ok(()),
+        Err(error) => Err(Failure::new(FailureClass::Infrastructure, error.to_string()).hint(
+            "the node or CoreDNS did not come up: the kind logs in diagnostics/ and `kubectl describe node` say why (often too little CPU/memory or disk)",
+        )),
+    }
 }
 
 /// `kind get kubeconfig` into the kubeconfig path: `--kubeconfig` alone is not always reliable.

@@ -194,6 +194,19 @@ pub(crate) struct StepContext {
 }
 
 impl StepContext {
+    /// A line of the step's own (not a process's): to its log file and the event stream.
+    pub(crate) fn say(&self, line: &str) {
+        use std::io::Write as _;
+        if let Some(parent) = self.log.parent() {
+            let _ = std::fs::create_dir_all(parent);
+        }
+        if let Ok(mut file) = std::fs::OpenOptions::new().create(true).append(true).open(&self.log) {
+            let _ = writeln!(file, "{line}");
+        }
+        let (phase, step) = (self.phase, self.name.as_str());
+        self.reporters.emit(Event::StepOutput { phase, step, line });
+    }
+
     /// Run a process for this step: output goes to the step's log file and the event stream.
     pub(crate) async fn exec(
         &self,

@@ -20,6 +20,8 @@ pub(crate) struct Overrides {
     pub(crate) tag_suffix: Option<String>,
     pub(crate) report_dir: Option<PathBuf>,
     pub(crate) concurrency: Option<usize>,
+    pub(crate) apply_concurrency: Option<usize>,
+    pub(crate) poll_interval: Option<Duration>,
 }
 
 /// One image to build and load.
@@ -62,7 +64,7 @@ pub(crate) struct PhaseTargets {
     pub(crate) total: Duration,
 }
 
-/// A deploy group (validated now; applied by the deploy phase).
+/// A deploy group: applied concurrently by the deploy phase once its dependencies are ready.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct PlannedGroup {
     pub(crate) name: String,
@@ -89,8 +91,15 @@ pub(crate) struct Plan {
     pub(crate) images: Vec<PlannedImage>,
     pub(crate) cluster: PlannedCluster,
     pub(crate) crds: Vec<String>,
+    /// `crds` expanded into files.
+    pub(crate) crd_files: Vec<PathBuf>,
     pub(crate) namespaces: Vec<String>,
     pub(crate) deploy: Vec<PlannedGroup>,
+    /// Server-side applies in flight at once within a group.
+    pub(crate) apply_concurrency: usize,
+    /// How often readiness is polled.
+    #[serde(serialize_with = "seconds")]
+    pub(crate) poll_interval: Duration,
     pub(crate) targets: PhaseTargets,
     /// Config-file lines where the targets are set (`None`: the DD-TEST-002 default), for
     /// annotations on over-target phases.
@@ -136,6 +145,10 @@ fn expand_manifests(config: &LoadedConfig, entry: &str) -> Vec<PathBuf> {
     files.sort();
     files
 }
+
+/// Server-side applies in flight at once by default: enough to hide API latency, few enough
+/// not to be throttled by a single-node control plane.
+pub(crate) const DEFAULT_APPLY_CONCURRENCY: usize = 16;
 
 /// `20261122-134501-3fa9c2d1`: sortable, unique enough per machine.
 pub(crate) fn new_run_id() -> String {
@@ -246,6 +259,13 @@ impl Plan {
             images,
             cluster,
             crds: file.crds.clone(),
+            crd_files: file
+                .crds
+                .iter()
+                .flat_map(|entry| expand_manifests(config, entry))
+                .collect(),
+            apply_concurrency: overrides.apply_concurrency.unwrap_or(DEFAULT_APPLY_CONCURRENCY).max(1),
+            poll_interval: overrides.poll_interval.unwrap_or(Duration::from_secs(1)),
             namespaces: file.namespaces.clone(),
             deploy: file
                 .deploy

@@ -12,6 +12,7 @@ use super::preflight::{self, CheckStatus};
 use super::tools::Engine;
 use super::{build, cluster, load};
 use crate::config::Preserve;
+use crate::deploy::phase::{self, DeployOptions};
 use crate::lint::RuleLevels;
 use crate::report::display::Display;
 use crate::report::events::{Event, Reporter, Reporters};
@@ -119,7 +120,7 @@ pub(crate) async fn run(options: RunOptions, cancel: CancellationToken) -> RunOu
         phases.push(build);
         if healthy {
             let diagnostics = plan.report_dir.join("diagnostics");
-            let step = cluster::step(Arc::clone(kind), plan.cluster.clone(), diagnostics);
+            let step = cluster::step(Arc::clone(kind), plan.cluster.clone(), diagnostics, plan.poll_interval);
             let report = engine::run_phase(
                 PhaseName::Cluster,
                 vec![step],
@@ -162,16 +163,25 @@ pub(crate) async fn run(options: RunOptions, cancel: CancellationToken) -> RunOu
             phases.push(report);
         }
         if healthy {
-            let message = if plan.deploy.is_empty() {
-                "no deploy groups configured".to_owned()
+            let deploy = DeployOptions::from_plan(&plan);
+            let report = if deploy.is_empty() {
+                let report = PhaseReport::skipped(
+                    PhaseName::Deploy,
+                    Some(plan.targets.deploy),
+                    "no namespaces, CRDs or deploy groups configured",
+                );
+                reporters.emit(Event::PhaseFinished { report: &report });
+                report
             } else {
-                format!(
-                    "{} deploy group(s) validated; this version does not apply manifests yet (the deploy phase is being built)",
-                    plan.deploy.len()
-                )
+                let steps = phase::steps(deploy);
+                let options = PhaseOptions {
+                    // Group steps wait for each other; the engine must not hold them back.
+                    concurrency: steps.len(),
+                    fail_fast: plan.fail_fast,
+                    target: Some(plan.targets.deploy),
+                };
+                engine::run_phase(PhaseName::Deploy, steps, options, &cancel, &reporters, &plan.report_dir).await
             };
-            let report = PhaseReport::skipped(PhaseName::Deploy, Some(plan.targets.deploy), message);
-            reporters.emit(Event::PhaseFinished { report: &report });
             phases.push(report);
         }
     }
@@ -316,7 +326,7 @@ async fn run_preflight(
 }
 
 /// Lines of a failed step's output kept in `timings.json`.
-const TAIL_IN_RECORD: usize = 30;
+const TAIL_IN_RECORD: usize = 120;
 
 fn rfc3339(time: chrono::DateTime<chrono::Utc>) -> String {
     time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
@@ -384,14 +394,7 @@ fn record(
         _ => None,
     };
     let total = started.stop();
-    let mut warnings = plan.warnings.clone();
-    if phases
-        .iter()
-        .any(|phase| phase.phase == PhaseName::Deploy && phase.status == Status::Skipped)
-        && !plan.deploy.is_empty()
-    {
-        warnings.push("deploy groups were validated but not applied by this version".to_owned());
-    }
+    let warnings = plan.warnings.clone();
     RunRecord {
         format_version: TIMINGS_FORMAT_VERSION,
         run_id: plan.run_id.clone(),

@@ -713,3 +713,133 @@ fn manifests_that_would_run_the_wrong_image_stop_the_run_before_any_build() {
     );
     assert_eq!(phase(&timings, "build")["status"], "skipped");
 }
+
+/// The bundled example (examples/) as a project: its config, Kind config and manifests as they
+/// are; its Dockerfiles swapped for ones built from the local base image (the real ones pull Go
+/// and UBI images, which these machines cannot), so the builds still run on the real engine.
+fn bundled_example(script: fake_apiserver::Script) -> Project {
+    let example = crate::support::repo().join("examples");
+    let read = |relative: &str| std::fs::read_to_string(example.join(relative)).expect("example file");
+    let dockerfile = |name: &str| format!("FROM {BASE_IMAGE}\nRUN echo {name} > /service\n");
+    let files: Vec<(&str, String)> = vec![
+        ("kind-config.yaml", read("kind-config.yaml")),
+        ("deploy/postgres.yaml", read("deploy/postgres.yaml")),
+        ("deploy/datastorage.yaml", read("deploy/datastorage.yaml")),
+        ("deploy/gateway.yaml", read("deploy/gateway.yaml")),
+        ("docker/gateway-service.Dockerfile", dockerfile("gateway")),
+        ("docker/datastorage.Dockerfile", dockerfile("datastorage")),
+        ("docker/mock-llm.Containerfile", dockerfile("mock-llm")),
+    ];
+    let files: Vec<(&str, &str)> = files.iter().map(|(path, body)| (*path, body.as_str())).collect();
+    // Real Docker here: `engine: auto` would also pick it, but say so.
+    let config = read("hybrid-e2e.yaml").replace("engine: auto", "engine: docker");
+    Project::with_script(&config, &files, script)
+}
+
+fn example_timings(project: &Project) -> Value {
+    let text = std::fs::read_to_string(project.path().join("hybrid-e2e-report/timings.json")).expect("timings.json");
+    serde_json::from_str(&text).expect("JSON")
+}
+
+#[test]
+fn the_bundled_example_runs_all_four_phases() {
+    if !engine_ready("docker") {
+        return;
+    }
+    let project = bundled_example(fake_apiserver::Script::default());
+    let output = project.run(&["run"], &[]);
+    let timings = example_timings(&project);
+    remove_images("docker", &timings);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(timings["status"], "ok");
+    for name in ["build", "cluster", "load", "deploy"] {
+        assert_eq!(phase(&timings, name)["status"], "ok", "{name}");
+    }
+    let deploy = phase(&timings, "deploy");
+    let steps: Vec<&str> = deploy["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .filter_map(|step| step["name"].as_str())
+        .collect();
+    assert_eq!(steps, vec!["namespaces-crds", "postgres", "datastorage", "gateway"]);
+    // depends_on: each group started applying after the one before was ready.
+    let finished = |name: &str| {
+        deploy["steps"]
+            .as_array()
+            .and_then(|steps| steps.iter().find(|step| step["name"] == name))
+            .and_then(|step| step["finished_at"].as_str())
+            .expect("finished_at")
+            .to_owned()
+    };
+    assert!(finished("postgres") <= finished("datastorage") && finished("datastorage") <= finished("gateway"));
+    let applied: Vec<String> = project
+        .api
+        .requests()
+        .into_iter()
+        .filter(|request| request.method == "PATCH")
+        .map(|request| request.path)
+        .collect();
+    assert_eq!(applied.first().map(String::as_str), Some("/api/v1/namespaces/example-e2e"), "{applied:?}");
+    assert!(
+        project
+            .api
+            .object("apps/v1", "Deployment", Some("example-e2e"), "gateway")
+            .is_some(),
+        "{applied:?}"
+    );
+    let gate = std::fs::read_to_string(project.path().join("hybrid-e2e-report/logs/cluster/create.log")).unwrap_or_default();
+    assert!(gate.contains("cluster ready"), "{gate}");
+}
+
+#[test]
+fn a_crashing_service_fails_the_deploy_with_diagnostics_anchored_on_its_manifest() {
+    if !engine_ready("docker") {
+        return;
+    }
+    let mut script = fake_apiserver::Script::default();
+    script.behaviours.insert(
+        "datastorage".to_owned(),
+        fake_apiserver::Behaviour::CrashLoop {
+            exit_code: 1,
+            log: vec!["connecting to postgres".to_owned(), "FATAL: password authentication failed".to_owned()],
+        },
+    );
+    let project = bundled_example(script);
+    let output = project.run(&["run"], &[("GITHUB_ACTIONS", "true")]);
+    let timings = example_timings(&project);
+    remove_images("docker", &timings);
+    assert_eq!(output.status.code(), Some(SETUP_FAILED), "{}", stderr(&output));
+    assert_eq!(timings["failed_phase"], "deploy");
+    assert_eq!(timings["failure_class"], "application");
+    let deploy = phase(&timings, "deploy");
+    let step = deploy["steps"]
+        .as_array()
+        .and_then(|steps| steps.iter().find(|step| step["name"] == "datastorage"))
+        .expect("datastorage step");
+    assert_eq!(step["status"], "failed");
+    assert_eq!(step["file"], "deploy/datastorage.yaml");
+    assert_eq!(step["line"], 1);
+    let tail = step["tail"].as_array().expect("tail").iter().filter_map(Value::as_str).collect::<Vec<_>>().join("\n");
+    assert!(tail.contains("FATAL: password authentication failed"), "{tail}");
+    assert!(tail.contains("CrashLoopBackOff"), "{tail}");
+    // The gateway depends on datastorage: never applied.
+    assert!(project.api.object("apps/v1", "Deployment", Some("example-e2e"), "gateway").is_none());
+    let annotations = stdout(&output);
+    assert!(
+        annotations.contains("::error title=hybrid-e2e deploy/datastorage,file=deploy/datastorage.yaml,line=1::[application] Deployment/datastorage failed: CrashLoopBackOff"),
+        "{annotations}"
+    );
+    let diagnostics = project.path().join("hybrid-e2e-report/diagnostics/deploy/example-e2e");
+    let files: Vec<String> = std::fs::read_dir(&diagnostics)
+        .expect("diagnostics written")
+        .filter_map(|entry| entry.ok().map(|entry| entry.file_name().to_string_lossy().into_owned()))
+        .collect();
+    assert!(files.iter().any(|file| file == "deployment-datastorage.txt"), "{files:?}");
+    assert!(files.iter().any(|file| file.ends_with(".datastorage.previous.log")), "{files:?}");
+    // preserve: on-failure keeps the cluster for a look.
+    let calls: Vec<String> = project.kind_calls().into_iter().map(|(args, _)| args).collect();
+    assert!(!calls.iter().any(|call| call.starts_with("delete cluster")), "{calls:?}");
+    let junit = std::fs::read_to_string(project.path().join("hybrid-e2e-report/junit.xml")).expect("junit");
+    assert!(junit.contains("Deployment/datastorage failed: CrashLoopBackOff"), "{junit}");
+}

@@ -80,10 +80,17 @@ pub(crate) fn fake_kind() -> PathBuf {
 /// A throwaway project: Dockerfiles, a config, a report directory and fake-tools state.
 pub(crate) struct Project {
     pub(crate) dir: tempfile::TempDir,
+    /// The cluster's API server: the fake kind's kubeconfig points here.
+    pub(crate) api: fake_apiserver::FakeApiServer,
 }
 
 impl Project {
     pub(crate) fn new(config: &str, files: &[(&str, &str)]) -> Project {
+        Project::with_script(config, files, fake_apiserver::Script::default())
+    }
+
+    /// A project whose cluster plays `script`.
+    pub(crate) fn with_script(config: &str, files: &[(&str, &str)], script: fake_apiserver::Script) -> Project {
         let dir = tempfile::tempdir().expect("tempdir");
         for (path, body) in files {
             let path = dir.path().join(path);
@@ -92,7 +99,10 @@ impl Project {
         }
         std::fs::write(dir.path().join("hybrid-e2e.yaml"), config).expect("config");
         std::fs::create_dir_all(dir.path().join("kind-state")).expect("state");
-        Project { dir }
+        Project {
+            dir,
+            api: fake_apiserver::FakeApiServer::start(script),
+        }
     }
 
     pub(crate) fn path(&self) -> &Path {
@@ -108,6 +118,8 @@ impl Project {
             .env("NO_COLOR", "1")
             .env("HYBRID_E2E_KIND", fake_kind())
             .env("FAKE_KIND_STATE", self.path().join("kind-state"))
+            .env("FAKE_KIND_API_SERVER", self.api.url())
+            .env("HYBRID_E2E_POLL_INTERVAL", "100ms")
             .env("HYBRID_E2E_MIN_FREE_DISK_GIB", "0.1")
             .env("BUILDAH_ISOLATION", "chroot")
             .env_remove("HYBRID_E2E_CONFIG")

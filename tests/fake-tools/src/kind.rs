@@ -56,9 +56,12 @@ fn fail(message: &str) -> ExitCode {
     ExitCode::from(1)
 }
 
+/// A kubeconfig like kind's; the server is the test's fake API server when one is running
+/// (`FAKE_KIND_API_SERVER`), else an address where nothing listens.
 fn kubeconfig(name: &str) -> String {
+    let server = std::env::var("FAKE_KIND_API_SERVER").unwrap_or_else(|_| "https://127.0.0.1:6443".to_owned());
     format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    server: https://127.0.0.1:6443\n  name: kind-{name}\ncontexts:\n- context:\n    cluster: kind-{name}\n    user: kind-{name}\n  name: kind-{name}\ncurrent-context: kind-{name}\nusers:\n- name: kind-{name}\n  user: {{}}\n"
+        "apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    server: {server}\n  name: kind-{name}\ncontexts:\n- context:\n    cluster: kind-{name}\n    user: kind-{name}\n  name: kind-{name}\ncurrent-context: kind-{name}\nusers:\n- name: kind-{name}\n  user: {{}}\n"
     )
 }
 

@@ -1,0 +1,1293 @@
+//! An in-process Kubernetes API server on loopback for hybrid-e2e's tests and benchmarks.
+//!
+//! It speaks the endpoints the deploy phase uses — discovery (aggregated and per-group), server-side
+//! apply with strict field validation, get and list (label and field selectors), pod logs and
+//! events — and plays scripted status timelines. Every object it returns is built as the API's JSON
+//! and round-trips through the `k8s-openapi` type of its kind, so shapes are the API's own. Status is
+//! computed when an object is read, from the time since its last apply: no timers.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use k8s_openapi::api::apps::v1 as apps;
+use k8s_openapi::api::batch::v1 as batch;
+use k8s_openapi::api::core::v1 as core;
+use k8s_openapi::api::rbac::v1 as rbac;
+use k8s_openapi::api::storage::v1 as storage;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1 as apiextensions;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta;
+use serde_json::{Value, json};
+
+const TIMESTAMP: &str = "2026-11-22T10:00:00Z";
+
+/// How a workload (or a CRD) behaves after it is applied.
+#[derive(Clone, Debug)]
+pub enum Behaviour {
+    /// Ready (status and Running, Ready pods) this long after its apply.
+    ReadyAfter(Duration),
+    /// Pods keep crashing: `CrashLoopBackOff`, 4 restarts, last exit `exit_code`; both the current
+    /// and the previous instance log `log`.
+    CrashLoop { exit_code: i32, log: Vec<String> },
+    /// The image is not on the node and the pull policy is `Never`: `ErrImageNeverPull`.
+    ImageNeverPulled,
+    /// Running, never Ready: `Unhealthy` events from a failing readiness probe.
+    ReadinessProbeFailing,
+    /// Pending: `PodScheduled=False`, `Unschedulable`, a `FailedScheduling` event.
+    Unschedulable,
+    /// A Job that fails: `Failed=True`, `BackoffLimitExceeded`.
+    JobFails,
+    /// A CRD: `NamesAccepted` at once, `Established` after this.
+    CrdEstablishedAfter(Duration),
+}
+
+/// What the server plays.
+#[derive(Clone, Debug)]
+pub struct Script {
+    /// By `metadata.name` of workloads and CRDs.
+    pub behaviours: HashMap<String, Behaviour>,
+    pub default_behaviour: Behaviour,
+    /// Time spent inside each apply request.
+    pub apply_latency: Duration,
+    /// Answer aggregated-discovery requests with the legacy lists (as a server without it does).
+    pub legacy_discovery_only: bool,
+    /// After the first apply, close this many GET/LIST connections without an answer.
+    pub drop_connections: usize,
+    pub node_ready_after: Duration,
+    pub coredns_ready_after: Duration,
+    /// A namespace created by apply gets its `default` ServiceAccount this long after.
+    pub default_service_account_after: Duration,
+}
+
+impl Default for Script {
+    fn default() -> Script {
+        Script {
+            behaviours: HashMap::new(),
+            default_behaviour: Behaviour::ReadyAfter(Duration::from_millis(50)),
+            apply_latency: Duration::ZERO,
+            legacy_discovery_only: false,
+            drop_connections: 0,
+            node_ready_after: Duration::ZERO,
+            coredns_ready_after: Duration::ZERO,
+            default_service_account_after: Duration::from_millis(100),
+        }
+    }
+}
+
+/// A request as it arrived.
+#[derive(Clone, Debug)]
+pub struct RecordedRequest {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub content_type: Option<String>,
+    pub accept: Option<String>,
+}
+
+/// A served resource.
+#[derive(Clone, Debug, PartialEq)]
+struct Resource {
+    group: String,
+    version: String,
+    plural: String,
+    kind: String,
+    namespaced: bool,
+}
+
+impl Resource {
+    fn api_version(&self) -> String {
+        if self.group.is_empty() {
+            self.version.clone()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
+    }
+}
+
+const BUILT_IN: &[(&str, &str, &str, &str, bool)] = &[
+    ("", "v1", "namespaces", "Namespace", false),
+    ("", "v1", "nodes", "Node", false),
+    ("", "v1", "pods", "Pod", true),
+    ("", "v1", "services", "Service", true),
+    ("", "v1", "serviceaccounts", "ServiceAccount", true),
+    ("", "v1", "configmaps", "ConfigMap", true),
+    ("", "v1", "secrets", "Secret", true),
+    ("", "v1", "events", "Event", true),
+    ("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", true),
+    ("apps", "v1", "deployments", "Deployment", true),
+    ("apps", "v1", "statefulsets", "StatefulSet", true),
+    ("apps", "v1", "daemonsets", "DaemonSet", true),
+    ("apps", "v1", "replicasets", "ReplicaSet", true),
+    ("batch", "v1", "jobs", "Job", true),
+    ("batch", "v1", "cronjobs", "CronJob", true),
+    ("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", false),
+    ("storage.k8s.io", "v1", "storageclasses", "StorageClass", false),
+    ("rbac.authorization.k8s.io", "v1", "roles", "Role", true),
+    ("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", true),
+    ("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", false),
+    ("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", false),
+];
+
+/// The JSON of `value` after a trip through the `k8s-openapi` type of `kind` (`None`: no type,
+/// a custom resource).
+fn typed_round_trip(kind: &str, value: &Value) -> Option<Result<Value, String>> {
+    fn trip<T: serde::de::DeserializeOwned + serde::Serialize>(value: &Value) -> Result<Value, String> {
+        let typed: T = serde_json::from_value(value.clone()).map_err(|error| error.to_string())?;
+        serde_json::to_value(typed).map_err(|error| error.to_string())
+    }
+    Some(match kind {
+        "Namespace" => trip::<core::Namespace>(value),
+        "Node" => trip::<core::Node>(value),
+        "Pod" => trip::<core::Pod>(value),
+        "Service" => trip::<core::Service>(value),
+        "ServiceAccount" => trip::<core::ServiceAccount>(value),
+        "ConfigMap" => trip::<core::ConfigMap>(value),
+        "Secret" => trip::<core::Secret>(value),
+        "Event" => trip::<core::Event>(value),
+        "PersistentVolumeClaim" => trip::<core::PersistentVolumeClaim>(value),
+        "Deployment" => trip::<apps::Deployment>(value),
+        "StatefulSet" => trip::<apps::StatefulSet>(value),
+        "DaemonSet" => trip::<apps::DaemonSet>(value),
+        "ReplicaSet" => trip::<apps::ReplicaSet>(value),
+        "Job" => trip::<batch::Job>(value),
+        "CronJob" => trip::<batch::CronJob>(value),
+        "CustomResourceDefinition" => trip::<apiextensions::CustomResourceDefinition>(value),
+        "StorageClass" => trip::<storage::StorageClass>(value),
+        "Role" => trip::<rbac::Role>(value),
+        "RoleBinding" => trip::<rbac::RoleBinding>(value),
+        "ClusterRole" => trip::<rbac::ClusterRole>(value),
+        "ClusterRoleBinding" => trip::<rbac::ClusterRoleBinding>(value),
+        _ => return None,
+    })
+}
+
+/// Field paths present in `input` but not in `output` (what a typed round trip dropped).
+fn dropped_fields(input: &Value, output: &Value, path: &str, found: &mut Vec<String>) {
+    match (input, output) {
+        (Value::Object(input), Value::Object(output)) => {
+            for (key, value) in input {
+                let here = format!("{path}.{key}");
+                match output.get(key) {
+                    None if !value.is_null() => found.push(here),
+                    Some(inner) => dropped_fields(value, inner, &here, found),
+                    None => {}
+                }
+            }
+        }
+        (Value::Array(input), Value::Array(output)) => {
+            for (index, (value, inner)) in input.iter().zip(output).enumerate() {
+                dropped_fields(value, inner, &format!("{path}[{index}]"), found);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A stored object: what was applied, when.
+#[derive(Clone, Debug)]
+struct Stored {
+    value: Value,
+    applied_at: Instant,
+}
+
+type Key = (String, String, String, String); // api version, kind, namespace ("" = cluster), name
+
+struct State {
+    script: Script,
+    started: Instant,
+    objects: BTreeMap<Key, Stored>,
+    resource_version: u64,
+    requests: Vec<RecordedRequest>,
+    applies_in_flight: usize,
+    max_applies_in_flight: usize,
+    applied_once: bool,
+    dropped: usize,
+}
+
+fn hash(text: &str) -> String {
+    // FNV-1a: stable pod names without a dependency.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in text.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{hash:016x}")
+}
+
+fn condition(kind: &str, status: &str, reason: &str, message: &str) -> Value {
+    json!({"type": kind, "status": status, "reason": reason, "message": message, "lastTransitionTime": TIMESTAMP})
+}
+
+impl State {
+    fn new(script: Script) -> State {
+        let mut state = State {
+            script,
+            started: Instant::now(),
+            objects: BTreeMap::new(),
+            resource_version: 100,
+            requests: Vec::new(),
+            applies_in_flight: 0,
+            max_applies_in_flight: 0,
+            applied_once: false,
+            dropped: 0,
+        };
+        let started = state.started;
+        for namespace in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+            state.store(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}), started);
+        }
+        for namespace in ["default", "kube-system"] {
+            state.store(
+                json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default", "namespace": namespace}}),
+                started,
+            );
+        }
+        state.store(
+            json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "kind-control-plane", "labels": {"node-role.kubernetes.io/control-plane": ""}}}),
+            started,
+        );
+        state.store(
+            json!({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+                "metadata": {"name": "standard", "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
+                "provisioner": "rancher.io/local-path", "volumeBindingMode": "WaitForFirstConsumer", "reclaimPolicy": "Delete"}),
+            started,
+        );
+        state.store(
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "coredns", "namespace": "kube-system", "labels": {"k8s-app": "kube-dns"}},
+                "spec": {"replicas": 2, "selector": {"matchLabels": {"k8s-app": "kube-dns"}},
+                    "template": {"metadata": {"labels": {"k8s-app": "kube-dns"}}, "spec": {"containers": [{"name": "coredns", "image": "registry.k8s.io/coredns/coredns:v1.12.0"}]}}}}),
+            started,
+        );
+        state
+    }
+
+    fn next_version(&mut self) -> String {
+        self.resource_version += 1;
+        self.resource_version.to_string()
+    }
+
+    /// Store (create or update) `value` as applied at `at`; returns whether it was created.
+    fn store(&mut self, mut value: Value, at: Instant) -> bool {
+        let api_version = value["apiVersion"].as_str().unwrap_or("").to_owned();
+        let kind = value["kind"].as_str().unwrap_or("").to_owned();
+        let namespace = value["metadata"]["namespace"].as_str().unwrap_or("").to_owned();
+        let name = value["metadata"]["name"].as_str().unwrap_or("").to_owned();
+        let key = (api_version, kind, namespace, name.clone());
+        let version = self.next_version();
+        let previous = self.objects.get(&key).cloned();
+        let metadata = value["metadata"].as_object_mut().expect("metadata");
+        metadata.insert("resourceVersion".to_owned(), json!(version));
+        match &previous {
+            Some(old) => {
+                let old_meta = &old.value["metadata"];
+                metadata.insert("uid".to_owned(), old_meta["uid"].clone());
+                metadata.insert("creationTimestamp".to_owned(), old_meta["creationTimestamp"].clone());
+                let generation = old_meta["generation"].as_i64().unwrap_or(1);
+                let changed = old.value.get("spec") != value.get("spec");
+                value["metadata"]["generation"] = json!(if changed { generation + 1 } else { generation });
+            }
+            None => {
+                metadata.insert("uid".to_owned(), json!(format!("uid-{}", hash(&format!("{key:?}")))));
+                metadata.insert("creationTimestamp".to_owned(), json!(TIMESTAMP));
+                metadata.insert("generation".to_owned(), json!(1));
+            }
+        }
+        // A re-apply that changes nothing keeps its timeline.
+        let applied_at = match &previous {
+            Some(old) if old.value.get("spec") == value.get("spec") => old.applied_at,
+            _ => at,
+        };
+        self.objects.insert(key, Stored { value, applied_at });
+        previous.is_none()
+    }
+
+    fn behaviour(&self, name: &str, kind: &str) -> Behaviour {
+        if let Some(behaviour) = self.script.behaviours.get(name) {
+            return behaviour.clone();
+        }
+        if kind == "CustomResourceDefinition" {
+            return Behaviour::CrdEstablishedAfter(Duration::from_millis(100));
+        }
+        self.script.default_behaviour.clone()
+    }
+
+    /// CRDs that are Established now, as resources.
+    fn crd_resources(&self) -> Vec<Resource> {
+        let mut resources = Vec::new();
+        for ((_, kind, _, _), stored) in &self.objects {
+            if kind != "CustomResourceDefinition" || !self.crd_established(stored) {
+                continue;
+            }
+            let spec = &stored.value["spec"];
+            for version in spec["versions"].as_array().into_iter().flatten() {
+                if version["served"].as_bool() != Some(true) {
+                    continue;
+                }
+                resources.push(Resource {
+                    group: spec["group"].as_str().unwrap_or("").to_owned(),
+                    version: version["name"].as_str().unwrap_or("").to_owned(),
+                    plural: spec["names"]["plural"].as_str().unwrap_or("").to_owned(),
+                    kind: spec["names"]["kind"].as_str().unwrap_or("").to_owned(),
+                    namespaced: spec["scope"].as_str() == Some("Namespaced"),
+                });
+            }
+        }
+        resources
+    }
+
+    fn crd_established(&self, stored: &Stored) -> bool {
+        let name = stored.value["metadata"]["name"].as_str().unwrap_or("");
+        match self.behaviour(name, "CustomResourceDefinition") {
+            Behaviour::CrdEstablishedAfter(delay) => stored.applied_at.elapsed() >= delay,
+            _ => true,
+        }
+    }
+
+    fn resources(&self) -> Vec<Resource> {
+        let mut resources: Vec<Resource> = BUILT_IN
+            .iter()
+            .map(|(group, version, plural, kind, namespaced)| Resource {
+                group: (*group).to_owned(),
+                version: (*version).to_owned(),
+                plural: (*plural).to_owned(),
+                kind: (*kind).to_owned(),
+                namespaced: *namespaced,
+            })
+            .collect();
+        resources.extend(self.crd_resources());
+        resources
+    }
+
+    fn find_resource(&self, group: &str, version: &str, plural: &str) -> Option<Resource> {
+        self.resources()
+            .into_iter()
+            .find(|resource| resource.group == group && resource.version == version && resource.plural == plural)
+    }
+
+    fn namespace_exists(&self, namespace: &str) -> bool {
+        self.objects
+            .contains_key(&("v1".to_owned(), "Namespace".to_owned(), String::new(), namespace.to_owned()))
+    }
+
+    /// Every object of `resource` (in `namespace`), as a read returns it now.
+    fn list(&self, resource: &Resource, namespace: Option<&str>) -> Vec<Value> {
+        let api_version = resource.api_version();
+        let mut items: Vec<Value> = self
+            .objects
+            .iter()
+            .filter(|((version, kind, object_namespace, _), _)| {
+                *version == api_version && *kind == resource.kind && namespace.is_none_or(|namespace| namespace == object_namespace)
+            })
+            .map(|(_, stored)| self.view(stored))
+            .collect();
+        match resource.kind.as_str() {
+            "Pod" => items.extend(self.workload_pods(namespace)),
+            "Event" => items.extend(self.events(namespace)),
+            "ServiceAccount" => items.extend(self.default_service_accounts(namespace)),
+            _ => {}
+        }
+        items
+    }
+
+    fn get(&self, resource: &Resource, namespace: Option<&str>, name: &str) -> Option<Value> {
+        self.list(resource, namespace)
+            .into_iter()
+            .find(|item| item["metadata"]["name"].as_str() == Some(name))
+    }
+
+    /// `default` ServiceAccounts of namespaces created by apply, once the controller "made" them.
+    fn default_service_accounts(&self, namespace: Option<&str>) -> Vec<Value> {
+        self.objects
+            .iter()
+            .filter(|((_, kind, _, name), stored)| {
+                kind == "Namespace"
+                    && !["default", "kube-system"].contains(&name.as_str())
+                    && stored.applied_at.elapsed() >= self.script.default_service_account_after
+                    && namespace.is_none_or(|namespace| namespace == name)
+            })
+            .map(|((_, _, _, name), _)| {
+                typed(json!({"apiVersion": "v1", "kind": "ServiceAccount",
+                    "metadata": {"name": "default", "namespace": name, "uid": format!("uid-sa-{name}"), "resourceVersion": "1", "creationTimestamp": TIMESTAMP}}))
+            })
+            .collect()
+    }
+
+    /// The object with its status as of now.
+    fn view(&self, stored: &Stored) -> Value {
+        let mut value = stored.value.clone();
+        let kind = value["kind"].as_str().unwrap_or("").to_owned();
+        let name = value["metadata"]["name"].as_str().unwrap_or("").to_owned();
+        let generation = value["metadata"]["generation"].as_i64().unwrap_or(1);
+        let elapsed = stored.applied_at.elapsed();
+        let behaviour = self.behaviour(&name, &kind);
+        let ready = match &behaviour {
+            Behaviour::ReadyAfter(delay) => elapsed >= *delay,
+            _ => false,
+        };
+        let replicas = value["spec"]["replicas"].as_i64().unwrap_or(1);
+        let status = match kind.as_str() {
+            "Namespace" => Some(json!({"phase": "Active"})),
+            "Node" => {
+                let ready = self.started.elapsed() >= self.script.node_ready_after;
+                Some(json!({"conditions": [if ready {
+                    condition("Ready", "True", "KubeletReady", "kubelet is posting ready status")
+                } else {
+                    condition("Ready", "False", "KubeletNotReady", "container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:Network plugin returns error: cni plugin not initialized")
+                }]}))
+            }
+            "Deployment" => {
+                let ready = if name == "coredns" && value["metadata"]["namespace"] == "kube-system" {
+                    self.started.elapsed() >= self.script.coredns_ready_after
+                } else {
+                    ready
+                };
+                let up = if ready { replicas } else { 0 };
+                let mut status = json!({
+                    "observedGeneration": generation, "replicas": replicas, "updatedReplicas": replicas,
+                    "readyReplicas": up, "availableReplicas": up,
+                    "conditions": [
+                        if ready { condition("Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability.") }
+                        else { condition("Available", "False", "MinimumReplicasUnavailable", "Deployment does not have minimum availability.") },
+                        condition("Progressing", "True", if ready { "NewReplicaSetAvailable" } else { "ReplicaSetUpdated" }, "")
+                    ]});
+                if !ready {
+                    status["unavailableReplicas"] = json!(replicas);
+                }
+                Some(status)
+            }
+            "StatefulSet" => {
+                let up = if ready { replicas } else { 0 };
+                Some(json!({"observedGeneration": generation, "replicas": replicas, "readyReplicas": up, "availableReplicas": up,
+                    "currentReplicas": replicas, "updatedReplicas": replicas, "currentRevision": format!("{name}-r1"), "updateRevision": format!("{name}-r1")}))
+            }
+            "DaemonSet" => {
+                let up = i64::from(ready);
+                Some(json!({"observedGeneration": generation, "desiredNumberScheduled": 1, "currentNumberScheduled": 1,
+                    "updatedNumberScheduled": 1, "numberReady": up, "numberAvailable": up, "numberMisscheduled": 0}))
+            }
+            "ReplicaSet" => {
+                let up = if ready { replicas } else { 0 };
+                Some(json!({"observedGeneration": generation, "replicas": replicas, "readyReplicas": up, "availableReplicas": up}))
+            }
+            "Job" => Some(match behaviour {
+                Behaviour::JobFails => json!({"failed": 1, "conditions": [
+                    condition("FailureTarget", "True", "BackoffLimitExceeded", "Job has reached the specified backoff limit"),
+                    condition("Failed", "True", "BackoffLimitExceeded", "Job has reached the specified backoff limit")]}),
+                _ if ready => json!({"succeeded": 1, "conditions": [
+                    condition("SuccessCriteriaMet", "True", "CompletionsReached", "Reached expected number of succeeded pods"),
+                    condition("Complete", "True", "CompletionsReached", "Reached expected number of succeeded pods")]}),
+                _ => json!({"active": 1}),
+            }),
+            "Pod" => Some(self.pod_status(&value, &behaviour, elapsed, 0)),
+            "Service" => Some(json!({"loadBalancer": {}})),
+            "PersistentVolumeClaim" => Some(json!({"phase": "Pending"})),
+            "CustomResourceDefinition" => {
+                let established = self.crd_established(stored);
+                Some(json!({"conditions": [
+                    condition("NamesAccepted", "True", "NoConflicts", "no conflicts found"),
+                    if established { condition("Established", "True", "InitialNamesAccepted", "the initial names have been accepted") }
+                    else { condition("Established", "False", "Installing", "the initial names have been accepted") }
+                ], "acceptedNames": value["spec"]["names"].clone(), "storedVersions": ["v1"]}))
+            }
+            _ => None,
+        };
+        if let Some(status) = status {
+            value["status"] = status;
+        }
+        typed(value)
+    }
+
+    fn pod_status(&self, pod: &Value, behaviour: &Behaviour, elapsed: Duration, _index: usize) -> Value {
+        let containers: Vec<(String, String)> = pod["spec"]["containers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|container| {
+                (
+                    container["name"].as_str().unwrap_or("main").to_owned(),
+                    container["image"].as_str().unwrap_or("").to_owned(),
+                )
+            })
+            .collect();
+        let statuses = |state: Value, ready: bool, restarts: i64, last: Value| -> Value {
+            Value::Array(
+                containers
+                    .iter()
+                    .map(|(name, image)| {
+                        let mut status = json!({"name": name, "image": image, "imageID": "", "ready": ready,
+                            "restartCount": restarts, "started": ready, "state": state.clone()});
+                        if !last.is_null() {
+                            status["lastState"] = last.clone();
+                        }
+                        status
+                    })
+                    .collect(),
+            )
+        };
+        match behaviour {
+            Behaviour::ReadyAfter(delay) | Behaviour::CrdEstablishedAfter(delay) if elapsed >= *delay => json!({
+                "phase": "Running", "podIP": "10.244.0.10", "startTime": TIMESTAMP,
+                "conditions": [condition("PodScheduled", "True", "", ""), condition("Initialized", "True", "", ""),
+                    condition("ContainersReady", "True", "", ""), condition("Ready", "True", "", "")],
+                "containerStatuses": statuses(json!({"running": {"startedAt": TIMESTAMP}}), true, 0, Value::Null)}),
+            Behaviour::ReadyAfter(_) | Behaviour::CrdEstablishedAfter(_) => json!({
+                "phase": "Pending", "conditions": [condition("PodScheduled", "True", "", ""), condition("Ready", "False", "ContainersNotReady", "")],
+                "containerStatuses": statuses(json!({"waiting": {"reason": "ContainerCreating"}}), false, 0, Value::Null)}),
+            Behaviour::CrashLoop { exit_code, .. } => json!({
+                "phase": "Running", "startTime": TIMESTAMP,
+                "conditions": [condition("PodScheduled", "True", "", ""), condition("Ready", "False", "ContainersNotReady", "containers with unready status")],
+                "containerStatuses": statuses(
+                    json!({"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 1m20s restarting failed container"}}),
+                    false, 4,
+                    json!({"terminated": {"reason": "Error", "exitCode": exit_code, "startedAt": TIMESTAMP, "finishedAt": TIMESTAMP}}))}),
+            Behaviour::ImageNeverPulled => {
+                let image = containers.first().map(|(_, image)| image.clone()).unwrap_or_default();
+                json!({"phase": "Pending",
+                    "conditions": [condition("PodScheduled", "True", "", ""), condition("Ready", "False", "ContainersNotReady", "")],
+                    "containerStatuses": statuses(
+                        json!({"waiting": {"reason": "ErrImageNeverPull", "message": format!("Container image \"{image}\" is not present with pull policy of Never")}}),
+                        false, 0, Value::Null)})
+            }
+            Behaviour::ReadinessProbeFailing => json!({
+                "phase": "Running", "startTime": TIMESTAMP,
+                "conditions": [condition("PodScheduled", "True", "", ""), condition("Ready", "False", "ContainersNotReady", "containers with unready status")],
+                "containerStatuses": statuses(json!({"running": {"startedAt": TIMESTAMP}}), false, 0, Value::Null)}),
+            Behaviour::Unschedulable => json!({
+                "phase": "Pending",
+                "conditions": [condition("PodScheduled", "False", "Unschedulable", "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod.")]}),
+            Behaviour::JobFails => json!({
+                "phase": "Failed", "message": "the container exited with code 1",
+                "conditions": [condition("PodScheduled", "True", "", ""), condition("Ready", "False", "PodFailed", "")],
+                "containerStatuses": statuses(json!({"terminated": {"reason": "Error", "exitCode": 1, "startedAt": TIMESTAMP, "finishedAt": TIMESTAMP}}), false, 0, Value::Null)}),
+        }
+    }
+
+    /// Pods of every workload (and of CoreDNS) in `namespace`.
+    fn workload_pods(&self, namespace: Option<&str>) -> Vec<Value> {
+        let mut pods = Vec::new();
+        for ((api_version, kind, object_namespace, name), stored) in &self.objects {
+            if !matches!(kind.as_str(), "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job")
+                || namespace.is_some_and(|namespace| namespace != object_namespace)
+            {
+                continue;
+            }
+            let count = match kind.as_str() {
+                "DaemonSet" | "Job" => 1,
+                _ => stored.value["spec"]["replicas"].as_i64().unwrap_or(1).max(0) as usize,
+            };
+            let template_hash = &hash(&format!("{name}{}", stored.value["spec"]["template"]))[..10];
+            let behaviour = if name == "coredns" {
+                Behaviour::ReadyAfter(self.script.coredns_ready_after.saturating_sub(stored.applied_at.duration_since(self.started)))
+            } else {
+                self.behaviour(name, kind)
+            };
+            for index in 0..count {
+                let pod_name = if kind == "Job" {
+                    format!("{name}-{}", &template_hash[..5])
+                } else {
+                    format!("{name}-{template_hash}-{index}")
+                };
+                let mut labels = stored.value["spec"]["template"]["metadata"]["labels"].clone();
+                if !labels.is_object() {
+                    labels = json!({});
+                }
+                if kind == "Deployment" {
+                    labels["pod-template-hash"] = json!(template_hash);
+                }
+                let mut pod = json!({
+                    "apiVersion": "v1", "kind": "Pod",
+                    "metadata": {"name": pod_name, "namespace": object_namespace, "labels": labels,
+                        "uid": format!("uid-{}", hash(&pod_name)), "resourceVersion": "1", "creationTimestamp": TIMESTAMP,
+                        "ownerReferences": [{"apiVersion": api_version, "kind": kind, "name": name,
+                            "uid": stored.value["metadata"]["uid"], "controller": true, "blockOwnerDeletion": true}]},
+                    "spec": stored.value["spec"]["template"]["spec"].clone(),
+                });
+                if kind == "Job" && pod["spec"].get("restartPolicy").is_none() {
+                    pod["spec"]["restartPolicy"] = json!("Never");
+                }
+                pod["status"] = self.pod_status(&pod, &behaviour, stored.applied_at.elapsed(), index);
+                pods.push(typed(pod));
+            }
+        }
+        pods
+    }
+
+    /// Warning events for the pods of misbehaving workloads.
+    fn events(&self, namespace: Option<&str>) -> Vec<Value> {
+        let mut events = Vec::new();
+        for pod in self.workload_pods(namespace) {
+            let owner = pod["metadata"]["ownerReferences"][0]["name"].as_str().unwrap_or("").to_owned();
+            let owner_kind = pod["metadata"]["ownerReferences"][0]["kind"].as_str().unwrap_or("").to_owned();
+            let image = pod["spec"]["containers"][0]["image"].as_str().unwrap_or("").to_owned();
+            let (reason, message, count) = match self.behaviour(&owner, &owner_kind) {
+                Behaviour::CrashLoop { .. } => ("BackOff", "Back-off restarting failed container in pod".to_owned(), 6),
+                Behaviour::ImageNeverPulled => (
+                    "ErrImageNeverPull",
+                    format!("Container image \"{image}\" is not present with pull policy of Never"),
+                    3,
+                ),
+                Behaviour::ReadinessProbeFailing => (
+                    "Unhealthy",
+                    "Readiness probe failed: HTTP probe failed with statuscode: 503".to_owned(),
+                    12,
+                ),
+                Behaviour::Unschedulable => (
+                    "FailedScheduling",
+                    "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod.".to_owned(),
+                    2,
+                ),
+                _ => continue,
+            };
+            let pod_name = pod["metadata"]["name"].as_str().unwrap_or("").to_owned();
+            let pod_namespace = pod["metadata"]["namespace"].as_str().unwrap_or("").to_owned();
+            events.push(typed(json!({
+                "apiVersion": "v1", "kind": "Event",
+                "metadata": {"name": format!("{pod_name}.{}", &hash(reason)[..8]), "namespace": pod_namespace, "uid": format!("uid-event-{pod_name}"), "resourceVersion": "1", "creationTimestamp": TIMESTAMP},
+                "involvedObject": {"kind": "Pod", "name": pod_name, "namespace": pod_namespace, "uid": pod["metadata"]["uid"], "apiVersion": "v1"},
+                "type": "Warning", "reason": reason, "message": message, "count": count,
+                "firstTimestamp": TIMESTAMP, "lastTimestamp": TIMESTAMP,
+                "source": {"component": if reason == "FailedScheduling" { "default-scheduler" } else { "kubelet" }},
+            })));
+        }
+        events
+    }
+
+    /// The log of `container` in pod `name` (`previous`: the instance before the last restart).
+    fn log(&self, namespace: &str, name: &str, container: &str, previous: bool) -> Result<String, (StatusCode, Value)> {
+        let pod = self
+            .workload_pods(Some(namespace))
+            .into_iter()
+            .find(|pod| pod["metadata"]["name"].as_str() == Some(name))
+            .ok_or_else(|| not_found("pods", name))?;
+        let owner = pod["metadata"]["ownerReferences"][0]["name"].as_str().unwrap_or("").to_owned();
+        let owner_kind = pod["metadata"]["ownerReferences"][0]["kind"].as_str().unwrap_or("").to_owned();
+        let restarted = pod["status"]["containerStatuses"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|status| status["name"] == container && status["restartCount"].as_i64().unwrap_or(0) > 0);
+        if previous && !restarted {
+            return Err(status_error(
+                StatusCode::BAD_REQUEST,
+                "BadRequest",
+                &format!("previous terminated container \"{container}\" in pod \"{name}\" not found"),
+            ));
+        }
+        let lines: Vec<String> = match self.behaviour(&owner, &owner_kind) {
+            Behaviour::CrashLoop { log, .. } if previous => std::iter::once("previous instance".to_owned()).chain(log).collect(),
+            Behaviour::CrashLoop { log, .. } => log,
+            Behaviour::ReadinessProbeFailing => vec![
+                "starting".to_owned(),
+                "GET /healthz 503: database not reachable".to_owned(),
+                "GET /healthz 503: database not reachable".to_owned(),
+            ],
+            Behaviour::ImageNeverPulled | Behaviour::Unschedulable => {
+                return Err(status_error(
+                    StatusCode::BAD_REQUEST,
+                    "BadRequest",
+                    &format!("container \"{container}\" in pod \"{name}\" is waiting to start: ContainerCreating"),
+                ));
+            }
+            _ => vec!["listening on :8080".to_owned(), "ready".to_owned()],
+        };
+        Ok(lines.iter().map(|line| format!("{line}\n")).collect())
+    }
+}
+
+/// `value` after a trip through its `k8s-openapi` type (unchanged for custom resources).
+fn typed(value: Value) -> Value {
+    let kind = value["kind"].as_str().unwrap_or("").to_owned();
+    match typed_round_trip(&kind, &value) {
+        Some(Ok(round_tripped)) => round_tripped,
+        Some(Err(error)) => panic!("fake-apiserver built a {kind} the API would not accept: {error}\n{value:#}"),
+        None => value,
+    }
+}
+
+fn status_error(code: StatusCode, reason: &str, message: &str) -> (StatusCode, Value) {
+    (
+        code,
+        json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": message, "reason": reason, "code": code.as_u16()}),
+    )
+}
+
+fn not_found(plural: &str, name: &str) -> (StatusCode, Value) {
+    status_error(StatusCode::NOT_FOUND, "NotFound", &format!("{plural} \"{name}\" not found"))
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        match bytes[index] {
+            b'%' if index + 2 < bytes.len() => {
+                match u8::from_str_radix(std::str::from_utf8(&bytes[index + 1..index + 3]).unwrap_or(""), 16) {
+                    Ok(byte) => {
+                        out.push(byte);
+                        index += 3;
+                        continue;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b'+' => out.push(b' '),
+            byte => out.push(byte),
+        }
+        index += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn query_map(query: &str) -> HashMap<String, String> {
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(key), percent_decode(value))
+        })
+        .collect()
+}
+
+fn field(value: &Value, dotted: &str) -> Option<String> {
+    let mut current = value;
+    for part in dotted.split('.') {
+        current = current.get(part)?;
+    }
+    current.as_str().map(str::to_owned)
+}
+
+/// Equality-based label selectors (`a=b,c==d,e!=f`) and simple field selectors.
+fn selected(item: &Value, label_selector: Option<&String>, field_selector: Option<&String>) -> bool {
+    for term in label_selector.into_iter().flat_map(|selector| selector.split(',')).filter(|term| !term.is_empty()) {
+        let labels = &item["metadata"]["labels"];
+        let ok = if let Some((key, value)) = term.split_once("!=") {
+            labels[key].as_str() != Some(value)
+        } else if let Some((key, value)) = term.split_once("==").or_else(|| term.split_once('=')) {
+            labels[key].as_str() == Some(value)
+        } else {
+            labels.get(term).is_some()
+        };
+        if !ok {
+            return false;
+        }
+    }
+    for term in field_selector.into_iter().flat_map(|selector| selector.split(',')).filter(|term| !term.is_empty()) {
+        let ok = match term.split_once("!=") {
+            Some((key, value)) => field(item, key).as_deref() != Some(value),
+            None => match term.split_once("==").or_else(|| term.split_once('=')) {
+                Some((key, value)) => field(item, key).as_deref() == Some(value),
+                None => true,
+            },
+        };
+        if !ok {
+            return false;
+        }
+    }
+    true
+}
+
+fn discovery_verbs() -> Vec<String> {
+    ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+        .iter()
+        .map(|verb| (*verb).to_owned())
+        .collect()
+}
+
+fn aggregated_discovery(resources: &[Resource], core: bool) -> Value {
+    let mut groups: BTreeMap<(String, String), Vec<&Resource>> = BTreeMap::new();
+    for resource in resources.iter().filter(|resource| resource.group.is_empty() == core) {
+        groups
+            .entry((resource.group.clone(), resource.version.clone()))
+            .or_default()
+            .push(resource);
+    }
+    let mut items: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    for ((group, version), members) in groups {
+        let resources: Vec<Value> = members
+            .iter()
+            .map(|resource| {
+                let mut entry = json!({"resource": resource.plural,
+                    "responseKind": {"group": resource.group, "version": resource.version, "kind": resource.kind},
+                    "scope": if resource.namespaced { "Namespaced" } else { "Cluster" },
+                    "singularResource": resource.kind.to_lowercase(), "verbs": discovery_verbs()});
+                if resource.kind == "Pod" {
+                    entry["subresources"] = json!([{"subresource": "log", "responseKind": {"group": "", "version": "v1", "kind": "Pod"}, "verbs": ["get"]}]);
+                }
+                entry
+            })
+            .collect();
+        items
+            .entry(group)
+            .or_default()
+            .push(json!({"version": version, "resources": resources, "freshness": "Current"}));
+    }
+    let items: Vec<Value> = items
+        .into_iter()
+        .map(|(group, versions)| json!({"metadata": {"name": group}, "versions": versions}))
+        .collect();
+    json!({"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2", "metadata": {}, "items": items})
+}
+
+fn resource_list(resources: &[Resource], group: &str, version: &str) -> Value {
+    let group_version = if group.is_empty() { version.to_owned() } else { format!("{group}/{version}") };
+    let mut entries: Vec<meta::APIResource> = Vec::new();
+    for resource in resources.iter().filter(|resource| resource.group == group && resource.version == version) {
+        entries.push(meta::APIResource {
+            name: resource.plural.clone(),
+            singular_name: resource.kind.to_lowercase(),
+            namespaced: resource.namespaced,
+            kind: resource.kind.clone(),
+            verbs: discovery_verbs(),
+            ..Default::default()
+        });
+        if resource.kind == "Pod" {
+            entries.push(meta::APIResource {
+                name: "pods/log".to_owned(),
+                singular_name: String::new(),
+                namespaced: true,
+                kind: "Pod".to_owned(),
+                verbs: vec!["get".to_owned()],
+                ..Default::default()
+            });
+        }
+    }
+    let mut value = serde_json::to_value(meta::APIResourceList {
+        group_version,
+        resources: entries,
+    })
+    .expect("APIResourceList");
+    value["kind"] = json!("APIResourceList");
+    value["apiVersion"] = json!("v1");
+    value
+}
+
+fn group_list(resources: &[Resource]) -> Value {
+    let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for resource in resources.iter().filter(|resource| !resource.group.is_empty()) {
+        let versions = groups.entry(resource.group.clone()).or_default();
+        if !versions.contains(&resource.version) {
+            versions.push(resource.version.clone());
+        }
+    }
+    let list = meta::APIGroupList {
+        groups: groups
+            .into_iter()
+            .map(|(name, versions)| {
+                let versions: Vec<meta::GroupVersionForDiscovery> = versions
+                    .into_iter()
+                    .map(|version| meta::GroupVersionForDiscovery {
+                        group_version: format!("{name}/{version}"),
+                        version,
+                    })
+                    .collect();
+                meta::APIGroup {
+                    preferred_version: versions.first().cloned(),
+                    name,
+                    versions,
+                    ..Default::default()
+                }
+            })
+            .collect(),
+    };
+    let mut value = serde_json::to_value(list).expect("APIGroupList");
+    value["kind"] = json!("APIGroupList");
+    value["apiVersion"] = json!("v1");
+    value
+}
+
+type Answer = Result<Response<Full<Bytes>>, std::io::Error>;
+
+fn respond(code: StatusCode, content_type: &str, body: Vec<u8>) -> Answer {
+    Ok(Response::builder()
+        .status(code)
+        .header("content-type", content_type)
+        .body(Full::new(Bytes::from(body)))
+        .expect("response"))
+}
+
+fn respond_json(code: StatusCode, value: &Value) -> Answer {
+    respond(code, "application/json", serde_json::to_vec(value).expect("JSON"))
+}
+
+fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
+    state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Where a request points: a resource, a namespace, a name and a subresource.
+struct Target {
+    resource: Resource,
+    namespace: Option<String>,
+    name: Option<String>,
+    subresource: Option<String>,
+}
+
+fn route(state: &State, segments: &[&str]) -> Result<Target, (StatusCode, Value)> {
+    let (group, version, rest) = match segments {
+        ["api", version, rest @ ..] => ("", *version, rest),
+        ["apis", group, version, rest @ ..] => (*group, *version, rest),
+        _ => return Err(status_error(StatusCode::NOT_FOUND, "NotFound", "the server could not find the requested resource")),
+    };
+    let (namespace, plural, name, subresource) = match rest {
+        ["namespaces", namespace, plural, tail @ ..] => (
+            Some((*namespace).to_owned()),
+            *plural,
+            tail.first().map(|name| (*name).to_owned()),
+            tail.get(1).map(|sub| (*sub).to_owned()),
+        ),
+        [plural, tail @ ..] => (None, *plural, tail.first().map(|name| (*name).to_owned()), tail.get(1).map(|sub| (*sub).to_owned())),
+        [] => return Err(status_error(StatusCode::NOT_FOUND, "NotFound", "no resource")),
+    };
+    let resource = state
+        .find_resource(group, version, plural)
+        .ok_or_else(|| status_error(StatusCode::NOT_FOUND, "NotFound", "the server could not find the requested resource"))?;
+    Ok(Target {
+        resource,
+        namespace,
+        name,
+        subresource,
+    })
+}
+
+async fn handle(state: Arc<Mutex<State>>, request: Request<Incoming>) -> Answer {
+    let method = request.method().as_str().to_owned();
+    let path = request.uri().path().to_owned();
+    let query = request.uri().query().unwrap_or("").to_owned();
+    let header = |name: &str| request.headers().get(name).and_then(|value| value.to_str().ok()).map(str::to_owned);
+    let recorded = RecordedRequest {
+        method: method.clone(),
+        path: path.clone(),
+        query: query.clone(),
+        content_type: header("content-type"),
+        accept: header("accept"),
+    };
+    let accept = recorded.accept.clone().unwrap_or_default();
+    let content_type = recorded.content_type.clone().unwrap_or_default();
+    {
+        let mut state = lock(&state);
+        state.requests.push(recorded);
+        if method == "GET" && state.applied_once && state.dropped < state.script.drop_connections {
+            state.dropped += 1;
+            // An error from the service makes hyper close the connection without an answer.
+            return Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "scripted drop"));
+        }
+    }
+    let body = request.into_body().collect().await.map(|body| body.to_bytes()).unwrap_or_default();
+    let parameters = query_map(&query);
+    let segments: Vec<&str> = path.split('/').filter(|segment| !segment.is_empty()).collect();
+    if method == "GET" {
+        let aggregated = accept.contains("g=apidiscovery.k8s.io");
+        let state = lock(&state);
+        let resources = state.resources();
+        match segments.as_slice() {
+            ["version"] => {
+                return respond_json(StatusCode::OK, &json!({"major": "1", "minor": "33", "gitVersion": "v1.33.1", "platform": "linux/amd64"}));
+            }
+            ["api"] | ["apis"] if aggregated && !state.script.legacy_discovery_only => {
+                let body = aggregated_discovery(&resources, segments == ["api"]);
+                return respond(
+                    StatusCode::OK,
+                    "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList",
+                    serde_json::to_vec(&body).expect("JSON"),
+                );
+            }
+            ["api"] => {
+                return respond_json(StatusCode::OK, &json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []}));
+            }
+            ["apis"] => return respond_json(StatusCode::OK, &group_list(&resources)),
+            ["api", "v1"] => return respond_json(StatusCode::OK, &resource_list(&resources, "", "v1")),
+            ["apis", group, version] => return respond_json(StatusCode::OK, &resource_list(&resources, group, version)),
+            _ => {}
+        }
+    }
+    let answer = match method.as_str() {
+        "GET" => read(&lock(&state), &segments, &parameters),
+        "PATCH" => apply(&state, &segments, &parameters, &content_type, &body).await,
+        _ => Err(status_error(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", "the fake API server only serves GET and apply")),
+    };
+    match answer {
+        Ok((code, Reply::Json(value))) => respond_json(code, &value),
+        Ok((code, Reply::Text(text))) => respond(code, "text/plain", text.into_bytes()),
+        Err((code, value)) => respond_json(code, &value),
+    }
+}
+
+enum Reply {
+    Json(Value),
+    Text(String),
+}
+
+fn read(state: &State, segments: &[&str], parameters: &HashMap<String, String>) -> Result<(StatusCode, Reply), (StatusCode, Value)> {
+    if parameters.get("watch").is_some_and(|watch| watch == "true" || watch == "1") {
+        return Err(status_error(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", "the fake API server does not watch; poll"));
+    }
+    let target = route(state, segments)?;
+    let namespace = target.namespace.as_deref();
+    match (&target.name, target.subresource.as_deref()) {
+        (Some(name), Some("log")) => {
+            let container = parameters.get("container").cloned().unwrap_or_default();
+            let previous = parameters.get("previous").is_some_and(|value| value == "true");
+            let log = state.log(namespace.unwrap_or("default"), name, &container, previous)?;
+            let lines: Vec<&str> = log.lines().collect();
+            let tail = parameters
+                .get("tailLines")
+                .and_then(|lines| lines.parse::<usize>().ok())
+                .unwrap_or(lines.len());
+            let kept: String = lines[lines.len().saturating_sub(tail)..]
+                .iter()
+                .map(|line| format!("{line}\n"))
+                .collect();
+            Ok((StatusCode::OK, Reply::Text(kept)))
+        }
+        (Some(_), Some(sub)) => Err(status_error(StatusCode::NOT_FOUND, "NotFound", &format!("no subresource {sub}"))),
+        (Some(name), None) => state
+            .get(&target.resource, namespace, name)
+            .map(|object| (StatusCode::OK, Reply::Json(object)))
+            .ok_or_else(|| not_found(&qualified_plural(&target.resource), name)),
+        (None, _) => {
+            let items: Vec<Value> = state
+                .list(&target.resource, namespace)
+                .into_iter()
+                .filter(|item| selected(item, parameters.get("labelSelector"), parameters.get("fieldSelector")))
+                .map(|mut item| {
+                    // Like the real server: list items carry no apiVersion/kind.
+                    if let Some(map) = item.as_object_mut() {
+                        map.remove("apiVersion");
+                        map.remove("kind");
+                    }
+                    item
+                })
+                .collect();
+            Ok((
+                StatusCode::OK,
+                Reply::Json(json!({"apiVersion": target.resource.api_version(), "kind": format!("{}List", target.resource.kind),
+                    "metadata": {"resourceVersion": state.resource_version.to_string()}, "items": items})),
+            ))
+        }
+    }
+}
+
+fn qualified_plural(resource: &Resource) -> String {
+    if resource.group.is_empty() {
+        resource.plural.clone()
+    } else {
+        format!("{}.{}", resource.plural, resource.group)
+    }
+}
+
+async fn apply(
+    state: &Arc<Mutex<State>>,
+    segments: &[&str],
+    parameters: &HashMap<String, String>,
+    content_type: &str,
+    body: &[u8],
+) -> Result<(StatusCode, Reply), (StatusCode, Value)> {
+    let latency = {
+        let mut state = lock(state);
+        state.applies_in_flight += 1;
+        state.max_applies_in_flight = state.max_applies_in_flight.max(state.applies_in_flight);
+        state.script.apply_latency
+    };
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    let result = apply_locked(&mut lock(state), segments, parameters, content_type, body);
+    let mut state = lock(state);
+    state.applies_in_flight -= 1;
+    if result.is_ok() {
+        state.applied_once = true;
+    }
+    result
+}
+
+fn apply_locked(
+    state: &mut State,
+    segments: &[&str],
+    parameters: &HashMap<String, String>,
+    content_type: &str,
+    body: &[u8],
+) -> Result<(StatusCode, Reply), (StatusCode, Value)> {
+    if !content_type.starts_with("application/apply-patch+yaml") {
+        return Err(status_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UnsupportedMediaType",
+            &format!("the fake API server only takes server-side apply, not {content_type}"),
+        ));
+    }
+    let target = route(state, segments)?;
+    let Some(name) = target.name.clone() else {
+        return Err(status_error(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", "apply needs a name"));
+    };
+    if parameters.get("fieldManager").is_none_or(String::is_empty) {
+        return Err(status_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Invalid",
+            "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch",
+        ));
+    }
+    let text = String::from_utf8_lossy(body);
+    let mut value: Value = match serde_json::from_str(&text) {
+        Ok(value) => value,
+        Err(_) => serde_saphyr::from_str(&text)
+            .map_err(|error| status_error(StatusCode::BAD_REQUEST, "BadRequest", &format!("error decoding YAML: {error}")))?,
+    };
+    let resource = &target.resource;
+    let kind = value["kind"].as_str().unwrap_or("").to_owned();
+    let api_version = value["apiVersion"].as_str().unwrap_or("").to_owned();
+    if kind != resource.kind || api_version != resource.api_version() || value["metadata"]["name"].as_str() != Some(name.as_str()) {
+        return Err(status_error(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            &format!("the body ({api_version} {kind} {:?}) does not match the URL", value["metadata"]["name"]),
+        ));
+    }
+    let namespace = if resource.namespaced {
+        let namespace = target.namespace.clone().unwrap_or_else(|| "default".to_owned());
+        if value["metadata"]["namespace"].as_str().is_some_and(|inner| inner != namespace) {
+            return Err(status_error(
+                StatusCode::BAD_REQUEST,
+                "BadRequest",
+                "the namespace of the provided object does not match the namespace sent on the request",
+            ));
+        }
+        if !state.namespace_exists(&namespace) {
+            return Err(not_found("namespaces", &namespace));
+        }
+        value["metadata"]["namespace"] = json!(namespace);
+        Some(namespace)
+    } else {
+        None
+    };
+    if let Some(round_trip) = typed_round_trip(&kind, &value) {
+        let typed = round_trip.map_err(|error| {
+            status_error(StatusCode::BAD_REQUEST, "BadRequest", &format!("{kind} in version \"{}\" cannot be handled as a {kind}: {error}", resource.version))
+        })?;
+        let mut dropped = Vec::new();
+        dropped_fields(&value, &typed, "", &mut dropped);
+        if let Some(first) = dropped.first()
+            && parameters.get("fieldValidation").is_some_and(|mode| mode == "Strict")
+        {
+            return Err(status_error(
+                StatusCode::BAD_REQUEST,
+                "BadRequest",
+                &format!(
+                    "failed to create typed patch object ({}/{name}; {api_version}, Kind={kind}): {first}: field not declared in schema",
+                    namespace.as_deref().unwrap_or("")
+                ),
+            ));
+        }
+        value = typed;
+    }
+    if let Some(map) = value.as_object_mut() {
+        map.remove("status");
+    }
+    let created = state.store(value, Instant::now());
+    let key = (api_version, kind, namespace.clone().unwrap_or_default(), name);
+    let stored = state.objects.get(&key).cloned().expect("stored");
+    let code = if created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((code, Reply::Json(state.view(&stored))))
+}
+
+/// The running server. Dropping it stops it.
+pub struct FakeApiServer {
+    address: SocketAddr,
+    state: Arc<Mutex<State>>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl FakeApiServer {
+    /// Serve `script` on 127.0.0.1 (a free port) from a thread of its own.
+    pub fn start(script: Script) -> FakeApiServer {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let address = listener.local_addr().expect("address");
+        let state = Arc::new(Mutex::new(State::new(script)));
+        let (shutdown, mut stop) = tokio::sync::oneshot::channel::<()>();
+        let served = Arc::clone(&state);
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+                loop {
+                    let accepted = tokio::select! {
+                        accepted = listener.accept() => accepted,
+                        _ = &mut stop => break,
+                    };
+                    let Ok((stream, _)) = accepted else { continue };
+                    let state = Arc::clone(&served);
+                    tokio::spawn(async move {
+                        let service = service_fn(move |request| handle(Arc::clone(&state), request));
+                        let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                    });
+                }
+            });
+            runtime.shutdown_timeout(Duration::from_millis(200));
+        });
+        FakeApiServer {
+            address,
+            state,
+            shutdown: Some(shutdown),
+            thread: Some(thread),
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    /// A kubeconfig for this server (context `kind-fake`).
+    pub fn kubeconfig(&self) -> String {
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    server: {}\n  name: kind-fake\ncontexts:\n- context:\n    cluster: kind-fake\n    user: kind-fake\n  name: kind-fake\ncurrent-context: kind-fake\nusers:\n- name: kind-fake\n  user:\n    token: fake-token\n",
+            self.url()
+        )
+    }
+
+    /// Every request so far, in arrival order.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        lock(&self.state).requests.clone()
+    }
+
+    /// The most apply requests that were in flight at once.
+    pub fn max_concurrent_applies(&self) -> usize {
+        lock(&self.state).max_applies_in_flight
+    }
+
+    /// An object as a GET would return it now.
+    pub fn object(&self, api_version: &str, kind: &str, namespace: Option<&str>, name: &str) -> Option<Value> {
+        let state = lock(&self.state);
+        let stored = state.objects.get(&(
+            api_version.to_owned(),
+            kind.to_owned(),
+            namespace.unwrap_or("").to_owned(),
+            name.to_owned(),
+        ))?;
+        Some(state.view(stored))
+    }
+}
+
+impl Drop for FakeApiServer {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
