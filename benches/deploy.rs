@@ -49,7 +49,11 @@ fn write_project(directory: &Path) {
         }
     }
     std::fs::write(directory.join("objects.yaml"), manifests).expect("manifests");
-    std::fs::write(directory.join("empty.Dockerfile"), "# fake-build-ms: 10\nFROM scratch\n").expect("dockerfile");
+    std::fs::write(
+        directory.join("empty.Dockerfile"),
+        "# fake-build-ms: 10\nFROM scratch\n",
+    )
+    .expect("dockerfile");
     std::fs::write(
         directory.join("hybrid-e2e.yaml"),
         "version: 1\nimages:\n  - {name: empty, image: localhost/bench/empty:1, dockerfile: empty.Dockerfile}\nnamespaces: [bench]\ndeploy:\n  - name: everything\n    manifests: [objects.yaml]\n    timeout: 5m\n",
@@ -165,7 +169,9 @@ fn readiness_benchmark() {
     let mut ready = 0;
     for _ in 0..20 {
         let before = thread_cpu();
-        ready = std::hint::black_box(hybrid_e2e::bench_support::evaluate_readiness(std::hint::black_box(&objects)));
+        ready = std::hint::black_box(hybrid_e2e::bench_support::evaluate_readiness(std::hint::black_box(
+            &objects,
+        )));
         best = best.min(thread_cpu() - before);
     }
     println!(

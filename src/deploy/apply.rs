@@ -256,7 +256,10 @@ fn describe_apply_error(object: &Arc<ManifestObject>, error: &kube::Error) -> Ap
             Some("create the namespace first: list it under `namespaces:` or put a Namespace in the group"),
         ),
         (400 | 409 | 422, _) => (FailureClass::Application, None),
-        (403, _) => (FailureClass::Infrastructure, Some("the kubeconfig's user may not apply this kind")),
+        (403, _) => (
+            FailureClass::Infrastructure,
+            Some("the kubeconfig's user may not apply this kind"),
+        ),
         _ => (FailureClass::Infrastructure, None),
     };
     let mut failure = ApplyError::new(
@@ -279,7 +282,10 @@ pub(crate) async fn apply_all(
         .cloned()
         .map(|object| async move { apply_one(session, &object).await })
         .collect();
-    futures::stream::iter(applies).buffered(concurrency.max(1)).collect().await
+    futures::stream::iter(applies)
+        .buffered(concurrency.max(1))
+        .collect()
+        .await
 }
 
 #[cfg(test)]

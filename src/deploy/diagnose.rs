@@ -145,7 +145,13 @@ async fn fetch_log(session: &Session, namespace: &str, pod: &str, container: &st
 /// The file name part for an object or pod name (names are DNS labels; be safe anyway).
 fn safe(name: &str) -> String {
     name.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_') { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -164,7 +170,12 @@ pub(crate) async fn diagnose(session: &Session, not_ready: &[NotReady], report_d
     ordered.extend(not_ready.iter().filter(|entry| entry.problem.is_none()));
     for entry in ordered {
         let object = &entry.applied.object;
-        let mut lines = vec![format!("{} ({}): {}", object.describe(), object.location(), entry.status)];
+        let mut lines = vec![format!(
+            "{} ({}): {}",
+            object.describe(),
+            object.location(),
+            entry.status
+        )];
         if let Some(problem) = &entry.problem {
             diagnosis.class.get_or_insert(problem.class);
             if let Some(hint) = problem.hint {
@@ -181,8 +192,16 @@ pub(crate) async fn diagnose(session: &Session, not_ready: &[NotReady], report_d
             events_by_namespace.insert(namespace.clone(), list_events(session, &namespace).await);
         }
         let seen = entry.last_seen.clone().unwrap_or_else(|| object.value.clone());
-        let pods: Vec<Value> = pods_of(&seen, &pods_by_namespace[&namespace]).into_iter().cloned().collect();
-        if pods.is_empty() && matches!(object.kind.as_str(), "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job") {
+        let pods: Vec<Value> = pods_of(&seen, &pods_by_namespace[&namespace])
+            .into_iter()
+            .cloned()
+            .collect();
+        if pods.is_empty()
+            && matches!(
+                object.kind.as_str(),
+                "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job"
+            )
+        {
             lines.push("no pods: the controller created none (quota, admission or a selector that matches nothing; see the events)".to_owned());
         }
         let mut names: Vec<String> = vec![object.name.clone()];

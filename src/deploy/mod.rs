@@ -9,6 +9,6 @@ pub(crate) mod manifests;
 pub(crate) mod objects;
 pub(crate) mod phase;
 pub(crate) mod readiness;
-pub(crate) mod wait;
 #[cfg(test)]
 mod tests;
+pub(crate) mod wait;

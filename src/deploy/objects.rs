@@ -157,9 +157,7 @@ pub(crate) fn load(files: &[PathBuf]) -> Result<Vec<ManifestObject>, ObjectError
                 let kind = field("/kind").ok_or_else(|| invalid("missing `kind`".to_owned()))?;
                 let name = field("/metadata/name").ok_or_else(|| {
                     invalid(if value.pointer("/metadata/generateName").is_some() {
-                        format!(
-                            "{kind} uses `metadata.generateName`: server-side apply needs a fixed `metadata.name`"
-                        )
+                        format!("{kind} uses `metadata.generateName`: server-side apply needs a fixed `metadata.name`")
                     } else {
                         format!("{kind} has no `metadata.name`")
                     })
@@ -207,7 +205,14 @@ mod tests {
         let objects = load(std::slice::from_ref(&path)).expect("valid");
         let found: Vec<(String, usize, usize, Option<&str>)> = objects
             .iter()
-            .map(|object| (object.describe(), object.document, object.line, object.namespace.as_deref()))
+            .map(|object| {
+                (
+                    object.describe(),
+                    object.document,
+                    object.line,
+                    object.namespace.as_deref(),
+                )
+            })
             .collect();
         assert_eq!(
             found,
@@ -240,6 +245,11 @@ mod tests {
         .expect("write");
         let error = load(std::slice::from_ref(&path)).expect_err("no name");
         let message = error.to_string();
-        assert!(message.ends_with(":5 (document 2): Job uses `metadata.generateName`: server-side apply needs a fixed `metadata.name`"), "{message}");
+        assert!(
+            message.ends_with(
+                ":5 (document 2): Job uses `metadata.generateName`: server-side apply needs a fixed `metadata.name`"
+            ),
+            "{message}"
+        );
     }
 }

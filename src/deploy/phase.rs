@@ -136,7 +136,9 @@ pub(crate) fn steps(options: DeployOptions) -> Vec<Step> {
                 }
             }
             let result = deploy_group(&options, &group, &session, &context).await;
-            let _ = signal.0.send(Some(result.failure.is_none() && !context.cancel.is_cancelled()));
+            let _ = signal
+                .0
+                .send(Some(result.failure.is_none() && !context.cancel.is_cancelled()));
             result
         }));
     }
@@ -144,7 +146,10 @@ pub(crate) fn steps(options: DeployOptions) -> Vec<Step> {
 }
 
 fn not_applied(reason: String) -> StepResult {
-    StepResult::failed(Failure::new(FailureClass::Application, format!("not applied: {reason}")))
+    StepResult::failed(Failure::new(
+        FailureClass::Application,
+        format!("not applied: {reason}"),
+    ))
 }
 
 fn apply_failure(errors: &[ApplyError]) -> Failure {
@@ -238,9 +243,10 @@ async fn prepare(options: &DeployOptions, context: &StepContext) -> Result<Arc<S
         }
     }
     if applied.iter().any(|applied| applied.object.is_crd()) {
-        session.rediscover().await.map_err(|error| {
-            Failure::new(FailureClass::Infrastructure, format!("after the CRDs: {error}"))
-        })?;
+        session
+            .rediscover()
+            .await
+            .map_err(|error| Failure::new(FailureClass::Infrastructure, format!("after the CRDs: {error}")))?;
         context.say("CRDs Established; discovery refreshed");
     }
     Ok(session)
@@ -316,7 +322,10 @@ async fn deploy_group(
         }
         selected
     };
-    let timeout = group.timeout.saturating_sub(started.elapsed()).max(Duration::from_secs(1));
+    let timeout = group
+        .timeout
+        .saturating_sub(started.elapsed())
+        .max(Duration::from_secs(1));
     let outcome = wait::wait(
         session,
         &waited_for,

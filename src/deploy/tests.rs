@@ -112,7 +112,11 @@ fn script(behaviours: &[(&str, Behaviour)]) -> Script {
 }
 
 fn statuses(report: &PhaseReport) -> Vec<(String, Status)> {
-    report.steps.iter().map(|step| (step.name.clone(), step.status)).collect()
+    report
+        .steps
+        .iter()
+        .map(|step| (step.name.clone(), step.status))
+        .collect()
 }
 
 #[test]
@@ -122,7 +126,10 @@ fn groups_apply_server_side_in_dependency_order_and_wait_once() {
         ("api", Behaviour::ReadyAfter(Duration::from_millis(100))),
     ]));
     let deploy = Deploy::new(&[
-        ("db.yaml", format!("{}---\n{}", deployment("db", "team"), service("db", "team"))),
+        (
+            "db.yaml",
+            format!("{}---\n{}", deployment("db", "team"), service("db", "team")),
+        ),
         ("api.yaml", deployment("api", "team")),
     ])
     .group("db", &["db.yaml"], &[], Duration::from_secs(20))
@@ -148,14 +155,25 @@ fn groups_apply_server_side_in_dependency_order_and_wait_once() {
     }
     let order: Vec<&str> = applies.iter().map(|apply| apply.path.as_str()).collect();
     assert_eq!(order[0], "/api/v1/namespaces/team");
-    assert_eq!(order[3], "/apis/apps/v1/namespaces/team/deployments/api", "api waits for db: {order:?}");
+    assert_eq!(
+        order[3], "/apis/apps/v1/namespaces/team/deployments/api",
+        "api waits for db: {order:?}"
+    );
     // Aggregated discovery: two requests, not one per group.
     assert!(requests.iter().any(|request| {
-        request.path == "/apis" && request.accept.as_deref().is_some_and(|accept| accept.contains("apidiscovery.k8s.io"))
+        request.path == "/apis"
+            && request
+                .accept
+                .as_deref()
+                .is_some_and(|accept| accept.contains("apidiscovery.k8s.io"))
     }));
     let db_log = deploy.log("db");
     assert!(db_log.contains("Deployment/db: ready"), "{db_log}");
-    assert_eq!(db_log.matches("Deployment/db: ready").count(), 1, "only changes are printed: {db_log}");
+    assert_eq!(
+        db_log.matches("Deployment/db: ready").count(),
+        1,
+        "only changes are printed: {db_log}"
+    );
     assert!(deploy.log("api").contains("waiting for group `db` to be ready"));
 }
 
@@ -169,15 +187,25 @@ fn a_crash_loop_fails_fast_with_pod_states_events_and_both_instances_logs() {
             log: log.clone(),
         },
     )]));
-    let deploy = Deploy::new(&[("api.yaml", format!("{}---\n{}", service("api", "team"), deployment("api", "team")))])
-        .group("api", &["api.yaml"], &[], Duration::from_secs(60));
+    let deploy = Deploy::new(&[(
+        "api.yaml",
+        format!("{}---\n{}", service("api", "team"), deployment("api", "team")),
+    )])
+    .group("api", &["api.yaml"], &[], Duration::from_secs(60));
     let started = Instant::now();
     let report = deploy.run(&api);
-    assert!(started.elapsed() < Duration::from_secs(20), "fails fast, not at the timeout");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "fails fast, not at the timeout"
+    );
     let (step, failure) = report.failure().expect("failed");
     assert_eq!(step.name, "api");
     assert_eq!(failure.class, FailureClass::Application);
-    assert!(failure.message.starts_with("Deployment/api failed: CrashLoopBackOff"), "{}", failure.message);
+    assert!(
+        failure.message.starts_with("Deployment/api failed: CrashLoopBackOff"),
+        "{}",
+        failure.message
+    );
     assert!(failure.file.as_deref().is_some_and(|file| file.ends_with("api.yaml")));
     assert_eq!(failure.line, Some(11), "the Deployment is the second document");
     let digest = failure.tail.join("\n");
@@ -185,9 +213,15 @@ fn a_crash_loop_fails_fast_with_pod_states_events_and_both_instances_logs() {
     assert!(digest.contains("last terminated Error exit 3"), "{digest}");
     assert!(digest.contains("event BackOff pod/api-"), "{digest}");
     assert!(digest.contains("(previous instance) (last 50 of"), "{digest}");
-    assert!(digest.contains("  | line 80") && !digest.contains("  | line 30\n"), "last 50 lines only: {digest}");
+    assert!(
+        digest.contains("  | line 80") && !digest.contains("  | line 30\n"),
+        "last 50 lines only: {digest}"
+    );
     let hint = failure.hint.as_deref().unwrap_or("");
-    let summary = hint.split("diagnostics: ").nth(1).expect("the diagnostics file is named");
+    let summary = hint
+        .split("diagnostics: ")
+        .nth(1)
+        .expect("the diagnostics file is named");
     let written = deploy.report_file(summary);
     assert!(written.contains("# object as last seen"), "{written}");
     let logs: Vec<_> = std::fs::read_dir(deploy.dir.path().join("report/diagnostics/deploy/team"))
@@ -212,7 +246,11 @@ fn an_image_that_was_never_loaded_fails_fast_with_the_localhost_hint() {
     assert!(started.elapsed() < Duration::from_secs(20));
     let (_, failure) = report.failure().expect("failed");
     assert!(failure.message.contains("ErrImageNeverPull"), "{}", failure.message);
-    assert!(failure.hint.as_deref().unwrap_or("").contains("localhost/"), "{:?}", failure.hint);
+    assert!(
+        failure.hint.as_deref().unwrap_or("").contains("localhost/"),
+        "{:?}",
+        failure.hint
+    );
 }
 
 #[test]
@@ -226,12 +264,20 @@ fn a_failing_readiness_probe_times_out_as_an_application_failure_with_its_events
     );
     let report = deploy.run(&api);
     let (_, failure) = report.failure().expect("failed");
-    assert!(failure.message.starts_with("Deployment/api not ready within 2s"), "{}", failure.message);
+    assert!(
+        failure.message.starts_with("Deployment/api not ready within 2s"),
+        "{}",
+        failure.message
+    );
     assert_eq!(failure.class, FailureClass::Application);
     let digest = failure.tail.join("\n");
     assert!(digest.contains("event Unhealthy pod/api-"), "{digest}");
     assert!(digest.contains("Readiness probe failed"), "{digest}");
-    assert!(failure.hint.as_deref().unwrap_or("").contains("probe"), "{:?}", failure.hint);
+    assert!(
+        failure.hint.as_deref().unwrap_or("").contains("probe"),
+        "{:?}",
+        failure.hint
+    );
 }
 
 #[test]
@@ -265,7 +311,10 @@ fn a_typo_is_rejected_by_strict_validation_naming_file_document_and_field() {
     let (_, failure) = report.failure().expect("failed");
     assert_eq!(failure.class, FailureClass::Application);
     assert!(
-        failure.message.contains("Deployment/api at ") && failure.message.contains("api.yaml:11 (document 2): unknown field `spec.replicsa`"),
+        failure.message.contains("Deployment/api at ")
+            && failure
+                .message
+                .contains("api.yaml:11 (document 2): unknown field `spec.replicsa`"),
         "{}",
         failure.message
     );
@@ -275,7 +324,8 @@ fn a_typo_is_rejected_by_strict_validation_naming_file_document_and_field() {
 #[test]
 fn crds_come_first_and_their_kinds_are_served_after_rediscovery() {
     let crd = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: widgets.example.com\nspec:\n  group: example.com\n  scope: Namespaced\n  names: {plural: widgets, singular: widget, kind: Widget, listKind: WidgetList}\n  versions:\n    - name: v1\n      served: true\n      storage: true\n      schema:\n        openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}\n".to_owned();
-    let widget = "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w1, namespace: team}\nspec: {size: 3}\n".to_owned();
+    let widget =
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w1, namespace: team}\nspec: {size: 3}\n".to_owned();
     let api = FakeApiServer::start(script(&[(
         "widgets.example.com",
         Behaviour::CrdEstablishedAfter(Duration::from_millis(700)),
@@ -289,7 +339,11 @@ fn crds_come_first_and_their_kinds_are_served_after_rediscovery() {
     deploy.crd_files = vec![deploy.dir.path().join("crd.yaml")];
     let report = deploy.run(&api);
     assert_eq!(report.status, Status::Ok, "{:#?}", report.failure());
-    assert!(deploy.log(PREPARE_STEP).contains("CRDs Established; discovery refreshed"));
+    assert!(
+        deploy
+            .log(PREPARE_STEP)
+            .contains("CRDs Established; discovery refreshed")
+    );
     assert!(api.object("example.com/v1", "Widget", Some("team"), "w1").is_some());
 }
 
@@ -325,32 +379,52 @@ fn a_missing_namespace_is_named_with_the_fix() {
     deploy.namespaces.clear();
     let report = deploy.run(&api);
     let (_, failure) = report.failure().expect("failed");
-    assert!(failure.message.contains("namespaces \"elsewhere\" not found"), "{}", failure.message);
-    assert!(failure.hint.as_deref().unwrap_or("").contains("namespaces:"), "{:?}", failure.hint);
+    assert!(
+        failure.message.contains("namespaces \"elsewhere\" not found"),
+        "{}",
+        failure.message
+    );
+    assert!(
+        failure.hint.as_deref().unwrap_or("").contains("namespaces:"),
+        "{:?}",
+        failure.hint
+    );
 }
 
 #[test]
 fn applies_in_a_group_run_concurrently() {
-    let mut script = Script::default();
-    script.apply_latency = Duration::from_millis(100);
+    let script = Script {
+        apply_latency: Duration::from_millis(100),
+        ..Script::default()
+    };
     let api = FakeApiServer::start(script);
     let body: String = (0..20)
-        .map(|index| format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c{index}, namespace: team}}\ndata: {{k: v}}\n---\n"))
+        .map(|index| {
+            format!(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c{index}, namespace: team}}\ndata: {{k: v}}\n---\n"
+            )
+        })
         .collect();
     let deploy = Deploy::new(&[("many.yaml", body)]).group("many", &["many.yaml"], &[], Duration::from_secs(20));
     let started = Instant::now();
     let report = deploy.run(&api);
     assert_eq!(report.status, Status::Ok, "{:#?}", report.failure());
     assert!(api.max_concurrent_applies() > 4, "{}", api.max_concurrent_applies());
-    assert!(started.elapsed() < Duration::from_secs(2), "20 x 100 ms applies took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "20 x 100 ms applies took {:?}",
+        started.elapsed()
+    );
 }
 
 #[test]
 fn the_cluster_gate_waits_for_the_node_coredns_and_the_default_service_account() {
     use super::gate::{GateChecks, wait_until_ready};
-    let mut script = Script::default();
-    script.node_ready_after = Duration::from_millis(300);
-    script.coredns_ready_after = Duration::from_millis(500);
+    let script = Script {
+        node_ready_after: Duration::from_millis(300),
+        coredns_ready_after: Duration::from_millis(500),
+        ..Script::default()
+    };
     let api = FakeApiServer::start(script);
     let dir = tempfile::tempdir().expect("tempdir");
     let kubeconfig = dir.path().join("kubeconfig");
@@ -373,9 +447,17 @@ fn the_cluster_gate_waits_for_the_node_coredns_and_the_default_service_account()
         )
         .await
     });
-    let message = result.expect_err("the absent namespace never gets its ServiceAccount").to_string();
-    assert!(message.contains("ServiceAccount absent/default does not exist yet"), "{message}");
+    let message = result
+        .expect_err("the absent namespace never gets its ServiceAccount")
+        .to_string();
+    assert!(
+        message.contains("ServiceAccount absent/default does not exist yet"),
+        "{message}"
+    );
     assert!(!message.contains("node"), "the node became Ready: {message}");
     assert!(lines[0].contains("node kind-control-plane not Ready"), "{lines:?}");
-    assert!(lines.iter().any(|line| line.contains("CoreDNS not available")), "{lines:?}");
+    assert!(
+        lines.iter().any(|line| line.contains("CoreDNS not available")),
+        "{lines:?}"
+    );
 }

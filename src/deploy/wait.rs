@@ -138,9 +138,10 @@ pub(crate) fn pod_selector(object: &Value) -> Option<Value> {
     if object.get("kind").and_then(Value::as_str) == Some("Pod") {
         return None;
     }
-    if let Some(selector) = object.pointer("/spec/selector").filter(|selector| {
-        selector.get("matchLabels").is_some() || selector.get("matchExpressions").is_some()
-    }) {
+    if let Some(selector) = object
+        .pointer("/spec/selector")
+        .filter(|selector| selector.get("matchLabels").is_some() || selector.get("matchExpressions").is_some())
+    {
         return Some(selector.clone());
     }
     let labels = object.pointer("/spec/template/metadata/labels")?;
@@ -243,14 +244,19 @@ pub(crate) async fn wait(
         for (index, entry) in tracked.iter().enumerate().filter(|(_, entry)| !entry.ready) {
             let resource = &entry.applied.resource;
             lists
-                .entry((resource.api_version.clone(), resource.plural.clone(), entry.applied.namespace.clone()))
+                .entry((
+                    resource.api_version.clone(),
+                    resource.plural.clone(),
+                    entry.applied.namespace.clone(),
+                ))
                 .or_default()
                 .push(index);
         }
         for ((_, _, namespace), indexes) in &lists {
             let applied = &tracked[indexes[0]].applied;
             let api = session.api(&applied.resource, namespace.is_some(), namespace.as_deref());
-            let request_timeout = REQUEST_TIMEOUT.min(deadline.saturating_duration_since(now).max(Duration::from_secs(1)));
+            let request_timeout =
+                REQUEST_TIMEOUT.min(deadline.saturating_duration_since(now).max(Duration::from_secs(1)));
             let items = match tokio::time::timeout(request_timeout, api.list(&ListParams::default())).await {
                 Ok(Ok(list)) => list.items,
                 Ok(Err(error)) => {
@@ -283,7 +289,11 @@ pub(crate) async fn wait(
                     }
                     Readiness::InProgress(message) => set_message(entry, message, on_change),
                     Readiness::Failed(problem) => {
-                        set_message(entry, format!("failed: {}: {}", problem.reason, problem.message), on_change);
+                        set_message(
+                            entry,
+                            format!("failed: {}: {}", problem.reason, problem.message),
+                            on_change,
+                        );
                         entry.problem = Some(problem);
                     }
                 }
@@ -346,7 +356,10 @@ pub(crate) async fn wait(
                 }
             }
         }
-        for entry in tracked.iter_mut().filter(|entry| !entry.ready && entry.problem.is_none()) {
+        for entry in tracked
+            .iter_mut()
+            .filter(|entry| !entry.ready && entry.problem.is_none())
+        {
             if let Some(limit) = entry.deadline
                 && now >= limit
             {
@@ -421,7 +434,10 @@ mod tests {
         });
         assert!(selector_matches(&selector, &json!({"app": "api", "tier": "web"})));
         assert!(!selector_matches(&selector, &json!({"app": "api", "tier": "db"})));
-        assert!(!selector_matches(&selector, &json!({"app": "api", "tier": "web", "canary": "1"})));
+        assert!(!selector_matches(
+            &selector,
+            &json!({"app": "api", "tier": "web", "canary": "1"})
+        ));
         assert!(!selector_matches(&selector, &json!({"tier": "web"})));
         let not_in = json!({"matchExpressions": [{"key": "env", "operator": "NotIn", "values": ["prod"]}]});
         assert!(selector_matches(&not_in, &json!({})));
@@ -436,7 +452,10 @@ mod tests {
         ];
         let deployment = json!({"kind": "Deployment", "metadata": {"name": "api"}, "spec": {"selector": {"matchLabels": {"app": "api"}}}});
         let names = |found: Vec<&Value>| -> Vec<String> {
-            found.iter().map(|pod| pod["metadata"]["name"].as_str().unwrap_or("").to_owned()).collect()
+            found
+                .iter()
+                .map(|pod| pod["metadata"]["name"].as_str().unwrap_or("").to_owned())
+                .collect()
         };
         assert_eq!(names(pods_of(&deployment, &pods)), vec!["api-1"]);
         let job = json!({"kind": "Job", "metadata": {"name": "migrate"}, "spec": {"template": {"metadata": {"labels": {"app": "db"}}}}});

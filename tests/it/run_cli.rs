@@ -780,7 +780,11 @@ fn the_bundled_example_runs_all_four_phases() {
         .filter(|request| request.method == "PATCH")
         .map(|request| request.path)
         .collect();
-    assert_eq!(applied.first().map(String::as_str), Some("/api/v1/namespaces/example-e2e"), "{applied:?}");
+    assert_eq!(
+        applied.first().map(String::as_str),
+        Some("/api/v1/namespaces/example-e2e"),
+        "{applied:?}"
+    );
     assert!(
         project
             .api
@@ -788,7 +792,8 @@ fn the_bundled_example_runs_all_four_phases() {
             .is_some(),
         "{applied:?}"
     );
-    let gate = std::fs::read_to_string(project.path().join("hybrid-e2e-report/logs/cluster/create.log")).unwrap_or_default();
+    let gate =
+        std::fs::read_to_string(project.path().join("hybrid-e2e-report/logs/cluster/create.log")).unwrap_or_default();
     assert!(gate.contains("cluster ready"), "{gate}");
 }
 
@@ -802,7 +807,10 @@ fn a_crashing_service_fails_the_deploy_with_diagnostics_anchored_on_its_manifest
         "datastorage".to_owned(),
         fake_apiserver::Behaviour::CrashLoop {
             exit_code: 1,
-            log: vec!["connecting to postgres".to_owned(), "FATAL: password authentication failed".to_owned()],
+            log: vec![
+                "connecting to postgres".to_owned(),
+                "FATAL: password authentication failed".to_owned(),
+            ],
         },
     );
     let project = bundled_example(script);
@@ -820,11 +828,22 @@ fn a_crashing_service_fails_the_deploy_with_diagnostics_anchored_on_its_manifest
     assert_eq!(step["status"], "failed");
     assert_eq!(step["file"], "deploy/datastorage.yaml");
     assert_eq!(step["line"], 1);
-    let tail = step["tail"].as_array().expect("tail").iter().filter_map(Value::as_str).collect::<Vec<_>>().join("\n");
+    let tail = step["tail"]
+        .as_array()
+        .expect("tail")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect::<Vec<_>>()
+        .join("\n");
     assert!(tail.contains("FATAL: password authentication failed"), "{tail}");
     assert!(tail.contains("CrashLoopBackOff"), "{tail}");
     // The gateway depends on datastorage: never applied.
-    assert!(project.api.object("apps/v1", "Deployment", Some("example-e2e"), "gateway").is_none());
+    assert!(
+        project
+            .api
+            .object("apps/v1", "Deployment", Some("example-e2e"), "gateway")
+            .is_none()
+    );
     let annotations = stdout(&output);
     assert!(
         annotations.contains("::error title=hybrid-e2e deploy/datastorage,file=deploy/datastorage.yaml,line=1::[application] Deployment/datastorage failed: CrashLoopBackOff"),
@@ -835,11 +854,23 @@ fn a_crashing_service_fails_the_deploy_with_diagnostics_anchored_on_its_manifest
         .expect("diagnostics written")
         .filter_map(|entry| entry.ok().map(|entry| entry.file_name().to_string_lossy().into_owned()))
         .collect();
-    assert!(files.iter().any(|file| file == "deployment-datastorage.txt"), "{files:?}");
-    assert!(files.iter().any(|file| file.ends_with(".datastorage.previous.log")), "{files:?}");
+    assert!(
+        files.iter().any(|file| file == "deployment-datastorage.txt"),
+        "{files:?}"
+    );
+    assert!(
+        files.iter().any(|file| file.ends_with(".datastorage.previous.log")),
+        "{files:?}"
+    );
     // preserve: on-failure keeps the cluster for a look.
     let calls: Vec<String> = project.kind_calls().into_iter().map(|(args, _)| args).collect();
-    assert!(!calls.iter().any(|call| call.starts_with("delete cluster")), "{calls:?}");
+    assert!(
+        !calls.iter().any(|call| call.starts_with("delete cluster")),
+        "{calls:?}"
+    );
     let junit = std::fs::read_to_string(project.path().join("hybrid-e2e-report/junit.xml")).expect("junit");
-    assert!(junit.contains("Deployment/datastorage failed: CrashLoopBackOff"), "{junit}");
+    assert!(
+        junit.contains("Deployment/datastorage failed: CrashLoopBackOff"),
+        "{junit}"
+    );
 }

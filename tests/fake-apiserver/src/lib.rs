@@ -128,12 +128,24 @@ const BUILT_IN: &[(&str, &str, &str, &str, bool)] = &[
     ("apps", "v1", "replicasets", "ReplicaSet", true),
     ("batch", "v1", "jobs", "Job", true),
     ("batch", "v1", "cronjobs", "CronJob", true),
-    ("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", false),
+    (
+        "apiextensions.k8s.io",
+        "v1",
+        "customresourcedefinitions",
+        "CustomResourceDefinition",
+        false,
+    ),
     ("storage.k8s.io", "v1", "storageclasses", "StorageClass", false),
     ("rbac.authorization.k8s.io", "v1", "roles", "Role", true),
     ("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", true),
     ("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", false),
-    ("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", false),
+    (
+        "rbac.authorization.k8s.io",
+        "v1",
+        "clusterrolebindings",
+        "ClusterRoleBinding",
+        false,
+    ),
 ];
 
 /// The JSON of `value` after a trip through the `k8s-openapi` type of `kind` (`None`: no type,
@@ -241,7 +253,10 @@ impl State {
         };
         let started = state.started;
         for namespace in ["default", "kube-system", "kube-public", "kube-node-lease"] {
-            state.store(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}), started);
+            state.store(
+                json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}),
+                started,
+            );
         }
         for namespace in ["default", "kube-system"] {
             state.store(
@@ -372,8 +387,12 @@ impl State {
     }
 
     fn namespace_exists(&self, namespace: &str) -> bool {
-        self.objects
-            .contains_key(&("v1".to_owned(), "Namespace".to_owned(), String::new(), namespace.to_owned()))
+        self.objects.contains_key(&(
+            "v1".to_owned(),
+            "Namespace".to_owned(),
+            String::new(),
+            namespace.to_owned(),
+        ))
     }
 
     /// Every object of `resource` (in `namespace`), as a read returns it now.
@@ -383,7 +402,9 @@ impl State {
             .objects
             .iter()
             .filter(|((version, kind, object_namespace, _), _)| {
-                *version == api_version && *kind == resource.kind && namespace.is_none_or(|namespace| namespace == object_namespace)
+                *version == api_version
+                    && *kind == resource.kind
+                    && namespace.is_none_or(|namespace| namespace == object_namespace)
             })
             .map(|(_, stored)| self.view(stored))
             .collect();
@@ -450,13 +471,13 @@ impl State {
                 };
                 let up = if ready { replicas } else { 0 };
                 let mut status = json!({
-                    "observedGeneration": generation, "replicas": replicas, "updatedReplicas": replicas,
-                    "readyReplicas": up, "availableReplicas": up,
-                    "conditions": [
-                        if ready { condition("Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability.") }
-                        else { condition("Available", "False", "MinimumReplicasUnavailable", "Deployment does not have minimum availability.") },
-                        condition("Progressing", "True", if ready { "NewReplicaSetAvailable" } else { "ReplicaSetUpdated" }, "")
-                    ]});
+                "observedGeneration": generation, "replicas": replicas, "updatedReplicas": replicas,
+                "readyReplicas": up, "availableReplicas": up,
+                "conditions": [
+                    if ready { condition("Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability.") }
+                    else { condition("Available", "False", "MinimumReplicasUnavailable", "Deployment does not have minimum availability.") },
+                    condition("Progressing", "True", if ready { "NewReplicaSetAvailable" } else { "ReplicaSetUpdated" }, "")
+                ]});
                 if !ready {
                     status["unavailableReplicas"] = json!(replicas);
                 }
@@ -464,17 +485,23 @@ impl State {
             }
             "StatefulSet" => {
                 let up = if ready { replicas } else { 0 };
-                Some(json!({"observedGeneration": generation, "replicas": replicas, "readyReplicas": up, "availableReplicas": up,
-                    "currentReplicas": replicas, "updatedReplicas": replicas, "currentRevision": format!("{name}-r1"), "updateRevision": format!("{name}-r1")}))
+                Some(
+                    json!({"observedGeneration": generation, "replicas": replicas, "readyReplicas": up, "availableReplicas": up,
+                    "currentReplicas": replicas, "updatedReplicas": replicas, "currentRevision": format!("{name}-r1"), "updateRevision": format!("{name}-r1")}),
+                )
             }
             "DaemonSet" => {
                 let up = i64::from(ready);
-                Some(json!({"observedGeneration": generation, "desiredNumberScheduled": 1, "currentNumberScheduled": 1,
-                    "updatedNumberScheduled": 1, "numberReady": up, "numberAvailable": up, "numberMisscheduled": 0}))
+                Some(
+                    json!({"observedGeneration": generation, "desiredNumberScheduled": 1, "currentNumberScheduled": 1,
+                    "updatedNumberScheduled": 1, "numberReady": up, "numberAvailable": up, "numberMisscheduled": 0}),
+                )
             }
             "ReplicaSet" => {
                 let up = if ready { replicas } else { 0 };
-                Some(json!({"observedGeneration": generation, "replicas": replicas, "readyReplicas": up, "availableReplicas": up}))
+                Some(
+                    json!({"observedGeneration": generation, "replicas": replicas, "readyReplicas": up, "availableReplicas": up}),
+                )
             }
             "Job" => Some(match behaviour {
                 Behaviour::JobFails => json!({"failed": 1, "conditions": [
@@ -573,8 +600,10 @@ impl State {
     fn workload_pods(&self, namespace: Option<&str>) -> Vec<Value> {
         let mut pods = Vec::new();
         for ((api_version, kind, object_namespace, name), stored) in &self.objects {
-            if !matches!(kind.as_str(), "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job")
-                || namespace.is_some_and(|namespace| namespace != object_namespace)
+            if !matches!(
+                kind.as_str(),
+                "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job"
+            ) || namespace.is_some_and(|namespace| namespace != object_namespace)
             {
                 continue;
             }
@@ -584,7 +613,11 @@ impl State {
             };
             let template_hash = &hash(&format!("{name}{}", stored.value["spec"]["template"]))[..10];
             let behaviour = if name == "coredns" {
-                Behaviour::ReadyAfter(self.script.coredns_ready_after.saturating_sub(stored.applied_at.duration_since(self.started)))
+                Behaviour::ReadyAfter(
+                    self.script
+                        .coredns_ready_after
+                        .saturating_sub(stored.applied_at.duration_since(self.started)),
+                )
             } else {
                 self.behaviour(name, kind)
             };
@@ -623,8 +656,14 @@ impl State {
     fn events(&self, namespace: Option<&str>) -> Vec<Value> {
         let mut events = Vec::new();
         for pod in self.workload_pods(namespace) {
-            let owner = pod["metadata"]["ownerReferences"][0]["name"].as_str().unwrap_or("").to_owned();
-            let owner_kind = pod["metadata"]["ownerReferences"][0]["kind"].as_str().unwrap_or("").to_owned();
+            let owner = pod["metadata"]["ownerReferences"][0]["name"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned();
+            let owner_kind = pod["metadata"]["ownerReferences"][0]["kind"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned();
             let image = pod["spec"]["containers"][0]["image"].as_str().unwrap_or("").to_owned();
             let (reason, message, count) = match self.behaviour(&owner, &owner_kind) {
                 Behaviour::CrashLoop { .. } => ("BackOff", "Back-off restarting failed container in pod".to_owned(), 6),
@@ -666,8 +705,14 @@ impl State {
             .into_iter()
             .find(|pod| pod["metadata"]["name"].as_str() == Some(name))
             .ok_or_else(|| not_found("pods", name))?;
-        let owner = pod["metadata"]["ownerReferences"][0]["name"].as_str().unwrap_or("").to_owned();
-        let owner_kind = pod["metadata"]["ownerReferences"][0]["kind"].as_str().unwrap_or("").to_owned();
+        let owner = pod["metadata"]["ownerReferences"][0]["name"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned();
+        let owner_kind = pod["metadata"]["ownerReferences"][0]["kind"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned();
         let restarted = pod["status"]["containerStatuses"]
             .as_array()
             .into_iter()
@@ -681,7 +726,9 @@ impl State {
             ));
         }
         let lines: Vec<String> = match self.behaviour(&owner, &owner_kind) {
-            Behaviour::CrashLoop { log, .. } if previous => std::iter::once("previous instance".to_owned()).chain(log).collect(),
+            Behaviour::CrashLoop { log, .. } if previous => {
+                std::iter::once("previous instance".to_owned()).chain(log).collect()
+            }
             Behaviour::CrashLoop { log, .. } => log,
             Behaviour::ReadinessProbeFailing => vec![
                 "starting".to_owned(),
@@ -720,7 +767,11 @@ fn status_error(code: StatusCode, reason: &str, message: &str) -> (StatusCode, V
 }
 
 fn not_found(plural: &str, name: &str) -> (StatusCode, Value) {
-    status_error(StatusCode::NOT_FOUND, "NotFound", &format!("{plural} \"{name}\" not found"))
+    status_error(
+        StatusCode::NOT_FOUND,
+        "NotFound",
+        &format!("{plural} \"{name}\" not found"),
+    )
 }
 
 fn percent_decode(text: &str) -> String {
@@ -768,7 +819,11 @@ fn field(value: &Value, dotted: &str) -> Option<String> {
 
 /// Equality-based label selectors (`a=b,c==d,e!=f`) and simple field selectors.
 fn selected(item: &Value, label_selector: Option<&String>, field_selector: Option<&String>) -> bool {
-    for term in label_selector.into_iter().flat_map(|selector| selector.split(',')).filter(|term| !term.is_empty()) {
+    for term in label_selector
+        .into_iter()
+        .flat_map(|selector| selector.split(','))
+        .filter(|term| !term.is_empty())
+    {
         let labels = &item["metadata"]["labels"];
         let ok = if let Some((key, value)) = term.split_once("!=") {
             labels[key].as_str() != Some(value)
@@ -781,7 +836,11 @@ fn selected(item: &Value, label_selector: Option<&String>, field_selector: Optio
             return false;
         }
     }
-    for term in field_selector.into_iter().flat_map(|selector| selector.split(',')).filter(|term| !term.is_empty()) {
+    for term in field_selector
+        .into_iter()
+        .flat_map(|selector| selector.split(','))
+        .filter(|term| !term.is_empty())
+    {
         let ok = match term.split_once("!=") {
             Some((key, value)) => field(item, key).as_deref() != Some(value),
             None => match term.split_once("==").or_else(|| term.split_once('=')) {
@@ -797,10 +856,19 @@ fn selected(item: &Value, label_selector: Option<&String>, field_selector: Optio
 }
 
 fn discovery_verbs() -> Vec<String> {
-    ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
-        .iter()
-        .map(|verb| (*verb).to_owned())
-        .collect()
+    [
+        "create",
+        "delete",
+        "deletecollection",
+        "get",
+        "list",
+        "patch",
+        "update",
+        "watch",
+    ]
+    .iter()
+    .map(|verb| (*verb).to_owned())
+    .collect()
 }
 
 fn aggregated_discovery(resources: &[Resource], core: bool) -> Value {
@@ -839,9 +907,16 @@ fn aggregated_discovery(resources: &[Resource], core: bool) -> Value {
 }
 
 fn resource_list(resources: &[Resource], group: &str, version: &str) -> Value {
-    let group_version = if group.is_empty() { version.to_owned() } else { format!("{group}/{version}") };
+    let group_version = if group.is_empty() {
+        version.to_owned()
+    } else {
+        format!("{group}/{version}")
+    };
     let mut entries: Vec<meta::APIResource> = Vec::new();
-    for resource in resources.iter().filter(|resource| resource.group == group && resource.version == version) {
+    for resource in resources
+        .iter()
+        .filter(|resource| resource.group == group && resource.version == version)
+    {
         entries.push(meta::APIResource {
             name: resource.plural.clone(),
             singular_name: resource.kind.to_lowercase(),
@@ -935,7 +1010,13 @@ fn route(state: &State, segments: &[&str]) -> Result<Target, (StatusCode, Value)
     let (group, version, rest) = match segments {
         ["api", version, rest @ ..] => ("", *version, rest),
         ["apis", group, version, rest @ ..] => (*group, *version, rest),
-        _ => return Err(status_error(StatusCode::NOT_FOUND, "NotFound", "the server could not find the requested resource")),
+        _ => {
+            return Err(status_error(
+                StatusCode::NOT_FOUND,
+                "NotFound",
+                "the server could not find the requested resource",
+            ));
+        }
     };
     let (namespace, plural, name, subresource) = match rest {
         ["namespaces", namespace, plural, tail @ ..] => (
@@ -944,12 +1025,21 @@ fn route(state: &State, segments: &[&str]) -> Result<Target, (StatusCode, Value)
             tail.first().map(|name| (*name).to_owned()),
             tail.get(1).map(|sub| (*sub).to_owned()),
         ),
-        [plural, tail @ ..] => (None, *plural, tail.first().map(|name| (*name).to_owned()), tail.get(1).map(|sub| (*sub).to_owned())),
+        [plural, tail @ ..] => (
+            None,
+            *plural,
+            tail.first().map(|name| (*name).to_owned()),
+            tail.get(1).map(|sub| (*sub).to_owned()),
+        ),
         [] => return Err(status_error(StatusCode::NOT_FOUND, "NotFound", "no resource")),
     };
-    let resource = state
-        .find_resource(group, version, plural)
-        .ok_or_else(|| status_error(StatusCode::NOT_FOUND, "NotFound", "the server could not find the requested resource"))?;
+    let resource = state.find_resource(group, version, plural).ok_or_else(|| {
+        status_error(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            "the server could not find the requested resource",
+        )
+    })?;
     Ok(Target {
         resource,
         namespace,
@@ -962,7 +1052,13 @@ async fn handle(state: Arc<Mutex<State>>, request: Request<Incoming>) -> Answer 
     let method = request.method().as_str().to_owned();
     let path = request.uri().path().to_owned();
     let query = request.uri().query().unwrap_or("").to_owned();
-    let header = |name: &str| request.headers().get(name).and_then(|value| value.to_str().ok()).map(str::to_owned);
+    let header = |name: &str| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned)
+    };
     let recorded = RecordedRequest {
         method: method.clone(),
         path: path.clone(),
@@ -978,10 +1074,18 @@ async fn handle(state: Arc<Mutex<State>>, request: Request<Incoming>) -> Answer 
         if method == "GET" && state.applied_once && state.dropped < state.script.drop_connections {
             state.dropped += 1;
             // An error from the service makes hyper close the connection without an answer.
-            return Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "scripted drop"));
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "scripted drop",
+            ));
         }
     }
-    let body = request.into_body().collect().await.map(|body| body.to_bytes()).unwrap_or_default();
+    let body = request
+        .into_body()
+        .collect()
+        .await
+        .map(|body| body.to_bytes())
+        .unwrap_or_default();
     let parameters = query_map(&query);
     let segments: Vec<&str> = path.split('/').filter(|segment| !segment.is_empty()).collect();
     if method == "GET" {
@@ -990,7 +1094,10 @@ async fn handle(state: Arc<Mutex<State>>, request: Request<Incoming>) -> Answer 
         let resources = state.resources();
         match segments.as_slice() {
             ["version"] => {
-                return respond_json(StatusCode::OK, &json!({"major": "1", "minor": "33", "gitVersion": "v1.33.1", "platform": "linux/amd64"}));
+                return respond_json(
+                    StatusCode::OK,
+                    &json!({"major": "1", "minor": "33", "gitVersion": "v1.33.1", "platform": "linux/amd64"}),
+                );
             }
             ["api"] | ["apis"] if aggregated && !state.script.legacy_discovery_only => {
                 let body = aggregated_discovery(&resources, segments == ["api"]);
@@ -1001,18 +1108,27 @@ async fn handle(state: Arc<Mutex<State>>, request: Request<Incoming>) -> Answer 
                 );
             }
             ["api"] => {
-                return respond_json(StatusCode::OK, &json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []}));
+                return respond_json(
+                    StatusCode::OK,
+                    &json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []}),
+                );
             }
             ["apis"] => return respond_json(StatusCode::OK, &group_list(&resources)),
             ["api", "v1"] => return respond_json(StatusCode::OK, &resource_list(&resources, "", "v1")),
-            ["apis", group, version] => return respond_json(StatusCode::OK, &resource_list(&resources, group, version)),
+            ["apis", group, version] => {
+                return respond_json(StatusCode::OK, &resource_list(&resources, group, version));
+            }
             _ => {}
         }
     }
     let answer = match method.as_str() {
         "GET" => read(&lock(&state), &segments, &parameters),
         "PATCH" => apply(&state, &segments, &parameters, &content_type, &body).await,
-        _ => Err(status_error(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", "the fake API server only serves GET and apply")),
+        _ => Err(status_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            "the fake API server only serves GET and apply",
+        )),
     };
     match answer {
         Ok((code, Reply::Json(value))) => respond_json(code, &value),
@@ -1026,9 +1142,20 @@ enum Reply {
     Text(String),
 }
 
-fn read(state: &State, segments: &[&str], parameters: &HashMap<String, String>) -> Result<(StatusCode, Reply), (StatusCode, Value)> {
-    if parameters.get("watch").is_some_and(|watch| watch == "true" || watch == "1") {
-        return Err(status_error(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", "the fake API server does not watch; poll"));
+fn read(
+    state: &State,
+    segments: &[&str],
+    parameters: &HashMap<String, String>,
+) -> Result<(StatusCode, Reply), (StatusCode, Value)> {
+    if parameters
+        .get("watch")
+        .is_some_and(|watch| watch == "true" || watch == "1")
+    {
+        return Err(status_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            "the fake API server does not watch; poll",
+        ));
     }
     let target = route(state, segments)?;
     let namespace = target.namespace.as_deref();
@@ -1048,7 +1175,11 @@ fn read(state: &State, segments: &[&str], parameters: &HashMap<String, String>) 
                 .collect();
             Ok((StatusCode::OK, Reply::Text(kept)))
         }
-        (Some(_), Some(sub)) => Err(status_error(StatusCode::NOT_FOUND, "NotFound", &format!("no subresource {sub}"))),
+        (Some(_), Some(sub)) => Err(status_error(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            &format!("no subresource {sub}"),
+        )),
         (Some(name), None) => state
             .get(&target.resource, namespace, name)
             .map(|object| (StatusCode::OK, Reply::Json(object)))
@@ -1069,8 +1200,10 @@ fn read(state: &State, segments: &[&str], parameters: &HashMap<String, String>) 
                 .collect();
             Ok((
                 StatusCode::OK,
-                Reply::Json(json!({"apiVersion": target.resource.api_version(), "kind": format!("{}List", target.resource.kind),
-                    "metadata": {"resourceVersion": state.resource_version.to_string()}, "items": items})),
+                Reply::Json(
+                    json!({"apiVersion": target.resource.api_version(), "kind": format!("{}List", target.resource.kind),
+                    "metadata": {"resourceVersion": state.resource_version.to_string()}, "items": items}),
+                ),
             ))
         }
     }
@@ -1125,7 +1258,11 @@ fn apply_locked(
     }
     let target = route(state, segments)?;
     let Some(name) = target.name.clone() else {
-        return Err(status_error(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", "apply needs a name"));
+        return Err(status_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            "apply needs a name",
+        ));
     };
     if parameters.get("fieldManager").is_none_or(String::is_empty) {
         return Err(status_error(
@@ -1137,22 +1274,36 @@ fn apply_locked(
     let text = String::from_utf8_lossy(body);
     let mut value: Value = match serde_json::from_str(&text) {
         Ok(value) => value,
-        Err(_) => serde_saphyr::from_str(&text)
-            .map_err(|error| status_error(StatusCode::BAD_REQUEST, "BadRequest", &format!("error decoding YAML: {error}")))?,
+        Err(_) => serde_saphyr::from_str(&text).map_err(|error| {
+            status_error(
+                StatusCode::BAD_REQUEST,
+                "BadRequest",
+                &format!("error decoding YAML: {error}"),
+            )
+        })?,
     };
     let resource = &target.resource;
     let kind = value["kind"].as_str().unwrap_or("").to_owned();
     let api_version = value["apiVersion"].as_str().unwrap_or("").to_owned();
-    if kind != resource.kind || api_version != resource.api_version() || value["metadata"]["name"].as_str() != Some(name.as_str()) {
+    if kind != resource.kind
+        || api_version != resource.api_version()
+        || value["metadata"]["name"].as_str() != Some(name.as_str())
+    {
         return Err(status_error(
             StatusCode::BAD_REQUEST,
             "BadRequest",
-            &format!("the body ({api_version} {kind} {:?}) does not match the URL", value["metadata"]["name"]),
+            &format!(
+                "the body ({api_version} {kind} {:?}) does not match the URL",
+                value["metadata"]["name"]
+            ),
         ));
     }
     let namespace = if resource.namespaced {
         let namespace = target.namespace.clone().unwrap_or_else(|| "default".to_owned());
-        if value["metadata"]["namespace"].as_str().is_some_and(|inner| inner != namespace) {
+        if value["metadata"]["namespace"]
+            .as_str()
+            .is_some_and(|inner| inner != namespace)
+        {
             return Err(status_error(
                 StatusCode::BAD_REQUEST,
                 "BadRequest",
@@ -1169,7 +1320,14 @@ fn apply_locked(
     };
     if let Some(round_trip) = typed_round_trip(&kind, &value) {
         let typed = round_trip.map_err(|error| {
-            status_error(StatusCode::BAD_REQUEST, "BadRequest", &format!("{kind} in version \"{}\" cannot be handled as a {kind}: {error}", resource.version))
+            status_error(
+                StatusCode::BAD_REQUEST,
+                "BadRequest",
+                &format!(
+                    "{kind} in version \"{}\" cannot be handled as a {kind}: {error}",
+                    resource.version
+                ),
+            )
         })?;
         let mut dropped = Vec::new();
         dropped_fields(&value, &typed, "", &mut dropped);
@@ -1231,7 +1389,9 @@ impl FakeApiServer {
                     let state = Arc::clone(&served);
                     tokio::spawn(async move {
                         let service = service_fn(move |request| handle(Arc::clone(&state), request));
-                        let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                        let _ = http1::Builder::new()
+                            .serve_connection(TokioIo::new(stream), service)
+                            .await;
                     });
                 }
             });
