@@ -184,6 +184,54 @@ pub(crate) fn build_failure() -> RunRecord {
     run
 }
 
+/// All green until a service crash-loops in deploy; the group after it is cancelled.
+pub(crate) fn deploy_failure() -> RunRecord {
+    let mut run = green();
+    let mut failed = step("datastorage", 98.1, 21.4, Status::Failed);
+    failed.failure_class = Some(FailureClass::Application);
+    failed.message =
+        Some("Deployment/datastorage failed: CrashLoopBackOff: container `datastorage`: back-off 1m20s restarting failed container".to_owned());
+    failed.hint = Some(
+        "the container keeps exiting; its last log lines (and its previous instance's) say why; diagnostics: diagnostics/deploy/example-e2e/deployment-datastorage.txt"
+            .to_owned(),
+    );
+    failed.file = Some("deploy/datastorage.yaml".to_owned());
+    failed.line = Some(1);
+    failed.tail = vec![
+        "Deployment/datastorage at deploy/datastorage.yaml:1 (document 1): failed: pod datastorage-5d8f7c9b6a-0: CrashLoopBackOff: container `datastorage`: back-off 1m20s restarting failed container".to_owned(),
+        "pod datastorage-5d8f7c9b6a-0: running; Ready=False ContainersNotReady (containers with unready status: [datastorage])".to_owned(),
+        "  container datastorage: not ready; waiting CrashLoopBackOff (back-off 1m20s restarting failed container); restarts 4; last terminated Error exit 1".to_owned(),
+        "event BackOff pod/datastorage-5d8f7c9b6a-0 (x6): Back-off restarting failed container datastorage".to_owned(),
+        "logs of datastorage-5d8f7c9b6a-0/datastorage (previous instance) (last 2 of 2 lines; full: diagnostics/deploy/example-e2e/datastorage-5d8f7c9b6a-0.datastorage.previous.log):".to_owned(),
+        "  | connecting to postgres:5432".to_owned(),
+        "  | FATAL: password authentication failed for user \"datastorage\"".to_owned(),
+    ];
+    let mut cancelled = step("gateway", 95.2, 24.3, Status::Cancelled);
+    cancelled.log = None;
+    run.phases[4] = phase(
+        "deploy",
+        95.0,
+        24.5,
+        Some(180.0),
+        Status::Failed,
+        vec![
+            step("namespaces-crds", 95.0, 0.6, Status::Ok),
+            step("postgres", 95.2, 2.9, Status::Ok),
+            failed,
+            cancelled,
+        ],
+    );
+    run.phases[4].message = Some("datastorage: Deployment/datastorage failed: CrashLoopBackOff".to_owned());
+    run.phases[4].failure_class = Some(FailureClass::Application);
+    run.status = Status::Failed;
+    run.within_target = false;
+    run.failure_class = Some(FailureClass::Application);
+    run.failed_phase = Some("deploy".to_owned());
+    run.message = Some("deploy failed: datastorage: Deployment/datastorage failed: CrashLoopBackOff".to_owned());
+    run.setup_seconds = 61.3 + 12.5 + 20.2 + 24.5;
+    run
+}
+
 pub(crate) fn lint_failure() -> RunRecord {
     let mut lint = step("lint", 0.0, 0.0, Status::Failed);
     lint.failure_class = Some(FailureClass::Application);

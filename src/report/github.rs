@@ -235,6 +235,10 @@ mod snapshot_tests {
             annotation_commands(&annotations(&[fixtures::build_failure()])).0
         );
         insta::assert_snapshot!(
+            "annotations_deploy_failure",
+            annotation_commands(&annotations(&[fixtures::deploy_failure()])).0
+        );
+        insta::assert_snapshot!(
             "annotations_over_target",
             annotation_commands(&annotations(&[fixtures::over_target()])).0
         );

@@ -155,6 +155,7 @@ mod tests {
         insta::assert_snapshot!("junit_over_target", render(&[fixtures::over_target()], false));
         insta::assert_snapshot!("junit_over_target_failing", render(&[fixtures::over_target()], true));
         insta::assert_snapshot!("junit_build_failure", render(&[fixtures::build_failure()], false));
+        insta::assert_snapshot!("junit_deploy_failure", render(&[fixtures::deploy_failure()], false));
         insta::assert_snapshot!("junit_cancelled", render(&[fixtures::cancelled()], false));
         insta::assert_snapshot!(
             "junit_merged",
@@ -192,6 +193,39 @@ mod tests {
                 .as_str()
                 .expect("message")
                 .starts_with("[application]")
+        );
+    }
+
+    /// A deploy failure as junitparser reads it: the failing group, its class and its digest.
+    #[test]
+    fn junitparser_reads_a_deploy_failure() {
+        let directory = tempfile::tempdir().expect("tempdir");
+        let path = directory.path().join("junit.xml");
+        std::fs::write(&path, render(&[fixtures::deploy_failure()], false)).expect("write");
+        let Some(output) = crate::test_support::python_peer("junit_summary.py", &[path.to_str().expect("UTF-8")])
+        else {
+            return;
+        };
+        let suites: Vec<serde_json::Value> = serde_json::from_str(&output).expect("peer JSON");
+        let deploy = suites
+            .iter()
+            .find(|suite| suite["name"].as_str().is_some_and(|name| name.ends_with("deploy")))
+            .expect("a deploy suite");
+        assert_eq!(deploy["tests"], 4, "{deploy}");
+        assert_eq!(deploy["failures"], 1, "{deploy}");
+        let failure = deploy["cases"]
+            .as_array()
+            .expect("cases")
+            .iter()
+            .find(|case| case["result"] == "failure")
+            .expect("a failure");
+        assert_eq!(failure["type"], "application");
+        assert!(
+            failure["message"]
+                .as_str()
+                .expect("message")
+                .contains("Deployment/datastorage failed: CrashLoopBackOff"),
+            "{failure}"
         );
     }
 }

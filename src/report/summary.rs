@@ -227,7 +227,9 @@ fn section(out: &mut String, run: &RunRecord, merged: bool, detail: Detail) {
     }
 }
 
-/// Phases run one after another; within a phase, the longest step bounds it.
+/// Phases run one after another; within a phase, the longest step bounds it (a deploy group's
+/// time includes waiting for the groups it depends on, so the last group of a chain ends it).
+/// A cancelled step bounds nothing: it was stopped, not waited for.
 fn critical_path(out: &mut String, run: &RunRecord) {
     let path: Vec<String> = run
         .phases
@@ -237,6 +239,7 @@ fn critical_path(out: &mut String, run: &RunRecord) {
             let longest = phase
                 .steps
                 .iter()
+                .filter(|step| step.status != Status::Cancelled)
                 .max_by(|a, b| a.duration_seconds.total_cmp(&b.duration_seconds))?;
             Some(format!(
                 "`{}/{}` {}",
@@ -363,6 +366,7 @@ mod tests {
         insta::assert_snapshot!("summary_green", render(&[fixtures::green()], 0));
         insta::assert_snapshot!("summary_over_target", render(&[fixtures::over_target()], 0));
         insta::assert_snapshot!("summary_build_failure", render(&[fixtures::build_failure()], 0));
+        insta::assert_snapshot!("summary_deploy_failure", render(&[fixtures::deploy_failure()], 0));
         insta::assert_snapshot!("summary_cancelled", render(&[fixtures::cancelled()], 3));
         insta::assert_snapshot!(
             "summary_merged",
