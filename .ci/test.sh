@@ -67,7 +67,7 @@ step "cargo clippy --all-targets -D warnings"
 cargo clippy --locked --workspace --all-targets -- -D warnings
 
 step "cargo test"
-cargo test --locked
+cargo test --locked --workspace
 
 # The benchmarks (benches/) are type-checked by clippy --all-targets above; run them with
 # `cargo bench` (figures in the README's Benchmarks section).

@@ -1451,3 +1451,85 @@ impl Drop for FakeApiServer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_typed_round_trip_finds_unknown_fields_by_path() {
+        let input = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "a", "labels": null},
+            "spec": {"replicsa": 1, "template": {"spec": {"containers": [{"name": "c", "image": "i", "imagePullPolicyy": "Never"}]}}}});
+        let output = typed_round_trip("Deployment", &input)
+            .expect("typed kind")
+            .expect("valid");
+        let mut dropped = Vec::new();
+        dropped_fields(&input, &output, "", &mut dropped);
+        assert_eq!(
+            dropped,
+            vec![".spec.replicsa", ".spec.template.spec.containers[0].imagePullPolicyy"]
+        );
+        assert!(
+            typed_round_trip("Widget", &input).is_none(),
+            "custom resources are not typed"
+        );
+    }
+
+    #[test]
+    fn selectors_and_query_strings_decode_like_the_api_server() {
+        let query = query_map("labelSelector=app%3Dapi%2Ctier%21%3Ddb&fieldSelector=metadata.name%3Dx&watch=false");
+        let item = json!({"metadata": {"name": "x", "labels": {"app": "api", "tier": "web"}}});
+        assert!(selected(&item, query.get("labelSelector"), query.get("fieldSelector")));
+        let other = json!({"metadata": {"name": "x", "labels": {"app": "api", "tier": "db"}}});
+        assert!(!selected(&other, query.get("labelSelector"), None));
+        assert_eq!(percent_decode("a%2"), "a%2", "a truncated escape stays as it is");
+    }
+
+    #[test]
+    fn every_scripted_state_is_an_object_the_api_would_accept() {
+        let behaviours = [
+            Behaviour::ReadyAfter(Duration::ZERO),
+            Behaviour::ReadyAfter(Duration::from_secs(3600)),
+            Behaviour::CrashLoop {
+                exit_code: 2,
+                log: vec!["x".to_owned()],
+            },
+            Behaviour::ImageNeverPulled,
+            Behaviour::ReadinessProbeFailing,
+            Behaviour::Unschedulable,
+            Behaviour::JobFails,
+        ];
+        for behaviour in behaviours {
+            let script = Script {
+                default_behaviour: behaviour.clone(),
+                ..Script::default()
+            };
+            let mut state = State::new(script);
+            state.store(
+                json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team"}}),
+                Instant::now(),
+            );
+            for (api_version, kind) in [
+                ("apps/v1", "Deployment"),
+                ("apps/v1", "StatefulSet"),
+                ("apps/v1", "DaemonSet"),
+                ("apps/v1", "ReplicaSet"),
+                ("batch/v1", "Job"),
+            ] {
+                state.store(
+                    json!({"apiVersion": api_version, "kind": kind, "metadata": {"name": format!("w-{}", kind.to_lowercase()), "namespace": "team"},
+                        "spec": {"selector": {"matchLabels": {"app": "w"}}, "template": {"metadata": {"labels": {"app": "w"}},
+                            "spec": {"containers": [{"name": "c", "image": "localhost/w:1"}]}}}}),
+                    Instant::now(),
+                );
+            }
+            let stored: Vec<Stored> = state.objects.values().cloned().collect();
+            for object in &stored {
+                // `view` and `typed` panic on a shape the k8s-openapi types reject.
+                let _ = state.view(object);
+            }
+            assert_eq!(state.workload_pods(Some("team")).len(), 5, "{behaviour:?}");
+            let _ = state.events(Some("team"));
+        }
+    }
+}
