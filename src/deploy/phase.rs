@@ -118,19 +118,26 @@ pub(crate) fn steps(options: DeployOptions) -> Vec<Step> {
         steps.push(Step::new(group.name.clone(), move |context: StepContext| async move {
             let signal = Signal(sender);
             let session = tokio::select! {
+                biased;
+                () = context.cancel.cancelled() => return StepResult::ok(),
                 state = prepared.wait_for(Option::is_some) => match state.ok().and_then(|state| state.clone()) {
                     Some(Ok(session)) => session,
+                    // A cancelled phase is not this group's failure.
+                    _ if context.cancel.is_cancelled() => return StepResult::ok(),
                     Some(Err(message)) => return not_applied(format!("preparing the cluster failed: {message}")),
                     None => return not_applied("preparing the cluster did not finish".to_owned()),
                 },
-                () = context.cancel.cancelled() => return StepResult::ok(),
             };
             for (name, mut receiver) in dependencies {
                 context.say(&format!("waiting for group `{name}` to be ready"));
                 let state = tokio::select! {
-                    state = receiver.wait_for(Option::is_some) => state.ok().and_then(|state| *state),
+                    biased;
                     () = context.cancel.cancelled() => return StepResult::ok(),
+                    state = receiver.wait_for(Option::is_some) => state.ok().and_then(|state| *state),
                 };
+                if context.cancel.is_cancelled() {
+                    return StepResult::ok();
+                }
                 if state != Some(true) {
                     return not_applied(format!("group `{name}`, which it depends on, did not become ready"));
                 }

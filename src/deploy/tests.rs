@@ -33,6 +33,7 @@ struct Deploy {
     namespaces: Vec<String>,
     crd_files: Vec<PathBuf>,
     apply_concurrency: usize,
+    fail_fast: bool,
 }
 
 impl Deploy {
@@ -47,6 +48,7 @@ impl Deploy {
             namespaces: vec!["team".to_owned()],
             crd_files: Vec::new(),
             apply_concurrency: 16,
+            fail_fast: true,
         }
     }
 
@@ -79,7 +81,7 @@ impl Deploy {
         let steps = phase::steps(options);
         let phase_options = PhaseOptions {
             concurrency: steps.len(),
-            fail_fast: true,
+            fail_fast: self.fail_fast,
             target: None,
         };
         let reporters = Arc::new(Reporters::new(Vec::new()));
@@ -460,4 +462,25 @@ fn the_cluster_gate_waits_for_the_node_coredns_and_the_default_service_account()
         lines.iter().any(|line| line.contains("CoreDNS not available")),
         "{lines:?}"
     );
+}
+
+#[test]
+fn without_fail_fast_a_group_whose_dependency_failed_is_not_applied() {
+    let api = FakeApiServer::start(script(&[("db", Behaviour::ImageNeverPulled)]));
+    let mut deploy = Deploy::new(&[
+        ("db.yaml", deployment("db", "team")),
+        ("api.yaml", deployment("api", "team")),
+    ])
+    .group("db", &["db.yaml"], &[], Duration::from_secs(20))
+    .group("api", &["api.yaml"], &["db"], Duration::from_secs(20));
+    deploy.fail_fast = false;
+    let report = deploy.run(&api);
+    let api_step = report.steps.iter().find(|step| step.name == "api").expect("api step");
+    assert_eq!(api_step.status, Status::Failed);
+    let message = &api_step.failure.as_ref().expect("failure").message;
+    assert_eq!(
+        message,
+        "not applied: group `db`, which it depends on, did not become ready"
+    );
+    assert!(api.object("apps/v1", "Deployment", Some("team"), "api").is_none());
 }
