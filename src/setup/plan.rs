@@ -406,14 +406,10 @@ impl Plan {
             cluster.preserve.as_str()
         );
         let _ = writeln!(out, "   kubeconfig: {}", cluster.kubeconfig.display());
-        if !self.crds.is_empty() || !self.namespaces.is_empty() {
-            let _ = writeln!(
-                out,
-                "   then CRDs: {} · namespaces: {}",
-                self.crds.join(", "),
-                self.namespaces.join(", ")
-            );
-        }
+        let _ = writeln!(
+            out,
+            "   then wait until nodes are Ready, CoreDNS is available and the default ServiceAccount exists"
+        );
         let _ = writeln!(
             out,
             "3. load     target {:>6}  {} image(s) in parallel into every node",
@@ -423,12 +419,28 @@ impl Plan {
         let waves = self.deploy_waves();
         let _ = writeln!(
             out,
-            "4. deploy   target {:>6}  {} group(s), then one readiness wait",
+            "4. deploy   target {:>6}  {} group(s), server-side apply (concurrent within a group), one readiness wait per group",
             format(self.targets.deploy),
             self.deploy.len()
         );
+        if !self.crds.is_empty() || !self.namespaces.is_empty() {
+            let none = || "none".to_owned();
+            let _ = writeln!(
+                out,
+                "   first: namespaces {} · CRDs {} (then wait for Established)",
+                Some(self.namespaces.join(", "))
+                    .filter(|text| !text.is_empty())
+                    .unwrap_or_else(none),
+                Some(self.crds.join(", "))
+                    .filter(|text| !text.is_empty())
+                    .unwrap_or_else(none)
+            );
+        }
         for (index, wave) in waves.iter().enumerate() {
-            let names: Vec<&str> = wave.iter().map(|group| group.name.as_str()).collect();
+            let names: Vec<String> = wave
+                .iter()
+                .map(|group| format!("{} (timeout {})", group.name, format(group.timeout)))
+                .collect();
             let _ = writeln!(out, "   wave {}: {}", index + 1, names.join(", "));
         }
         let _ = writeln!(out, "total target {}", format(self.targets.total));
