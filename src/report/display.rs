@@ -161,6 +161,9 @@ impl Reporter for Display {
             Event::StepOutput { phase, step, line } if self.verbose => {
                 writeln!(out, "    {DIM}{}/{step} |{DIM:#} {line}", phase.as_str())
             }
+            Event::StepProgress { phase, step, line } if !self.quiet => {
+                writeln!(out, "    {DIM}{}/{step}:{DIM:#} {line}", phase.as_str())
+            }
             Event::StepFinished { phase, report } => {
                 let (style, label) = status_style(report.status);
                 let time = report

@@ -29,6 +29,13 @@ pub(crate) enum Event<'a> {
         step: &'a str,
         line: &'a str,
     },
+    /// A status change a step reports itself (a deploy object became ready, the cluster gate is
+    /// waiting for CoreDNS): few and meaningful, so shown without `-v`.
+    StepProgress {
+        phase: PhaseName,
+        step: &'a str,
+        line: &'a str,
+    },
     StepFinished {
         phase: PhaseName,
         report: &'a StepReport,
@@ -81,7 +88,7 @@ impl Reporter for Recorder {
             Event::RunStarted { .. } => "run-started".to_owned(),
             Event::PhaseStarted { phase, steps, .. } => format!("phase-started {} {steps}", phase.as_str()),
             Event::StepStarted { phase, step } => format!("step-started {} {step}", phase.as_str()),
-            Event::StepOutput { .. } => return,
+            Event::StepOutput { .. } | Event::StepProgress { .. } => return,
             Event::StepFinished { phase, report } => {
                 format!(
                     "step-finished {} {} {}",

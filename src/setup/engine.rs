@@ -194,7 +194,8 @@ pub(crate) struct StepContext {
 }
 
 impl StepContext {
-    /// A line of the step's own (not a process's): to its log file and the event stream.
+    /// A status line of the step's own (not a process's): to its log file and, as progress, to the
+    /// event stream.
     pub(crate) fn say(&self, line: &str) {
         use std::io::Write as _;
         if let Some(parent) = self.log.parent() {
@@ -204,7 +205,7 @@ impl StepContext {
             let _ = writeln!(file, "{line}");
         }
         let (phase, step) = (self.phase, self.name.as_str());
-        self.reporters.emit(Event::StepOutput { phase, step, line });
+        self.reporters.emit(Event::StepProgress { phase, step, line });
     }
 
     /// Run a process for this step: output goes to the step's log file and the event stream.

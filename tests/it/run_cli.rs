@@ -792,6 +792,13 @@ fn the_bundled_example_runs_all_four_phases() {
             .is_some(),
         "{applied:?}"
     );
+    // Status changes are shown without -v; process output is not.
+    let progress = stderr(&output);
+    assert!(
+        progress.contains("deploy/datastorage: Deployment/datastorage: ready"),
+        "{progress}"
+    );
+    assert!(progress.contains("cluster/create: cluster ready"), "{progress}");
     let gate =
         std::fs::read_to_string(project.path().join("hybrid-e2e-report/logs/cluster/create.log")).unwrap_or_default();
     assert!(gate.contains("cluster ready"), "{gate}");
