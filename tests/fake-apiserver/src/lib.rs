@@ -333,6 +333,38 @@ impl State {
         self.script.default_behaviour.clone()
     }
 
+    /// The behaviour of a workload (CoreDNS follows `coredns_ready_after`).
+    fn workload_behaviour(&self, namespace: &str, name: &str, kind: &str) -> Behaviour {
+        if namespace == "kube-system" && name == "coredns" && kind == "Deployment" {
+            return Behaviour::ReadyAfter(self.script.coredns_ready_after);
+        }
+        self.behaviour(name, kind)
+    }
+
+    /// The behaviour of a pod: its owner's, or its own for a pod applied directly.
+    fn pod_behaviour(&self, pod: &Value) -> Behaviour {
+        let namespace = pod["metadata"]["namespace"].as_str().unwrap_or("");
+        let owner = &pod["metadata"]["ownerReferences"][0];
+        match (owner["name"].as_str(), owner["kind"].as_str()) {
+            (Some(name), Some(kind)) => self.workload_behaviour(namespace, name, kind),
+            _ => self.behaviour(pod["metadata"]["name"].as_str().unwrap_or(""), "Pod"),
+        }
+    }
+
+    /// Every pod in `namespace` as a read returns it now: applied ones and those of workloads.
+    fn pods(&self, namespace: Option<&str>) -> Vec<Value> {
+        let mut pods: Vec<Value> = self
+            .objects
+            .iter()
+            .filter(|((version, kind, object_namespace, _), _)| {
+                version == "v1" && kind == "Pod" && namespace.is_none_or(|namespace| namespace == object_namespace)
+            })
+            .map(|(_, stored)| self.view(stored))
+            .collect();
+        pods.extend(self.workload_pods(namespace));
+        pods
+    }
+
     /// CRDs that are Established now, as resources.
     fn crd_resources(&self) -> Vec<Resource> {
         let mut resources = Vec::new();
@@ -429,7 +461,12 @@ impl State {
             .iter()
             .filter(|((_, kind, _, name), stored)| {
                 kind == "Namespace"
-                    && !["default", "kube-system"].contains(&name.as_str())
+                    && !self.objects.contains_key(&(
+                        "v1".to_owned(),
+                        "ServiceAccount".to_owned(),
+                        name.clone(),
+                        "default".to_owned(),
+                    ))
                     && stored.applied_at.elapsed() >= self.script.default_service_account_after
                     && namespace.is_none_or(|namespace| namespace == name)
             })
@@ -447,7 +484,8 @@ impl State {
         let name = value["metadata"]["name"].as_str().unwrap_or("").to_owned();
         let generation = value["metadata"]["generation"].as_i64().unwrap_or(1);
         let elapsed = stored.applied_at.elapsed();
-        let behaviour = self.behaviour(&name, &kind);
+        let namespace = value["metadata"]["namespace"].as_str().unwrap_or("").to_owned();
+        let behaviour = self.workload_behaviour(&namespace, &name, &kind);
         let ready = match &behaviour {
             Behaviour::ReadyAfter(delay) => elapsed >= *delay,
             _ => false,
@@ -464,11 +502,6 @@ impl State {
                 }]}))
             }
             "Deployment" => {
-                let ready = if name == "coredns" && value["metadata"]["namespace"] == "kube-system" {
-                    self.started.elapsed() >= self.script.coredns_ready_after
-                } else {
-                    ready
-                };
                 let up = if ready { replicas } else { 0 };
                 let mut status = json!({
                 "observedGeneration": generation, "replicas": replicas, "updatedReplicas": replicas,
@@ -612,15 +645,7 @@ impl State {
                 _ => stored.value["spec"]["replicas"].as_i64().unwrap_or(1).max(0) as usize,
             };
             let template_hash = &hash(&format!("{name}{}", stored.value["spec"]["template"]))[..10];
-            let behaviour = if name == "coredns" {
-                Behaviour::ReadyAfter(
-                    self.script
-                        .coredns_ready_after
-                        .saturating_sub(stored.applied_at.duration_since(self.started)),
-                )
-            } else {
-                self.behaviour(name, kind)
-            };
+            let behaviour = self.workload_behaviour(object_namespace, name, kind);
             for index in 0..count {
                 let pod_name = if kind == "Job" {
                     format!("{name}-{}", &template_hash[..5])
@@ -655,17 +680,9 @@ impl State {
     /// Warning events for the pods of misbehaving workloads.
     fn events(&self, namespace: Option<&str>) -> Vec<Value> {
         let mut events = Vec::new();
-        for pod in self.workload_pods(namespace) {
-            let owner = pod["metadata"]["ownerReferences"][0]["name"]
-                .as_str()
-                .unwrap_or("")
-                .to_owned();
-            let owner_kind = pod["metadata"]["ownerReferences"][0]["kind"]
-                .as_str()
-                .unwrap_or("")
-                .to_owned();
+        for pod in self.pods(namespace) {
             let image = pod["spec"]["containers"][0]["image"].as_str().unwrap_or("").to_owned();
-            let (reason, message, count) = match self.behaviour(&owner, &owner_kind) {
+            let (reason, message, count) = match self.pod_behaviour(&pod) {
                 Behaviour::CrashLoop { .. } => ("BackOff", "Back-off restarting failed container in pod".to_owned(), 6),
                 Behaviour::ImageNeverPulled => (
                     "ErrImageNeverPull",
@@ -701,23 +718,47 @@ impl State {
     /// The log of `container` in pod `name` (`previous`: the instance before the last restart).
     fn log(&self, namespace: &str, name: &str, container: &str, previous: bool) -> Result<String, (StatusCode, Value)> {
         let pod = self
-            .workload_pods(Some(namespace))
+            .pods(Some(namespace))
             .into_iter()
             .find(|pod| pod["metadata"]["name"].as_str() == Some(name))
             .ok_or_else(|| not_found("pods", name))?;
-        let owner = pod["metadata"]["ownerReferences"][0]["name"]
-            .as_str()
-            .unwrap_or("")
-            .to_owned();
-        let owner_kind = pod["metadata"]["ownerReferences"][0]["kind"]
-            .as_str()
-            .unwrap_or("")
-            .to_owned();
-        let restarted = pod["status"]["containerStatuses"]
+        let names: Vec<&str> = pod["spec"]["containers"]
             .as_array()
             .into_iter()
             .flatten()
-            .any(|status| status["name"] == container && status["restartCount"].as_i64().unwrap_or(0) > 0);
+            .filter_map(|container| container["name"].as_str())
+            .collect();
+        // Like the real server: no `container` is fine when the pod has exactly one.
+        let container = match (container, names.as_slice()) {
+            ("", [only]) => *only,
+            ("", _) => {
+                return Err(status_error(
+                    StatusCode::BAD_REQUEST,
+                    "BadRequest",
+                    &format!("a container name must be specified for pod {name}, choose one of: {names:?}"),
+                ));
+            }
+            (container, _) if names.contains(&container) => container,
+            (container, _) => {
+                return Err(status_error(
+                    StatusCode::BAD_REQUEST,
+                    "BadRequest",
+                    &format!("container {container} is not valid for pod {name}"),
+                ));
+            }
+        };
+        let statuses = pod["status"]["containerStatuses"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let Some(status) = statuses.iter().find(|status| status["name"] == container) else {
+            return Err(status_error(
+                StatusCode::BAD_REQUEST,
+                "BadRequest",
+                &format!("container \"{container}\" in pod \"{name}\" is waiting to start: ContainerCreating"),
+            ));
+        };
+        let restarted = status["restartCount"].as_i64().unwrap_or(0) > 0;
         if previous && !restarted {
             return Err(status_error(
                 StatusCode::BAD_REQUEST,
@@ -725,7 +766,17 @@ impl State {
                 &format!("previous terminated container \"{container}\" in pod \"{name}\" not found"),
             ));
         }
-        let lines: Vec<String> = match self.behaviour(&owner, &owner_kind) {
+        if !previous
+            && let Some(reason) = status["state"]["waiting"]["reason"].as_str()
+            && reason != "CrashLoopBackOff"
+        {
+            return Err(status_error(
+                StatusCode::BAD_REQUEST,
+                "BadRequest",
+                &format!("container \"{container}\" in pod \"{name}\" is waiting to start: {reason}"),
+            ));
+        }
+        let lines: Vec<String> = match self.pod_behaviour(&pod) {
             Behaviour::CrashLoop { log, .. } if previous => {
                 std::iter::once("previous instance".to_owned()).chain(log).collect()
             }
@@ -735,13 +786,6 @@ impl State {
                 "GET /healthz 503: database not reachable".to_owned(),
                 "GET /healthz 503: database not reachable".to_owned(),
             ],
-            Behaviour::ImageNeverPulled | Behaviour::Unschedulable => {
-                return Err(status_error(
-                    StatusCode::BAD_REQUEST,
-                    "BadRequest",
-                    &format!("container \"{container}\" in pod \"{name}\" is waiting to start: ContainerCreating"),
-                ));
-            }
             _ => vec!["listening on :8080".to_owned(), "ready".to_owned()],
         };
         Ok(lines.iter().map(|line| format!("{line}\n")).collect())
@@ -856,19 +900,10 @@ fn selected(item: &Value, label_selector: Option<&String>, field_selector: Optio
 }
 
 fn discovery_verbs() -> Vec<String> {
-    [
-        "create",
-        "delete",
-        "deletecollection",
-        "get",
-        "list",
-        "patch",
-        "update",
-        "watch",
-    ]
-    .iter()
-    .map(|verb| (*verb).to_owned())
-    .collect()
+    ["get", "list", "watch", "create", "update", "patch", "delete"]
+        .iter()
+        .map(|verb| (*verb).to_owned())
+        .collect()
 }
 
 fn aggregated_discovery(resources: &[Resource], core: bool) -> Value {
@@ -1099,7 +1134,15 @@ async fn handle(state: Arc<Mutex<State>>, request: Request<Incoming>) -> Answer 
                     &json!({"major": "1", "minor": "33", "gitVersion": "v1.33.1", "platform": "linux/amd64"}),
                 );
             }
-            ["api"] | ["apis"] if aggregated && !state.script.legacy_discovery_only => {
+            ["api"] | ["apis"] if aggregated && state.script.legacy_discovery_only => {
+                let (code, body) = status_error(
+                    StatusCode::NOT_ACCEPTABLE,
+                    "NotAcceptable",
+                    "only the following media types are accepted: application/json, application/yaml, application/vnd.kubernetes.protobuf",
+                );
+                return respond_json(code, &body);
+            }
+            ["api"] | ["apis"] if aggregated => {
                 let body = aggregated_discovery(&resources, segments == ["api"]);
                 return respond(
                     StatusCode::OK,
@@ -1431,13 +1474,25 @@ impl FakeApiServer {
     /// An object as a GET would return it now.
     pub fn object(&self, api_version: &str, kind: &str, namespace: Option<&str>, name: &str) -> Option<Value> {
         let state = lock(&self.state);
-        let stored = state.objects.get(&(
-            api_version.to_owned(),
-            kind.to_owned(),
-            namespace.unwrap_or("").to_owned(),
-            name.to_owned(),
-        ))?;
-        Some(state.view(stored))
+        let namespace = namespace.unwrap_or("");
+        let resource = state
+            .resources()
+            .into_iter()
+            .find(|resource| resource.api_version() == api_version && resource.kind == kind);
+        match resource {
+            // Pods of workloads, events and `default` ServiceAccounts are made on read, as a GET makes them.
+            Some(resource) => state.get(&resource, Some(namespace), name),
+            // A custom resource whose CRD is not Established (yet): what is stored.
+            None => {
+                let key = (
+                    api_version.to_owned(),
+                    kind.to_owned(),
+                    namespace.to_owned(),
+                    name.to_owned(),
+                );
+                state.objects.get(&key).map(|stored| state.view(stored))
+            }
+        }
     }
 }
 
