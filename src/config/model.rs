@@ -221,6 +221,10 @@ pub(crate) struct ClusterConfig {
     /// Give up on `kind create cluster` after this long (per attempt).
     #[serde(default)]
     pub(crate) create_timeout: Option<HumanDuration>,
+    /// After `kind create`: how long the nodes, CoreDNS and the `default` ServiceAccount may
+    /// take to be ready (default 3m).
+    #[serde(default)]
+    pub(crate) ready_timeout: Option<HumanDuration>,
 }
 
 /// `cluster.preserve`.

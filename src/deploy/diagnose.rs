@@ -5,6 +5,9 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
+use std::time::{Duration, Instant};
+
+use futures::AsyncReadExt as _;
 
 use k8s_openapi::api::core::v1::{Event, Pod};
 use kube::api::{Api, ListParams, LogParams};
@@ -18,6 +21,15 @@ use crate::timing::FailureClass;
 pub(crate) const LOG_LINES: usize = 50;
 /// The most of one container's log written to its file.
 const LOG_FILE_LIMIT: i64 = 8 * 1024 * 1024;
+/// The whole diagnosis may take this long: it runs before teardown, on a failing run.
+const BUDGET: Duration = Duration::from_secs(60);
+/// Pods described (and logs read) per object: failing ones first; a 50-replica Deployment
+/// crash-looping says the same thing 50 times.
+const PODS_PER_OBJECT: usize = 3;
+/// Warning events kept per object (the newest).
+const EVENTS_PER_OBJECT: usize = 10;
+/// Digest lines are cut here: a JSON log line can be megabytes.
+const LINE_LIMIT: usize = 500;
 
 /// What the diagnosis found.
 #[derive(Debug, Default)]
@@ -116,9 +128,18 @@ fn is_failing(status: &Value) -> bool {
         || status.get("restartCount").and_then(Value::as_i64).unwrap_or(0) > 0
 }
 
-async fn list_events(session: &Session, namespace: &str) -> Vec<Value> {
+/// `remaining` of the budget, capped at one request's timeout (`None`: the budget is spent).
+fn request_timeout(deadline: Instant) -> Option<Duration> {
+    let remaining = deadline.saturating_duration_since(Instant::now());
+    (!remaining.is_zero()).then(|| remaining.min(REQUEST_TIMEOUT))
+}
+
+async fn list_events(session: &Session, namespace: &str, deadline: Instant) -> Vec<Value> {
     let api: Api<Event> = Api::namespaced(session.client.clone(), namespace);
-    match tokio::time::timeout(REQUEST_TIMEOUT, api.list(&ListParams::default())).await {
+    let Some(timeout) = request_timeout(deadline) else {
+        return Vec::new();
+    };
+    match tokio::time::timeout(timeout, api.list(&ListParams::default())).await {
         Ok(Ok(list)) => list
             .items
             .into_iter()
@@ -128,7 +149,16 @@ async fn list_events(session: &Session, namespace: &str) -> Vec<Value> {
     }
 }
 
-async fn fetch_log(session: &Session, namespace: &str, pod: &str, container: &str, previous: bool) -> Option<String> {
+/// A container's log, bytes that are not UTF-8 replaced (a binary's output must not lose the
+/// rest of the log).
+async fn fetch_log(
+    session: &Session,
+    namespace: &str,
+    pod: &str,
+    container: &str,
+    previous: bool,
+    deadline: Instant,
+) -> Option<String> {
     let api: Api<Pod> = Api::namespaced(session.client.clone(), namespace);
     let params = LogParams {
         container: Some(container.to_owned()),
@@ -136,10 +166,104 @@ async fn fetch_log(session: &Session, namespace: &str, pod: &str, container: &st
         limit_bytes: Some(LOG_FILE_LIMIT),
         ..LogParams::default()
     };
-    match tokio::time::timeout(REQUEST_TIMEOUT, api.logs(pod, &params)).await {
-        Ok(Ok(log)) => Some(log),
-        _ => None,
+    let read = async {
+        let mut stream = api.log_stream(pod, &params).await.ok()?;
+        let mut bytes = Vec::new();
+        stream.read_to_end(&mut bytes).await.ok()?;
+        Some(String::from_utf8_lossy(&bytes).into_owned())
+    };
+    tokio::time::timeout(request_timeout(deadline)?, read)
+        .await
+        .ok()
+        .flatten()
+}
+
+/// `line` cut to [`LINE_LIMIT`] bytes at a character boundary.
+fn clip(line: &str) -> String {
+    if line.len() <= LINE_LIMIT {
+        return line.to_owned();
     }
+    let mut end = LINE_LIMIT;
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes)", &line[..end], line.len())
+}
+
+/// When an event last happened (`eventTime` for events.k8s.io-style writers).
+fn event_time(event: &Value) -> &str {
+    [
+        "/lastTimestamp",
+        "/eventTime",
+        "/firstTimestamp",
+        "/metadata/creationTimestamp",
+    ]
+    .iter()
+    .map(|pointer| text(event, pointer))
+    .find(|time| !time.is_empty())
+    .unwrap_or("")
+}
+
+/// Whether `event` is about `object` or one of its pods. A Deployment's pods are created by
+/// its ReplicaSets, whose `FailedCreate` events (quota, admission, a missing ServiceAccount)
+/// explain a Deployment without pods.
+fn concerns(event: &Value, object_kind: &str, object_name: &str, pod_names: &[String]) -> bool {
+    let name = text(event, "/involvedObject/name");
+    let kind = text(event, "/involvedObject/kind");
+    (kind == object_kind && name == object_name)
+        || (kind == "Pod" && pod_names.iter().any(|pod| pod == name))
+        || (object_kind == "Deployment"
+            && kind == "ReplicaSet"
+            && name.strip_prefix(object_name).is_some_and(|rest| rest.starts_with('-')))
+}
+
+/// Whose fault a Warning event says it is, and what to do.
+fn classify_event(reason: &str, message: &str) -> Option<(FailureClass, &'static str)> {
+    Some(match reason {
+        // A volume that names a ConfigMap, Secret or claim that does not exist is the manifest's bug.
+        "FailedMount" if message.contains("not found") => (
+            FailureClass::Application,
+            "the pod mounts a ConfigMap, Secret or claim that does not exist; apply it in this group or one it depends on",
+        ),
+        "FailedCreate" => (
+            FailureClass::Application,
+            "the controller could not create pods (quota, admission, a missing ServiceAccount); the event says which",
+        ),
+        "FailedScheduling" | "NodeNotReady" | "FailedAttachVolume" | "FailedMount" | "Evicted" => (
+            FailureClass::Infrastructure,
+            "the cluster could not place or prepare the pod (scheduling, node or volume); see the events",
+        ),
+        "Unhealthy" => (
+            FailureClass::Application,
+            "a probe fails: the container runs but does not answer as its probe expects; its last log lines say why",
+        ),
+        "BackOff" => (
+            FailureClass::Application,
+            "the container keeps exiting; its last log lines (and its previous instance's) say why",
+        ),
+        _ => return None,
+    })
+}
+
+/// Whether a pod is failing (not ready, restarted or stuck), so it is described first.
+fn pod_is_failing(pod: &Value) -> bool {
+    let no_containers_yet = container_statuses(pod).next().is_none();
+    no_containers_yet || (text(pod, "/status/phase") != "Succeeded" && container_statuses(pod).any(is_failing))
+}
+
+/// An object as written to a diagnostics file: a Secret's values are never written.
+fn redacted(object: &Value) -> Value {
+    let mut object = object.clone();
+    if text(&object, "/kind") == "Secret" {
+        for field in ["data", "stringData"] {
+            if let Some(values) = object.get_mut(field).and_then(Value::as_object_mut) {
+                for value in values.values_mut() {
+                    *value = Value::String("<redacted>".to_owned());
+                }
+            }
+        }
+    }
+    object
 }
 
 /// The file name part for an object or pod name (names are DNS labels; be safe anyway).
@@ -161,6 +285,7 @@ fn relative(path: &Path, report_dir: &Path) -> String {
 
 /// Diagnose every object in `not_ready`; write files under `report_dir/diagnostics/deploy`.
 pub(crate) async fn diagnose(session: &Session, not_ready: &[NotReady], report_dir: &Path) -> Diagnosis {
+    let deadline = Instant::now() + BUDGET;
     let mut diagnosis = Diagnosis::default();
     let directory = report_dir.join("diagnostics").join("deploy");
     let mut pods_by_namespace: std::collections::BTreeMap<String, Vec<Value>> = Default::default();
@@ -187,15 +312,26 @@ pub(crate) async fn diagnose(session: &Session, not_ready: &[NotReady], report_d
             continue;
         };
         if !pods_by_namespace.contains_key(&namespace) {
-            let pods = list_pods(session, &namespace).await.unwrap_or_default();
+            let pods = match request_timeout(deadline) {
+                Some(timeout) => tokio::time::timeout(timeout, list_pods(session, &namespace))
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+                    .unwrap_or_default(),
+                None => Vec::new(),
+            };
             pods_by_namespace.insert(namespace.clone(), pods);
-            events_by_namespace.insert(namespace.clone(), list_events(session, &namespace).await);
+            events_by_namespace.insert(namespace.clone(), list_events(session, &namespace, deadline).await);
         }
         let seen = entry.last_seen.clone().unwrap_or_else(|| object.value.clone());
-        let pods: Vec<Value> = pods_of(&seen, &pods_by_namespace[&namespace])
+        let mut pods: Vec<Value> = pods_of(&seen, &pods_by_namespace[&namespace])
             .into_iter()
             .cloned()
             .collect();
+        // Failing pods first (stable otherwise), then only the first few.
+        pods.sort_by_key(|pod| !pod_is_failing(pod));
+        let all_pods = pods.len();
+        pods.truncate(PODS_PER_OBJECT);
         if pods.is_empty()
             && matches!(
                 object.kind.as_str(),
@@ -204,17 +340,29 @@ pub(crate) async fn diagnose(session: &Session, not_ready: &[NotReady], report_d
         {
             lines.push("no pods: the controller created none (quota, admission or a selector that matches nothing; see the events)".to_owned());
         }
-        let mut names: Vec<String> = vec![object.name.clone()];
+        let mut pod_names: Vec<String> = Vec::new();
         for pod in &pods {
             describe_pod(pod, &mut lines);
-            names.push(text(pod, "/metadata/name").to_owned());
+            pod_names.push(text(pod, "/metadata/name").to_owned());
         }
-        let warnings: Vec<&Value> = events_by_namespace[&namespace]
+        if all_pods > pods.len() {
+            lines.push(format!(
+                "({} more pod(s) not shown; the first {PODS_PER_OBJECT} failing ones are)",
+                all_pods - pods.len()
+            ));
+        }
+        let mut warnings: Vec<&Value> = events_by_namespace[&namespace]
             .iter()
             .filter(|event| text(event, "/type") == "Warning")
-            .filter(|event| names.iter().any(|name| name == text(event, "/involvedObject/name")))
+            .filter(|event| concerns(event, &object.kind, &object.name, &pod_names))
             .collect();
-        for event in &warnings {
+        // Oldest first like `kubectl describe`, the newest few kept.
+        warnings.sort_by(|a, b| event_time(a).cmp(event_time(b)));
+        let skipped = warnings.len().saturating_sub(EVENTS_PER_OBJECT);
+        if skipped > 0 {
+            lines.push(format!("({skipped} older warning event(s) not shown)"));
+        }
+        for event in &warnings[skipped..] {
             let reason = text(event, "/reason");
             let count = event.get("count").and_then(Value::as_i64).unwrap_or(1);
             lines.push(format!(
@@ -223,20 +371,8 @@ pub(crate) async fn diagnose(session: &Session, not_ready: &[NotReady], report_d
                 text(event, "/involvedObject/name"),
                 text(event, "/message").trim_end()
             ));
-            let (class, hint) = match reason {
-                "FailedScheduling" | "NodeNotReady" | "FailedAttachVolume" | "FailedMount" | "Evicted" => (
-                    FailureClass::Infrastructure,
-                    "the cluster could not place or prepare the pod (scheduling, node or volume); see the events",
-                ),
-                "Unhealthy" => (
-                    FailureClass::Application,
-                    "a probe fails: the container runs but does not answer as its probe expects; its last log lines say why",
-                ),
-                "BackOff" => (
-                    FailureClass::Application,
-                    "the container keeps exiting; its last log lines (and its previous instance's) say why",
-                ),
-                _ => continue,
+            let Some((class, hint)) = classify_event(reason, text(event, "/message")) else {
+                continue;
             };
             diagnosis.class.get_or_insert(class);
             diagnosis.hint.get_or_insert_with(|| hint.to_owned());
@@ -252,7 +388,8 @@ pub(crate) async fn diagnose(session: &Session, not_ready: &[NotReady], report_d
                     if previous && !restarted {
                         continue;
                     }
-                    let Some(log) = fetch_log(session, &namespace, pod_name, container, previous).await else {
+                    let Some(log) = fetch_log(session, &namespace, pod_name, container, previous, deadline).await
+                    else {
                         continue;
                     };
                     let suffix = if previous { ".previous" } else { "" };
@@ -276,14 +413,20 @@ pub(crate) async fn diagnose(session: &Session, not_ready: &[NotReady], report_d
         let summary = object_dir.join(format!("{}-{}.txt", object.kind.to_lowercase(), safe(&object.name)));
         let mut body = lines.join("\n");
         body.push_str("\n\n# object as last seen\n");
-        body.push_str(&serde_json::to_string_pretty(&seen).unwrap_or_default());
+        body.push_str(&serde_json::to_string_pretty(&redacted(&seen)).unwrap_or_default());
         body.push_str("\n\n# pods\n");
         body.push_str(&serde_json::to_string_pretty(&pods).unwrap_or_default());
         body.push('\n');
         if std::fs::write(&summary, body).is_ok() {
             diagnosis.files.push(relative(&summary, report_dir));
         }
-        diagnosis.digest.extend(lines);
+        diagnosis.digest.extend(lines.iter().map(|line| clip(line)));
+    }
+    if Instant::now() >= deadline {
+        diagnosis.digest.push(format!(
+            "(diagnosis stopped after {}: the API server was slow; what was gathered is above)",
+            humantime::format_duration(BUDGET)
+        ));
     }
     diagnosis
 }
@@ -320,6 +463,65 @@ mod tests {
             ]
         );
         assert!(is_failing(&pod["status"]["containerStatuses"][0]));
+        assert!(pod_is_failing(&pod));
         assert_eq!(safe("a/b c"), "a_b_c");
+    }
+
+    #[test]
+    fn a_deployments_events_include_its_replica_sets_and_pods_only() {
+        let event = |kind: &str, name: &str| json!({"involvedObject": {"kind": kind, "name": name}});
+        let pods = vec!["api-7d9c-x".to_owned()];
+        assert!(concerns(&event("Deployment", "api"), "Deployment", "api", &pods));
+        assert!(concerns(&event("ReplicaSet", "api-7d9c"), "Deployment", "api", &pods));
+        assert!(concerns(&event("Pod", "api-7d9c-x"), "Deployment", "api", &pods));
+        assert!(!concerns(&event("ReplicaSet", "api2-55f"), "Deployment", "api", &pods));
+        assert!(!concerns(
+            &event("Deployment", "api-gateway"),
+            "Deployment",
+            "api",
+            &pods
+        ));
+        assert!(!concerns(&event("ReplicaSet", "api-7d9c"), "StatefulSet", "api", &pods));
+    }
+
+    #[test]
+    fn events_are_classified_by_reason_and_what_they_say() {
+        let missing = classify_event(
+            "FailedMount",
+            "MountVolume.SetUp failed for volume \"config\" : configmap \"api-config\" not found",
+        );
+        assert_eq!(missing.map(|(class, _)| class), Some(FailureClass::Application));
+        let attach = classify_event(
+            "FailedMount",
+            "Unable to attach or mount volumes: timed out waiting for the condition",
+        );
+        assert_eq!(attach.map(|(class, _)| class), Some(FailureClass::Infrastructure));
+        assert_eq!(
+            classify_event("FailedCreate", "pods \"api-1\" is forbidden: exceeded quota").map(|(class, _)| class),
+            Some(FailureClass::Application)
+        );
+        assert_eq!(classify_event("Pulled", "ok"), None);
+    }
+
+    #[test]
+    fn long_lines_are_clipped_on_a_character_boundary() {
+        assert_eq!(clip("short"), "short");
+        let long = "é".repeat(400);
+        let clipped = clip(&long);
+        assert!(clipped.ends_with("… (800 bytes)"), "{clipped}");
+        assert!(clipped.len() < 520);
+    }
+
+    #[test]
+    fn a_secrets_values_never_reach_a_diagnostics_file() {
+        let secret = json!({"kind": "Secret", "metadata": {"name": "db"}, "data": {"password": "aHVudGVyMg=="}, "stringData": {"token": "t0k"}});
+        let written = serde_json::to_string(&redacted(&secret)).expect("json");
+        assert!(
+            !written.contains("aHVudGVyMg==") && !written.contains("t0k"),
+            "{written}"
+        );
+        assert!(written.contains("\"password\":\"<redacted>\""), "{written}");
+        let config = json!({"kind": "ConfigMap", "data": {"k": "v"}});
+        assert_eq!(redacted(&config), config);
     }
 }

@@ -38,6 +38,9 @@ pub(crate) struct DeployOptions {
     pub(crate) apply_concurrency: usize,
     pub(crate) poll: Duration,
     pub(crate) unschedulable_window: Duration,
+    /// The engine cancels the phase on the first failure: dependents of a failed group are
+    /// then cancelled, not failed a second time.
+    pub(crate) fail_fast: bool,
 }
 
 impl DeployOptions {
@@ -52,6 +55,7 @@ impl DeployOptions {
             apply_concurrency: plan.apply_concurrency,
             poll: plan.poll_interval,
             unschedulable_window: UNSCHEDULABLE_WINDOW,
+            fail_fast: plan.fail_fast,
         }
     }
 
@@ -61,16 +65,19 @@ impl DeployOptions {
     }
 }
 
-type Prepared = Option<Result<Arc<Session>, String>>;
+type Prepared = Option<Result<Arc<Session>, (String, FailureClass)>>;
+
+/// How a group ended, for the groups that depend on it: ready, or failed with this class.
+type GroupState = Option<Result<(), FailureClass>>;
 
 /// Sends "failed" if the step ends (or panics) without saying how it went, so no dependent hangs.
-struct Signal(watch::Sender<Option<bool>>);
+struct Signal(watch::Sender<GroupState>);
 
 impl Drop for Signal {
     fn drop(&mut self) {
         self.0.send_if_modified(|state| {
             if state.is_none() {
-                *state = Some(false);
+                *state = Some(Err(FailureClass::Infrastructure));
                 true
             } else {
                 false
@@ -79,11 +86,27 @@ impl Drop for Signal {
     }
 }
 
+/// How long a dependent waits for the engine's fail-fast cancellation after its dependency
+/// failed (the engine cancels once it has collected the failed step).
+const CANCEL_GRACE: Duration = Duration::from_secs(5);
+
+/// A group that cannot run because something before it failed: with fail-fast the engine is
+/// about to cancel the phase, so it reports cancelled rather than a second failure.
+async fn blocked(options: &DeployOptions, context: &StepContext, reason: String, class: FailureClass) -> StepResult {
+    if options.fail_fast {
+        let _ = tokio::time::timeout(CANCEL_GRACE, context.cancel.cancelled()).await;
+        if context.cancel.is_cancelled() {
+            return StepResult::ok();
+        }
+    }
+    not_applied(reason, class)
+}
+
 /// The deploy phase's steps (run them all at once: they order themselves).
 pub(crate) fn steps(options: DeployOptions) -> Vec<Step> {
     let options = Arc::new(options);
     let (prepared_tx, prepared_rx) = watch::channel::<Prepared>(None);
-    let mut ready: HashMap<String, watch::Receiver<Option<bool>>> = HashMap::new();
+    let mut ready: HashMap<String, watch::Receiver<GroupState>> = HashMap::new();
     let mut senders = Vec::new();
     for group in &options.groups {
         let (tx, rx) = watch::channel(None);
@@ -98,8 +121,8 @@ pub(crate) fn steps(options: DeployOptions) -> Vec<Step> {
             let (step, prepared) = match result {
                 Ok(session) => (StepResult::ok(), Ok(session)),
                 Err(failure) => {
-                    let message = failure.message.clone();
-                    (StepResult::failed(failure), Err(message))
+                    let cause = (failure.message.clone(), failure.class);
+                    (StepResult::failed(failure), Err(cause))
                 }
             };
             let _ = prepared_tx.send(Some(prepared));
@@ -110,23 +133,30 @@ pub(crate) fn steps(options: DeployOptions) -> Vec<Step> {
         let options = Arc::clone(&options);
         let group = options.groups[index].clone();
         let mut prepared = prepared_rx.clone();
-        let dependencies: Vec<(String, watch::Receiver<Option<bool>>)> = group
+        let dependencies: Vec<(String, watch::Receiver<GroupState>)> = group
             .depends_on
             .iter()
             .filter_map(|name| ready.get(name).map(|rx| (name.clone(), rx.clone())))
             .collect();
         steps.push(Step::new(group.name.clone(), move |context: StepContext| async move {
             let signal = Signal(sender);
-            let session = tokio::select! {
+            let prepared_state: Prepared = tokio::select! {
                 biased;
                 () = context.cancel.cancelled() => return StepResult::ok(),
-                state = prepared.wait_for(Option::is_some) => match state.ok().and_then(|state| state.clone()) {
-                    Some(Ok(session)) => session,
-                    // A cancelled phase is not this group's failure.
-                    _ if context.cancel.is_cancelled() => return StepResult::ok(),
-                    Some(Err(message)) => return not_applied(format!("preparing the cluster failed: {message}")),
-                    None => return not_applied("preparing the cluster did not finish".to_owned()),
-                },
+                state = prepared.wait_for(Option::is_some) => state.ok().and_then(|state| state.clone()),
+            };
+            let session = match prepared_state {
+                Some(Ok(session)) => session,
+                // A cancelled phase is not this group's failure.
+                _ if context.cancel.is_cancelled() => return StepResult::ok(),
+                Some(Err((message, class))) => {
+                    let reason = format!("preparing the cluster failed: {message}");
+                    return blocked(&options, &context, reason, class).await;
+                }
+                None => {
+                    let reason = "preparing the cluster did not finish".to_owned();
+                    return blocked(&options, &context, reason, FailureClass::Infrastructure).await;
+                }
             };
             for (name, mut receiver) in dependencies {
                 context.say(&format!("waiting for group `{name}` to be ready"));
@@ -138,25 +168,36 @@ pub(crate) fn steps(options: DeployOptions) -> Vec<Step> {
                 if context.cancel.is_cancelled() {
                     return StepResult::ok();
                 }
-                if state != Some(true) {
-                    return not_applied(format!("group `{name}`, which it depends on, did not become ready"));
+                match state {
+                    Some(Ok(())) => {}
+                    failed => {
+                        let class = match failed {
+                            Some(Err(class)) => class,
+                            _ => FailureClass::Infrastructure,
+                        };
+                        let reason = format!("group `{name}`, which it depends on, did not become ready");
+                        return blocked(&options, &context, reason, class).await;
+                    }
                 }
             }
             let result = deploy_group(&options, &group, &session, &context).await;
-            let _ = signal
-                .0
-                .send(Some(result.failure.is_none() && !context.cancel.is_cancelled()));
+            let state = match (&result.failure, context.cancel.is_cancelled()) {
+                (Some(failure), _) => Err(failure.class),
+                // Cancelled mid-wait: not ready, and nobody's fault (dependents see the cancel).
+                (None, true) => Err(FailureClass::Infrastructure),
+                (None, false) => Ok(()),
+            };
+            let _ = signal.0.send(Some(state));
             result
         }));
     }
     steps
 }
 
-fn not_applied(reason: String) -> StepResult {
-    StepResult::failed(Failure::new(
-        FailureClass::Application,
-        format!("not applied: {reason}"),
-    ))
+/// A group never applied; the class is its blocker's (an infrastructure failure upstream is
+/// not this group's application bug).
+fn not_applied(reason: String, class: FailureClass) -> StepResult {
+    StepResult::failed(Failure::new(class, format!("not applied: {reason}")))
 }
 
 fn apply_failure(errors: &[ApplyError]) -> Failure {
@@ -225,6 +266,9 @@ async fn prepare(options: &DeployOptions, context: &StepContext) -> Result<Arc<S
     if let Some(failure) = wait_failure(&session, outcome, PREPARE_TIMEOUT, &options.report_dir).await {
         return Err(failure);
     }
+    if context.cancel.is_cancelled() {
+        return Ok(session);
+    }
     let namespaces: Vec<String> = applied
         .iter()
         .filter(|applied| applied.object.is_namespace())
@@ -245,7 +289,8 @@ async fn prepare(options: &DeployOptions, context: &StepContext) -> Result<Arc<S
         )
         .await;
         match waited {
-            Ok(()) | Err(GateError::Cancelled) => {}
+            Ok(()) => {}
+            Err(GateError::Cancelled) => return Ok(session),
             Err(error) => return Err(Failure::new(FailureClass::Infrastructure, error.to_string())),
         }
     }
@@ -296,6 +341,19 @@ async fn deploy_group(
             .collect(),
         Err(error) => return StepResult::failed(object_failure(&error)),
     };
+    // A wait_for that names nothing is a config error: say so before touching the cluster.
+    for selector in &group.wait_for {
+        if !objects.iter().any(|object| object.matches(selector)) {
+            return StepResult::failed(
+                Failure::new(
+                    FailureClass::Application,
+                    format!("wait_for `{selector}` matches no object in group `{}`", group.name),
+                )
+                .file(options.config_file.display().to_string())
+                .hint("write it as kind/name, e.g. deployment/datastorage"),
+            );
+        }
+    }
     context.say(&format!(
         "applying {} object(s) from {} file(s), {} at a time",
         objects.len(),
@@ -307,28 +365,13 @@ async fn deploy_group(
         return StepResult::failed(apply_failure(&errors));
     }
     context.say(&format!("applied {} object(s)", applied.len()));
-    let waited_for: Vec<Applied> = if group.wait_for.is_empty() {
-        applied
-    } else {
-        let mut selected = Vec::new();
-        for selector in &group.wait_for {
-            let matching: Vec<&Applied> = applied
-                .iter()
-                .filter(|applied| applied.object.matches(selector))
-                .collect();
-            if matching.is_empty() {
-                return StepResult::failed(
-                    Failure::new(
-                        FailureClass::Application,
-                        format!("wait_for `{selector}` matches no object in group `{}`", group.name),
-                    )
-                    .hint("write it as kind/name, e.g. deployment/datastorage"),
-                );
-            }
-            selected.extend(matching.into_iter().cloned());
-        }
-        selected
-    };
+    // Each object once, however many selectors name it.
+    let waited_for: Vec<Applied> = applied
+        .into_iter()
+        .filter(|applied| {
+            group.wait_for.is_empty() || group.wait_for.iter().any(|selector| applied.object.matches(selector))
+        })
+        .collect();
     let timeout = group
         .timeout
         .saturating_sub(started.elapsed())
@@ -382,20 +425,33 @@ async fn wait_failure(
     if others > 0 {
         message.push_str(&format!(" ({others} other object(s) not ready either)"));
     }
-    if timed_out && let Some(error) = last_error {
+    if timed_out && let Some(error) = &last_error {
         message.push_str(&format!("; last API error: {error}"));
     }
+    // Timed out without ever reading one of the objects while the API kept failing: the
+    // cluster, not the manifests.
+    let api_unreachable = timed_out && last_error.is_some() && not_ready.iter().all(|entry| entry.last_seen.is_none());
     let class = cause
         .problem
         .as_ref()
         .map(|problem| problem.class)
         .or(diagnosis.class)
-        .unwrap_or(FailureClass::Application);
+        .unwrap_or(if api_unreachable {
+            FailureClass::Infrastructure
+        } else {
+            FailureClass::Application
+        });
     let mut hint = cause
         .problem
         .as_ref()
         .and_then(|problem| problem.hint.map(str::to_owned))
         .or(diagnosis.hint.clone())
+        .or_else(|| {
+            api_unreachable.then(|| {
+                "the API server never answered for these objects; is the cluster still up (kind logs, `docker ps`)?"
+                    .to_owned()
+            })
+        })
         .unwrap_or_default();
     if let Some(summary) = diagnosis.files.iter().find(|file| file.ends_with(".txt")) {
         if !hint.is_empty() {

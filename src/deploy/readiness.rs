@@ -161,8 +161,8 @@ fn stateful_set(object: &Value) -> Readiness {
     if !object.get("status").is_some_and(Value::is_object) {
         return in_progress("no status yet");
     }
-    if text(object, "/spec/updateStrategy/type") == "OnDelete" {
-        return Readiness::Current;
+    if let Some(waiting) = not_observed(object) {
+        return waiting;
     }
     let wanted = object.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
     let (replicas, ready, current, updated) = (
@@ -176,6 +176,11 @@ fn stateful_set(object: &Value) -> Readiness {
     }
     if wanted > ready {
         return in_progress(format!("ready: {ready}/{wanted}"));
+    }
+    // OnDelete: the user replaces pods, so revisions may legitimately differ (kstatus calls it
+    // Current); a fresh deploy still needs its replicas ready, checked above.
+    if text(object, "/spec/updateStrategy/type") == "OnDelete" {
+        return Readiness::Current;
     }
     if let Some(partition) = object
         .pointer("/spec/updateStrategy/rollingUpdate/partition")
@@ -200,9 +205,19 @@ fn stateful_set(object: &Value) -> Readiness {
     Readiness::Current
 }
 
+/// A DaemonSet's or StatefulSet's status is all zeros until its controller first syncs it,
+/// which reads as "0 of 0 ready": without `observedGeneration` the controller has not looked yet.
+fn not_observed(object: &Value) -> Option<Readiness> {
+    (int(object, "/metadata/generation") > 0 && object.pointer("/status/observedGeneration").is_none())
+        .then(|| in_progress("the controller has not observed it yet"))
+}
+
 fn daemon_set(object: &Value) -> Readiness {
     if !object.get("status").is_some_and(Value::is_object) {
         return in_progress("no status yet");
+    }
+    if let Some(waiting) = not_observed(object) {
+        return waiting;
     }
     let desired = int(object, "/status/desiredNumberScheduled");
     let checks = [
@@ -339,6 +354,16 @@ pub(crate) fn pod_problem(pod: &Value) -> Option<Problem> {
         }
     }
     None
+}
+
+/// [`pod_problem`] for a pod a workload of `owner_kind` runs. A Job's pods are allowed to crash
+/// and exit non-zero: the Job controller retries up to `backoffLimit`, and the Job's own
+/// `Failed` condition is the verdict. Image and configuration errors stay fatal for every owner.
+pub(crate) fn owned_pod_problem(pod: &Value, owner_kind: &str) -> Option<Problem> {
+    let problem = pod_problem(pod)?;
+    let retried_by_owner =
+        owner_kind == "Job" && matches!(problem.reason.as_str(), "CrashLoopBackOff" | "ContainerExitedNonZero");
+    (!retried_by_owner).then_some(problem)
 }
 
 /// Whether the scheduler could not place the pod (the waiter fails it after a short window).
@@ -509,6 +534,22 @@ mod tests {
         assert_eq!(check(ds), Readiness::InProgress("available: 1/2".to_owned()));
         let rs = json!({"kind": "ReplicaSet", "metadata": {"generation": 1}, "spec": {"replicas": 1}, "status": {"observedGeneration": 1, "replicas": 1, "readyReplicas": 1, "availableReplicas": 1}});
         assert_eq!(check(rs), Readiness::Current);
+        // Fresh from the API server, before the controller's first sync: zeros, not "0 of 0 ready".
+        let fresh_ds = json!({"kind": "DaemonSet", "metadata": {"generation": 1}, "status": {"currentNumberScheduled": 0, "desiredNumberScheduled": 0, "numberMisscheduled": 0, "numberReady": 0}});
+        assert_eq!(
+            check(fresh_ds),
+            Readiness::InProgress("the controller has not observed it yet".to_owned())
+        );
+        let fresh_sts = sts(json!({"replicas": 0, "availableReplicas": 0}));
+        assert!(matches!(check(fresh_sts), Readiness::InProgress(message) if message.contains("not observed")));
+        // OnDelete: revisions are the user's business, ready replicas still are ours.
+        let on_delete = |ready: i64| {
+            json!({"kind": "StatefulSet", "metadata": {"generation": 1},
+            "spec": {"replicas": 2, "updateStrategy": {"type": "OnDelete"}},
+            "status": {"observedGeneration": 1, "replicas": 2, "readyReplicas": ready, "currentReplicas": 1, "updatedReplicas": 1, "currentRevision": "r1", "updateRevision": "r2"}})
+        };
+        assert_eq!(check(on_delete(1)), Readiness::InProgress("ready: 1/2".to_owned()));
+        assert_eq!(check(on_delete(2)), Readiness::Current);
     }
 
     #[test]
@@ -569,6 +610,32 @@ mod tests {
             "Always",
         );
         assert!(matches!(check(creating), Readiness::InProgress(_)));
+    }
+
+    #[test]
+    fn a_jobs_pods_may_crash_and_retry_but_not_miss_their_image() {
+        let crashed = pod_with(
+            json!({"name": "migrate", "state": {"terminated": {"exitCode": 1, "reason": "Error"}}}),
+            "Never",
+        );
+        assert!(owned_pod_problem(&crashed, "Deployment").is_some());
+        assert_eq!(
+            owned_pod_problem(&crashed, "Job"),
+            None,
+            "the Job controller retries up to backoffLimit"
+        );
+        let looping = pod_with(
+            json!({"name": "migrate", "restartCount": 1, "state": {"waiting": {"reason": "CrashLoopBackOff"}}}),
+            "OnFailure",
+        );
+        assert_eq!(owned_pod_problem(&looping, "Job"), None);
+        let never_pulled = pod_with(
+            json!({"name": "migrate", "state": {"waiting": {"reason": "ErrImageNeverPull"}}}),
+            "Never",
+        );
+        assert!(
+            matches!(owned_pod_problem(&never_pulled, "Job"), Some(problem) if problem.reason == "ErrImageNeverPull")
+        );
     }
 
     #[test]

@@ -77,6 +77,7 @@ impl Deploy {
             apply_concurrency: self.apply_concurrency,
             poll: Duration::from_millis(50),
             unschedulable_window: Duration::from_millis(300),
+            fail_fast: self.fail_fast,
         };
         let steps = phase::steps(options);
         let phase_options = PhaseOptions {
@@ -483,4 +484,82 @@ fn without_fail_fast_a_group_whose_dependency_failed_is_not_applied() {
         "not applied: group `db`, which it depends on, did not become ready"
     );
     assert!(api.object("apps/v1", "Deployment", Some("team"), "api").is_none());
+}
+
+#[test]
+fn with_fail_fast_a_dependent_of_a_failed_group_is_cancelled_not_failed_twice() {
+    let api = FakeApiServer::start(script(&[("db", Behaviour::ImageNeverPulled)]));
+    let deploy = Deploy::new(&[
+        ("db.yaml", deployment("db", "team")),
+        ("api.yaml", deployment("api", "team")),
+    ])
+    .group("db", &["db.yaml"], &[], Duration::from_secs(20))
+    .group("api", &["api.yaml"], &["db"], Duration::from_secs(20));
+    let report = deploy.run(&api);
+    assert_eq!(
+        statuses(&report),
+        vec![
+            (PREPARE_STEP.to_owned(), Status::Ok),
+            ("db".to_owned(), Status::Failed),
+            ("api".to_owned(), Status::Cancelled)
+        ]
+    );
+    assert_eq!(
+        report.steps.iter().filter(|step| step.failure.is_some()).count(),
+        1,
+        "one failure, the real one"
+    );
+}
+
+#[test]
+fn a_failed_job_is_reported_by_its_failed_condition_with_its_pods_logs() {
+    let job = "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: migrate\n  namespace: team\nspec:\n  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n        - name: migrate\n          image: localhost/team/migrate:e2e\n          imagePullPolicy: Never\n".to_owned();
+    let api = FakeApiServer::start(script(&[("migrate", Behaviour::JobFails)]));
+    let deploy = Deploy::new(&[("job.yaml", job)]).group("migrate", &["job.yaml"], &[], Duration::from_secs(20));
+    let report = deploy.run(&api);
+    let (step, failure) = report.failure().expect("failed");
+    assert_eq!(step.name, "migrate");
+    assert_eq!(failure.class, FailureClass::Application);
+    assert!(
+        failure.message.starts_with("Job/migrate failed: BackoffLimitExceeded"),
+        "the Job's verdict, not its first pod's exit: {}",
+        failure.message
+    );
+    let digest = failure.tail.join("\n");
+    assert!(digest.contains("pod migrate-"), "{digest}");
+    assert!(digest.contains("terminated Error exit 1"), "{digest}");
+}
+
+#[test]
+fn a_wait_for_that_names_nothing_fails_before_anything_is_applied() {
+    let api = FakeApiServer::start(Script::default());
+    let mut deploy = Deploy::new(&[("api.yaml", deployment("api", "team"))]).group(
+        "api",
+        &["api.yaml"],
+        &[],
+        Duration::from_secs(20),
+    );
+    deploy.groups[0].wait_for = vec!["deployment/apii".to_owned(), "deployment/api".to_owned()];
+    let report = deploy.run(&api);
+    let (_, failure) = report.failure().expect("failed");
+    assert!(
+        failure.message.contains("wait_for `deployment/apii` matches no object"),
+        "{}",
+        failure.message
+    );
+    assert!(api.object("apps/v1", "Deployment", Some("team"), "api").is_none());
+}
+
+#[test]
+fn an_object_in_two_files_is_waited_for_without_a_false_not_found() {
+    let api = FakeApiServer::start(Script::default());
+    let mut deploy = Deploy::new(&[
+        ("api.yaml", deployment("api", "team")),
+        ("again.yaml", deployment("api", "team")),
+    ])
+    .group("api", &["api.yaml", "again.yaml"], &[], Duration::from_secs(20));
+    deploy.groups[0].wait_for = vec!["deployment/api".to_owned(), "deployments/api".to_owned()];
+    let report = deploy.run(&api);
+    assert_eq!(report.status, Status::Ok, "{:#?}", report.failure());
+    assert!(!deploy.log("api").contains("not found"), "{}", deploy.log("api"));
 }

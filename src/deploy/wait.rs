@@ -148,8 +148,15 @@ pub(crate) fn pod_selector(object: &Value) -> Option<Value> {
     Some(serde_json::json!({ "matchLabels": labels }))
 }
 
-/// The pods in `pods` that belong to `object` (a workload), or the pod itself.
+/// The pods in `pods` that belong to `object` (a workload), or the pod itself. Pods being
+/// deleted (a replaced rollout's) are left out: their states are history, not the problem.
 pub(crate) fn pods_of<'a>(object: &Value, pods: &'a [Value]) -> Vec<&'a Value> {
+    let mut owned = matching_pods(object, pods);
+    owned.retain(|pod| pod.pointer("/metadata/deletionTimestamp").is_none());
+    owned
+}
+
+fn matching_pods<'a>(object: &Value, pods: &'a [Value]) -> Vec<&'a Value> {
     let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
     if object.get("kind").and_then(Value::as_str) == Some("Pod") {
         return pods
@@ -157,13 +164,28 @@ pub(crate) fn pods_of<'a>(object: &Value, pods: &'a [Value]) -> Vec<&'a Value> {
             .filter(|pod| pod.pointer("/metadata/name").and_then(Value::as_str) == Some(name))
             .collect();
     }
-    let Some(selector) = pod_selector(object) else {
-        return Vec::new();
+    // Owned directly (a Job's, StatefulSet's, DaemonSet's, ReplicaSet's pods), or selected
+    // (a Deployment's pods belong to its ReplicaSets).
+    let uid = object.pointer("/metadata/uid").and_then(Value::as_str);
+    let owned_by = |pod: &Value| {
+        uid.is_some_and(|uid| {
+            pod.pointer("/metadata/ownerReferences")
+                .and_then(Value::as_array)
+                .is_some_and(|owners| {
+                    owners
+                        .iter()
+                        .any(|owner| owner.get("uid").and_then(Value::as_str) == Some(uid))
+                })
+        })
     };
+    let selector = pod_selector(object);
     pods.iter()
         .filter(|pod| {
-            let labels = pod.pointer("/metadata/labels").cloned().unwrap_or(Value::Null);
-            selector_matches(&selector, &labels)
+            owned_by(pod)
+                || selector.as_ref().is_some_and(|selector| {
+                    let labels = pod.pointer("/metadata/labels").cloned().unwrap_or(Value::Null);
+                    selector_matches(selector, &labels)
+                })
         })
         .collect()
 }
@@ -257,7 +279,13 @@ pub(crate) async fn wait(
             let api = session.api(&applied.resource, namespace.is_some(), namespace.as_deref());
             let request_timeout =
                 REQUEST_TIMEOUT.min(deadline.saturating_duration_since(now).max(Duration::from_secs(1)));
-            let items = match tokio::time::timeout(request_timeout, api.list(&ListParams::default())).await {
+            let params = ListParams::default();
+            let listed = tokio::select! {
+                biased;
+                () = cancel.cancelled() => return WaitOutcome::Cancelled,
+                listed = tokio::time::timeout(request_timeout, api.list(&params)) => listed,
+            };
+            let items = match listed {
                 Ok(Ok(list)) => list.items,
                 Ok(Err(error)) => {
                     last_error = Some(format!("listing {}: {error}", applied.resource.plural));
@@ -277,7 +305,8 @@ pub(crate) async fn wait(
             }
             for &index in indexes {
                 let entry = &mut tracked[index];
-                let Some(value) = by_name.remove(&entry.applied.object.name) else {
+                // `get`, not `remove`: the same object may be tracked twice (two files, one name).
+                let Some(value) = by_name.get(&entry.applied.object.name).cloned() else {
                     set_message(entry, "not found on the server (deleted?)".to_owned(), on_change);
                     continue;
                 };
@@ -308,7 +337,12 @@ pub(crate) async fn wait(
             .filter_map(|entry| entry.applied.namespace.clone())
             .collect();
         for namespace in namespaces {
-            let pods = match list_pods(session, &namespace).await {
+            let listed = tokio::select! {
+                biased;
+                () = cancel.cancelled() => return WaitOutcome::Cancelled,
+                listed = list_pods(session, &namespace) => listed,
+            };
+            let pods = match listed {
                 Ok(pods) => pods,
                 Err(error) => {
                     last_error = Some(format!("listing pods in {namespace}: {error}"));
@@ -322,13 +356,12 @@ pub(crate) async fn wait(
             {
                 let Some(object) = &entry.last_seen else { continue };
                 let owned = pods_of(object, &pods);
-                if let Some(problem) = owned.iter().find_map(|pod| readiness::pod_problem(pod)) {
-                    let pod = owned
-                        .iter()
-                        .find(|pod| readiness::pod_problem(pod).is_some())
-                        .and_then(|pod| pod.pointer("/metadata/name").and_then(Value::as_str))
-                        .unwrap_or("?")
-                        .to_owned();
+                let owner_kind = entry.applied.object.kind.as_str();
+                let failing = owned
+                    .iter()
+                    .find_map(|pod| readiness::owned_pod_problem(pod, owner_kind).map(|problem| (pod, problem)));
+                if let Some((pod, problem)) = failing {
+                    let pod = pod.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("?");
                     set_message(
                         entry,
                         format!("failed: pod {pod}: {}: {}", problem.reason, problem.message),
@@ -462,5 +495,19 @@ mod tests {
         assert_eq!(names(pods_of(&job, &pods)), vec!["db-1"]);
         let pod = json!({"kind": "Pod", "metadata": {"name": "db-1"}});
         assert_eq!(names(pods_of(&pod, &pods)), vec!["db-1"]);
+        let job_pod = json!({"metadata": {"name": "migrate-x1", "labels": {"other": "1"}, "ownerReferences": [{"kind": "Job", "uid": "u-7"}]}});
+        let unlabelled_job = json!({"kind": "Job", "metadata": {"name": "migrate", "uid": "u-7"}, "spec": {}});
+        assert_eq!(
+            names(pods_of(&unlabelled_job, std::slice::from_ref(&job_pod))),
+            vec!["migrate-x1"],
+            "found by its owner reference"
+        );
+        let mut rollout = pods.clone();
+        rollout.push(json!({"metadata": {"name": "api-old", "labels": {"app": "api"}, "deletionTimestamp": "2026-11-22T10:00:00Z"}}));
+        assert_eq!(
+            names(pods_of(&deployment, &rollout)),
+            vec!["api-1"],
+            "a terminating pod is history"
+        );
     }
 }

@@ -33,9 +33,6 @@ pub(crate) fn create_command(kind: &Kind, cluster: &PlannedCluster) -> ProcessSp
         .arg("--retain")
 }
 
-/// How long the cluster may take to become ready for workloads after `kind create` returned.
-const READY_TIMEOUT: Duration = Duration::from_secs(180);
-
 pub(crate) fn step(kind: Arc<Kind>, cluster: PlannedCluster, diagnostics: PathBuf, poll: Duration) -> Step {
     Step::new("create", move |context: StepContext| async move {
         let mut attempt = 0;
@@ -64,10 +61,18 @@ pub(crate) fn step(kind: Arc<Kind>, cluster: PlannedCluster, diagnostics: PathBu
                 };
             }
             if outcome.success() {
-                let ready = match export_kubeconfig(&kind, &cluster).await {
+                let mut ready = match export_kubeconfig(&kind, &cluster).await {
                     Ok(()) => wait_until_ready(&context, &cluster, poll).await,
                     Err(failure) => Err(failure),
                 };
+                if let Err(failure) = &mut ready {
+                    // The node's kubelet and container logs say why it never became Ready.
+                    let logs_dir = diagnostics.join("kind-logs-not-ready");
+                    if export_logs(&context, &kind, &cluster.name, &logs_dir).await {
+                        let hint = failure.hint.take().unwrap_or_default();
+                        failure.hint = Some(format!("{hint}; kind logs: {}", logs_dir.display()));
+                    }
+                }
                 return StepResult {
                     failure: ready.err(),
                     bytes: None,
@@ -131,15 +136,21 @@ async fn wait_until_ready(context: &StepContext, cluster: &PlannedCluster, poll:
         coredns: true,
         service_accounts: vec!["default".to_owned()],
     };
-    match gate::wait_until_ready(&client, &checks, READY_TIMEOUT, poll, &context.cancel, &mut |line| {
-        context.say(&line);
-    })
+    match gate::wait_until_ready(
+        &client,
+        &checks,
+        cluster.ready_timeout,
+        poll,
+        &context.cancel,
+        &mut |line| {
+            context.say(&line);
+        },
+    )
     .await
     {
         Ok(()) | Err(GateError::Cancelled) => Ok(()),
-        Err(error) => Err(Failure::new(FailureClass::Infrastructure, error.to_string()).hint(
-            "the node or CoreDNS did not come up: the kind logs in diagnostics/ and `kubectl describe node` say why (often too little CPU/memory or disk)",
-        )),
+        Err(error) => Err(Failure::new(FailureClass::Infrastructure, error.to_string())
+            .hint("the node or CoreDNS did not come up (often too little CPU, memory or disk for the Kind node)")),
     }
 }
 

@@ -314,7 +314,13 @@ pub(crate) async fn run_phase(
     }
     let mut reports: Vec<Option<StepReport>> = names.iter().map(|_| None).collect();
     while let Some(joined) = set.join_next().await {
-        let Ok((index, report)) = joined else { continue };
+        let Ok((index, report)) = joined else {
+            // A panicked step is reported as failed below; it stops the rest like any failure.
+            if options.fail_fast {
+                phase_cancel.cancel();
+            }
+            continue;
+        };
         if report.status == Status::Failed && options.fail_fast {
             phase_cancel.cancel();
         }
@@ -443,6 +449,32 @@ mod tests {
         assert_eq!(report.message.as_deref(), Some("bad: boom"));
         assert_eq!(lines.first().map(String::as_str), Some("phase-started build 2"));
         assert_eq!(lines.last().map(String::as_str), Some("phase-finished build failed"));
+    }
+
+    #[test]
+    fn a_panicking_step_fails_and_cancels_the_rest() {
+        let panicking = Step::new("bug", |_context: StepContext| async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            panic!("a bug");
+        });
+        let steps = vec![sleeping("slow", 5_000, false), panicking];
+        let (report, _, elapsed) = run(
+            steps,
+            PhaseOptions {
+                concurrency: 4,
+                fail_fast: true,
+                target: None,
+            },
+        );
+        assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
+        assert_eq!(report.steps[0].status, Status::Cancelled);
+        assert_eq!(report.steps[1].status, Status::Failed);
+        assert!(
+            report.steps[1]
+                .failure
+                .as_ref()
+                .is_some_and(|failure| failure.message.contains("panicked"))
+        );
     }
 
     #[test]

@@ -47,6 +47,8 @@ pub(crate) struct PlannedCluster {
     pub(crate) preserve: Preserve,
     #[serde(serialize_with = "seconds")]
     pub(crate) create_timeout: Duration,
+    #[serde(serialize_with = "seconds")]
+    pub(crate) ready_timeout: Duration,
 }
 
 /// DD-TEST-002's budgets.
@@ -246,6 +248,10 @@ impl Plan {
                 .cluster
                 .create_timeout
                 .map_or(Duration::from_secs(300), |timeout| timeout.0),
+            ready_timeout: file
+                .cluster
+                .ready_timeout
+                .map_or(Duration::from_secs(180), |timeout| timeout.0),
         };
         Plan {
             run_id,
@@ -408,7 +414,8 @@ impl Plan {
         let _ = writeln!(out, "   kubeconfig: {}", cluster.kubeconfig.display());
         let _ = writeln!(
             out,
-            "   then wait until nodes are Ready, CoreDNS is available and the default ServiceAccount exists"
+            "   then wait (up to {}) until nodes are Ready, CoreDNS is available and the default ServiceAccount exists",
+            format(cluster.ready_timeout)
         );
         let _ = writeln!(
             out,

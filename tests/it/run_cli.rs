@@ -881,3 +881,42 @@ fn a_crashing_service_fails_the_deploy_with_diagnostics_anchored_on_its_manifest
         "{junit}"
     );
 }
+
+#[test]
+fn a_node_that_never_gets_ready_fails_the_gate_with_the_kind_logs_exported() {
+    if !engine_ready("docker") {
+        return;
+    }
+    let prefix = "it-gate";
+    let files = dockerfiles(prefix, "true");
+    let files: Vec<(&str, &str)> = files.iter().map(|(path, body)| (*path, body.as_str())).collect();
+    let script = fake_apiserver::Script {
+        node_ready_after: Duration::from_secs(3600),
+        ..fake_apiserver::Script::default()
+    };
+    let project = Project::with_script(
+        &config("docker", prefix, "cluster:\n  ready_timeout: 2s\n  preserve: never\n"),
+        &files,
+        script,
+    );
+    let output = project.run(&["run"], &[]);
+    assert_eq!(output.status.code(), Some(INFRASTRUCTURE), "{}", stderr(&output));
+    let timings = project.timings();
+    let create = &phase(&timings, "cluster")["steps"][0];
+    let message = create["message"].as_str().expect("message");
+    assert!(
+        message.contains("not ready within 2s") && message.contains("node kind-control-plane not Ready"),
+        "{message}"
+    );
+    assert!(
+        create["hint"].as_str().expect("hint").contains("kind-logs-not-ready"),
+        "{create}"
+    );
+    assert!(
+        project
+            .path()
+            .join("hybrid-e2e-report/diagnostics/kind-logs-not-ready")
+            .is_dir()
+    );
+    remove_images("docker", &timings);
+}

@@ -297,6 +297,28 @@ impl State {
         let key = (api_version, kind, namespace, name.clone());
         let version = self.next_version();
         let previous = self.objects.get(&key).cloned();
+        let uid = match &previous {
+            Some(old) => old.value["metadata"]["uid"].clone(),
+            None => json!(format!("uid-{}", hash(&format!("{key:?}")))),
+        };
+        if key.1 == "Job" && value["spec"]["manualSelector"].as_bool() != Some(true) {
+            // The Job API's defaulting: a selector on the controller uid, labels to match.
+            let labels = json!({
+                "batch.kubernetes.io/controller-uid": uid, "controller-uid": uid,
+                "batch.kubernetes.io/job-name": name, "job-name": name,
+            });
+            value["spec"]["selector"] = json!({"matchLabels": {"batch.kubernetes.io/controller-uid": uid}});
+            let template = &mut value["spec"]["template"];
+            if !template["metadata"].is_object() {
+                template["metadata"] = json!({});
+            }
+            if !template["metadata"]["labels"].is_object() {
+                template["metadata"]["labels"] = json!({});
+            }
+            for (label, label_value) in labels.as_object().expect("labels") {
+                template["metadata"]["labels"][label] = label_value.clone();
+            }
+        }
         let metadata = value["metadata"].as_object_mut().expect("metadata");
         metadata.insert("resourceVersion".to_owned(), json!(version));
         match &previous {
@@ -309,7 +331,7 @@ impl State {
                 value["metadata"]["generation"] = json!(if changed { generation + 1 } else { generation });
             }
             None => {
-                metadata.insert("uid".to_owned(), json!(format!("uid-{}", hash(&format!("{key:?}")))));
+                metadata.insert("uid".to_owned(), uid);
                 metadata.insert("creationTimestamp".to_owned(), json!(TIMESTAMP));
                 metadata.insert("generation".to_owned(), json!(1));
             }
