@@ -113,7 +113,11 @@ pub(crate) async fn wait_until_ready(
     let deadline = Instant::now() + timeout;
     let mut last: Option<Vec<String>> = None;
     loop {
-        let now_missing = missing(client, checks).await;
+        let now_missing = tokio::select! {
+            biased;
+            () = cancel.cancelled() => return Err(GateError::Cancelled),
+            now_missing = missing(client, checks) => now_missing,
+        };
         if now_missing.is_empty() {
             on_change("cluster ready: nodes Ready, CoreDNS available, default ServiceAccounts present".to_owned());
             return Ok(());
