@@ -157,6 +157,7 @@ async fn fetch_log(
     pod: &str,
     container: &str,
     previous: bool,
+    tail_lines: Option<i64>,
     deadline: Instant,
 ) -> Option<String> {
     let api: Api<Pod> = Api::namespaced(session.client.clone(), namespace);
@@ -164,6 +165,7 @@ async fn fetch_log(
         container: Some(container.to_owned()),
         previous,
         limit_bytes: Some(LOG_FILE_LIMIT),
+        tail_lines,
         ..LogParams::default()
     };
     let read = async {
@@ -214,14 +216,27 @@ fn concerns(event: &Value, object_kind: &str, object_name: &str, pod_names: &[St
         || (kind == "Pod" && pod_names.iter().any(|pod| pod == name))
         || (object_kind == "Deployment"
             && kind == "ReplicaSet"
-            && name.strip_prefix(object_name).is_some_and(|rest| rest.starts_with('-')))
+            && name
+                .strip_prefix(object_name)
+                .and_then(|rest| rest.strip_prefix('-'))
+                // `{deployment}-{pod-template-hash}`: `api-gateway-5d8f9` is not `api`'s.
+                .is_some_and(|hash| !hash.is_empty() && !hash.contains('-')))
+}
+
+/// Whether a mount failure names a ConfigMap, Secret or claim that does not exist (as the
+/// kubelet words it: `configmap "api-config" not found`), not, say, a CSI driver.
+fn names_a_missing_object(message: &str) -> bool {
+    message.contains("not found")
+        && ["configmap \"", "secret \"", "persistentvolumeclaim \""]
+            .iter()
+            .any(|kind| message.contains(kind))
 }
 
 /// Whose fault a Warning event says it is, and what to do.
 fn classify_event(reason: &str, message: &str) -> Option<(FailureClass, &'static str)> {
     Some(match reason {
         // A volume that names a ConfigMap, Secret or claim that does not exist is the manifest's bug.
-        "FailedMount" if message.contains("not found") => (
+        "FailedMount" if names_a_missing_object(message) => (
             FailureClass::Application,
             "the pod mounts a ConfigMap, Secret or claim that does not exist; apply it in this group or one it depends on",
         ),
@@ -243,6 +258,15 @@ fn classify_event(reason: &str, message: &str) -> Option<(FailureClass, &'static
         ),
         _ => return None,
     })
+}
+
+/// What the newest classifiable of `warnings` (oldest first) says: an old `FailedScheduling`
+/// is history once the pod runs and crashes.
+fn newest_verdict(warnings: &[&Value]) -> Option<(FailureClass, &'static str)> {
+    warnings
+        .iter()
+        .rev()
+        .find_map(|event| classify_event(text(event, "/reason"), text(event, "/message")))
 }
 
 /// Whether a pod is failing (not ready, restarted or stuck), so it is described first.
@@ -371,9 +395,8 @@ pub(crate) async fn diagnose(session: &Session, not_ready: &[NotReady], report_d
                 text(event, "/involvedObject/name"),
                 text(event, "/message").trim_end()
             ));
-            let Some((class, hint)) = classify_event(reason, text(event, "/message")) else {
-                continue;
-            };
+        }
+        if let Some((class, hint)) = newest_verdict(&warnings) {
             diagnosis.class.get_or_insert(class);
             diagnosis.hint.get_or_insert_with(|| hint.to_owned());
         }
@@ -388,22 +411,54 @@ pub(crate) async fn diagnose(session: &Session, not_ready: &[NotReady], report_d
                     if previous && !restarted {
                         continue;
                     }
-                    let Some(log) = fetch_log(session, &namespace, pod_name, container, previous, deadline).await
+                    let Some(log) = fetch_log(session, &namespace, pod_name, container, previous, None, deadline).await
                     else {
                         continue;
                     };
+                    // The API returns the first `limitBytes`; a crash is at the end, so a cut log
+                    // gets its last lines fetched on their own.
+                    let cut = log.len() as u64 >= LOG_FILE_LIMIT as u64;
+                    let last = if cut {
+                        fetch_log(
+                            session,
+                            &namespace,
+                            pod_name,
+                            container,
+                            previous,
+                            Some(LOG_LINES as i64),
+                            deadline,
+                        )
+                        .await
+                    } else {
+                        None
+                    };
                     let suffix = if previous { ".previous" } else { "" };
                     let path = object_dir.join(format!("{}.{}{suffix}.log", safe(pod_name), safe(container)));
-                    if std::fs::write(&path, &log).is_ok() {
+                    let mut file = log.clone();
+                    if let Some(last) = &last {
+                        let _ = write!(
+                            file,
+                            "\n… (cut at {} MiB; the last {LOG_LINES} lines follow)\n{last}",
+                            LOG_FILE_LIMIT / 1024 / 1024
+                        );
+                    }
+                    if std::fs::write(&path, &file).is_ok() {
                         diagnosis.files.push(relative(&path, report_dir));
                     }
-                    let all: Vec<&str> = log.lines().collect();
+                    let all: Vec<&str> = last.as_deref().unwrap_or(&log).lines().collect();
                     let tail = &all[all.len().saturating_sub(LOG_LINES)..];
+                    let counted = if cut {
+                        format!(
+                            "last {} lines; the log is over {} MiB",
+                            tail.len(),
+                            LOG_FILE_LIMIT / 1024 / 1024
+                        )
+                    } else {
+                        format!("last {} of {} lines", tail.len(), all.len())
+                    };
                     lines.push(format!(
-                        "logs of {pod_name}/{container}{} (last {} of {} lines; full: {}):",
+                        "logs of {pod_name}/{container}{} ({counted}; full: {}):",
                         if previous { " (previous instance)" } else { "" },
-                        tail.len(),
-                        all.len(),
                         relative(&path, report_dir)
                     ));
                     lines.extend(tail.iter().map(|line| format!("  | {line}")));
@@ -475,6 +530,11 @@ mod tests {
         assert!(concerns(&event("ReplicaSet", "api-7d9c"), "Deployment", "api", &pods));
         assert!(concerns(&event("Pod", "api-7d9c-x"), "Deployment", "api", &pods));
         assert!(!concerns(&event("ReplicaSet", "api2-55f"), "Deployment", "api", &pods));
+        assert!(
+            !concerns(&event("ReplicaSet", "api-gateway-5d8f9"), "Deployment", "api", &pods),
+            "another Deployment's ReplicaSet"
+        );
+        assert!(!concerns(&event("ReplicaSet", "api-"), "Deployment", "api", &pods));
         assert!(!concerns(
             &event("Deployment", "api-gateway"),
             "Deployment",
@@ -496,20 +556,39 @@ mod tests {
             "Unable to attach or mount volumes: timed out waiting for the condition",
         );
         assert_eq!(attach.map(|(class, _)| class), Some(FailureClass::Infrastructure));
+        let driver = classify_event(
+            "FailedMount",
+            "MountVolume.MountDevice failed for volume \"pvc-1\" : kubernetes.io/csi: attacher.MountDevice failed to create newCsiDriverClient: driver name hostpath.csi.k8s.io not found in the list of registered CSI drivers",
+        );
+        assert_eq!(
+            driver.map(|(class, _)| class),
+            Some(FailureClass::Infrastructure),
+            "a missing CSI driver is the cluster's"
+        );
+        let secret = classify_event("FailedMount", "secret \"db-credentials\" not found");
+        assert_eq!(secret.map(|(class, _)| class), Some(FailureClass::Application));
         assert_eq!(
             classify_event("FailedCreate", "pods \"api-1\" is forbidden: exceeded quota").map(|(class, _)| class),
             Some(FailureClass::Application)
         );
         assert_eq!(classify_event("Pulled", "ok"), None);
+        let scheduled_late = json!({"reason": "FailedScheduling", "message": "0/1 nodes are available"});
+        let crashing = json!({"reason": "BackOff", "message": "Back-off restarting failed container"});
+        let pulled = json!({"reason": "Pulled", "message": "already present"});
+        assert_eq!(
+            newest_verdict(&[&scheduled_late, &crashing, &pulled]).map(|(class, _)| class),
+            Some(FailureClass::Application),
+            "the newest classifiable event decides"
+        );
     }
 
     #[test]
     fn long_lines_are_clipped_on_a_character_boundary() {
         assert_eq!(clip("short"), "short");
-        let long = "é".repeat(400);
+        // 1 + 2×400 bytes: byte 500 falls inside an `é`, so the cut walks back to 499.
+        let long = format!("a{}", "é".repeat(400));
         let clipped = clip(&long);
-        assert!(clipped.ends_with("… (800 bytes)"), "{clipped}");
-        assert!(clipped.len() < 520);
+        assert_eq!(clipped, format!("a{}… (801 bytes)", "é".repeat(249)));
     }
 
     #[test]

@@ -33,19 +33,28 @@ pub(crate) enum GateError {
     Cancelled,
 }
 
-async fn request<T>(future: impl std::future::Future<Output = Result<T, kube::Error>>) -> Result<T, String> {
-    match tokio::time::timeout(REQUEST_TIMEOUT, future).await {
+/// One API read, bounded by the request timeout and by what is left of the gate's `deadline`
+/// (so `ready_timeout` is a hard limit, not one plus a request).
+async fn request<T>(
+    deadline: Instant,
+    future: impl std::future::Future<Output = Result<T, kube::Error>>,
+) -> Result<T, String> {
+    let left = deadline.saturating_duration_since(Instant::now()).max(MIN_REQUEST_TIME);
+    match tokio::time::timeout(REQUEST_TIMEOUT.min(left), future).await {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(error)) => Err(error.to_string()),
         Err(_) => Err("the API server did not answer".to_owned()),
     }
 }
 
-/// What is not ready yet (empty: the gate is open).
-pub(crate) async fn missing(client: &Client, checks: &GateChecks) -> Vec<String> {
+/// A read near the deadline still gets this long: it decides the final "what is missing".
+const MIN_REQUEST_TIME: Duration = Duration::from_millis(500);
+
+/// What is not ready yet (empty: the gate is open); every read ends by `deadline`.
+pub(crate) async fn missing(client: &Client, checks: &GateChecks, deadline: Instant) -> Vec<String> {
     let mut missing = Vec::new();
     if checks.nodes {
-        match request(Api::<Node>::all(client.clone()).list(&ListParams::default())).await {
+        match request(deadline, Api::<Node>::all(client.clone()).list(&ListParams::default())).await {
             Ok(list) if list.items.is_empty() => missing.push("no node has registered yet".to_owned()),
             Ok(list) => {
                 for node in list.items {
@@ -71,7 +80,7 @@ pub(crate) async fn missing(client: &Client, checks: &GateChecks) -> Vec<String>
     }
     if checks.coredns {
         let api: Api<Deployment> = Api::namespaced(client.clone(), "kube-system");
-        match request(api.get_opt("coredns")).await {
+        match request(deadline, api.get_opt("coredns")).await {
             Ok(Some(deployment)) => {
                 let mut value = serde_json::to_value(deployment).unwrap_or(Value::Null);
                 if let Some(map) = value.as_object_mut() {
@@ -91,7 +100,7 @@ pub(crate) async fn missing(client: &Client, checks: &GateChecks) -> Vec<String>
     }
     for namespace in &checks.service_accounts {
         let api: Api<ServiceAccount> = Api::namespaced(client.clone(), namespace);
-        match request(api.get_opt("default")).await {
+        match request(deadline, api.get_opt("default")).await {
             Ok(Some(_)) => {}
             Ok(None) => missing.push(format!("ServiceAccount {namespace}/default does not exist yet")),
             Err(error) => missing.push(format!("cannot read ServiceAccount {namespace}/default: {error}")),
@@ -116,7 +125,7 @@ pub(crate) async fn wait_until_ready(
         let now_missing = tokio::select! {
             biased;
             () = cancel.cancelled() => return Err(GateError::Cancelled),
-            now_missing = missing(client, checks) => now_missing,
+            now_missing = missing(client, checks, deadline) => now_missing,
         };
         if now_missing.is_empty() {
             on_change("cluster ready: nodes Ready, CoreDNS available, default ServiceAccounts present".to_owned());

@@ -92,7 +92,15 @@ const CANCEL_GRACE: Duration = Duration::from_secs(5);
 
 /// A group that cannot run because something before it failed: with fail-fast the engine is
 /// about to cancel the phase, so it reports cancelled rather than a second failure.
-async fn blocked(options: &DeployOptions, context: &StepContext, reason: String, class: FailureClass) -> StepResult {
+/// Its own dependents learn the blocker's class at once (not the drop guard's default).
+async fn blocked(
+    options: &DeployOptions,
+    context: &StepContext,
+    signal: &Signal,
+    reason: String,
+    class: FailureClass,
+) -> StepResult {
+    let _ = signal.0.send(Some(Err(class)));
     if options.fail_fast {
         let _ = tokio::time::timeout(CANCEL_GRACE, context.cancel.cancelled()).await;
         if context.cancel.is_cancelled() {
@@ -151,11 +159,11 @@ pub(crate) fn steps(options: DeployOptions) -> Vec<Step> {
                 _ if context.cancel.is_cancelled() => return StepResult::ok(),
                 Some(Err((message, class))) => {
                     let reason = format!("preparing the cluster failed: {message}");
-                    return blocked(&options, &context, reason, class).await;
+                    return blocked(&options, &context, &signal, reason, class).await;
                 }
                 None => {
                     let reason = "preparing the cluster did not finish".to_owned();
-                    return blocked(&options, &context, reason, FailureClass::Infrastructure).await;
+                    return blocked(&options, &context, &signal, reason, FailureClass::Infrastructure).await;
                 }
             };
             for (name, mut receiver) in dependencies {
@@ -176,7 +184,7 @@ pub(crate) fn steps(options: DeployOptions) -> Vec<Step> {
                             _ => FailureClass::Infrastructure,
                         };
                         let reason = format!("group `{name}`, which it depends on, did not become ready");
-                        return blocked(&options, &context, reason, class).await;
+                        return blocked(&options, &context, &signal, reason, class).await;
                     }
                 }
             }
@@ -365,11 +373,21 @@ async fn deploy_group(
         return StepResult::failed(apply_failure(&errors));
     }
     context.say(&format!("applied {} object(s)", applied.len()));
-    // Each object once, however many selectors name it.
+    // Each object once, however many selectors or files name it (an object in two files is
+    // applied twice, waited for and diagnosed once).
+    let mut seen = std::collections::HashSet::new();
     let waited_for: Vec<Applied> = applied
         .into_iter()
         .filter(|applied| {
             group.wait_for.is_empty() || group.wait_for.iter().any(|selector| applied.object.matches(selector))
+        })
+        .filter(|applied| {
+            seen.insert((
+                applied.resource.api_version.clone(),
+                applied.resource.kind.clone(),
+                applied.namespace.clone(),
+                applied.object.name.clone(),
+            ))
         })
         .collect();
     let timeout = group

@@ -467,23 +467,31 @@ fn the_cluster_gate_waits_for_the_node_coredns_and_the_default_service_account()
 
 #[test]
 fn without_fail_fast_a_group_whose_dependency_failed_is_not_applied() {
+    // A chain db <- api <- web: both dependents carry db's class (an application failure),
+    // including web, whose own blocker never ran.
     let api = FakeApiServer::start(script(&[("db", Behaviour::ImageNeverPulled)]));
     let mut deploy = Deploy::new(&[
         ("db.yaml", deployment("db", "team")),
         ("api.yaml", deployment("api", "team")),
+        ("web.yaml", deployment("web", "team")),
     ])
     .group("db", &["db.yaml"], &[], Duration::from_secs(20))
-    .group("api", &["api.yaml"], &["db"], Duration::from_secs(20));
+    .group("api", &["api.yaml"], &["db"], Duration::from_secs(20))
+    .group("web", &["web.yaml"], &["api"], Duration::from_secs(20));
     deploy.fail_fast = false;
     let report = deploy.run(&api);
-    let api_step = report.steps.iter().find(|step| step.name == "api").expect("api step");
-    assert_eq!(api_step.status, Status::Failed);
-    let message = &api_step.failure.as_ref().expect("failure").message;
-    assert_eq!(
-        message,
-        "not applied: group `db`, which it depends on, did not become ready"
-    );
+    for (name, blocker) in [("api", "db"), ("web", "api")] {
+        let step = report.steps.iter().find(|step| step.name == name).expect("step");
+        assert_eq!(step.status, Status::Failed, "{name}");
+        let failure = step.failure.as_ref().expect("failure");
+        assert_eq!(
+            failure.message,
+            format!("not applied: group `{blocker}`, which it depends on, did not become ready")
+        );
+        assert_eq!(failure.class, FailureClass::Application, "{name} inherits db's class");
+    }
     assert!(api.object("apps/v1", "Deployment", Some("team"), "api").is_none());
+    assert!(api.object("apps/v1", "Deployment", Some("team"), "web").is_none());
 }
 
 #[test]

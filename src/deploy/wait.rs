@@ -165,27 +165,40 @@ fn matching_pods<'a>(object: &Value, pods: &'a [Value]) -> Vec<&'a Value> {
             .collect();
     }
     // Owned directly (a Job's, StatefulSet's, DaemonSet's, ReplicaSet's pods), or selected
-    // (a Deployment's pods belong to its ReplicaSets).
+    // (a Deployment's pods belong to its ReplicaSets). A pod some other controller owns is not
+    // this workload's even when its labels match (a Job's pods labelled like a Deployment's).
     let uid = object.pointer("/metadata/uid").and_then(Value::as_str);
-    let owned_by = |pod: &Value| {
-        uid.is_some_and(|uid| {
-            pod.pointer("/metadata/ownerReferences")
-                .and_then(Value::as_array)
-                .is_some_and(|owners| {
-                    owners
-                        .iter()
-                        .any(|owner| owner.get("uid").and_then(Value::as_str) == Some(uid))
-                })
-        })
-    };
+    let is_deployment = object.get("kind").and_then(Value::as_str) == Some("Deployment");
     let selector = pod_selector(object);
     pods.iter()
         .filter(|pod| {
-            owned_by(pod)
-                || selector.as_ref().is_some_and(|selector| {
+            let owners = pod
+                .pointer("/metadata/ownerReferences")
+                .and_then(Value::as_array)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            if uid.is_some_and(|uid| {
+                owners
+                    .iter()
+                    .any(|owner| owner.get("uid").and_then(Value::as_str) == Some(uid))
+            }) {
+                return true;
+            }
+            let selected = || {
+                selector.as_ref().is_some_and(|selector| {
                     let labels = pod.pointer("/metadata/labels").cloned().unwrap_or(Value::Null);
                     selector_matches(selector, &labels)
                 })
+            };
+            let controller = owners
+                .iter()
+                .find(|owner| owner.get("controller").and_then(Value::as_bool) == Some(true));
+            match controller {
+                Some(controller) => {
+                    is_deployment && controller.get("kind").and_then(Value::as_str) == Some("ReplicaSet") && selected()
+                }
+                None => selected(),
+            }
         })
         .collect()
 }
@@ -501,6 +514,15 @@ mod tests {
             names(pods_of(&unlabelled_job, std::slice::from_ref(&job_pod))),
             vec!["migrate-x1"],
             "found by its owner reference"
+        );
+        let job_labelled_like_api = json!({"metadata": {"name": "load-x2", "labels": {"app": "api"},
+            "ownerReferences": [{"kind": "Job", "uid": "u-9", "controller": true}]}});
+        let replica_set_pod = json!({"metadata": {"name": "api-5d8f9-abcde", "labels": {"app": "api"},
+            "ownerReferences": [{"kind": "ReplicaSet", "uid": "u-rs", "controller": true}]}});
+        assert_eq!(
+            names(pods_of(&deployment, &[job_labelled_like_api, replica_set_pod])),
+            vec!["api-5d8f9-abcde"],
+            "another controller's pod is not the Deployment's, its ReplicaSet's is"
         );
         let mut rollout = pods.clone();
         rollout.push(json!({"metadata": {"name": "api-old", "labels": {"app": "api"}, "deletionTimestamp": "2026-11-22T10:00:00Z"}}));

@@ -69,8 +69,11 @@ pub(crate) fn step(kind: Arc<Kind>, cluster: PlannedCluster, diagnostics: PathBu
                     // The node's kubelet and container logs say why it never became Ready.
                     let logs_dir = diagnostics.join("kind-logs-not-ready");
                     if export_logs(&context, &kind, &cluster.name, &logs_dir).await {
-                        let hint = failure.hint.take().unwrap_or_default();
-                        failure.hint = Some(format!("{hint}; kind logs: {}", logs_dir.display()));
+                        let logs = format!("kind logs: {}", logs_dir.display());
+                        failure.hint = Some(match failure.hint.take() {
+                            Some(hint) if !hint.is_empty() => format!("{hint}; {logs}"),
+                            _ => logs,
+                        });
                     }
                 }
                 return StepResult {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::plan::Plan;
 use super::tools::{self, Engine, Kind};
-use crate::deploy::manifests;
+use crate::deploy::{manifests, objects};
 use crate::lint::{self, RuleLevels};
 use crate::timing::FailureClass;
 
@@ -317,6 +317,20 @@ fn manifest_check(plan: &Plan) -> Check {
                     }));
                 }
                 Err(error) => problems.push(error.to_string()),
+            }
+        }
+        // A `wait_for` that names no object of its group would fail the group after minutes
+        // of building; say so now (the deploy phase checks again, before applying).
+        if !group.wait_for.is_empty()
+            && let Ok(objects) = objects::load(&group.files)
+        {
+            for selector in &group.wait_for {
+                if !objects.iter().any(|object| object.matches(selector)) {
+                    problems.push(format!(
+                        "deploy group `{}`: wait_for `{selector}` matches no object in its manifests (write it as kind/name, e.g. deployment/datastorage)",
+                        group.name
+                    ));
+                }
             }
         }
     }

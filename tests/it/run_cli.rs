@@ -683,7 +683,7 @@ fn a_forbidden_check_run_is_a_notice_and_the_token_never_shows() {
 }
 
 #[test]
-fn manifests_that_would_run_the_wrong_image_stop_the_run_before_any_build() {
+fn manifests_that_would_run_the_wrong_image_or_wait_for_nothing_stop_the_run_before_any_build() {
     let files = [
         ("Dockerfile", format!("FROM {BASE_IMAGE}\nRUN echo it-manifest > /id\n")),
         (
@@ -693,7 +693,7 @@ fn manifests_that_would_run_the_wrong_image_stop_the_run_before_any_build() {
     ];
     let files: Vec<(&str, &str)> = files.iter().map(|(path, body)| (*path, body.as_str())).collect();
     let project = Project::new(
-        "version: 1\nimages:\n  - {name: app, image: it-manifest/app:1, dockerfile: Dockerfile}\ndeploy:\n  - {name: app, manifests: [deploy/]}\n",
+        "version: 1\nimages:\n  - {name: app, image: it-manifest/app:1, dockerfile: Dockerfile}\ndeploy:\n  - {name: app, manifests: [deploy/], wait_for: [deployment/ap]}\n",
         &files,
     );
     let output = project.run(&["run"], &[]);
@@ -710,6 +710,10 @@ fn manifests_that_would_run_the_wrong_image_stop_the_run_before_any_build() {
     assert!(
         message.contains("deploy/app.yaml (document 1)") && message.contains("use `localhost/it-manifest/app:1`"),
         "{message}"
+    );
+    assert!(
+        message.contains("deploy group `app`: wait_for `deployment/ap` matches no object"),
+        "a wait_for typo is found before the build: {message}"
     );
     assert_eq!(phase(&timings, "build")["status"], "skipped");
 }
