@@ -150,7 +150,8 @@ async fn list_events(session: &Session, namespace: &str, deadline: Instant) -> V
 }
 
 /// A container's log, bytes that are not UTF-8 replaced (a binary's output must not lose the
-/// rest of the log).
+/// rest of the log), and whether it reached [`LOG_FILE_LIMIT`] (the bytes received, before the
+/// replacement grows them).
 async fn fetch_log(
     session: &Session,
     namespace: &str,
@@ -159,7 +160,7 @@ async fn fetch_log(
     previous: bool,
     tail_lines: Option<i64>,
     deadline: Instant,
-) -> Option<String> {
+) -> Option<(String, bool)> {
     let api: Api<Pod> = Api::namespaced(session.client.clone(), namespace);
     let params = LogParams {
         container: Some(container.to_owned()),
@@ -172,12 +173,58 @@ async fn fetch_log(
         let mut stream = api.log_stream(pod, &params).await.ok()?;
         let mut bytes = Vec::new();
         stream.read_to_end(&mut bytes).await.ok()?;
-        Some(String::from_utf8_lossy(&bytes).into_owned())
+        let cut = bytes.len() as u64 >= LOG_FILE_LIMIT as u64;
+        Some((String::from_utf8_lossy(&bytes).into_owned(), cut))
     };
     tokio::time::timeout(request_timeout(deadline)?, read)
         .await
         .ok()
         .flatten()
+}
+
+/// What a container's log contributes: the file's body, how the digest counts its lines, and the
+/// lines the digest shows.
+#[derive(Debug)]
+struct LogExcerpt {
+    file: String,
+    counted: String,
+    tail: Vec<String>,
+}
+
+impl LogExcerpt {
+    /// `log` as fetched (its first [`LOG_FILE_LIMIT`] bytes); `cut` if it reached the limit;
+    /// `last` its last lines fetched on their own (`None`: not needed, or could not be read).
+    fn new(log: &str, cut: bool, last: Option<&str>) -> LogExcerpt {
+        let limit = LOG_FILE_LIMIT / 1024 / 1024;
+        let mut file = log.to_owned();
+        let (source, counted) = match (cut, last) {
+            (false, _) => (log, None),
+            (true, Some(last)) => {
+                let _ = write!(
+                    file,
+                    "\n… (cut at {limit} MiB; the last {LOG_LINES} lines follow)\n{last}"
+                );
+                (last, Some(format!("the log is over {limit} MiB")))
+            }
+            (true, None) => {
+                let _ = write!(file, "\n… (cut at {limit} MiB; the end of the log could not be read)\n");
+                (
+                    log,
+                    Some(format!("lines before the {limit} MiB cut; the end could not be read")),
+                )
+            }
+        };
+        let all: Vec<&str> = source.lines().collect();
+        let tail: Vec<String> = all[all.len().saturating_sub(LOG_LINES)..]
+            .iter()
+            .map(|line| (*line).to_owned())
+            .collect();
+        let counted = match counted {
+            None => format!("last {} of {} lines", tail.len(), all.len()),
+            Some(why) => format!("last {} lines; {why}", tail.len()),
+        };
+        LogExcerpt { file, counted, tail }
+    }
 }
 
 /// `line` cut to [`LINE_LIMIT`] bytes at a character boundary.
@@ -262,11 +309,16 @@ fn classify_event(reason: &str, message: &str) -> Option<(FailureClass, &'static
 
 /// What the newest classifiable of `warnings` (oldest first) says: an old `FailedScheduling`
 /// is history once the pod runs and crashes.
+/// A mount failure that names a missing object wins over the kubelet's generic "Unable to
+/// attach or mount volumes: timed out" that it repeats alongside it.
 fn newest_verdict(warnings: &[&Value]) -> Option<(FailureClass, &'static str)> {
+    let verdict = |event: &&Value| classify_event(text(event, "/reason"), text(event, "/message"));
     warnings
         .iter()
         .rev()
-        .find_map(|event| classify_event(text(event, "/reason"), text(event, "/message")))
+        .filter(|event| text(event, "/reason") == "FailedMount" && names_a_missing_object(text(event, "/message")))
+        .find_map(verdict)
+        .or_else(|| warnings.iter().rev().find_map(verdict))
 }
 
 /// Whether a pod is failing (not ready, restarted or stuck), so it is described first.
@@ -411,13 +463,13 @@ pub(crate) async fn diagnose(session: &Session, not_ready: &[NotReady], report_d
                     if previous && !restarted {
                         continue;
                     }
-                    let Some(log) = fetch_log(session, &namespace, pod_name, container, previous, None, deadline).await
+                    let Some((log, cut)) =
+                        fetch_log(session, &namespace, pod_name, container, previous, None, deadline).await
                     else {
                         continue;
                     };
                     // The API returns the first `limitBytes`; a crash is at the end, so a cut log
                     // gets its last lines fetched on their own.
-                    let cut = log.len() as u64 >= LOG_FILE_LIMIT as u64;
                     let last = if cut {
                         fetch_log(
                             session,
@@ -429,39 +481,23 @@ pub(crate) async fn diagnose(session: &Session, not_ready: &[NotReady], report_d
                             deadline,
                         )
                         .await
+                        .map(|(last, _)| last)
                     } else {
                         None
                     };
                     let suffix = if previous { ".previous" } else { "" };
                     let path = object_dir.join(format!("{}.{}{suffix}.log", safe(pod_name), safe(container)));
-                    let mut file = log.clone();
-                    if let Some(last) = &last {
-                        let _ = write!(
-                            file,
-                            "\n… (cut at {} MiB; the last {LOG_LINES} lines follow)\n{last}",
-                            LOG_FILE_LIMIT / 1024 / 1024
-                        );
-                    }
-                    if std::fs::write(&path, &file).is_ok() {
+                    let excerpt = LogExcerpt::new(&log, cut, last.as_deref());
+                    if std::fs::write(&path, &excerpt.file).is_ok() {
                         diagnosis.files.push(relative(&path, report_dir));
                     }
-                    let all: Vec<&str> = last.as_deref().unwrap_or(&log).lines().collect();
-                    let tail = &all[all.len().saturating_sub(LOG_LINES)..];
-                    let counted = if cut {
-                        format!(
-                            "last {} lines; the log is over {} MiB",
-                            tail.len(),
-                            LOG_FILE_LIMIT / 1024 / 1024
-                        )
-                    } else {
-                        format!("last {} of {} lines", tail.len(), all.len())
-                    };
                     lines.push(format!(
-                        "logs of {pod_name}/{container}{} ({counted}; full: {}):",
+                        "logs of {pod_name}/{container}{} ({}; full: {}):",
                         if previous { " (previous instance)" } else { "" },
+                        excerpt.counted,
                         relative(&path, report_dir)
                     ));
-                    lines.extend(tail.iter().map(|line| format!("  | {line}")));
+                    lines.extend(excerpt.tail.iter().map(|line| format!("  | {line}")));
                 }
             }
         }
@@ -589,6 +625,52 @@ mod tests {
         let long = format!("a{}", "é".repeat(400));
         let clipped = clip(&long);
         assert_eq!(clipped, format!("a{}… (801 bytes)", "é".repeat(249)));
+    }
+
+    #[test]
+    fn a_cut_log_keeps_its_end_or_says_it_could_not() {
+        let log: String = (1..=60).map(|n| format!("line {n}\n")).collect();
+        let whole = LogExcerpt::new(&log, false, None);
+        assert_eq!(whole.counted, "last 50 of 60 lines");
+        assert_eq!(whole.tail.first().map(String::as_str), Some("line 11"));
+        assert_eq!(whole.file, log);
+
+        let cut = LogExcerpt::new(&log, true, Some("crash: out of memory\n"));
+        assert_eq!(cut.counted, "last 1 lines; the log is over 8 MiB");
+        assert_eq!(cut.tail, vec!["crash: out of memory"]);
+        assert!(
+            cut.file.starts_with("line 1\n")
+                && cut
+                    .file
+                    .ends_with("(cut at 8 MiB; the last 50 lines follow)\ncrash: out of memory\n"),
+            "{}",
+            cut.file
+        );
+
+        let unreadable_end = LogExcerpt::new(&log, true, None);
+        assert_eq!(
+            unreadable_end.counted,
+            "last 50 lines; lines before the 8 MiB cut; the end could not be read"
+        );
+        assert!(
+            unreadable_end
+                .file
+                .ends_with("(cut at 8 MiB; the end of the log could not be read)\n")
+        );
+    }
+
+    #[test]
+    fn a_missing_config_map_outranks_the_kubelets_generic_mount_timeout() {
+        let missing = json!({"reason": "FailedMount", "message": "MountVolume.SetUp failed for volume \"config\" : configmap \"api-config\" not found"});
+        let generic = json!({"reason": "FailedMount", "message": "Unable to attach or mount volumes: unmounted volumes=[config], unattached volumes=[config kube-api-access-x]: timed out waiting for the condition"});
+        assert_eq!(
+            newest_verdict(&[&missing, &generic]).map(|(class, _)| class),
+            Some(FailureClass::Application)
+        );
+        assert_eq!(
+            newest_verdict(&[&generic]).map(|(class, _)| class),
+            Some(FailureClass::Infrastructure)
+        );
     }
 
     #[test]

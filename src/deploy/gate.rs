@@ -33,13 +33,13 @@ pub(crate) enum GateError {
     Cancelled,
 }
 
-/// One API read, bounded by the request timeout and by what is left of the gate's `deadline`
-/// (so `ready_timeout` is a hard limit, not one plus a request).
+/// One API read, bounded by the request timeout and by `deadline` (so `ready_timeout` is a hard
+/// limit, not one plus a request).
 async fn request<T>(
     deadline: Instant,
     future: impl std::future::Future<Output = Result<T, kube::Error>>,
 ) -> Result<T, String> {
-    let left = deadline.saturating_duration_since(Instant::now()).max(MIN_REQUEST_TIME);
+    let left = deadline.saturating_duration_since(Instant::now());
     match tokio::time::timeout(REQUEST_TIMEOUT.min(left), future).await {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(error)) => Err(error.to_string()),
@@ -47,11 +47,14 @@ async fn request<T>(
     }
 }
 
-/// A read near the deadline still gets this long: it decides the final "what is missing".
-const MIN_REQUEST_TIME: Duration = Duration::from_millis(500);
+/// A look near the deadline still gets this long (all its reads together): it decides the final
+/// "what is missing".
+const LAST_LOOK: Duration = Duration::from_millis(500);
 
-/// What is not ready yet (empty: the gate is open); every read ends by `deadline`.
+/// What is not ready yet (empty: the gate is open); every read ends by `deadline`, or
+/// [`LAST_LOOK`] from now if that is later.
 pub(crate) async fn missing(client: &Client, checks: &GateChecks, deadline: Instant) -> Vec<String> {
+    let deadline = deadline.max(Instant::now() + LAST_LOOK);
     let mut missing = Vec::new();
     if checks.nodes {
         match request(deadline, Api::<Node>::all(client.clone()).list(&ListParams::default())).await {

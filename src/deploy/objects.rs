@@ -52,6 +52,12 @@ impl ManifestObject {
     pub(crate) fn is_crd(&self) -> bool {
         self.api_version.starts_with("apiextensions.k8s.io/") && self.kind == "CustomResourceDefinition"
     }
+
+    /// Whether a group applies and waits for it: Namespaces and CRDs go to the
+    /// `namespaces-crds` step before every group.
+    pub(crate) fn belongs_to_its_group(&self) -> bool {
+        !self.is_namespace() && !self.is_crd()
+    }
 }
 
 impl fmt::Display for ManifestObject {

@@ -344,7 +344,7 @@ async fn deploy_group(
     let objects: Vec<Arc<ManifestObject>> = match objects::load(&group.files) {
         Ok(found) => found
             .into_iter()
-            .filter(|object| !object.is_namespace() && !object.is_crd())
+            .filter(|object| object.belongs_to_its_group())
             .map(Arc::new)
             .collect(),
         Err(error) => return StepResult::failed(object_failure(&error)),

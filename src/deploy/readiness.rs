@@ -366,6 +366,33 @@ pub(crate) fn owned_pod_problem(pod: &Value, owner_kind: &str) -> Option<Problem
     (!retried_by_owner).then_some(problem)
 }
 
+/// Why a pod unschedulable past the window fails: the cluster's (too small), or the manifest's
+/// (a claim that does not exist, a node selector no Kind node has).
+pub(crate) fn unschedulable_problem(message: String) -> Problem {
+    let (class, hint) = if message.contains("persistentvolumeclaim \"") && message.contains("not found") {
+        (
+            FailureClass::Application,
+            "the pod uses a PersistentVolumeClaim that does not exist; apply it in this group or one it depends on",
+        )
+    } else if message.contains("didn't match Pod's node affinity/selector") {
+        (
+            FailureClass::Application,
+            "no node has the labels the pod's nodeSelector/affinity asks for; label the Kind node (kind config `labels:`) or drop the selector",
+        )
+    } else {
+        (
+            FailureClass::Infrastructure,
+            "no node can take the pod: lower its resource requests, or give the Kind node more CPU/memory",
+        )
+    };
+    Problem {
+        reason: "Unschedulable".to_owned(),
+        message,
+        class,
+        hint: Some(hint),
+    }
+}
+
 /// Whether the scheduler could not place the pod (the waiter fails it after a short window).
 pub(crate) fn unschedulable(pod: &Value) -> Option<String> {
     match condition(pod, "PodScheduled") {
@@ -659,6 +686,26 @@ mod tests {
                 .contains("Insufficient cpu")
         );
         assert!(matches!(check(pending), Readiness::InProgress(message) if message.starts_with("unschedulable")));
+        // Scheduler messages as kube-scheduler words them: whose fault each one is.
+        for (message, class) in [
+            (
+                "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod.",
+                FailureClass::Infrastructure,
+            ),
+            (
+                "0/1 nodes are available: persistentvolumeclaim \"data\" not found. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.",
+                FailureClass::Application,
+            ),
+            (
+                "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.",
+                FailureClass::Application,
+            ),
+        ] {
+            let problem = unschedulable_problem(message.to_owned());
+            assert_eq!(problem.class, class, "{message}");
+            assert_eq!(problem.message, message);
+            assert!(problem.hint.is_some());
+        }
     }
 
     #[test]

@@ -168,7 +168,8 @@ fn matching_pods<'a>(object: &Value, pods: &'a [Value]) -> Vec<&'a Value> {
     // (a Deployment's pods belong to its ReplicaSets). A pod some other controller owns is not
     // this workload's even when its labels match (a Job's pods labelled like a Deployment's).
     let uid = object.pointer("/metadata/uid").and_then(Value::as_str);
-    let is_deployment = object.get("kind").and_then(Value::as_str) == Some("Deployment");
+    let kind = object.get("kind").and_then(Value::as_str).unwrap_or("");
+    let is_deployment = kind == "Deployment";
     let selector = pod_selector(object);
     pods.iter()
         .filter(|pod| {
@@ -177,11 +178,16 @@ fn matching_pods<'a>(object: &Value, pods: &'a [Value]) -> Vec<&'a Value> {
                 .and_then(Value::as_array)
                 .map(Vec::as_slice)
                 .unwrap_or_default();
-            if uid.is_some_and(|uid| {
-                owners
-                    .iter()
-                    .any(|owner| owner.get("uid").and_then(Value::as_str) == Some(uid))
-            }) {
+            // Without a uid (the object as written, never read back) the owner's kind and name
+            // identify it.
+            let owns = |owner: &Value| match uid {
+                Some(uid) => owner.get("uid").and_then(Value::as_str) == Some(uid),
+                None => {
+                    owner.get("kind").and_then(Value::as_str) == Some(kind)
+                        && owner.get("name").and_then(Value::as_str) == Some(name)
+                }
+            };
+            if owners.iter().any(owns) {
                 return true;
             }
             let selected = || {
@@ -387,15 +393,8 @@ pub(crate) async fn wait(
                     Some(message) => {
                         let since = *entry.unschedulable_since.get_or_insert(now);
                         if now.duration_since(since) >= options.unschedulable_window {
-                            entry.problem = Some(Problem {
-                                reason: "Unschedulable".to_owned(),
-                                message: message.clone(),
-                                class: FailureClass::Infrastructure,
-                                hint: Some(
-                                    "no node can take the pod: lower its resource requests, or give the Kind node more CPU/memory",
-                                ),
-                            });
                             set_message(entry, format!("failed: unschedulable: {message}"), on_change);
+                            entry.problem = Some(readiness::unschedulable_problem(message));
                         }
                     }
                     None => entry.unschedulable_since = None,
@@ -523,6 +522,14 @@ mod tests {
             names(pods_of(&deployment, &[job_labelled_like_api, replica_set_pod])),
             vec!["api-5d8f9-abcde"],
             "another controller's pod is not the Deployment's, its ReplicaSet's is"
+        );
+        let as_written = json!({"kind": "StatefulSet", "metadata": {"name": "db"}, "spec": {"selector": {"matchLabels": {"app": "db"}}}});
+        let stateful_pod = json!({"metadata": {"name": "db-0", "labels": {"app": "db"},
+            "ownerReferences": [{"kind": "StatefulSet", "name": "db", "uid": "u-db", "controller": true}]}});
+        assert_eq!(
+            names(pods_of(&as_written, std::slice::from_ref(&stateful_pod))),
+            vec!["db-0"],
+            "never read back (no uid): the owner's kind and name identify it"
         );
         let mut rollout = pods.clone();
         rollout.push(json!({"metadata": {"name": "api-old", "labels": {"app": "api"}, "deletionTimestamp": "2026-11-22T10:00:00Z"}}));

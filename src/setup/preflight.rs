@@ -325,12 +325,21 @@ fn manifest_check(plan: &Plan) -> Check {
             && let Ok(objects) = objects::load(&group.files)
         {
             for selector in &group.wait_for {
-                if !objects.iter().any(|object| object.matches(selector)) {
-                    problems.push(format!(
+                let named = objects.iter().filter(|object| object.matches(selector));
+                if named.clone().any(|object| object.belongs_to_its_group()) {
+                    continue;
+                }
+                problems.push(if named.count() > 0 {
+                    format!(
+                        "deploy group `{}`: wait_for `{selector}` names a Namespace or CRD, which are applied and waited for before every group; drop it from wait_for",
+                        group.name
+                    )
+                } else {
+                    format!(
                         "deploy group `{}`: wait_for `{selector}` matches no object in its manifests (write it as kind/name, e.g. deployment/datastorage)",
                         group.name
-                    ));
-                }
+                    )
+                });
             }
         }
     }
