@@ -14,6 +14,7 @@ use kube::api::{Api, ListParams, LogParams};
 use serde_json::Value;
 
 use super::apply::{REQUEST_TIMEOUT, Session};
+use super::readiness;
 use super::wait::{NotReady, list_pods, pods_of};
 use crate::timing::FailureClass;
 
@@ -270,13 +271,10 @@ fn concerns(event: &Value, object_kind: &str, object_name: &str, pod_names: &[St
                 .is_some_and(|hash| !hash.is_empty() && !hash.contains('-')))
 }
 
-/// Whether a mount failure names a ConfigMap, Secret or claim that does not exist (as the
-/// kubelet words it: `configmap "api-config" not found`), not, say, a CSI driver.
+/// Whether a mount failure names a ConfigMap, Secret or claim that does not exist, not, say, a
+/// CSI driver.
 fn names_a_missing_object(message: &str) -> bool {
-    message.contains("not found")
-        && ["configmap \"", "secret \"", "persistentvolumeclaim \""]
-            .iter()
-            .any(|kind| message.contains(kind))
+    readiness::names_a_missing(message, &["configmap", "secret", "persistentvolumeclaim"])
 }
 
 /// Whose fault a Warning event says it is, and what to do.
@@ -309,6 +307,7 @@ fn classify_event(reason: &str, message: &str) -> Option<(FailureClass, &'static
 
 /// What the newest classifiable of `warnings` (oldest first) says: an old `FailedScheduling`
 /// is history once the pod runs and crashes.
+///
 /// A mount failure that names a missing object wins over the kubelet's generic "Unable to
 /// attach or mount volumes: timed out" that it repeats alongside it.
 fn newest_verdict(warnings: &[&Value]) -> Option<(FailureClass, &'static str)> {

@@ -60,6 +60,29 @@ impl ManifestObject {
     }
 }
 
+/// What is wrong with a group's `wait_for`, one line per entry that names nothing the group
+/// waits for. `objects` are all of the group's manifests' objects, Namespaces and CRDs included
+/// (they are applied and waited for before every group, so naming one is explained).
+pub(crate) fn wait_for_problems(wait_for: &[String], objects: &[ManifestObject]) -> Vec<String> {
+    let mut problems = Vec::new();
+    for selector in wait_for {
+        let named: Vec<&ManifestObject> = objects.iter().filter(|object| object.matches(selector)).collect();
+        if named.iter().any(|object| object.belongs_to_its_group()) {
+            continue;
+        }
+        problems.push(if !named.is_empty() {
+            format!(
+                "wait_for `{selector}` names a Namespace or CRD, which are applied and waited for before every group; drop it from wait_for"
+            )
+        } else {
+            format!(
+                "wait_for `{selector}` matches no object in its manifests (write it as kind/name, e.g. deployment/datastorage)"
+            )
+        });
+    }
+    problems
+}
+
 impl fmt::Display for ManifestObject {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(formatter, "{} at {}", self.describe(), self.location())
@@ -231,6 +254,26 @@ mod tests {
         assert!(objects[1].matches("deployments/b"));
         assert!(!objects[1].matches("service/b"));
         assert_eq!(objects[1].location(), format!("{}:9 (document 2)", path.display()));
+    }
+
+    #[test]
+    fn wait_for_entries_that_name_nothing_the_group_waits_for_are_explained() {
+        let directory = tempfile::tempdir().expect("tempdir");
+        let path = directory.path().join("app.yaml");
+        std::fs::write(
+            &path,
+            "apiVersion: v1\nkind: Namespace\nmetadata: {name: team}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: api, namespace: team}\n",
+        )
+        .expect("write");
+        let objects = load(std::slice::from_ref(&path)).expect("valid");
+        let wait_for = ["deployments/api", "deployment/apii", "namespace/team"].map(str::to_owned);
+        assert_eq!(
+            wait_for_problems(&wait_for, &objects),
+            vec![
+                "wait_for `deployment/apii` matches no object in its manifests (write it as kind/name, e.g. deployment/datastorage)",
+                "wait_for `namespace/team` names a Namespace or CRD, which are applied and waited for before every group; drop it from wait_for",
+            ]
+        );
     }
 
     #[test]

@@ -341,27 +341,27 @@ async fn deploy_group(
     context: &StepContext,
 ) -> StepResult {
     let started = Instant::now();
-    let objects: Vec<Arc<ManifestObject>> = match objects::load(&group.files) {
-        Ok(found) => found
-            .into_iter()
-            .filter(|object| object.belongs_to_its_group())
-            .map(Arc::new)
-            .collect(),
+    let found = match objects::load(&group.files) {
+        Ok(found) => found,
         Err(error) => return StepResult::failed(object_failure(&error)),
     };
-    // A wait_for that names nothing is a config error: say so before touching the cluster.
-    for selector in &group.wait_for {
-        if !objects.iter().any(|object| object.matches(selector)) {
-            return StepResult::failed(
-                Failure::new(
-                    FailureClass::Application,
-                    format!("wait_for `{selector}` matches no object in group `{}`", group.name),
-                )
-                .file(options.config_file.display().to_string())
-                .hint("write it as kind/name, e.g. deployment/datastorage"),
-            );
-        }
+    // A wait_for that names nothing is a config error: say so before touching the cluster
+    // (preflight says it first; the manifests may have changed since).
+    let problems = objects::wait_for_problems(&group.wait_for, &found);
+    if !problems.is_empty() {
+        return StepResult::failed(
+            Failure::new(
+                FailureClass::Application,
+                format!("deploy group `{}`: {}", group.name, problems.join("; ")),
+            )
+            .file(options.config_file.display().to_string()),
+        );
     }
+    let objects: Vec<Arc<ManifestObject>> = found
+        .into_iter()
+        .filter(ManifestObject::belongs_to_its_group)
+        .map(Arc::new)
+        .collect();
     context.say(&format!(
         "applying {} object(s) from {} file(s), {} at a time",
         objects.len(),

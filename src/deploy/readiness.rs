@@ -366,10 +366,16 @@ pub(crate) fn owned_pod_problem(pod: &Value, owner_kind: &str) -> Option<Problem
     (!retried_by_owner).then_some(problem)
 }
 
+/// Whether a Kubernetes message says an object of one of `kinds` does not exist, as the kubelet
+/// and the scheduler word it: `configmap "api-config" not found`.
+pub(crate) fn names_a_missing(message: &str, kinds: &[&str]) -> bool {
+    message.contains("not found") && kinds.iter().any(|kind| message.contains(&format!("{kind} \"")))
+}
+
 /// Why a pod unschedulable past the window fails: the cluster's (too small), or the manifest's
 /// (a claim that does not exist, a node selector no Kind node has).
 pub(crate) fn unschedulable_problem(message: String) -> Problem {
-    let (class, hint) = if message.contains("persistentvolumeclaim \"") && message.contains("not found") {
+    let (class, hint) = if names_a_missing(&message, &["persistentvolumeclaim"]) {
         (
             FailureClass::Application,
             "the pod uses a PersistentVolumeClaim that does not exist; apply it in this group or one it depends on",

@@ -324,23 +324,11 @@ fn manifest_check(plan: &Plan) -> Check {
         if !group.wait_for.is_empty()
             && let Ok(objects) = objects::load(&group.files)
         {
-            for selector in &group.wait_for {
-                let named = objects.iter().filter(|object| object.matches(selector));
-                if named.clone().any(|object| object.belongs_to_its_group()) {
-                    continue;
-                }
-                problems.push(if named.count() > 0 {
-                    format!(
-                        "deploy group `{}`: wait_for `{selector}` names a Namespace or CRD, which are applied and waited for before every group; drop it from wait_for",
-                        group.name
-                    )
-                } else {
-                    format!(
-                        "deploy group `{}`: wait_for `{selector}` matches no object in its manifests (write it as kind/name, e.g. deployment/datastorage)",
-                        group.name
-                    )
-                });
-            }
+            problems.extend(
+                objects::wait_for_problems(&group.wait_for, &objects)
+                    .into_iter()
+                    .map(|problem| format!("deploy group `{}`: {problem}", group.name)),
+            );
         }
     }
     if problems.is_empty() {
