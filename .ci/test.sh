@@ -57,16 +57,16 @@ docker version --format 'docker {{.Server.Version}}' && podman version --format 
 export BUILDAH_ISOLATION=chroot
 export HYBRID_E2E_REQUIRE_ENGINES=1
 
-step "the fake kind and docker (tests/fake-tools)"
-cargo build --locked -p fake-tools
-
 step "cargo fmt --check"
 cargo fmt --check
 
 step "cargo clippy --all-targets -D warnings"
 cargo clippy --locked --workspace --all-targets -- -D warnings
 
-step "cargo test"
+step "module graph: no import cycles between top-level modules"
+cargo test --locked --test it architecture
+
+step "cargo test (the fakes in tests/fake-tools are built on first use; real_engines:: needs the engines above)"
 cargo test --locked --workspace
 
 # The benchmarks (benches/) are type-checked by clippy --all-targets above; run them with

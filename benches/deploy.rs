@@ -8,7 +8,7 @@
 //!    DaemonSets, Jobs, Pods, Services, PVCs, CRDs) as one tick of the wait does it, in thread
 //!    CPU time (goal ≤ 50 ms).
 //!
-//! Run: `cargo build --release -p fake-tools && cargo bench --bench deploy`
+//! Run: `cargo bench --bench deploy`
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -19,18 +19,7 @@ use nix::time::{ClockId, clock_gettime};
 use serde_json::{Value, json};
 
 fn fake_tool(name: &str) -> PathBuf {
-    let binary = PathBuf::from(env!("CARGO_BIN_EXE_hybrid-e2e"));
-    let directory = binary.parent().expect("target dir").to_owned();
-    for candidate in [
-        directory.join(name),
-        directory.join("../debug").join(name),
-        directory.join("../release").join(name),
-    ] {
-        if candidate.is_file() {
-            return candidate;
-        }
-    }
-    panic!("the fake `{name}` is not built: run `cargo build --release -p fake-tools` first");
+    fake_tools::binary(name)
 }
 
 const OBJECTS: usize = 200;

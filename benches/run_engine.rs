@@ -6,8 +6,8 @@
 //!    with the real engine (Docker, and Podman when present); the ratio (expect ≈ 0.3).
 //! 3. Memory: peak RSS of `run` orchestrating 50 images (goal < 50 MiB).
 //!
-//! Run: `cargo build --release -p fake-tools && cargo bench --bench run_engine`
-//! (the fake `kind` and `docker` come from `tests/fake-tools`; real builds need the engines
+//! Run: `cargo bench --bench run_engine`
+//! (the fake `kind` and `docker` come from `tests/fake-tools`, built on first use; real builds need the engines
 //! `.ci/test.sh` sets up, and are skipped with a note otherwise).
 
 use std::path::{Path, PathBuf};
@@ -15,18 +15,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 fn fake_tool(name: &str) -> PathBuf {
-    let binary = PathBuf::from(env!("CARGO_BIN_EXE_hybrid-e2e"));
-    let directory = binary.parent().expect("target dir").to_owned();
-    for candidate in [
-        directory.join(name),
-        directory.join("../debug").join(name),
-        directory.join("../release").join(name),
-    ] {
-        if candidate.is_file() {
-            return candidate;
-        }
-    }
-    panic!("the fake `{name}` is not built: run `cargo build --release -p fake-tools` first");
+    fake_tools::binary(name)
 }
 
 struct Run {

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use crate::config::ConfigError;
 use crate::lint::LintError;
+use crate::model::ReadRecordError;
 
 /// Exit codes. Stable: scripts and CI depend on them.
 pub(crate) mod exit_codes {
@@ -36,14 +37,14 @@ pub(crate) enum ExpectedError {
     WriteOutput { path: PathBuf, source: std::io::Error },
     #[error("failed to start the async runtime: {source}")]
     Runtime { source: std::io::Error },
-    #[error("cannot read the report {path}: {message}")]
-    ReadReport { path: PathBuf, message: String },
+    #[error(transparent)]
+    ReadReport(#[from] ReadRecordError),
 }
 
 impl ExpectedError {
     pub(crate) fn exit_code(&self) -> ExitCode {
         let code = match self {
-            ExpectedError::Config(_) | ExpectedError::ReadReport { .. } => exit_codes::USAGE,
+            ExpectedError::Config(_) | ExpectedError::ReadReport(_) => exit_codes::USAGE,
             ExpectedError::Lint(error) if error.is_usage() => exit_codes::USAGE,
             ExpectedError::Lint(_) | ExpectedError::WriteOutput { .. } | ExpectedError::Runtime { .. } => {
                 exit_codes::INFRASTRUCTURE

@@ -6,15 +6,20 @@
 mod cli;
 mod commands;
 mod config;
-mod deploy;
 mod errors;
 mod exec;
+mod image_ref;
+mod k8s;
 mod lint;
+mod model;
+mod phases;
+mod pipeline;
+mod plan;
 mod report;
-mod setup;
+mod runner;
 #[cfg(test)]
 mod test_support;
-mod timing;
+mod tools;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -23,18 +28,19 @@ use clap::Parser;
 
 use crate::cli::{Cli, ColorMode, Commands};
 use crate::errors::{ExpectedError, exit_codes};
+use crate::report::printer::{Printer, Verbosity};
 
 /// Parse the command line, run one command, map its result to a documented exit code.
 pub fn main_entry() -> ExitCode {
-    // One crypto provider for the whole process (octocrab's TLS): ring.
+    // One crypto provider for the whole process (kube's and octocrab's TLS): ring.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
-    init_output(&cli);
-    match dispatch(cli) {
+    let printer = init_output(&cli);
+    match dispatch(cli, &printer) {
         Ok(code) => code,
         Err(error) => {
             let _ = writeln!(
-                anstream::stderr(),
+                printer.stderr(),
                 "{}error{}: {error}",
                 ERROR_STYLE.render(),
                 ERROR_STYLE.render_reset()
@@ -46,18 +52,20 @@ pub fn main_entry() -> ExitCode {
 
 const ERROR_STYLE: anstyle::Style = anstyle::AnsiColor::Red.on_default().bold();
 
-fn init_output(cli: &Cli) {
+/// Decide how output looks, once, and set up logging to match.
+fn init_output(cli: &Cli) -> Printer {
     let choice = match cli.global.color {
         ColorMode::Auto => anstream::ColorChoice::Auto,
         ColorMode::Always => anstream::ColorChoice::Always,
         ColorMode::Never => anstream::ColorChoice::Never,
     };
     choice.write_global();
-    let level = match (cli.global.quiet, cli.global.verbose) {
-        (1.., _) => "error",
-        (0, 0) => "warn",
-        (0, 1) => "info",
-        (0, 2) => "debug",
+    let printer = Printer::detect(cli.global.quiet, cli.global.verbose, choice);
+    let level = match (printer.verbosity, cli.global.verbose) {
+        (Verbosity::Quiet, _) => "error",
+        (_, 0) => "warn",
+        (_, 1) => "info",
+        (_, 2) => "debug",
         _ => "trace",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("HYBRID_E2E_LOG")
@@ -65,21 +73,22 @@ fn init_output(cli: &Cli) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(choice != anstream::ColorChoice::Never && std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_ansi(printer.color)
         .without_time()
         .with_target(false)
         .init();
+    printer
 }
 
-fn dispatch(cli: Cli) -> Result<ExitCode, ExpectedError> {
-    let quiet = cli.global.quiet > 0;
+fn dispatch(cli: Cli, printer: &Printer) -> Result<ExitCode, ExpectedError> {
+    let config = cli.global.config.as_deref();
     match cli.command {
-        Commands::Lint(args) => commands::lint::lint_command(*args, cli.global.config.as_deref(), quiet),
-        Commands::Run(args) => commands::setup::run(*args, cli.global.config.as_deref(), cli.global.verbose > 0, quiet),
-        Commands::Plan(args) => commands::setup::plan(*args, cli.global.config.as_deref()),
-        Commands::Doctor(args) => commands::setup::doctor(*args, cli.global.config.as_deref()),
-        Commands::Cleanup(args) => commands::setup::cleanup(*args, cli.global.config.as_deref()),
-        Commands::Report(args) => commands::setup::report(*args, cli.global.config.as_deref()),
+        Commands::Lint(args) => commands::lint::lint_command(*args, config, printer.quiet()),
+        Commands::Run(args) => commands::run::run(*args, config, printer),
+        Commands::Plan(args) => commands::plan::plan(*args, config),
+        Commands::Doctor(args) => commands::doctor::doctor(*args, config, printer),
+        Commands::Cleanup(args) => commands::cleanup::cleanup(*args, config, printer),
+        Commands::Report(args) => commands::report::report(*args, config, printer),
         Commands::ConfigSchema => {
             let _ = std::io::stdout().write_all(config::json_schema().as_bytes());
             Ok(ExitCode::from(exit_codes::OK))
@@ -90,7 +99,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode, ExpectedError> {
 /// Entry points for `benches/` only; not an API.
 #[doc(hidden)]
 pub mod bench_support {
-    use crate::deploy::readiness::{self, Context, Readiness};
+    use crate::k8s::readiness::{self, Context, Readiness};
 
     /// How many of `objects` the deploy wait would call ready (each also checked for pod states
     /// that fail fast), exactly as one tick of the wait evaluates them.

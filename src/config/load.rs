@@ -145,7 +145,7 @@ impl LoadedConfig {
                     self.at(&image.name)
                 ));
             }
-            if let Err(why) = crate::setup::reference::ImageReference::parse(&image.image.value) {
+            if let Err(why) = crate::image_ref::ImageReference::parse(&image.image.value) {
                 problems.push(format!(
                     "{}: invalid image reference `{}`: {why}",
                     self.at(&image.image),

@@ -5,7 +5,7 @@ mod load;
 mod model;
 
 pub(crate) use load::{ConfigError, LoadedConfig};
-pub(crate) use model::{EngineChoice, Preserve, ScheduleMode};
+pub(crate) use model::{EngineChoice, HumanDuration, Located, Preserve, ScheduleMode};
 
 /// The JSON Schema of the config file, generated from the Rust types.
 pub(crate) fn json_schema() -> String {

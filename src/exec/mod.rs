@@ -14,6 +14,8 @@ use tokio_util::sync::CancellationToken;
 
 /// Lines of output kept in memory per process (the rest is in the log file).
 const TAIL_LINES: usize = 200;
+/// The most stdout [`capture`] keeps (a kubeconfig, a version, a cluster list).
+const CAPTURE_LIMIT: usize = 16 * 1024 * 1024;
 /// How long a process group gets between SIGTERM and SIGKILL.
 const KILL_GRACE: Duration = Duration::from_secs(5);
 
@@ -78,8 +80,10 @@ pub(crate) struct ProcessOutcome {
     pub(crate) code: Option<i32>,
     pub(crate) timed_out: bool,
     pub(crate) cancelled: bool,
-    /// The last lines of combined stdout and stderr.
+    /// The last lines of combined stdout and stderr (of stderr alone when stdout is captured).
     pub(crate) tail: Vec<String>,
+    /// Standard output, when captured ([`capture`]).
+    pub(crate) stdout: Vec<u8>,
 }
 
 impl ProcessOutcome {
@@ -116,9 +120,23 @@ pub(crate) enum ExecError {
 pub(crate) async fn run(
     spec: &ProcessSpec,
     log: Option<&Path>,
+    on_line: impl FnMut(&str),
+    cancel: &CancellationToken,
+    timeout: Option<Duration>,
+) -> Result<ProcessOutcome, ExecError> {
+    spawn(spec, log, on_line, cancel, timeout, false).await
+}
+
+/// The one way a child process is started and read: argv, its own process group, killed on
+/// drop, cancel or timeout. With `keep_stdout`, standard output is collected whole (bounded)
+/// instead of going to the log, `on_line` and the tail.
+async fn spawn(
+    spec: &ProcessSpec,
+    log: Option<&Path>,
     mut on_line: impl FnMut(&str),
     cancel: &CancellationToken,
     timeout: Option<Duration>,
+    keep_stdout: bool,
 ) -> Result<ProcessOutcome, ExecError> {
     let mut command = Command::new(&spec.program);
     command
@@ -186,11 +204,18 @@ pub(crate) async fn run(
     };
     let mut timed_out = false;
     let mut cancelled = false;
+    let mut captured = Vec::new();
     while out_open || err_open {
         let line = tokio::select! {
             read = stdout.read_until(b'\n', &mut out_buffer), if out_open => {
                 if matches!(read, Ok(0) | Err(_)) { out_open = false; }
-                std::mem::take(&mut out_buffer)
+                let line = std::mem::take(&mut out_buffer);
+                if keep_stdout {
+                    let room = CAPTURE_LIMIT.saturating_sub(captured.len());
+                    captured.extend_from_slice(&line[..line.len().min(room)]);
+                    continue;
+                }
+                line
             }
             read = stderr.read_until(b'\n', &mut err_buffer), if err_open => {
                 if matches!(read, Ok(0) | Err(_)) { err_open = false; }
@@ -238,6 +263,7 @@ pub(crate) async fn run(
         timed_out,
         cancelled,
         tail: tail.into(),
+        stdout: captured,
     })
 }
 
@@ -259,37 +285,18 @@ pub(crate) async fn query(spec: &ProcessSpec, timeout: Duration) -> Result<(bool
 }
 
 /// Run a short command and return (success, stdout, stderr) separately, giving up after
-/// `timeout` (the child is killed when dropped).
+/// `timeout` (the child's group is killed then).
 pub(crate) async fn capture(spec: &ProcessSpec, timeout: Duration) -> Result<(bool, String, String), ExecError> {
-    let mut command = Command::new(&spec.program);
-    command
-        .args(&spec.args)
-        .envs(spec.env.iter().map(|(key, value)| (key, value)))
-        .stdin(Stdio::null())
-        .process_group(0)
-        .kill_on_drop(true);
-    if let Some(cwd) = &spec.cwd {
-        command.current_dir(cwd);
+    let cancel = CancellationToken::new();
+    let outcome = spawn(spec, None, |_| {}, &cancel, Some(timeout), true).await?;
+    let mut stderr = outcome.tail_text();
+    if outcome.timed_out {
+        stderr = format!("`{}` timed out", spec.display());
     }
-    let output = match tokio::time::timeout(timeout, command.output()).await {
-        Ok(Ok(output)) => output,
-        Ok(Err(source)) if source.kind() == std::io::ErrorKind::NotFound => {
-            return Err(ExecError::NotFound {
-                program: spec.program.clone(),
-            });
-        }
-        Ok(Err(source)) => {
-            return Err(ExecError::Spawn {
-                program: spec.program.clone(),
-                source,
-            });
-        }
-        Err(_) => return Ok((false, String::new(), format!("`{}` timed out", spec.display()))),
-    };
     Ok((
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
+        outcome.success(),
+        String::from_utf8_lossy(&outcome.stdout).into_owned(),
+        stderr,
     ))
 }
 
@@ -373,6 +380,20 @@ mod tests {
                 .await
                 .expect("runs");
             assert!(outcome.cancelled);
+        });
+    }
+
+    #[test]
+    fn capture_keeps_stdout_whole_and_apart_from_stderr() {
+        runtime().block_on(async {
+            let spec = ProcessSpec::new("sh").args(["-c", "printf 'a\\nb'; echo oops >&2"]);
+            let (ok, stdout, stderr) = capture(&spec, Duration::from_secs(5)).await.expect("runs");
+            assert!(ok);
+            assert_eq!(stdout, "a\nb");
+            assert_eq!(stderr, "oops");
+            let slow = ProcessSpec::new("sleep").arg("5");
+            let (ok, _, stderr) = capture(&slow, Duration::from_millis(100)).await.expect("runs");
+            assert!(!ok && stderr.contains("timed out"), "{stderr}");
         });
     }
 

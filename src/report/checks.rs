@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::github::Annotation;
 use super::workflow::AnnotationLevel;
-use crate::timing::{RunRecord, Status};
+use crate::model::{RunRecord, Status};
 
 /// GitHub's limit for `output.summary` and `output.text`, in bytes.
 const OUTPUT_LIMIT: usize = 65_535;

@@ -3,15 +3,14 @@
 //! each phase is a `::group::` instead.
 
 use std::collections::HashMap;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::time::Duration;
 
+use anstyle::{AnsiColor, Style};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use anstyle::{AnsiColor, Style};
-
-use super::events::{Event, Reporter};
-use crate::timing::Status;
+use super::printer::{Printer, Progress, Verbosity};
+use crate::model::{Event, Reporter, Status};
 
 const OK: Style = AnsiColor::Green.on_default().bold();
 const BAD: Style = AnsiColor::Red.on_default().bold();
@@ -29,6 +28,8 @@ pub(crate) struct Display {
     group_open: bool,
     verbose: bool,
     quiet: bool,
+    /// Styles are written only with colour on (lines above the spinners bypass `out`).
+    color: bool,
     /// Spinners for running steps, on a terminal only.
     live: Option<Live>,
 }
@@ -39,43 +40,46 @@ struct Live {
 }
 
 impl Display {
-    pub(crate) fn new(out: Box<dyn Write + Send>, github_groups: bool, verbose: bool, quiet: bool) -> Display {
+    /// Write to `out` as `printer` decides (live spinners draw on standard error).
+    pub(crate) fn new(out: Box<dyn Write + Send>, printer: &Printer) -> Display {
         Display {
             out,
-            github_groups,
+            github_groups: printer.progress == Progress::GithubGroups,
             group_open: false,
-            verbose,
-            quiet,
-            live: None,
-        }
-    }
-
-    /// To standard error, colours only on a terminal.
-    pub(crate) fn stderr(verbose: bool, quiet: bool) -> Display {
-        let github = std::env::var("GITHUB_ACTIONS").is_ok_and(|value| value == "true");
-        let mut display = Display::new(Box::new(anstream::stderr()), github, verbose, quiet);
-        if std::io::stderr().is_terminal() && !github && !verbose && !quiet {
-            display.live = Some(Live {
+            verbose: printer.verbosity == Verbosity::Verbose,
+            quiet: printer.verbosity == Verbosity::Quiet,
+            color: printer.color,
+            live: (printer.progress == Progress::Live).then(|| Live {
                 multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
                 bars: HashMap::new(),
-            });
+            }),
         }
-        display
     }
 
-    /// Show `text` above the spinners (or plainly when there are none).
+    /// To standard error.
+    pub(crate) fn stderr(printer: &Printer) -> Display {
+        Display::new(printer.stderr(), printer)
+    }
+
+    /// Show `text` above the spinners (or plainly when there are none), styles only with colour.
     fn emit(&mut self, text: &[u8]) {
         if text.is_empty() {
             return;
         }
+        let text = String::from_utf8_lossy(text);
+        let text = if self.color {
+            text.into_owned()
+        } else {
+            anstream::adapter::strip_str(&text).to_string()
+        };
         match &self.live {
             Some(live) => {
-                for line in String::from_utf8_lossy(text).lines() {
+                for line in text.lines() {
                     let _ = live.multi.println(line);
                 }
             }
             None => {
-                let _ = self.out.write_all(text);
+                let _ = self.out.write_all(text.as_bytes());
                 let _ = self.out.flush();
             }
         }
@@ -166,11 +170,12 @@ impl Reporter for Display {
             }
             Event::StepFinished { phase, report } => {
                 let (style, label) = status_style(report.status);
-                let time = report
-                    .timing
-                    .map(|timing| seconds(timing.duration))
-                    .or_else(|| report.note.clone())
-                    .unwrap_or_default();
+                let time = report.timing.map(|timing| seconds(timing.duration)).unwrap_or_default();
+                // A check's finding (preflight), unless the failure says it below.
+                let note = match (&report.note, &report.failure) {
+                    (Some(note), None) => format!(" {}", note.replace('\n', "; ")),
+                    _ => String::new(),
+                };
                 let attempts = if report.attempts > 1 {
                     format!(" ({} attempts)", report.attempts)
                 } else {
@@ -185,7 +190,7 @@ impl Reporter for Display {
                         .unwrap_or_default();
                     writeln!(
                         out,
-                        "  {style}{label:>11}{style:#} {}/{} {DIM}{time}{bytes}{attempts}{DIM:#}",
+                        "  {style}{label:>11}{style:#} {}/{} {DIM}{time}{bytes}{attempts}{DIM:#}{note}",
                         phase.as_str(),
                         report.name
                     )
@@ -263,7 +268,7 @@ impl Reporter for Display {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::setup::engine::{PhaseName, PhaseReport};
+    use crate::model::{PhaseName, PhaseReport, StepReport, Timing};
     use std::sync::{Arc, Mutex};
 
     #[derive(Clone, Default)]
@@ -282,19 +287,19 @@ mod tests {
     #[test]
     fn github_groups_stay_balanced_when_a_phase_is_skipped() {
         let shared = Shared::default();
-        let mut display = Display::new(Box::new(shared.clone()), true, false, false);
+        let printer = Printer {
+            progress: Progress::GithubGroups,
+            ..Printer::plain(Verbosity::Normal)
+        };
+        let mut display = Display::new(Box::new(shared.clone()), &printer);
         display.handle(&Event::PhaseStarted {
             phase: PhaseName::Build,
             steps: 1,
             target: None,
         });
         let build = PhaseReport {
-            phase: PhaseName::Build,
-            timing: None,
-            target: None,
             status: Status::Ok,
-            steps: Vec::new(),
-            message: None,
+            ..PhaseReport::skipped(PhaseName::Build, None, "")
         };
         display.handle(&Event::PhaseFinished { report: &build });
         let deploy = PhaseReport::skipped(PhaseName::Deploy, None, "no deploy groups configured");
@@ -303,5 +308,136 @@ mod tests {
         assert_eq!(text.matches("::group::").count(), 1, "{text}");
         assert_eq!(text.matches("::endgroup::").count(), 1, "{text}");
         assert!(text.contains("deploy skipped"));
+    }
+
+    fn timing(seconds: f64) -> Timing {
+        let started_at = chrono::DateTime::parse_from_rfc3339("2026-11-22T10:00:00Z")
+            .expect("time")
+            .to_utc();
+        let duration = Duration::from_secs_f64(seconds);
+        Timing {
+            started_at,
+            finished_at: started_at + chrono::Duration::from_std(duration).expect("duration"),
+            duration,
+        }
+    }
+
+    /// A failed build as the pipeline emits it: a preflight check, two builds (one failing with
+    /// a hint and output), skipped phases, the verdict.
+    fn scripted_run(printer: &Printer) -> String {
+        let shared = Shared::default();
+        let mut display = Display::new(Box::new(shared.clone()), printer);
+        display.handle(&Event::RunStarted {
+            run_id: "20261122-100000-0a1b2c3d",
+            cluster: "hybrid-e2e-0a1b2c3d",
+            report_dir: "hybrid-e2e-report",
+        });
+        display.handle(&Event::Warning {
+            message: "image `api`: `team/api` has no registry; using `localhost/team/api:e2e-0a1b2c3d` everywhere",
+        });
+        display.handle(&Event::PhaseStarted {
+            phase: PhaseName::Preflight,
+            steps: 1,
+            target: None,
+        });
+        let engine = StepReport {
+            timing: Some(timing(0.1)),
+            status: Status::Ok,
+            note: Some("docker 28.2.2 (docker)".to_owned()),
+            attempts: 1,
+            ..StepReport::not_run("engine", Status::Ok)
+        };
+        display.handle(&Event::StepFinished {
+            phase: PhaseName::Preflight,
+            report: &engine,
+        });
+        let preflight = PhaseReport {
+            timing: Some(timing(0.1)),
+            status: Status::Ok,
+            steps: vec![engine],
+            ..PhaseReport::skipped(PhaseName::Preflight, None, "")
+        };
+        display.handle(&Event::PhaseFinished { report: &preflight });
+        display.handle(&Event::PhaseStarted {
+            phase: PhaseName::Build,
+            steps: 2,
+            target: Some(Duration::from_secs(180)),
+        });
+        for step in ["api", "worker"] {
+            display.handle(&Event::StepStarted {
+                phase: PhaseName::Build,
+                step,
+            });
+        }
+        display.handle(&Event::StepOutput {
+            phase: PhaseName::Build,
+            step: "worker",
+            line: "Step 3/3 : RUN make",
+        });
+        let api = StepReport {
+            timing: Some(timing(41.2)),
+            status: Status::Ok,
+            bytes: Some(52_428_800),
+            attempts: 1,
+            log: Some("logs/build/api.log".to_owned()),
+            ..StepReport::not_run("api", Status::Ok)
+        };
+        let worker = StepReport {
+            timing: Some(timing(12.5)),
+            status: Status::Failed,
+            failure: Some(
+                crate::model::Failure::new(
+                    crate::model::FailureClass::Application,
+                    "`docker build` of localhost/team/worker:e2e failed (exit 2)",
+                )
+                .hint("a Dockerfile step failed: the build output above says why")
+                .tail(vec!["make: *** [all] Error 2".to_owned()]),
+            ),
+            attempts: 1,
+            log: Some("logs/build/worker.log".to_owned()),
+            ..StepReport::not_run("worker", Status::Failed)
+        };
+        for report in [&api, &worker] {
+            display.handle(&Event::StepFinished {
+                phase: PhaseName::Build,
+                report,
+            });
+        }
+        let build = PhaseReport {
+            timing: Some(timing(41.3)),
+            target: Some(Duration::from_secs(180)),
+            status: Status::Failed,
+            steps: vec![api, worker],
+            ..PhaseReport::skipped(PhaseName::Build, None, "")
+        };
+        display.handle(&Event::PhaseFinished { report: &build });
+        display.handle(&Event::RunFinished {
+            record: &crate::report::fixtures::build_failure(),
+        });
+        String::from_utf8(shared.0.lock().expect("lock").clone()).expect("UTF-8")
+    }
+
+    #[test]
+    fn terminal_snapshots_plain_github_and_quiet() {
+        insta::assert_snapshot!("display_plain", scripted_run(&Printer::plain(Verbosity::Normal)));
+        let github = Printer {
+            progress: Progress::GithubGroups,
+            github: true,
+            ..Printer::plain(Verbosity::Normal)
+        };
+        insta::assert_snapshot!("display_github", scripted_run(&github));
+        insta::assert_snapshot!("display_verbose", scripted_run(&Printer::plain(Verbosity::Verbose)));
+        insta::assert_snapshot!("display_quiet", scripted_run(&Printer::plain(Verbosity::Quiet)));
+    }
+
+    #[test]
+    fn without_colour_no_escape_code_is_written() {
+        let text = scripted_run(&Printer::plain(Verbosity::Normal));
+        assert!(!text.contains('\u{1b}'), "{text:?}");
+        let coloured = scripted_run(&Printer {
+            color: true,
+            ..Printer::plain(Verbosity::Normal)
+        });
+        assert!(coloured.contains('\u{1b}'), "colour on writes styles");
     }
 }

@@ -1,6 +1,6 @@
 //! Run records for the reporters' snapshot tests: shaped like real `timings.json` files.
 
-use crate::timing::{FailureClass, PhaseRecord, RunRecord, Status, StepRecord};
+use crate::model::{FailureClass, Finding, PhaseRecord, RunRecord, Status, StepRecord};
 
 fn at(seconds: f64) -> String {
     let base = chrono::DateTime::parse_from_rfc3339("2026-11-22T10:00:00.000Z").expect("base time");
@@ -20,11 +20,13 @@ pub(crate) fn step(name: &str, start: f64, seconds: f64, status: Status) -> Step
         hint: None,
         file: None,
         line: None,
+        column: None,
         bytes: None,
         bytes_per_second: None,
         attempts: 1,
         log: Some(format!("logs/x/{name}.log")),
         tail: Vec::new(),
+        findings: Vec::new(),
     }
 }
 
@@ -236,6 +238,23 @@ pub(crate) fn lint_failure() -> RunRecord {
     let mut lint = step("lint", 0.0, 0.0, Status::Failed);
     lint.failure_class = Some(FailureClass::Application);
     lint.message = Some("lint: docker/api.Dockerfile:2:5: `dnf -y update` upgrades every installed package [no-dnf-update]\ndocker/db.Dockerfile:7:12: `yum update` upgrades every installed package in stage `runtime` [no-dnf-update]".to_owned());
+    lint.file = Some("docker/api.Dockerfile".to_owned());
+    lint.findings = vec![
+        Finding {
+            path: "docker/api.Dockerfile".to_owned(),
+            line: 2,
+            column: 5,
+            rule: "no-dnf-update".to_owned(),
+            message: "`dnf -y update` upgrades every installed package".to_owned(),
+        },
+        Finding {
+            path: "docker/db.Dockerfile".to_owned(),
+            line: 7,
+            column: 12,
+            rule: "no-dnf-update".to_owned(),
+            message: "`yum update` upgrades every installed package in stage `runtime`".to_owned(),
+        },
+    ];
     let mut run = base(
         Status::Failed,
         vec![phase("preflight", 0.0, 0.3, None, Status::Failed, vec![lint])],

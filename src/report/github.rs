@@ -7,7 +7,7 @@ use std::io::Write as _;
 use std::path::Path;
 
 use super::workflow::{self, AnnotationLevel, AnnotationProperties};
-use crate::timing::{RunRecord, Status};
+use crate::model::{Finding, RunRecord, Status};
 
 /// GitHub shows at most this many annotations of one level per step.
 pub(crate) const SHOWN_PER_LEVEL: usize = 10;
@@ -20,29 +20,21 @@ pub(crate) struct Annotation {
     pub(crate) message: String,
 }
 
-/// `path:line:col: message [rule]` lines of the preflight lint check, back into annotations.
-pub(crate) fn lint_annotations(message: &str) -> Vec<Annotation> {
-    message
-        .lines()
-        .map(|line| line.strip_prefix("lint: ").unwrap_or(line))
-        .filter_map(|line| {
-            let mut parts = line.splitn(4, ':');
-            let file = parts.next()?.to_owned();
-            let line_number = parts.next()?.trim().parse::<usize>().ok()?;
-            let column = parts.next()?.trim().parse::<usize>().ok()?;
-            let text = parts.next()?.trim().to_owned();
-            Some(Annotation {
-                level: AnnotationLevel::Error,
-                properties: AnnotationProperties {
-                    title: Some("hybrid-e2e lint".to_owned()),
-                    file: Some(file),
-                    start_line: Some(line_number),
-                    end_line: Some(line_number),
-                    start_column: Some(column),
-                    end_column: None,
-                },
-                message: text,
-            })
+/// One annotation per structured finding (the Dockerfile lint `run` does before building).
+pub(crate) fn finding_annotations(findings: &[Finding]) -> Vec<Annotation> {
+    findings
+        .iter()
+        .map(|finding| Annotation {
+            level: AnnotationLevel::Error,
+            properties: AnnotationProperties {
+                title: Some("hybrid-e2e lint".to_owned()),
+                file: Some(finding.path.clone()),
+                start_line: Some(finding.line),
+                end_line: Some(finding.line),
+                start_column: Some(finding.column),
+                end_column: None,
+            },
+            message: format!("{} [{}]", finding.message, finding.rule),
         })
         .collect()
 }
@@ -54,12 +46,9 @@ pub(crate) fn annotations(runs: &[RunRecord]) -> Vec<Annotation> {
         for phase in &run.phases {
             for step in phase.steps.iter().filter(|step| step.status == Status::Failed) {
                 let message = step.message.clone().unwrap_or_else(|| "failed".to_owned());
-                if phase.name == "preflight" && step.name == "lint" {
-                    let found = lint_annotations(&message);
-                    if !found.is_empty() {
-                        all.extend(found);
-                        continue;
-                    }
+                if !step.findings.is_empty() {
+                    all.extend(finding_annotations(&step.findings));
+                    continue;
                 }
                 let class = step.failure_class.map_or("unknown", |class| class.as_str());
                 let mut text = format!("[{class}] {message}");
@@ -182,11 +171,6 @@ pub(crate) fn append(variable: &str, text: &str) -> Result<(), String> {
         })
 }
 
-/// Whether we run inside GitHub Actions.
-pub(crate) fn in_actions() -> bool {
-    std::env::var("GITHUB_ACTIONS").is_ok_and(|value| value == "true")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -205,12 +189,18 @@ mod tests {
     }
 
     #[test]
-    fn lint_failures_become_one_annotation_per_finding() {
-        let annotations = lint_annotations(
-            "lint: a/Dockerfile:2:5: `dnf -y update` upgrades every installed package [no-dnf-update]\nb/Dockerfile:7:1: x [no-dnf-update]",
-        );
+    fn findings_become_one_annotation_each_whatever_the_path() {
+        let finding = |path: &str, line, column| Finding {
+            path: path.to_owned(),
+            line,
+            column,
+            rule: "no-dnf-update".to_owned(),
+            message: "`dnf -y update` upgrades every installed package".to_owned(),
+        };
+        let annotations = finding_annotations(&[finding("a/Dockerfile", 2, 5), finding("b:c/Dockerfile", 7, 1)]);
         assert_eq!(annotations.len(), 2);
         assert_eq!(annotations[0].properties.file.as_deref(), Some("a/Dockerfile"));
+        assert_eq!(annotations[1].properties.file.as_deref(), Some("b:c/Dockerfile"));
         assert_eq!(
             (
                 annotations[1].properties.start_line,

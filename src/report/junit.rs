@@ -5,8 +5,7 @@ use std::time::Duration;
 
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
-use super::github;
-use crate::timing::{PhaseRecord, RunRecord, Status};
+use crate::model::{PhaseRecord, RunRecord, Status};
 
 /// Build the report. With several runs (matrix jobs), suite names are prefixed with the run.
 pub(crate) fn render(runs: &[RunRecord], fail_on_target: bool) -> String {
@@ -36,22 +35,26 @@ fn seconds(value: f64) -> Duration {
     Duration::from_secs_f64(value.max(0.0))
 }
 
-/// The Dockerfile lint `run` did before building, one testcase per finding.
+/// The findings behind failed steps (the Dockerfile lint `run` did before building), one
+/// testcase each.
 fn lint_suite(run: &RunRecord) -> Option<TestSuite> {
-    let step = run
+    let findings: Vec<_> = run
         .phases
         .iter()
-        .filter(|phase| phase.name == "preflight")
         .flat_map(|phase| &phase.steps)
-        .find(|step| step.name == "lint" && step.status == Status::Failed)?;
-    let findings = github::lint_annotations(step.message.as_deref().unwrap_or_default());
+        .filter(|step| step.status == Status::Failed)
+        .flat_map(|step| &step.findings)
+        .collect();
+    if findings.is_empty() {
+        return None;
+    }
     let mut suite = TestSuite::new("lint");
     for finding in findings {
-        let file = finding.properties.file.unwrap_or_default();
-        let line = finding.properties.start_line.unwrap_or(1);
         let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
-        status.set_message(finding.message.as_str()).set_type("lint");
-        let mut case = TestCase::new(format!("{file}:{line}"), status);
+        status
+            .set_message(format!("{} [{}]", finding.message, finding.rule))
+            .set_type("lint");
+        let mut case = TestCase::new(format!("{}:{}", finding.path, finding.line), status);
         case.set_classname("hybrid-e2e.lint");
         suite.add_test_case(case);
     }

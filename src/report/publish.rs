@@ -7,7 +7,7 @@ use super::checks::{self, CheckOutcome, CheckTarget};
 use super::github;
 use super::junit;
 use super::summary;
-use crate::timing::RunRecord;
+use crate::model::RunRecord;
 
 /// What was written and what could not be published.
 #[derive(Debug, Default)]
@@ -40,8 +40,8 @@ fn write(path: PathBuf, text: &str) -> Result<PathBuf, WriteError> {
 }
 
 /// `junit.xml` and `summary.md` into `out_dir`; then, with `github`, annotations on stdout, the
-/// job summary and the step outputs.
-pub(crate) fn publish(
+/// job summary, the step outputs and the check run.
+pub(crate) async fn publish(
     runs: &[RunRecord],
     out_dir: &Path,
     github: bool,
@@ -70,12 +70,7 @@ pub(crate) fn publish(
         }
     }
     if let Some(target) = check {
-        let result = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|error| checks::CheckError::Client(error.to_string()))
-            .and_then(|runtime| runtime.block_on(checks::publish(&target, runs, &summary, &annotations)));
-        match result {
+        match checks::publish(&target, runs, &summary, &annotations).await {
             Ok(CheckOutcome::Published {
                 check_run_id,
                 annotations,

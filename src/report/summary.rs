@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use chrono::DateTime;
 
-use crate::timing::{RunRecord, Status, StepRecord};
+use crate::model::{RunRecord, Status, StepRecord};
 
 /// GitHub rejects step summaries over 1 MiB; leave room for what other steps append.
 pub(crate) const SUMMARY_BUDGET: usize = 1024 * 1024 - 16 * 1024;
@@ -160,10 +160,10 @@ fn section(out: &mut String, run: &RunRecord, merged: bool, detail: Detail) {
     let _ = writeln!(out, "\n{}\n", facts.join(" · "));
     if let (Some(class), Some(message)) = (run.failure_class, &run.message) {
         let whose = match class {
-            crate::timing::FailureClass::Infrastructure => {
+            crate::model::FailureClass::Infrastructure => {
                 "**Infrastructure** failure (runner, engine, Kind, disk, network): retry or fix the runner"
             }
-            crate::timing::FailureClass::Application => {
+            crate::model::FailureClass::Application => {
                 "**Application** failure (the project): fix the code or the config"
             }
         };

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::events::{Event, Reporter};
+use crate::model::{Event, Reporter};
 
 pub(crate) struct TimingsFile {
     pub(crate) path: PathBuf,

@@ -1,17 +1,19 @@
-//! `hybrid-e2e run` end to end: real Docker and Podman builds, saves and loads, with the fake
-//! `kind` at the process boundary; plus `plan`, `doctor` and `cleanup`.
+//! `hybrid-e2e run` end to end through the fakes at the process boundary (`docker`, `podman`,
+//! `kind` from tests/fake-tools; the API server from tests/fake-apiserver): orchestration —
+//! retries, cancellation, fail-fast, preserve, publishing — needs no engine. The real-engine
+//! runs are in `real_engines`.
 
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{BASE_IMAGE, Project, engine_ready, stderr, stdout};
+use crate::support::{BASE_IMAGE, Engines, Project, stderr, stdout};
 
-const SETUP_FAILED: i32 = 1;
-const INFRASTRUCTURE: i32 = 5;
-const CANCELLED: i32 = 130;
+pub(crate) const SETUP_FAILED: i32 = 1;
+pub(crate) const INFRASTRUCTURE: i32 = 5;
+pub(crate) const CANCELLED: i32 = 130;
 
-fn config(engine: &str, prefix: &str, extra: &str) -> String {
+pub(crate) fn config(engine: &str, prefix: &str, extra: &str) -> String {
     format!(
         "version: 1\nengine: {engine}\nimages:\n  - name: api\n    image: {prefix}/api\n    dockerfile: docker/api.Dockerfile\n    build_args: {{MSG: hello}}\n  - name: worker\n    image: localhost/{prefix}/worker:e2e\n    dockerfile: docker/worker.Dockerfile\n{extra}"
     )
@@ -19,7 +21,7 @@ fn config(engine: &str, prefix: &str, extra: &str) -> String {
 
 /// Each test's images differ (`/id`), so parallel tests never share an image ID that one of
 /// them deletes while another tags it.
-fn dockerfiles(prefix: &str, worker_run: &str) -> Vec<(&'static str, String)> {
+pub(crate) fn dockerfiles(prefix: &str, worker_run: &str) -> Vec<(&'static str, String)> {
     vec![
         (
             "docker/api.Dockerfile",
@@ -35,12 +37,20 @@ fn dockerfiles(prefix: &str, worker_run: &str) -> Vec<(&'static str, String)> {
 }
 
 fn project(engine: &str, prefix: &str, extra: &str, worker_run: &str) -> Project {
-    let files = dockerfiles(prefix, worker_run);
-    let files: Vec<(&str, &str)> = files.iter().map(|(path, body)| (*path, body.as_str())).collect();
-    Project::new(&config(engine, prefix, extra), &files)
+    project_on(Engines::Fake, engine, prefix, extra, worker_run)
 }
 
-fn phase<'a>(timings: &'a Value, name: &str) -> &'a Value {
+/// The two-image project (`api`, `worker`) on `engines`.
+pub(crate) fn project_on(engines: Engines, engine: &str, prefix: &str, extra: &str, worker_run: &str) -> Project {
+    let files = dockerfiles(prefix, worker_run);
+    let files: Vec<(&str, &str)> = files.iter().map(|(path, body)| (*path, body.as_str())).collect();
+    match engines {
+        Engines::Fake => Project::new(&config(engine, prefix, extra), &files),
+        Engines::Real => Project::real(&config(engine, prefix, extra), &files),
+    }
+}
+
+pub(crate) fn phase<'a>(timings: &'a Value, name: &str) -> &'a Value {
     timings["phases"]
         .as_array()
         .expect("phases")
@@ -49,7 +59,7 @@ fn phase<'a>(timings: &'a Value, name: &str) -> &'a Value {
         .expect("phase present")
 }
 
-fn remove_images(engine: &str, timings: &Value) {
+pub(crate) fn remove_images(engine: &str, timings: &Value) {
     for image in timings["images"]
         .as_array()
         .into_iter()
@@ -60,193 +70,6 @@ fn remove_images(engine: &str, timings: &Value) {
             .args(["image", "rm", "--force", image])
             .output();
     }
-}
-
-#[test]
-fn docker_builds_loads_and_tears_down() {
-    if !engine_ready("docker") {
-        return;
-    }
-    let project = project("docker", "it-docker", "", "echo worker > /worker");
-    let output = project.run(&["run"], &[]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let timings = project.timings();
-    assert_eq!(timings["status"], "ok");
-    assert_eq!(timings["engine"], "docker");
-    assert_eq!(timings["within_target"], true);
-    let cluster = timings["cluster_name"].as_str().expect("cluster").to_owned();
-    let api = timings["images"][0].as_str().expect("api ref").to_owned();
-    assert!(api.starts_with("localhost/it-docker/api:e2e-"), "{api}");
-    for name in ["build", "cluster", "load"] {
-        assert_eq!(phase(&timings, name)["status"], "ok", "{name}");
-        assert!(phase(&timings, name)["target_seconds"].as_f64().is_some());
-    }
-    assert_eq!(phase(&timings, "deploy")["status"], "skipped");
-    let load = &phase(&timings, "load")["steps"][0];
-    assert!(
-        load["bytes"].as_u64().expect("bytes") > 0 && load["bytes_per_second"].as_f64().is_some(),
-        "{load}"
-    );
-    assert!(project.path().join("hybrid-e2e-report/logs/build/api.log").is_file());
-    // The build arg reached the image, under the fully-qualified reference.
-    let run = std::process::Command::new("docker")
-        .args(["run", "--rm", &api])
-        .output()
-        .expect("docker run");
-    assert_eq!(String::from_utf8_lossy(&run.stdout).trim(), "msg=hello");
-    let calls: Vec<String> = project.kind_calls().into_iter().map(|(args, _)| args).collect();
-    assert!(
-        calls.contains(&format!(
-            "create cluster --name {cluster} --kubeconfig hybrid-e2e-report/kubeconfig --retain"
-        )),
-        "{calls:?}"
-    );
-    assert!(
-        calls.contains(&format!("load docker-image {api} --name {cluster}")),
-        "{calls:?}"
-    );
-    assert_eq!(
-        calls.last(),
-        Some(&format!("delete cluster --name {cluster}")),
-        "success with preserve: on-failure deletes"
-    );
-    assert!(project.path().join("hybrid-e2e-report/kubeconfig").is_file());
-    remove_images("docker", &timings);
-}
-
-#[test]
-fn podman_saves_archives_and_loads_them_with_the_podman_provider() {
-    if !engine_ready("podman") {
-        return;
-    }
-    let project = project(
-        "podman",
-        "it-podman",
-        "cluster:\n  preserve: always\n",
-        "echo worker > /worker",
-    );
-    let output = project.run(&["run"], &[]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let timings = project.timings();
-    assert_eq!(timings["engine"], "podman");
-    let cluster = timings["cluster_name"].as_str().expect("cluster").to_owned();
-    let calls = project.kind_calls();
-    assert!(
-        calls.iter().all(|(_, provider)| provider.as_deref() == Some("podman")),
-        "every kind call uses the podman provider: {calls:?}"
-    );
-    assert!(
-        calls
-            .iter()
-            .any(|(args, _)| args.starts_with("load image-archive ") && args.ends_with(&format!("--name {cluster}")))
-    );
-    assert!(
-        !calls.iter().any(|(args, _)| args.starts_with("load docker-image")),
-        "docker-image cannot see Podman's images"
-    );
-    // The archives carried the fully-qualified references, and were removed afterwards.
-    // The build arg reached the image Podman built.
-    let api = timings["images"][0].as_str().expect("api ref");
-    let label = std::process::Command::new("podman")
-        .args(["image", "inspect", "--format", "{{.Config.Labels.msg}}", api])
-        .output()
-        .expect("podman inspect");
-    assert_eq!(String::from_utf8_lossy(&label.stdout).trim(), "hello");
-    let mut loaded = project.loaded_images(&cluster);
-    loaded.sort();
-    let mut expected: Vec<String> = timings["images"]
-        .as_array()
-        .expect("images")
-        .iter()
-        .filter_map(|image| image.as_str().map(str::to_owned))
-        .collect();
-    expected.sort();
-    assert_eq!(loaded, expected);
-    let archives = project.path().join("hybrid-e2e-report/archives");
-    assert!(
-        std::fs::read_dir(&archives).map(|entries| entries.count()).unwrap_or(0) == 0,
-        "archives left behind"
-    );
-    let load = &phase(&timings, "load")["steps"][0];
-    assert!(load["bytes"].as_u64().expect("archive bytes") > 100_000, "{load}");
-    // preserve: always keeps the cluster; cleanup removes it and the images.
-    assert!(!calls.iter().any(|(args, _)| args.starts_with("delete cluster")));
-    let cleanup = project.run(&["cleanup"], &[]);
-    assert_eq!(cleanup.status.code(), Some(0), "{}", stderr(&cleanup));
-    assert!(
-        stdout(&cleanup).contains(&format!("deleted cluster {cluster}")),
-        "{}",
-        stdout(&cleanup)
-    );
-    assert!(
-        project
-            .kind_calls()
-            .iter()
-            .any(|(args, _)| args == &format!("delete cluster --name {cluster}"))
-    );
-    let gone = std::process::Command::new("podman")
-        .args(["image", "exists", expected[0].as_str()])
-        .status()
-        .expect("podman");
-    assert!(!gone.success(), "cleanup removed the images");
-}
-
-#[test]
-fn a_failing_dockerfile_step_is_an_application_failure_and_no_cluster_is_made() {
-    if !engine_ready("docker") {
-        return;
-    }
-    let project = project("docker", "it-buildfail", "", "echo compiling && exit 42");
-    let output = project.run(&["run"], &[]);
-    assert_eq!(output.status.code(), Some(SETUP_FAILED), "{}", stderr(&output));
-    let timings = project.timings();
-    assert_eq!(timings["status"], "failed");
-    assert_eq!(timings["failure_class"], "application");
-    assert_eq!(timings["failed_phase"], "build");
-    let worker = phase(&timings, "build")["steps"]
-        .as_array()
-        .expect("steps")
-        .iter()
-        .find(|step| step["name"] == "worker")
-        .expect("worker")
-        .clone();
-    assert_eq!(worker["status"], "failed");
-    assert!(
-        worker["file"]
-            .as_str()
-            .expect("file")
-            .ends_with("docker/worker.Dockerfile")
-    );
-    assert_eq!(worker["line"], 3, "the failing RUN, found from the build log");
-    assert!(
-        worker["hint"]
-            .as_str()
-            .expect("hint")
-            .contains("Dockerfile step failed"),
-        "{worker}"
-    );
-    assert_eq!(phase(&timings, "cluster")["status"], "skipped");
-    assert!(!project.kind_calls().iter().any(|(args, _)| args.starts_with("create")));
-    let text = stderr(&output);
-    assert!(
-        text.contains("[application]") && text.contains("compiling"),
-        "the tail of the output is shown: {text}"
-    );
-    remove_images("docker", &timings);
-}
-
-#[test]
-fn a_failing_podman_build_is_an_application_failure_too() {
-    if !engine_ready("podman") {
-        return;
-    }
-    let project = project("podman", "it-podman-fail", "", "exit 7");
-    let output = project.run(&["run"], &[]);
-    assert_eq!(output.status.code(), Some(SETUP_FAILED), "{}", stderr(&output));
-    let timings = project.timings();
-    assert_eq!(timings["failure_class"], "application");
-    assert!(!project.kind_calls().iter().any(|(args, _)| args.starts_with("create")));
-    remove_images("podman", &timings);
 }
 
 #[test]
@@ -278,9 +101,6 @@ fn dnf_update_in_a_dockerfile_stops_the_run_before_any_build() {
 
 #[test]
 fn a_known_transient_kind_failure_is_retried_once_after_a_delete() {
-    if !engine_ready("docker") {
-        return;
-    }
     let project = project("docker", "it-retry", "", "true");
     let output = project.run(
         &["run"],
@@ -321,14 +141,10 @@ fn a_known_transient_kind_failure_is_retried_once_after_a_delete() {
             .join("hybrid-e2e-report/diagnostics/kind-logs-attempt-1")
             .is_dir()
     );
-    remove_images("docker", &timings);
 }
 
 #[test]
 fn a_permanent_kind_failure_is_not_retried_and_the_cluster_is_preserved() {
-    if !engine_ready("docker") {
-        return;
-    }
     let project = project("docker", "it-permanent", "", "true");
     let output = project.run(
         &["run"],
@@ -352,14 +168,10 @@ fn a_permanent_kind_failure_is_not_retried_and_the_cluster_is_preserved() {
         "preserve: on-failure keeps the evidence"
     );
     assert!(stderr(&output).contains("preserved"), "{}", stderr(&output));
-    remove_images("docker", &timings);
 }
 
 #[test]
 fn a_transient_failure_that_persists_fails_after_one_retry() {
-    if !engine_ready("docker") {
-        return;
-    }
     let project = project("docker", "it-twice", "cluster:\n  preserve: never\n", "true");
     let output = project.run(
         &["run"],
@@ -383,7 +195,6 @@ fn a_transient_failure_that_persists_fails_after_one_retry() {
         Some(true),
         "preserve: never deletes the half-made cluster"
     );
-    remove_images("docker", &timings);
 }
 
 #[test]
@@ -404,9 +215,6 @@ fn without_kind_run_stops_at_preflight_with_a_clear_message() {
 
 #[test]
 fn sigterm_stops_the_builds_and_writes_a_partial_report() {
-    if !engine_ready("docker") {
-        return;
-    }
     let project = project("docker", "it-sigterm", "", "sleep 60");
     let mut child = project
         .command(&["run"], &[])
@@ -433,7 +241,6 @@ fn sigterm_stops_the_builds_and_writes_a_partial_report() {
     let timings = project.timings();
     assert_eq!(timings["status"], "cancelled");
     assert!(!project.kind_calls().iter().any(|(args, _)| args.starts_with("create")));
-    remove_images("docker", &timings);
 }
 
 fn nix_kill(pid: u32) {
@@ -446,9 +253,6 @@ fn nix_kill(pid: u32) {
 
 #[test]
 fn fail_fast_false_collects_every_failure() {
-    if !engine_ready("docker") {
-        return;
-    }
     let files = [
         (
             "a.Dockerfile",
@@ -528,9 +332,6 @@ fn parse_outputs(text: &str) -> std::collections::BTreeMap<String, String> {
 
 #[test]
 fn in_github_actions_a_run_annotates_summarises_and_sets_outputs() {
-    if !engine_ready("docker") {
-        return;
-    }
     let project = project("docker", "it-github", "", "echo broken && exit 9");
     let output_file = project.path().join("github-output");
     let summary_file = project.path().join("github-summary");
@@ -566,7 +367,6 @@ fn in_github_actions_a_run_annotates_summarises_and_sets_outputs() {
         assert!(project.path().join("hybrid-e2e-report").join(file).is_file(), "{file}");
     }
     assert_eq!(project.timings()["commit"], "0123456789abcdef0123456789abcdef01234567");
-    remove_images("docker", &project.timings());
 }
 
 #[test]
@@ -721,7 +521,7 @@ fn manifests_that_would_run_the_wrong_image_or_wait_for_nothing_stop_the_run_bef
 /// The bundled example (examples/) as a project: its config, Kind config and manifests as they
 /// are; its Dockerfiles swapped for ones built from the local base image (the real ones pull Go
 /// and UBI images, which these machines cannot), so the builds still run on the real engine.
-fn bundled_example(script: fake_apiserver::Script) -> Project {
+pub(crate) fn bundled_example(script: fake_apiserver::Script, engines: Engines) -> Project {
     let example = crate::support::repo().join("examples");
     let read = |relative: &str| std::fs::read_to_string(example.join(relative)).expect("example file");
     let dockerfile = |name: &str| format!("FROM {BASE_IMAGE}\nRUN echo {name} > /service\n");
@@ -735,84 +535,20 @@ fn bundled_example(script: fake_apiserver::Script) -> Project {
         ("docker/mock-llm.Containerfile", dockerfile("mock-llm")),
     ];
     let files: Vec<(&str, &str)> = files.iter().map(|(path, body)| (*path, body.as_str())).collect();
-    // Real Docker here: `engine: auto` would also pick it, but say so.
     let config = read("hybrid-e2e.yaml").replace("engine: auto", "engine: docker");
-    Project::with_script(&config, &files, script)
+    Project {
+        engines,
+        ..Project::with_script(&config, &files, script)
+    }
 }
 
-fn example_timings(project: &Project) -> Value {
+pub(crate) fn example_timings(project: &Project) -> Value {
     let text = std::fs::read_to_string(project.path().join("hybrid-e2e-report/timings.json")).expect("timings.json");
     serde_json::from_str(&text).expect("JSON")
 }
 
 #[test]
-fn the_bundled_example_runs_all_four_phases() {
-    if !engine_ready("docker") {
-        return;
-    }
-    let project = bundled_example(fake_apiserver::Script::default());
-    let output = project.run(&["run"], &[]);
-    let timings = example_timings(&project);
-    remove_images("docker", &timings);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    assert_eq!(timings["status"], "ok");
-    for name in ["build", "cluster", "load", "deploy"] {
-        assert_eq!(phase(&timings, name)["status"], "ok", "{name}");
-    }
-    let deploy = phase(&timings, "deploy");
-    let steps: Vec<&str> = deploy["steps"]
-        .as_array()
-        .expect("steps")
-        .iter()
-        .filter_map(|step| step["name"].as_str())
-        .collect();
-    assert_eq!(steps, vec!["namespaces-crds", "postgres", "datastorage", "gateway"]);
-    // depends_on: each group started applying after the one before was ready.
-    let finished = |name: &str| {
-        deploy["steps"]
-            .as_array()
-            .and_then(|steps| steps.iter().find(|step| step["name"] == name))
-            .and_then(|step| step["finished_at"].as_str())
-            .expect("finished_at")
-            .to_owned()
-    };
-    assert!(finished("postgres") <= finished("datastorage") && finished("datastorage") <= finished("gateway"));
-    let applied: Vec<String> = project
-        .api
-        .requests()
-        .into_iter()
-        .filter(|request| request.method == "PATCH")
-        .map(|request| request.path)
-        .collect();
-    assert_eq!(
-        applied.first().map(String::as_str),
-        Some("/api/v1/namespaces/example-e2e"),
-        "{applied:?}"
-    );
-    assert!(
-        project
-            .api
-            .object("apps/v1", "Deployment", Some("example-e2e"), "gateway")
-            .is_some(),
-        "{applied:?}"
-    );
-    // Status changes are shown without -v; process output is not.
-    let progress = stderr(&output);
-    assert!(
-        progress.contains("deploy/datastorage: Deployment/datastorage: ready"),
-        "{progress}"
-    );
-    assert!(progress.contains("cluster/create: cluster ready"), "{progress}");
-    let gate =
-        std::fs::read_to_string(project.path().join("hybrid-e2e-report/logs/cluster/create.log")).unwrap_or_default();
-    assert!(gate.contains("cluster ready"), "{gate}");
-}
-
-#[test]
 fn a_crashing_service_fails_the_deploy_with_diagnostics_anchored_on_its_manifest() {
-    if !engine_ready("docker") {
-        return;
-    }
     let mut script = fake_apiserver::Script::default();
     script.behaviours.insert(
         "datastorage".to_owned(),
@@ -824,10 +560,9 @@ fn a_crashing_service_fails_the_deploy_with_diagnostics_anchored_on_its_manifest
             ],
         },
     );
-    let project = bundled_example(script);
+    let project = bundled_example(script, Engines::Fake);
     let output = project.run(&["run"], &[("GITHUB_ACTIONS", "true")]);
     let timings = example_timings(&project);
-    remove_images("docker", &timings);
     assert_eq!(output.status.code(), Some(SETUP_FAILED), "{}", stderr(&output));
     assert_eq!(timings["failed_phase"], "deploy");
     assert_eq!(timings["failure_class"], "application");
@@ -888,9 +623,6 @@ fn a_crashing_service_fails_the_deploy_with_diagnostics_anchored_on_its_manifest
 
 #[test]
 fn a_node_that_never_gets_ready_fails_the_gate_with_the_kind_logs_exported() {
-    if !engine_ready("docker") {
-        return;
-    }
     let prefix = "it-gate";
     let files = dockerfiles(prefix, "true");
     let files: Vec<(&str, &str)> = files.iter().map(|(path, body)| (*path, body.as_str())).collect();
@@ -922,5 +654,87 @@ fn a_node_that_never_gets_ready_fails_the_gate_with_the_kind_logs_exported() {
             .join("hybrid-e2e-report/diagnostics/kind-logs-not-ready")
             .is_dir()
     );
-    remove_images("docker", &timings);
+}
+
+#[test]
+fn the_first_failing_build_cancels_the_others_and_no_cluster_is_made() {
+    let project = project("docker", "it-failfast", "", "echo broken && exit 3");
+    std::fs::write(
+        project.path().join("docker/api.Dockerfile"),
+        format!("FROM {BASE_IMAGE}\nRUN sleep 30\n"),
+    )
+    .expect("slow api");
+    let started = Instant::now();
+    let output = project.run(&["run"], &[]);
+    assert_eq!(output.status.code(), Some(SETUP_FAILED), "{}", stderr(&output));
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "the slow build was not cancelled: {:?}",
+        started.elapsed()
+    );
+    let timings = project.timings();
+    let statuses: Vec<(&str, &str)> = phase(&timings, "build")["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .map(|step| {
+            (
+                step["name"].as_str().unwrap_or_default(),
+                step["status"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(statuses, vec![("api", "cancelled"), ("worker", "failed")]);
+    assert!(!project.kind_calls().iter().any(|(args, _)| args.starts_with("create")));
+}
+
+#[test]
+fn an_engine_that_does_not_answer_stops_the_run_in_preflight_as_infrastructure() {
+    let project = project("docker", "it-down", "", "true");
+    let output = project.run(&["run"], &[("FAKE_ENGINE_DOWN", "1")]);
+    assert_eq!(output.status.code(), Some(INFRASTRUCTURE), "{}", stderr(&output));
+    let timings = project.timings();
+    assert_eq!(timings["failed_phase"], "preflight");
+    assert_eq!(timings["failure_class"], "infrastructure");
+    assert!(
+        stderr(&output).contains("Cannot connect to the Docker daemon"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        !project.engine_calls().iter().any(|(_, args)| args.starts_with("build")),
+        "nothing was built"
+    );
+}
+
+#[test]
+fn cleanup_deletes_what_a_preserved_run_left_behind() {
+    let project = project("podman", "it-cleanup", "cluster:\n  preserve: always\n", "true");
+    let output = project.run(&["run"], &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let timings = project.timings();
+    let cluster = timings["cluster_name"].as_str().expect("cluster").to_owned();
+    assert!(
+        !project
+            .kind_calls()
+            .iter()
+            .any(|(args, _)| args.starts_with("delete cluster")),
+        "preserve: always keeps the cluster"
+    );
+    assert!(stderr(&output).contains(&format!("cluster `{cluster}` preserved")));
+    let cleanup = project.run(&["cleanup"], &[]);
+    assert_eq!(cleanup.status.code(), Some(0), "{}", stderr(&cleanup));
+    let text = stdout(&cleanup);
+    assert!(text.contains(&format!("deleted cluster {cluster}")), "{text}");
+    for image in timings["images"].as_array().expect("images") {
+        let image = image.as_str().expect("reference");
+        assert!(text.contains(&format!("deleted image {image}")), "{text}");
+        assert!(
+            project
+                .engine_calls()
+                .iter()
+                .any(|(program, args)| program == "podman" && args == &format!("image rm --force {image}")),
+            "removed with the run's engine"
+        );
+    }
 }

@@ -48,8 +48,8 @@ pub(crate) fn copy_fixtures(relative: &str) -> tempfile::TempDir {
 /// `podman import` of a busybox-static root filesystem: no registry is reachable here).
 pub(crate) const BASE_IMAGE: &str = "hybrid-e2e.test/busybox:base";
 
-/// Whether `engine` (docker or podman) is usable with the base image; panics instead of skipping
-/// when `.ci/test.sh` said engines are required.
+/// Whether the real `engine` (docker or podman) is usable with the base image; panics instead of
+/// skipping when `.ci/test.sh` said engines are required (`HYBRID_E2E_REQUIRE_ENGINES=1`).
 pub(crate) fn engine_ready(engine: &str) -> bool {
     let ready = Command::new(engine)
         .args(["image", "inspect", BASE_IMAGE])
@@ -65,16 +65,13 @@ pub(crate) fn engine_ready(engine: &str) -> bool {
     ready
 }
 
-/// The fake `kind` (workspace member `tests/fake-tools`), built next to the test binary.
-pub(crate) fn fake_kind() -> PathBuf {
-    let exe = std::env::current_exe().expect("test exe");
-    let directory = exe.parent().and_then(Path::parent).expect("target/debug");
-    let kind = directory.join("kind");
-    assert!(
-        kind.is_file(),
-        "the fake kind is not built: run `cargo build -p fake-tools` (.ci/test.sh does)"
-    );
-    kind
+/// Which container engine a project's runs use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Engines {
+    /// The fake `docker` and `podman` (tests/fake-tools): orchestration without a daemon.
+    Fake,
+    /// The machine's real Docker and Podman (the `real_engines` tests).
+    Real,
 }
 
 /// A throwaway project: Dockerfiles, a config, a report directory and fake-tools state.
@@ -82,11 +79,21 @@ pub(crate) struct Project {
     pub(crate) dir: tempfile::TempDir,
     /// The cluster's API server: the fake kind's kubeconfig points here.
     pub(crate) api: fake_apiserver::FakeApiServer,
+    pub(crate) engines: Engines,
 }
 
 impl Project {
+    /// A project on the fake engines.
     pub(crate) fn new(config: &str, files: &[(&str, &str)]) -> Project {
         Project::with_script(config, files, fake_apiserver::Script::default())
+    }
+
+    /// A project on the machine's real engines.
+    pub(crate) fn real(config: &str, files: &[(&str, &str)]) -> Project {
+        Project {
+            engines: Engines::Real,
+            ..Project::new(config, files)
+        }
     }
 
     /// A project whose cluster plays `script`.
@@ -102,6 +109,7 @@ impl Project {
         Project {
             dir,
             api: fake_apiserver::FakeApiServer::start(script),
+            engines: Engines::Fake,
         }
     }
 
@@ -116,7 +124,7 @@ impl Project {
             .args(args)
             .current_dir(self.path())
             .env("NO_COLOR", "1")
-            .env("HYBRID_E2E_KIND", fake_kind())
+            .env("HYBRID_E2E_KIND", fake_tools::binary("kind"))
             .env("FAKE_KIND_STATE", self.path().join("kind-state"))
             .env("FAKE_KIND_API_SERVER", self.api.url())
             .env("HYBRID_E2E_POLL_INTERVAL", "100ms")
@@ -125,10 +133,36 @@ impl Project {
             .env_remove("HYBRID_E2E_CONFIG")
             .env_remove("GITHUB_ACTIONS")
             .env_remove("GITHUB_SHA");
+        if self.engines == Engines::Fake {
+            command
+                .env("HYBRID_E2E_DOCKER", fake_tools::binary("docker"))
+                .env("HYBRID_E2E_PODMAN", fake_tools::binary("podman"))
+                .env("FAKE_ENGINE_STATE", self.path().join("engine-state"));
+        } else {
+            command.env_remove("HYBRID_E2E_DOCKER").env_remove("HYBRID_E2E_PODMAN");
+        }
         for (key, value) in env {
             command.env(key, value);
         }
         command
+    }
+
+    /// The fake engines' recorded calls: (program, args joined by spaces).
+    pub(crate) fn engine_calls(&self) -> Vec<(String, String)> {
+        std::fs::read_to_string(self.path().join("engine-state/engine-calls.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .map(|line| {
+                let value: serde_json::Value = serde_json::from_str(line).expect("call JSON");
+                let args: Vec<&str> = value["args"]
+                    .as_array()
+                    .expect("args")
+                    .iter()
+                    .filter_map(|arg| arg.as_str())
+                    .collect();
+                (value["program"].as_str().unwrap_or_default().to_owned(), args.join(" "))
+            })
+            .collect()
     }
 
     pub(crate) fn run(&self, args: &[&str], env: &[(&str, &str)]) -> Output {

@@ -1,0 +1,93 @@
+//! `hybrid-e2e cleanup`: delete the clusters, images and archives runs left behind.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use super::runtime;
+use super::setup_args::overrides;
+use crate::cli::CleanupArgs;
+use crate::config::LoadedConfig;
+use crate::errors::{ExpectedError, exit_codes};
+use crate::exec::{self, ProcessSpec};
+use crate::model::read_run_record;
+use crate::phases::cluster::delete_command;
+use crate::plan::{Plan, new_run_id};
+use crate::report::printer::Printer;
+use crate::tools::{self, Kind};
+
+pub(crate) fn cleanup(
+    args: CleanupArgs,
+    config_path: Option<&Path>,
+    printer: &Printer,
+) -> Result<ExitCode, ExpectedError> {
+    let config = LoadedConfig::load(config_path)?;
+    let plan = Plan::new(&config, &overrides(&args.setup), new_run_id());
+    let runtime = runtime()?;
+    let previous = read_run_record(&plan.report_dir.join("timings.json")).ok();
+    let engine = runtime.block_on(tools::detect_engine(plan.engine)).ok();
+    let kind = Kind::new(engine.as_ref().map(|engine| engine.kind));
+    let existing = runtime.block_on(kind.clusters()).unwrap_or_default();
+    let mut clusters: Vec<String> = Vec::new();
+    if let Some(record) = &previous {
+        clusters.push(record.cluster_name.clone());
+    }
+    if config.file.cluster.name.is_some() || args.setup.cluster_name.is_some() {
+        clusters.push(plan.cluster.name.clone());
+    }
+    if let Some(prefix) = &args.prefix {
+        clusters.extend(
+            existing
+                .iter()
+                .filter(|name| name.starts_with(prefix.as_str()))
+                .cloned(),
+        );
+    }
+    clusters.sort();
+    clusters.dedup();
+    clusters.retain(|name| existing.contains(name));
+    let images: Vec<String> = previous
+        .as_ref()
+        .map(|record| record.images.clone())
+        .unwrap_or_default();
+    let archives: PathBuf = plan.report_dir.join("archives");
+    let mut out = printer.stdout();
+    let mut failures = 0;
+    let verb = if args.dry_run { "would delete" } else { "deleted" };
+    for name in &clusters {
+        let ok = args.dry_run
+            || runtime
+                .block_on(exec::query(&delete_command(&kind, name), Duration::from_secs(120)))
+                .is_ok_and(|(ok, _)| ok);
+        failures += usize::from(!ok);
+        let _ = writeln!(out, "{} cluster {name}", if ok { verb } else { "failed to delete" });
+    }
+    if let Some(engine) = &engine {
+        for image in &images {
+            let spec: ProcessSpec = engine.command().args(["image", "rm", "--force", image]);
+            // An image that is already gone is not a failure.
+            let removed = args.dry_run
+                || runtime
+                    .block_on(exec::query(&spec, tools::QUERY_TIMEOUT))
+                    .is_ok_and(|(ok, _)| ok);
+            if removed {
+                let _ = writeln!(out, "{verb} image {image}");
+            }
+        }
+    }
+    if archives.is_dir() {
+        if !args.dry_run && std::fs::remove_dir_all(&archives).is_err() {
+            failures += 1;
+        }
+        let _ = writeln!(out, "{verb} archives {}", archives.display());
+    }
+    if clusters.is_empty() && images.is_empty() && !archives.is_dir() && !args.dry_run {
+        let _ = writeln!(out, "nothing to clean up");
+    }
+    Ok(ExitCode::from(if failures > 0 {
+        exit_codes::INFRASTRUCTURE
+    } else {
+        exit_codes::OK
+    }))
+}

@@ -1,0 +1,65 @@
+//! `hybrid-e2e report`: render or publish the reports of saved report directories.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use super::runtime;
+use super::setup_args::check_target;
+use crate::cli::{GithubMode, ReportArgs};
+use crate::config::LoadedConfig;
+use crate::errors::{ExpectedError, exit_codes};
+use crate::model::read_run_record;
+use crate::report::printer::Printer;
+use crate::report::publish;
+
+pub(crate) fn report(
+    args: ReportArgs,
+    config_path: Option<&Path>,
+    printer: &Printer,
+) -> Result<ExitCode, ExpectedError> {
+    let first = match args.dir {
+        Some(dir) => dir,
+        None => {
+            let config = LoadedConfig::load(config_path)?;
+            config.resolve(&config.file.report_dir)
+        }
+    };
+    let merging = !args.merge.is_empty();
+    let mut records = Vec::new();
+    for dir in std::iter::once(&first).chain(&args.merge) {
+        records.push(read_run_record(&dir.join("timings.json"))?);
+    }
+    let out_dir = args.output.unwrap_or_else(|| {
+        if merging {
+            PathBuf::from("hybrid-e2e-report-merged")
+        } else {
+            first.clone()
+        }
+    });
+    let github = match args.github {
+        GithubMode::Auto => printer.github,
+        GithubMode::Always => true,
+        GithubMode::Never => false,
+    };
+    let published = runtime()?
+        .block_on(publish::publish(
+            &records,
+            &out_dir,
+            github,
+            args.fail_on_target,
+            check_target(&args.publish, github),
+        ))
+        .map_err(|error| ExpectedError::WriteOutput {
+            path: error.path,
+            source: error.source,
+        })?;
+    let mut err = printer.stderr();
+    for warning in &published.warnings {
+        let _ = writeln!(err, "warning: {warning}");
+    }
+    for file in &published.files {
+        let _ = writeln!(err, "wrote {}", file.display());
+    }
+    Ok(ExitCode::from(exit_codes::OK))
+}

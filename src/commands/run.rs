@@ -1,0 +1,73 @@
+//! `hybrid-e2e run`: the setup, then its reports (written locally first, then published).
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use super::runtime;
+use super::setup_args::{check_target, min_free_disk, overrides};
+use crate::cli::RunArgs;
+use crate::config::LoadedConfig;
+use crate::errors::{ExpectedError, exit_codes};
+use crate::model::{FailureClass, RunRecord, Status};
+use crate::pipeline::{self, RunOptions};
+use crate::plan::{Plan, new_run_id};
+use crate::report::display::Display;
+use crate::report::printer::Printer;
+use crate::report::publish;
+
+/// The exit code a finished run maps to.
+pub(crate) fn run_exit_code(record: &RunRecord, fail_on_target: bool) -> u8 {
+    match record.status {
+        Status::Ok | Status::Skipped => exit_codes::OK,
+        Status::OverTarget if fail_on_target => exit_codes::TARGETS_EXCEEDED,
+        Status::OverTarget => exit_codes::OK,
+        Status::Cancelled => exit_codes::CANCELLED,
+        Status::Failed => match record.failure_class {
+            Some(FailureClass::Application) => exit_codes::SETUP_FAILED,
+            _ => exit_codes::INFRASTRUCTURE,
+        },
+    }
+}
+
+pub(crate) fn run(args: RunArgs, config_path: Option<&Path>, printer: &Printer) -> Result<ExitCode, ExpectedError> {
+    let config = LoadedConfig::load(config_path)?;
+    let plan = Plan::new(&config, &overrides(&args.setup), new_run_id());
+    let report_dir = plan.report_dir.clone();
+    let options = RunOptions {
+        plan,
+        lint_levels: super::lint::levels(&config, &[]),
+        min_free_disk: min_free_disk(&args.setup),
+        reporters: vec![Box::new(Display::stderr(printer))],
+    };
+    let runtime = runtime()?;
+    let outcome = runtime.block_on(pipeline::run_with_signals(options));
+    let mut err = printer.stderr();
+    if let Some(error) = &outcome.timings_error {
+        let _ = writeln!(err, "error: {error}");
+        return Ok(ExitCode::from(exit_codes::INFRASTRUCTURE));
+    }
+    let records = [outcome.record];
+    let check = check_target(&args.publish, printer.github);
+    let published = runtime.block_on(publish::publish(
+        &records,
+        &report_dir,
+        printer.github,
+        args.fail_on_target,
+        check,
+    ));
+    // Stray requests must not hold the exit.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    match published {
+        Ok(published) => {
+            for warning in published.warnings {
+                let _ = writeln!(err, "warning: {warning}");
+            }
+        }
+        Err(error) => {
+            let _ = writeln!(err, "error: {error}");
+            return Ok(ExitCode::from(exit_codes::INFRASTRUCTURE));
+        }
+    }
+    Ok(ExitCode::from(run_exit_code(&records[0], args.fail_on_target)))
+}

@@ -1,0 +1,22 @@
+//! The leaf every other module shares: phases, statuses, failure classes, failures and their
+//! structured findings, the in-memory phase and step reports, the events the phase runner emits,
+//! the stopwatch, and `timings.json` (the versioned record of a run). Nothing here imports
+//! anything else of the crate.
+
+mod events;
+mod failure;
+mod outcome;
+mod phase;
+mod record;
+mod report;
+mod stopwatch;
+
+#[cfg(test)]
+pub(crate) use events::Recorder;
+pub(crate) use events::{Event, Reporter, Reporters};
+pub(crate) use failure::{Failure, Finding};
+pub(crate) use outcome::{FailureClass, Status};
+pub(crate) use phase::PhaseName;
+pub(crate) use record::{PhaseRecord, ReadRecordError, RunFacts, RunRecord, StepRecord, read_run_record};
+pub(crate) use report::{PhaseReport, StepReport};
+pub(crate) use stopwatch::{Stopwatch, Timing};

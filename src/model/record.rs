@@ -1,0 +1,321 @@
+//! `timings.json`: what a run did and how long each part took. Versioned; fields are only ever
+//! added. The mapping from the runner's reports and the one reader (with its checks) live here.
+
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::{FailureClass, Finding, PhaseReport, Status, StepReport, Timing};
+
+/// Bumped only on incompatible changes.
+pub(crate) const TIMINGS_FORMAT_VERSION: u32 = 1;
+
+/// The whole run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct RunRecord {
+    pub(crate) format_version: u32,
+    pub(crate) run_id: String,
+    pub(crate) config_file: Option<String>,
+    pub(crate) config_hash: String,
+    pub(crate) commit: Option<String>,
+    pub(crate) host: String,
+    pub(crate) engine: Option<String>,
+    pub(crate) engine_version: Option<String>,
+    pub(crate) kind_version: Option<String>,
+    pub(crate) cluster_name: String,
+    /// The fully-qualified image references the run built.
+    pub(crate) images: Vec<String>,
+    pub(crate) started_at: String,
+    pub(crate) finished_at: Option<String>,
+    pub(crate) status: Status,
+    pub(crate) failure_class: Option<FailureClass>,
+    pub(crate) failed_phase: Option<String>,
+    pub(crate) message: Option<String>,
+    /// From the start of the build phase to the end of the deploy phase.
+    pub(crate) setup_seconds: f64,
+    pub(crate) total_target_seconds: f64,
+    pub(crate) within_target: bool,
+    pub(crate) phases: Vec<PhaseRecord>,
+    pub(crate) warnings: Vec<String>,
+}
+
+/// One phase.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct PhaseRecord {
+    pub(crate) name: String,
+    pub(crate) started_at: Option<String>,
+    pub(crate) finished_at: Option<String>,
+    pub(crate) duration_seconds: f64,
+    pub(crate) target_seconds: Option<f64>,
+    /// The config-file line setting the target, when the config sets it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) target_line: Option<u64>,
+    pub(crate) status: Status,
+    pub(crate) failure_class: Option<FailureClass>,
+    pub(crate) message: Option<String>,
+    pub(crate) steps: Vec<StepRecord>,
+}
+
+/// One step of a phase.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct StepRecord {
+    pub(crate) name: String,
+    pub(crate) started_at: Option<String>,
+    pub(crate) finished_at: Option<String>,
+    pub(crate) duration_seconds: f64,
+    pub(crate) status: Status,
+    pub(crate) failure_class: Option<FailureClass>,
+    pub(crate) message: Option<String>,
+    pub(crate) hint: Option<String>,
+    /// Where the failure points (a Dockerfile, the kind config), for annotations.
+    pub(crate) file: Option<String>,
+    /// The line in `file`, when known (the Dockerfile step that failed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) line: Option<usize>,
+    /// The column in `file`, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) column: Option<usize>,
+    /// Images saved or loaded: bytes moved and throughput.
+    pub(crate) bytes: Option<u64>,
+    pub(crate) bytes_per_second: Option<f64>,
+    pub(crate) attempts: u32,
+    /// The step's full output, relative to the report directory.
+    pub(crate) log: Option<String>,
+    /// The last lines of output of a failed step (the digest reporters show).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) tail: Vec<String>,
+    /// Structured findings behind a failure (Dockerfile lint findings).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) findings: Vec<Finding>,
+}
+
+/// What the run knows about itself besides its phases.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RunFacts {
+    pub(crate) run_id: String,
+    pub(crate) config_file: Option<String>,
+    pub(crate) config_hash: String,
+    pub(crate) commit: Option<String>,
+    pub(crate) host: String,
+    /// The engine (`docker`, `podman`) and its version, when one answered.
+    pub(crate) engine: Option<(String, String)>,
+    pub(crate) kind_version: Option<String>,
+    pub(crate) cluster_name: String,
+    pub(crate) images: Vec<String>,
+    pub(crate) total_target: Duration,
+    pub(crate) warnings: Vec<String>,
+}
+
+/// Lines of a failed step's output kept in `timings.json`.
+const TAIL_IN_RECORD: usize = 120;
+
+fn rfc3339(time: chrono::DateTime<chrono::Utc>) -> String {
+    time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+impl StepRecord {
+    fn from_report(step: &StepReport) -> StepRecord {
+        let duration = step.timing.map_or(0.0, |timing| timing.duration.as_secs_f64());
+        let failure = step.failure.as_ref();
+        StepRecord {
+            name: step.name.clone(),
+            started_at: step.timing.map(|timing| rfc3339(timing.started_at)),
+            finished_at: step.timing.map(|timing| rfc3339(timing.finished_at)),
+            duration_seconds: duration,
+            status: step.status,
+            failure_class: failure.map(|failure| failure.class),
+            message: failure.map(|failure| failure.message.clone()),
+            hint: failure.and_then(|failure| failure.hint.clone()),
+            file: failure.and_then(|failure| failure.file.clone()),
+            line: failure.and_then(|failure| failure.line),
+            column: failure.and_then(|failure| failure.column),
+            bytes: step.bytes,
+            bytes_per_second: step
+                .bytes
+                .filter(|_| duration > 0.0)
+                .map(|bytes| bytes as f64 / duration),
+            attempts: step.attempts,
+            log: step.log.clone(),
+            tail: failure.map_or_else(Vec::new, |failure| {
+                failure.tail[failure.tail.len().saturating_sub(TAIL_IN_RECORD)..].to_vec()
+            }),
+            findings: failure.map_or_else(Vec::new, |failure| failure.findings.clone()),
+        }
+    }
+}
+
+impl PhaseRecord {
+    fn from_report(phase: &PhaseReport) -> PhaseRecord {
+        PhaseRecord {
+            name: phase.phase.as_str().to_owned(),
+            started_at: phase.timing.map(|timing| rfc3339(timing.started_at)),
+            finished_at: phase.timing.map(|timing| rfc3339(timing.finished_at)),
+            duration_seconds: phase.timing.map_or(0.0, |timing| timing.duration.as_secs_f64()),
+            target_seconds: phase.target.map(|target| target.as_secs_f64()),
+            target_line: phase.target_line,
+            status: phase.status,
+            failure_class: phase.failure().map(|(_, failure)| failure.class),
+            message: phase.message.clone(),
+            steps: phase.steps.iter().map(StepRecord::from_report).collect(),
+        }
+    }
+}
+
+impl RunRecord {
+    /// The record of a finished run: `total` spans the whole run, `cancelled` says a signal
+    /// stopped it.
+    pub(crate) fn new(facts: RunFacts, phases: &[PhaseReport], total: Timing, cancelled: bool) -> RunRecord {
+        let setup: Duration = phases
+            .iter()
+            .filter(|phase| phase.phase.is_setup())
+            .filter_map(|phase| phase.timing)
+            .map(|timing| timing.duration)
+            .sum();
+        let failed = phases.iter().find(|phase| phase.status == Status::Failed);
+        let first_failure = failed.and_then(PhaseReport::failure);
+        let over = phases.iter().any(|phase| phase.status == Status::OverTarget) || setup > facts.total_target;
+        let status = if failed.is_some() {
+            Status::Failed
+        } else if cancelled {
+            Status::Cancelled
+        } else if over {
+            Status::OverTarget
+        } else {
+            Status::Ok
+        };
+        let message = match (failed, cancelled) {
+            (Some(phase), _) => phase
+                .message
+                .clone()
+                .map(|message| format!("{} failed: {message}", phase.phase)),
+            (None, true) => Some("cancelled by a signal".to_owned()),
+            (None, false) if over => Some("over target".to_owned()),
+            _ => None,
+        };
+        let (engine, engine_version) = facts.engine.unzip();
+        RunRecord {
+            format_version: TIMINGS_FORMAT_VERSION,
+            run_id: facts.run_id,
+            config_file: facts.config_file,
+            config_hash: facts.config_hash,
+            commit: facts.commit,
+            host: facts.host,
+            engine,
+            engine_version,
+            kind_version: facts.kind_version,
+            cluster_name: facts.cluster_name,
+            images: facts.images,
+            started_at: rfc3339(total.started_at),
+            finished_at: Some(rfc3339(total.finished_at)),
+            status,
+            failure_class: first_failure
+                .map(|(_, failure)| failure.class)
+                .or(cancelled.then_some(FailureClass::Infrastructure)),
+            failed_phase: failed.map(|phase| phase.phase.as_str().to_owned()),
+            message,
+            setup_seconds: setup.as_secs_f64(),
+            total_target_seconds: facts.total_target.as_secs_f64(),
+            within_target: setup <= facts.total_target && !over && failed.is_none() && !cancelled,
+            phases: phases.iter().map(PhaseRecord::from_report).collect(),
+            warnings: facts.warnings,
+        }
+    }
+}
+
+/// The largest `timings.json` we read (a year of a huge run is far below this).
+const MAX_RECORD_BYTES: u64 = 64 * 1024 * 1024;
+/// The largest duration a record may state: no setup takes a year.
+const MAX_SECONDS: f64 = 365.0 * 24.0 * 3600.0;
+
+/// Why a `timings.json` could not be read.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ReadRecordError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path} is larger than {} MiB; it is not a timings.json hybrid-e2e wrote", MAX_RECORD_BYTES / 1024 / 1024)]
+    TooLarge { path: PathBuf },
+    #[error("{path} is not a valid timings.json: {message}")]
+    Invalid { path: PathBuf, message: String },
+    #[error(
+        "{path} has format_version {found}; this hybrid-e2e reads version {TIMINGS_FORMAT_VERSION} (upgrade hybrid-e2e)"
+    )]
+    NewerFormat { path: PathBuf, found: u64 },
+    #[error("{path}: `{field}` is {value}; expected a finite number from 0 up (durations at most one year)")]
+    BadNumber { path: PathBuf, field: String, value: f64 },
+}
+
+/// Read and check a `timings.json`: bounded size, a format version this build understands,
+/// every duration finite and in range.
+pub(crate) fn read_run_record(path: &Path) -> Result<RunRecord, ReadRecordError> {
+    let read_error = |source| ReadRecordError::Read {
+        path: path.to_owned(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(read_error)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_RECORD_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read_error)?;
+    if bytes.len() as u64 > MAX_RECORD_BYTES {
+        return Err(ReadRecordError::TooLarge { path: path.to_owned() });
+    }
+    let invalid = |message: String| ReadRecordError::Invalid {
+        path: path.to_owned(),
+        message,
+    };
+    let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|error| invalid(error.to_string()))?;
+    match value.get("format_version").and_then(serde_json::Value::as_u64) {
+        Some(version) if version == u64::from(TIMINGS_FORMAT_VERSION) => {}
+        Some(version) if version > u64::from(TIMINGS_FORMAT_VERSION) => {
+            return Err(ReadRecordError::NewerFormat {
+                path: path.to_owned(),
+                found: version,
+            });
+        }
+        _ => return Err(invalid("`format_version` is missing or not 1".to_owned())),
+    }
+    let record: RunRecord = serde_json::from_value(value).map_err(|error| invalid(error.to_string()))?;
+    record
+        .check_numbers()
+        .map_err(|(field, value)| ReadRecordError::BadNumber {
+            path: path.to_owned(),
+            field,
+            value,
+        })?;
+    Ok(record)
+}
+
+impl RunRecord {
+    /// Every duration finite, non-negative and below a year: `report` reads uploaded artifacts.
+    fn check_numbers(&self) -> Result<(), (String, f64)> {
+        let check = |field: String, value: f64| {
+            if value.is_finite() && (0.0..=MAX_SECONDS).contains(&value) {
+                Ok(())
+            } else {
+                Err((field, value))
+            }
+        };
+        check("setup_seconds".to_owned(), self.setup_seconds)?;
+        check("total_target_seconds".to_owned(), self.total_target_seconds)?;
+        for (index, phase) in self.phases.iter().enumerate() {
+            check(format!("phases[{index}].duration_seconds"), phase.duration_seconds)?;
+            if let Some(target) = phase.target_seconds {
+                check(format!("phases[{index}].target_seconds"), target)?;
+            }
+            for (step_index, step) in phase.steps.iter().enumerate() {
+                check(
+                    format!("phases[{index}].steps[{step_index}].duration_seconds"),
+                    step.duration_seconds,
+                )?;
+                if let Some(rate) = step.bytes_per_second
+                    && !(rate.is_finite() && rate >= 0.0)
+                {
+                    return Err((format!("phases[{index}].steps[{step_index}].bytes_per_second"), rate));
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,573 @@
+//! The deploy phase end to end against the in-process fake API server (tests/fake-apiserver):
+//! the real kube client, discovery, server-side apply, the wait and the diagnosis run unchanged.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fake_apiserver::{Behaviour, FakeApiServer, Script};
+use tokio_util::sync::CancellationToken;
+
+use super::{DeployOptions, PREPARE_STEP, group_steps};
+use crate::model::{FailureClass, PhaseName, PhaseReport, Reporters, Status};
+use crate::plan::PlannedGroup;
+use crate::runner::{self, PhaseOptions};
+use crate::test_support::runtime;
+
+fn deployment(name: &str, namespace: &str) -> String {
+    format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\n  namespace: {namespace}\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {{app: {name}}}\n  template:\n    metadata:\n      labels: {{app: {name}}}\n    spec:\n      containers:\n        - name: {name}\n          image: localhost/team/{name}:e2e\n          imagePullPolicy: Never\n"
+    )
+}
+
+fn service(name: &str, namespace: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: {name}\n  namespace: {namespace}\nspec:\n  selector: {{app: {name}}}\n  ports:\n    - port: 80\n"
+    )
+}
+
+struct Deploy {
+    dir: tempfile::TempDir,
+    groups: Vec<PlannedGroup>,
+    namespaces: Vec<String>,
+    crd_files: Vec<PathBuf>,
+    apply_concurrency: usize,
+    fail_fast: bool,
+}
+
+impl Deploy {
+    fn new(files: &[(&str, String)]) -> Deploy {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for (path, body) in files {
+            std::fs::write(dir.path().join(path), body).expect("write");
+        }
+        Deploy {
+            dir,
+            groups: Vec::new(),
+            namespaces: vec!["team".to_owned()],
+            crd_files: Vec::new(),
+            apply_concurrency: 16,
+            fail_fast: true,
+        }
+    }
+
+    fn group(mut self, name: &str, files: &[&str], depends_on: &[&str], timeout: Duration) -> Deploy {
+        self.groups.push(PlannedGroup {
+            name: name.to_owned(),
+            manifests: files.iter().map(|file| (*file).to_owned()).collect(),
+            depends_on: depends_on.iter().map(|name| (*name).to_owned()).collect(),
+            wait_for: Vec::new(),
+            timeout,
+            files: files.iter().map(|file| self.dir.path().join(file)).collect(),
+        });
+        self
+    }
+
+    fn run(&self, api: &FakeApiServer) -> PhaseReport {
+        let kubeconfig = self.dir.path().join("kubeconfig");
+        std::fs::write(&kubeconfig, api.kubeconfig()).expect("kubeconfig");
+        let options = DeployOptions {
+            kubeconfig,
+            report_dir: self.dir.path().join("report"),
+            config_file: self.dir.path().join("hybrid-e2e.yaml"),
+            namespaces: self.namespaces.clone(),
+            crd_files: self.crd_files.clone(),
+            groups: self.groups.clone(),
+            apply_concurrency: self.apply_concurrency,
+            poll: Duration::from_millis(50),
+            unschedulable_window: Duration::from_millis(300),
+            fail_fast: self.fail_fast,
+        };
+        let steps = group_steps(options);
+        let phase_options = PhaseOptions {
+            concurrency: steps.len(),
+            fail_fast: self.fail_fast,
+            target: None,
+            target_line: None,
+        };
+        let reporters = Arc::new(Reporters::new(Vec::new()));
+        runtime().block_on(runner::run_phase(
+            PhaseName::Deploy,
+            steps,
+            phase_options,
+            &CancellationToken::new(),
+            &reporters,
+            &self.dir.path().join("report"),
+        ))
+    }
+
+    fn log(&self, step: &str) -> String {
+        std::fs::read_to_string(self.dir.path().join(format!("report/logs/deploy/{step}.log"))).unwrap_or_default()
+    }
+
+    fn report_file(&self, relative: &str) -> String {
+        std::fs::read_to_string(self.dir.path().join("report").join(relative))
+            .unwrap_or_else(|error| panic!("{relative}: {error}"))
+    }
+}
+
+fn script(behaviours: &[(&str, Behaviour)]) -> Script {
+    let mut script = Script::default();
+    for (name, behaviour) in behaviours {
+        script.behaviours.insert((*name).to_owned(), behaviour.clone());
+    }
+    script
+}
+
+fn statuses(report: &PhaseReport) -> Vec<(String, Status)> {
+    report
+        .steps
+        .iter()
+        .map(|step| (step.name.clone(), step.status))
+        .collect()
+}
+
+#[test]
+fn groups_apply_server_side_in_dependency_order_and_wait_once() {
+    let api = FakeApiServer::start(script(&[
+        ("db", Behaviour::ReadyAfter(Duration::from_millis(400))),
+        ("api", Behaviour::ReadyAfter(Duration::from_millis(100))),
+    ]));
+    let deploy = Deploy::new(&[
+        (
+            "db.yaml",
+            format!("{}---\n{}", deployment("db", "team"), service("db", "team")),
+        ),
+        ("api.yaml", deployment("api", "team")),
+    ])
+    .group("db", &["db.yaml"], &[], Duration::from_secs(20))
+    .group("api", &["api.yaml"], &["db"], Duration::from_secs(20));
+    let report = deploy.run(&api);
+    assert_eq!(report.status, Status::Ok, "{:#?}", report.failure());
+    assert_eq!(
+        statuses(&report),
+        vec![
+            (PREPARE_STEP.to_owned(), Status::Ok),
+            ("db".to_owned(), Status::Ok),
+            ("api".to_owned(), Status::Ok)
+        ]
+    );
+    let requests = api.requests();
+    let applies: Vec<_> = requests.iter().filter(|request| request.method == "PATCH").collect();
+    assert_eq!(applies.len(), 4, "namespace, db, its service, api");
+    for apply in &applies {
+        assert_eq!(apply.content_type.as_deref(), Some("application/apply-patch+yaml"));
+        for parameter in ["fieldManager=hybrid-e2e", "force=true", "fieldValidation=Strict"] {
+            assert!(apply.query.contains(parameter), "{}", apply.query);
+        }
+    }
+    let order: Vec<&str> = applies.iter().map(|apply| apply.path.as_str()).collect();
+    assert_eq!(order[0], "/api/v1/namespaces/team");
+    assert_eq!(
+        order[3], "/apis/apps/v1/namespaces/team/deployments/api",
+        "api waits for db: {order:?}"
+    );
+    // Aggregated discovery: two requests, not one per group.
+    assert!(requests.iter().any(|request| {
+        request.path == "/apis"
+            && request
+                .accept
+                .as_deref()
+                .is_some_and(|accept| accept.contains("apidiscovery.k8s.io"))
+    }));
+    let db_log = deploy.log("db");
+    assert!(db_log.contains("Deployment/db: ready"), "{db_log}");
+    assert_eq!(
+        db_log.matches("Deployment/db: ready").count(),
+        1,
+        "only changes are printed: {db_log}"
+    );
+    assert!(deploy.log("api").contains("waiting for group `db` to be ready"));
+}
+
+#[test]
+fn a_crash_loop_fails_fast_with_pod_states_events_and_both_instances_logs() {
+    let log: Vec<String> = (1..=80).map(|line| format!("line {line}")).collect();
+    let api = FakeApiServer::start(script(&[(
+        "api",
+        Behaviour::CrashLoop {
+            exit_code: 3,
+            log: log.clone(),
+        },
+    )]));
+    let deploy = Deploy::new(&[(
+        "api.yaml",
+        format!("{}---\n{}", service("api", "team"), deployment("api", "team")),
+    )])
+    .group("api", &["api.yaml"], &[], Duration::from_secs(60));
+    let started = Instant::now();
+    let report = deploy.run(&api);
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "fails fast, not at the timeout"
+    );
+    let (step, failure) = report.failure().expect("failed");
+    assert_eq!(step.name, "api");
+    assert_eq!(failure.class, FailureClass::Application);
+    assert!(
+        failure.message.starts_with("Deployment/api failed: CrashLoopBackOff"),
+        "{}",
+        failure.message
+    );
+    assert!(failure.file.as_deref().is_some_and(|file| file.ends_with("api.yaml")));
+    assert_eq!(failure.line, Some(11), "the Deployment is the second document");
+    let digest = failure.tail.join("\n");
+    assert!(digest.contains("waiting CrashLoopBackOff"), "{digest}");
+    assert!(digest.contains("last terminated Error exit 3"), "{digest}");
+    assert!(digest.contains("event BackOff pod/api-"), "{digest}");
+    assert!(digest.contains("(previous instance) (last 50 of"), "{digest}");
+    assert!(
+        digest.contains("  | line 80") && !digest.contains("  | line 30\n"),
+        "last 50 lines only: {digest}"
+    );
+    let hint = failure.hint.as_deref().unwrap_or("");
+    let summary = hint
+        .split("diagnostics: ")
+        .nth(1)
+        .expect("the diagnostics file is named");
+    let written = deploy.report_file(summary);
+    assert!(written.contains("# object as last seen"), "{written}");
+    let logs: Vec<_> = std::fs::read_dir(deploy.dir.path().join("report/diagnostics/deploy/team"))
+        .expect("diagnostics")
+        .filter_map(|entry| entry.ok().map(|entry| entry.file_name().to_string_lossy().into_owned()))
+        .filter(|name| name.ends_with(".log"))
+        .collect();
+    assert_eq!(logs.len(), 2, "current and previous instance: {logs:?}");
+}
+
+#[test]
+fn an_image_that_was_never_loaded_fails_fast_with_the_localhost_hint() {
+    let api = FakeApiServer::start(script(&[("api", Behaviour::ImageNeverPulled)]));
+    let deploy = Deploy::new(&[("api.yaml", deployment("api", "team"))]).group(
+        "api",
+        &["api.yaml"],
+        &[],
+        Duration::from_secs(60),
+    );
+    let started = Instant::now();
+    let report = deploy.run(&api);
+    assert!(started.elapsed() < Duration::from_secs(20));
+    let (_, failure) = report.failure().expect("failed");
+    assert!(failure.message.contains("ErrImageNeverPull"), "{}", failure.message);
+    assert!(
+        failure.hint.as_deref().unwrap_or("").contains("localhost/"),
+        "{:?}",
+        failure.hint
+    );
+}
+
+#[test]
+fn a_failing_readiness_probe_times_out_as_an_application_failure_with_its_events() {
+    let api = FakeApiServer::start(script(&[("api", Behaviour::ReadinessProbeFailing)]));
+    let deploy = Deploy::new(&[("api.yaml", deployment("api", "team"))]).group(
+        "api",
+        &["api.yaml"],
+        &[],
+        Duration::from_secs(2),
+    );
+    let report = deploy.run(&api);
+    let (_, failure) = report.failure().expect("failed");
+    assert!(
+        failure.message.starts_with("Deployment/api not ready within 2s"),
+        "{}",
+        failure.message
+    );
+    assert_eq!(failure.class, FailureClass::Application);
+    let digest = failure.tail.join("\n");
+    assert!(digest.contains("event Unhealthy pod/api-"), "{digest}");
+    assert!(digest.contains("Readiness probe failed"), "{digest}");
+    assert!(
+        failure.hint.as_deref().unwrap_or("").contains("probe"),
+        "{:?}",
+        failure.hint
+    );
+}
+
+#[test]
+fn an_unschedulable_pod_is_an_infrastructure_failure_after_a_short_window() {
+    let api = FakeApiServer::start(script(&[("api", Behaviour::Unschedulable)]));
+    let deploy = Deploy::new(&[("api.yaml", deployment("api", "team"))]).group(
+        "api",
+        &["api.yaml"],
+        &[],
+        Duration::from_secs(60),
+    );
+    let started = Instant::now();
+    let report = deploy.run(&api);
+    assert!(started.elapsed() < Duration::from_secs(20));
+    let (_, failure) = report.failure().expect("failed");
+    assert_eq!(failure.class, FailureClass::Infrastructure, "{}", failure.message);
+    assert!(failure.message.contains("Insufficient cpu"), "{}", failure.message);
+}
+
+#[test]
+fn a_typo_is_rejected_by_strict_validation_naming_file_document_and_field() {
+    let api = FakeApiServer::start(Script::default());
+    let typo = deployment("api", "team").replace("  replicas: 1\n", "  replicsa: 1\n");
+    let deploy = Deploy::new(&[("api.yaml", format!("{}---\n{typo}", service("api", "team")))]).group(
+        "api",
+        &["api.yaml"],
+        &[],
+        Duration::from_secs(20),
+    );
+    let report = deploy.run(&api);
+    let (_, failure) = report.failure().expect("failed");
+    assert_eq!(failure.class, FailureClass::Application);
+    assert!(
+        failure.message.contains("Deployment/api at ")
+            && failure
+                .message
+                .contains("api.yaml:11 (document 2): unknown field `spec.replicsa`"),
+        "{}",
+        failure.message
+    );
+    assert_eq!(failure.line, Some(11));
+}
+
+#[test]
+fn crds_come_first_and_their_kinds_are_served_after_rediscovery() {
+    let crd = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: widgets.example.com\nspec:\n  group: example.com\n  scope: Namespaced\n  names: {plural: widgets, singular: widget, kind: Widget, listKind: WidgetList}\n  versions:\n    - name: v1\n      served: true\n      storage: true\n      schema:\n        openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}\n".to_owned();
+    let widget =
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w1, namespace: team}\nspec: {size: 3}\n".to_owned();
+    let api = FakeApiServer::start(script(&[(
+        "widgets.example.com",
+        Behaviour::CrdEstablishedAfter(Duration::from_millis(700)),
+    )]));
+    let mut deploy = Deploy::new(&[("crd.yaml", crd), ("widget.yaml", widget)]).group(
+        "widgets",
+        &["widget.yaml"],
+        &[],
+        Duration::from_secs(20),
+    );
+    deploy.crd_files = vec![deploy.dir.path().join("crd.yaml")];
+    let report = deploy.run(&api);
+    assert_eq!(report.status, Status::Ok, "{:#?}", report.failure());
+    assert!(
+        deploy
+            .log(PREPARE_STEP)
+            .contains("CRDs Established; discovery refreshed")
+    );
+    assert!(api.object("example.com/v1", "Widget", Some("team"), "w1").is_some());
+}
+
+#[test]
+fn dropped_connections_and_legacy_discovery_do_not_break_the_wait() {
+    let mut script = script(&[("api", Behaviour::ReadyAfter(Duration::from_millis(200)))]);
+    script.drop_connections = 3;
+    script.legacy_discovery_only = true;
+    let api = FakeApiServer::start(script);
+    let deploy = Deploy::new(&[("api.yaml", deployment("api", "team"))]).group(
+        "api",
+        &["api.yaml"],
+        &[],
+        Duration::from_secs(20),
+    );
+    let report = deploy.run(&api);
+    assert_eq!(report.status, Status::Ok, "{:#?}", report.failure());
+    assert!(
+        api.requests().iter().any(|request| request.path == "/apis/apps/v1"),
+        "fell back to per-group discovery"
+    );
+}
+
+#[test]
+fn a_missing_namespace_is_named_with_the_fix() {
+    let api = FakeApiServer::start(Script::default());
+    let mut deploy = Deploy::new(&[("api.yaml", deployment("api", "elsewhere"))]).group(
+        "api",
+        &["api.yaml"],
+        &[],
+        Duration::from_secs(20),
+    );
+    deploy.namespaces.clear();
+    let report = deploy.run(&api);
+    let (_, failure) = report.failure().expect("failed");
+    assert!(
+        failure.message.contains("namespaces \"elsewhere\" not found"),
+        "{}",
+        failure.message
+    );
+    assert!(
+        failure.hint.as_deref().unwrap_or("").contains("namespaces:"),
+        "{:?}",
+        failure.hint
+    );
+}
+
+#[test]
+fn applies_in_a_group_run_concurrently() {
+    let script = Script {
+        apply_latency: Duration::from_millis(100),
+        ..Script::default()
+    };
+    let api = FakeApiServer::start(script);
+    let body: String = (0..20)
+        .map(|index| {
+            format!(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c{index}, namespace: team}}\ndata: {{k: v}}\n---\n"
+            )
+        })
+        .collect();
+    let deploy = Deploy::new(&[("many.yaml", body)]).group("many", &["many.yaml"], &[], Duration::from_secs(20));
+    let started = Instant::now();
+    let report = deploy.run(&api);
+    assert_eq!(report.status, Status::Ok, "{:#?}", report.failure());
+    assert!(api.max_concurrent_applies() > 4, "{}", api.max_concurrent_applies());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "20 x 100 ms applies took {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn the_cluster_gate_waits_for_the_node_coredns_and_the_default_service_account() {
+    use crate::phases::cluster::gate::{GateChecks, wait_until_ready};
+    let script = Script {
+        node_ready_after: Duration::from_millis(300),
+        coredns_ready_after: Duration::from_millis(500),
+        ..Script::default()
+    };
+    let api = FakeApiServer::start(script);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, api.kubeconfig()).expect("kubeconfig");
+    let checks = GateChecks {
+        nodes: true,
+        coredns: true,
+        service_accounts: vec!["default".to_owned(), "absent".to_owned()],
+    };
+    let mut lines = Vec::new();
+    let result = runtime().block_on(async {
+        let client = crate::k8s::client::client(&kubeconfig).await.expect("client");
+        wait_until_ready(
+            &client,
+            &checks,
+            Duration::from_secs(2),
+            Duration::from_millis(50),
+            &CancellationToken::new(),
+            &mut |line| lines.push(line),
+        )
+        .await
+    });
+    let message = result
+        .expect_err("the absent namespace never gets its ServiceAccount")
+        .to_string();
+    assert!(
+        message.contains("ServiceAccount absent/default does not exist yet"),
+        "{message}"
+    );
+    assert!(!message.contains("node"), "the node became Ready: {message}");
+    assert!(lines[0].contains("node kind-control-plane not Ready"), "{lines:?}");
+    assert!(
+        lines.iter().any(|line| line.contains("CoreDNS not available")),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn without_fail_fast_a_group_whose_dependency_failed_is_not_applied() {
+    // A chain db <- api <- web: both dependents carry db's class (an application failure),
+    // including web, whose own blocker never ran.
+    let api = FakeApiServer::start(script(&[("db", Behaviour::ImageNeverPulled)]));
+    let mut deploy = Deploy::new(&[
+        ("db.yaml", deployment("db", "team")),
+        ("api.yaml", deployment("api", "team")),
+        ("web.yaml", deployment("web", "team")),
+    ])
+    .group("db", &["db.yaml"], &[], Duration::from_secs(20))
+    .group("api", &["api.yaml"], &["db"], Duration::from_secs(20))
+    .group("web", &["web.yaml"], &["api"], Duration::from_secs(20));
+    deploy.fail_fast = false;
+    let report = deploy.run(&api);
+    for (name, blocker) in [("api", "db"), ("web", "api")] {
+        let step = report.steps.iter().find(|step| step.name == name).expect("step");
+        assert_eq!(step.status, Status::Failed, "{name}");
+        let failure = step.failure.as_ref().expect("failure");
+        assert_eq!(
+            failure.message,
+            format!("not applied: group `{blocker}`, which it depends on, did not become ready")
+        );
+        assert_eq!(failure.class, FailureClass::Application, "{name} inherits db's class");
+    }
+    assert!(api.object("apps/v1", "Deployment", Some("team"), "api").is_none());
+    assert!(api.object("apps/v1", "Deployment", Some("team"), "web").is_none());
+}
+
+#[test]
+fn with_fail_fast_a_dependent_of_a_failed_group_is_cancelled_not_failed_twice() {
+    let api = FakeApiServer::start(script(&[("db", Behaviour::ImageNeverPulled)]));
+    let deploy = Deploy::new(&[
+        ("db.yaml", deployment("db", "team")),
+        ("api.yaml", deployment("api", "team")),
+    ])
+    .group("db", &["db.yaml"], &[], Duration::from_secs(20))
+    .group("api", &["api.yaml"], &["db"], Duration::from_secs(20));
+    let report = deploy.run(&api);
+    assert_eq!(
+        statuses(&report),
+        vec![
+            (PREPARE_STEP.to_owned(), Status::Ok),
+            ("db".to_owned(), Status::Failed),
+            ("api".to_owned(), Status::Cancelled)
+        ]
+    );
+    assert_eq!(
+        report.steps.iter().filter(|step| step.failure.is_some()).count(),
+        1,
+        "one failure, the real one"
+    );
+}
+
+#[test]
+fn a_failed_job_is_reported_by_its_failed_condition_with_its_pods_logs() {
+    let job = "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: migrate\n  namespace: team\nspec:\n  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n        - name: migrate\n          image: localhost/team/migrate:e2e\n          imagePullPolicy: Never\n".to_owned();
+    let api = FakeApiServer::start(script(&[("migrate", Behaviour::JobFails)]));
+    let deploy = Deploy::new(&[("job.yaml", job)]).group("migrate", &["job.yaml"], &[], Duration::from_secs(20));
+    let report = deploy.run(&api);
+    let (step, failure) = report.failure().expect("failed");
+    assert_eq!(step.name, "migrate");
+    assert_eq!(failure.class, FailureClass::Application);
+    assert!(
+        failure.message.starts_with("Job/migrate failed: BackoffLimitExceeded"),
+        "the Job's verdict, not its first pod's exit: {}",
+        failure.message
+    );
+    let digest = failure.tail.join("\n");
+    assert!(digest.contains("pod migrate-"), "{digest}");
+    assert!(digest.contains("terminated Error exit 1"), "{digest}");
+}
+
+#[test]
+fn a_wait_for_that_names_nothing_fails_before_anything_is_applied() {
+    let api = FakeApiServer::start(Script::default());
+    let mut deploy = Deploy::new(&[("api.yaml", deployment("api", "team"))]).group(
+        "api",
+        &["api.yaml"],
+        &[],
+        Duration::from_secs(20),
+    );
+    deploy.groups[0].wait_for = vec!["deployment/apii".to_owned(), "deployment/api".to_owned()];
+    let report = deploy.run(&api);
+    let (_, failure) = report.failure().expect("failed");
+    assert!(
+        failure.message.contains("wait_for `deployment/apii` matches no object"),
+        "{}",
+        failure.message
+    );
+    assert!(api.object("apps/v1", "Deployment", Some("team"), "api").is_none());
+}
+
+#[test]
+fn an_object_in_two_files_is_waited_for_without_a_false_not_found() {
+    let api = FakeApiServer::start(Script::default());
+    let mut deploy = Deploy::new(&[
+        ("api.yaml", deployment("api", "team")),
+        ("again.yaml", deployment("api", "team")),
+    ])
+    .group("api", &["api.yaml", "again.yaml"], &[], Duration::from_secs(20));
+    deploy.groups[0].wait_for = vec!["deployment/api".to_owned(), "deployments/api".to_owned()];
+    let report = deploy.run(&api);
+    assert_eq!(report.status, Status::Ok, "{:#?}", report.failure());
+    assert!(!deploy.log("api").contains("not found"), "{}", deploy.log("api"));
+}

@@ -1,0 +1,78 @@
+//! The phases of a run, each a module the pipeline calls with the run's context: `preflight`,
+//! `build`, `cluster` (with its readiness gate and the teardown), `load`, `deploy`. A phase
+//! turns the plan into runner steps; `classify` is the one table of known failure outputs.
+
+pub(crate) mod build;
+pub(crate) mod classify;
+pub(crate) mod cluster;
+pub(crate) mod deploy;
+pub(crate) mod load;
+pub(crate) mod preflight;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use crate::lint::RuleLevels;
+use crate::plan::Plan;
+use crate::tools::{ContainerEngine, Kind};
+
+/// What every phase of one run shares: the plan, and what earlier phases found out (preflight
+/// detects the engine and kind; the cluster phase says whether a cluster may exist).
+pub(crate) struct RunContext {
+    pub(crate) plan: Arc<Plan>,
+    pub(crate) lint_levels: RuleLevels,
+    /// Preflight fails below this many free bytes.
+    pub(crate) min_free_disk: u64,
+    engine: OnceLock<Arc<ContainerEngine>>,
+    kind: OnceLock<Arc<Kind>>,
+    kind_version: OnceLock<String>,
+    cluster_created: AtomicBool,
+}
+
+impl RunContext {
+    pub(crate) fn new(plan: Plan, lint_levels: RuleLevels, min_free_disk: u64) -> RunContext {
+        RunContext {
+            plan: Arc::new(plan),
+            lint_levels,
+            min_free_disk,
+            engine: OnceLock::new(),
+            kind: OnceLock::new(),
+            kind_version: OnceLock::new(),
+            cluster_created: AtomicBool::new(false),
+        }
+    }
+
+    /// The engine preflight found (`None` before preflight, or when none answers).
+    pub(crate) fn engine(&self) -> Option<Arc<ContainerEngine>> {
+        self.engine.get().cloned()
+    }
+
+    pub(crate) fn set_engine(&self, engine: ContainerEngine) {
+        let _ = self.engine.set(Arc::new(engine));
+    }
+
+    /// The kind CLI, with the provider matching the engine.
+    pub(crate) fn kind(&self) -> Arc<Kind> {
+        Arc::clone(
+            self.kind
+                .get_or_init(|| Arc::new(Kind::new(self.engine.get().map(|engine| engine.kind)))),
+        )
+    }
+
+    pub(crate) fn kind_version(&self) -> Option<String> {
+        self.kind_version.get().cloned()
+    }
+
+    pub(crate) fn set_kind_version(&self, version: String) {
+        let _ = self.kind_version.set(version);
+    }
+
+    /// Whether `kind create cluster` ran (a failed create is retained and may need deleting).
+    pub(crate) fn cluster_created(&self) -> bool {
+        self.cluster_created.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn mark_cluster_created(&self) {
+        self.cluster_created.store(true, Ordering::SeqCst);
+    }
+}

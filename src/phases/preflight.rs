@@ -1,0 +1,536 @@
+//! Preflight: what `hybrid-e2e doctor` reports and `run` checks before building anything —
+//! engine, kind, free disk, inotify limits, a leftover cluster with the same name, host ports of
+//! the Kind config, and the Dockerfile lint of the images about to be built.
+
+use std::future::Future;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
+
+use super::RunContext;
+use crate::k8s::{manifests, objects};
+use crate::lint;
+use crate::model::{Failure, FailureClass, Finding};
+use crate::plan::Plan;
+use crate::runner::{Step, StepContext, StepResult};
+use crate::tools::{self, Kind};
+
+/// inotify limits Kind's docs recommend for multi-node clusters.
+const MIN_INOTIFY_WATCHES: u64 = 524_288;
+const MIN_INOTIFY_INSTANCES: u64 = 512;
+
+/// How a check came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CheckStatus {
+    Pass,
+    Warn,
+    Fail,
+}
+
+/// One preflight check's result.
+#[derive(Debug, Clone)]
+pub(crate) struct Check {
+    pub(crate) name: &'static str,
+    pub(crate) status: CheckStatus,
+    pub(crate) detail: String,
+    pub(crate) hint: Option<String>,
+    pub(crate) class: FailureClass,
+    /// A file the check points at (a Dockerfile finding, the kind config).
+    pub(crate) file: Option<String>,
+    /// Structured findings (the Dockerfile lint).
+    pub(crate) findings: Vec<Finding>,
+}
+
+impl Check {
+    fn pass(name: &'static str, detail: impl Into<String>) -> Check {
+        Check {
+            name,
+            status: CheckStatus::Pass,
+            detail: detail.into(),
+            hint: None,
+            class: FailureClass::Infrastructure,
+            file: None,
+            findings: Vec::new(),
+        }
+    }
+    fn warn(name: &'static str, detail: impl Into<String>, hint: impl Into<String>) -> Check {
+        Check {
+            status: CheckStatus::Warn,
+            hint: Some(hint.into()),
+            ..Check::pass(name, detail)
+        }
+    }
+    fn fail(name: &'static str, detail: impl Into<String>, hint: impl Into<String>) -> Check {
+        Check {
+            status: CheckStatus::Fail,
+            hint: Some(hint.into()),
+            ..Check::pass(name, detail)
+        }
+    }
+
+    /// As a runner step's result: a failure, or a note (and a warning raised on `context`).
+    fn into_result(self, context: &StepContext) -> StepResult {
+        match self.status {
+            CheckStatus::Pass => StepResult {
+                note: Some(self.detail),
+                ..StepResult::ok()
+            },
+            CheckStatus::Warn => {
+                context.warn(&format!(
+                    "{}: {} ({})",
+                    self.name,
+                    self.detail,
+                    self.hint.as_deref().unwrap_or("")
+                ));
+                StepResult {
+                    note: Some(self.detail),
+                    ..StepResult::ok()
+                }
+            }
+            CheckStatus::Fail => {
+                let mut failure =
+                    Failure::new(self.class, format!("{}: {}", self.name, self.detail)).findings(self.findings);
+                if let Some(hint) = self.hint {
+                    failure = failure.hint(hint);
+                }
+                if let Some(file) = self.file {
+                    failure = failure.file(file);
+                }
+                StepResult {
+                    note: Some(self.detail),
+                    ..StepResult::failed(failure)
+                }
+            }
+        }
+    }
+}
+
+type CheckFuture = Pin<Box<dyn Future<Output = Check> + Send>>;
+
+/// One check: its name and how to run it.
+struct CheckSpec {
+    name: &'static str,
+    run: fn(Arc<RunContext>) -> CheckFuture,
+}
+
+/// Every check, in order: the engine first (kind's provider depends on it), kind before the
+/// cluster-name check that asks it.
+fn checks(run: &RunContext) -> Vec<CheckSpec> {
+    let mut checks = vec![
+        CheckSpec {
+            name: "engine",
+            run: |run| Box::pin(async move { engine_check(&run).await }),
+        },
+        CheckSpec {
+            name: "kind",
+            run: |run| Box::pin(async move { kind_check(&run).await }),
+        },
+        CheckSpec {
+            name: "kubectl",
+            run: |_| Box::pin(kubectl_check()),
+        },
+        CheckSpec {
+            name: "disk",
+            run: |run| Box::pin(async move { disk_check(&run.plan.report_dir, run.min_free_disk) }),
+        },
+        CheckSpec {
+            name: "inotify",
+            run: |_| Box::pin(async { inotify_check() }),
+        },
+        CheckSpec {
+            name: "cluster name",
+            run: |run| Box::pin(async move { cluster_name_check(&run).await }),
+        },
+    ];
+    if run.plan.cluster.config.is_some() {
+        checks.push(CheckSpec {
+            name: "ports",
+            run: |run| Box::pin(async move { port_check(run.plan.cluster.config.as_deref()) }),
+        });
+    }
+    checks.push(CheckSpec {
+        name: "lint",
+        run: |run| Box::pin(async move { lint_check(&run.plan, &run.lint_levels) }),
+    });
+    if !run.plan.deploy.is_empty() {
+        checks.push(CheckSpec {
+            name: "manifests",
+            run: |run| Box::pin(async move { manifest_check(&run.plan) }),
+        });
+    }
+    checks
+}
+
+/// The preflight phase: one runner step per check, run one after another in order.
+pub(crate) fn steps(run: &Arc<RunContext>) -> Result<Vec<Step>, &'static str> {
+    Ok(checks(run)
+        .into_iter()
+        .map(|check| {
+            let run = Arc::clone(run);
+            Step::new(check.name, move |context: StepContext| async move {
+                (check.run)(run).await.into_result(&context)
+            })
+        })
+        .collect())
+}
+
+/// Every check's result, for `hybrid-e2e doctor`.
+pub(crate) async fn run_all(run: &Arc<RunContext>) -> Vec<Check> {
+    let mut results = Vec::new();
+    for check in checks(run) {
+        results.push((check.run)(Arc::clone(run)).await);
+    }
+    results
+}
+
+async fn engine_check(run: &RunContext) -> Check {
+    match tools::detect_engine(run.plan.engine).await {
+        Ok(engine) => {
+            let detail = format!("{} {} ({})", engine.kind.as_str(), engine.version, engine.program);
+            run.set_engine(engine);
+            Check::pass("engine", detail)
+        }
+        Err(problem) => Check::fail("engine", problem.message, problem.hint),
+    }
+}
+
+async fn kind_check(run: &RunContext) -> Check {
+    let kind = run.kind();
+    match kind.version().await {
+        Ok(version) => {
+            run.set_kind_version(version.clone());
+            Check::pass("kind", version)
+        }
+        Err(reason) => Check::fail(
+            "kind",
+            reason,
+            "`run` needs Docker or Podman plus kind (as on GitHub's hosted runners); install kind or set HYBRID_E2E_KIND. `plan`, `lint` and `report` work without them",
+        ),
+    }
+}
+
+async fn cluster_name_check(run: &RunContext) -> Check {
+    let name = &run.plan.cluster.name;
+    if run.kind_version().is_none() {
+        return Check::pass("cluster name", format!("`{name}` not checked (kind is missing)"));
+    }
+    let kind: Arc<Kind> = run.kind();
+    match kind.clusters().await {
+        Ok(clusters) if clusters.contains(name) => Check::fail(
+            "cluster name",
+            format!("a Kind cluster named `{name}` already exists"),
+            "use a unique name per job (the default is), or remove it with `hybrid-e2e cleanup`",
+        ),
+        Ok(_) => Check::pass("cluster name", format!("`{name}` is free")),
+        Err(reason) => Check::warn(
+            "cluster name",
+            format!("could not list clusters: {reason}"),
+            "check the engine",
+        ),
+    }
+}
+
+async fn kubectl_check() -> Check {
+    let spec = crate::exec::ProcessSpec::new("kubectl").args(["version", "--client"]);
+    match crate::exec::capture(&spec, tools::QUERY_TIMEOUT).await {
+        Ok((true, stdout, _)) => Check::pass("kubectl", stdout.lines().next().unwrap_or("").trim().to_owned()),
+        _ => Check::warn(
+            "kubectl",
+            "not found",
+            "`run` does not need kubectl; it helps when debugging a preserved cluster",
+        ),
+    }
+}
+
+/// The nearest existing ancestor of `path` (the report directory may not exist yet).
+fn existing_ancestor(path: &Path) -> PathBuf {
+    let mut current = if path.is_absolute() {
+        path.to_owned()
+    } else {
+        std::env::current_dir().unwrap_or_default().join(path)
+    };
+    while !current.exists() {
+        if !current.pop() {
+            return PathBuf::from("/");
+        }
+    }
+    current
+}
+
+fn disk_check(report_dir: &Path, min_free: u64) -> Check {
+    let directory = existing_ancestor(report_dir);
+    match nix::sys::statvfs::statvfs(&directory) {
+        Ok(stats) => {
+            let free = stats.blocks_available() * stats.fragment_size();
+            let detail = format!(
+                "{:.1} GiB free at {}",
+                free as f64 / 1_073_741_824.0,
+                directory.display()
+            );
+            if free < min_free {
+                Check::fail(
+                    "disk",
+                    format!("{detail}; at least {:.1} GiB needed", min_free as f64 / 1_073_741_824.0),
+                    "free space (`docker system prune -af`, `podman system prune -af`) or lower --min-free-disk",
+                )
+            } else {
+                Check::pass("disk", detail)
+            }
+        }
+        Err(error) => Check::warn(
+            "disk",
+            format!("cannot read free space of {}: {error}", directory.display()),
+            "check the disk yourself",
+        ),
+    }
+}
+
+fn read_number(path: &str) -> Option<u64> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+fn inotify_check() -> Check {
+    let watches = read_number("/proc/sys/fs/inotify/max_user_watches");
+    let instances = read_number("/proc/sys/fs/inotify/max_user_instances");
+    match (watches, instances) {
+        (Some(watches), Some(instances)) if watches >= MIN_INOTIFY_WATCHES && instances >= MIN_INOTIFY_INSTANCES => {
+            Check::pass(
+                "inotify",
+                format!("max_user_watches {watches}, max_user_instances {instances}"),
+            )
+        }
+        (Some(watches), Some(instances)) => Check::warn(
+            "inotify",
+            format!(
+                "max_user_watches {watches}, max_user_instances {instances} (Kind recommends {MIN_INOTIFY_WATCHES} and {MIN_INOTIFY_INSTANCES})"
+            ),
+            "sudo sysctl fs.inotify.max_user_watches=524288 fs.inotify.max_user_instances=512 (pods fail with `too many open files` otherwise)",
+        ),
+        _ => Check::warn("inotify", "limits unreadable", "not Linux? Kind needs Linux containers"),
+    }
+}
+
+/// Host ports a Kind config maps (`extraPortMappings[].hostPort`, `networking.apiServerPort`).
+pub(crate) fn kind_config_ports(text: &str) -> Vec<(String, u16)> {
+    let Ok(value) = serde_saphyr::from_str::<serde_json::Value>(text) else {
+        return Vec::new();
+    };
+    let mut ports = Vec::new();
+    if let Some(port) = value
+        .pointer("/networking/apiServerPort")
+        .and_then(serde_json::Value::as_u64)
+    {
+        let address = value
+            .pointer("/networking/apiServerAddress")
+            .and_then(|value| value.as_str())
+            .unwrap_or("127.0.0.1");
+        if port != 0 {
+            ports.push((address.to_owned(), port as u16));
+        }
+    }
+    for node in value
+        .get("nodes")
+        .and_then(|nodes| nodes.as_array())
+        .into_iter()
+        .flatten()
+    {
+        for mapping in node
+            .get("extraPortMappings")
+            .and_then(|mappings| mappings.as_array())
+            .into_iter()
+            .flatten()
+        {
+            if let Some(port) = mapping.get("hostPort").and_then(serde_json::Value::as_u64) {
+                let address = mapping
+                    .get("listenAddress")
+                    .and_then(|value| value.as_str())
+                    .unwrap_or("0.0.0.0");
+                ports.push((address.to_owned(), port as u16));
+            }
+        }
+    }
+    ports
+}
+
+fn port_check(config: Option<&Path>) -> Check {
+    let Some(config) = config else {
+        return Check::pass("ports", "no Kind config: Kind picks a free API server port");
+    };
+    let Ok(text) = std::fs::read_to_string(config) else {
+        return Check::fail(
+            "ports",
+            format!("cannot read Kind config {}", config.display()),
+            "check the path",
+        );
+    };
+    let busy: Vec<String> = kind_config_ports(&text)
+        .into_iter()
+        .filter(|(address, port)| TcpListener::bind((address.as_str(), *port)).is_err())
+        .map(|(address, port)| format!("{address}:{port}"))
+        .collect();
+    if busy.is_empty() {
+        Check::pass("ports", format!("host ports of {} are free", config.display()))
+    } else {
+        Check {
+            file: Some(config.display().to_string()),
+            ..Check::fail(
+                "ports",
+                format!("host port(s) already in use: {}", busy.join(", ")),
+                "stop what listens there, or drop fixed hostPorts from the Kind config",
+            )
+        }
+    }
+}
+
+/// The deploy groups' manifests parse, and run the images this run builds under the same
+/// fully-qualified references with a pull policy that uses the loaded image.
+fn manifest_check(plan: &Plan) -> Check {
+    let built: Vec<String> = plan.images.iter().map(|image| image.reference.clone()).collect();
+    let mut problems = Vec::new();
+    let mut documents = 0;
+    for group in &plan.deploy {
+        if group.files.is_empty() {
+            problems.push(format!("deploy group `{}`: its manifests match no file", group.name));
+        }
+        for file in &group.files {
+            match manifests::read_documents(file) {
+                Ok(parsed) => {
+                    documents += parsed.len();
+                    let uses = manifests::image_uses(file, &parsed);
+                    problems.extend(manifests::check_images(&uses, &built).into_iter().map(|problem| {
+                        format!(
+                            "{} (document {}): {}",
+                            file.display(),
+                            problem.use_.document + 1,
+                            problem.message
+                        )
+                    }));
+                }
+                Err(error) => problems.push(error.to_string()),
+            }
+        }
+        // A `wait_for` that names no object of its group would fail the group after minutes
+        // of building; say so now (the deploy phase checks again, before applying).
+        if !group.wait_for.is_empty()
+            && let Ok(objects) = objects::load(&group.files)
+        {
+            problems.extend(
+                objects::wait_for_problems(&group.wait_for, &objects)
+                    .into_iter()
+                    .map(|problem| format!("deploy group `{}`: {problem}", group.name)),
+            );
+        }
+    }
+    if problems.is_empty() {
+        return Check::pass(
+            "manifests",
+            format!(
+                "{documents} document(s) in {} group(s) use the built images correctly",
+                plan.deploy.len()
+            ),
+        );
+    }
+    Check {
+        class: FailureClass::Application,
+        file: plan
+            .deploy
+            .iter()
+            .flat_map(|group| &group.files)
+            .next()
+            .map(|file| file.display().to_string()),
+        ..Check::fail(
+            "manifests",
+            problems.join("\n"),
+            "use the fully-qualified references `hybrid-e2e plan` prints, with imagePullPolicy IfNotPresent",
+        )
+    }
+}
+
+/// The Dockerfiles about to be built, through `hybrid-e2e lint`'s rules.
+fn lint_check(plan: &Plan, levels: &lint::RuleLevels) -> Check {
+    let mut failures = Vec::new();
+    let mut findings = Vec::new();
+    let mut warnings = 0;
+    for image in &plan.images {
+        let path = image.dockerfile.display().to_string();
+        let bytes = match std::fs::read(&image.dockerfile) {
+            Ok(bytes) => bytes,
+            Err(error) => {
+                failures.push(format!("{path}: cannot read: {error}"));
+                continue;
+            }
+        };
+        for finding in lint::check_bytes(&path, &bytes, levels) {
+            if finding.is_failure() {
+                failures.push(format!(
+                    "{}:{}:{}: {} [{}]",
+                    finding.path, finding.line, finding.column, finding.message, finding.rule
+                ));
+                findings.push(Finding {
+                    path: finding.path.clone(),
+                    line: finding.line,
+                    column: finding.column,
+                    rule: finding.rule.to_string(),
+                    message: finding.message.clone(),
+                });
+            } else if finding.suppressed.is_none() {
+                warnings += 1;
+            }
+        }
+    }
+    if failures.is_empty() {
+        let suffix = if warnings > 0 {
+            format!(", {warnings} warning(s)")
+        } else {
+            String::new()
+        };
+        return Check::pass("lint", format!("{} Dockerfile(s) clean{suffix}", plan.images.len()));
+    }
+    Check {
+        class: FailureClass::Application,
+        file: findings.first().map(|finding| finding.path.clone()),
+        findings,
+        ..Check::fail(
+            "lint",
+            failures.join("\n"),
+            "fix the Dockerfile (`hybrid-e2e lint --fix`), suppress with a reason, or lower the rule in `lint: rules:`",
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_host_ports_from_a_kind_config() {
+        let text = "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnetworking:\n  apiServerPort: 6443\nnodes:\n  - role: control-plane\n    extraPortMappings:\n      - containerPort: 30080\n        hostPort: 8080\n      - containerPort: 30443\n        hostPort: 8443\n        listenAddress: 127.0.0.1\n";
+        assert_eq!(
+            kind_config_ports(text),
+            vec![
+                ("127.0.0.1".to_owned(), 6443),
+                ("0.0.0.0".to_owned(), 8080),
+                ("127.0.0.1".to_owned(), 8443)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_busy_port_fails_the_check() {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let directory = tempfile::tempdir().expect("tempdir");
+        let config = directory.path().join("kind.yaml");
+        std::fs::write(&config, format!("nodes:\n  - role: control-plane\n    extraPortMappings:\n      - {{containerPort: 80, hostPort: {port}, listenAddress: 127.0.0.1}}\n")).expect("write");
+        let check = port_check(Some(&config));
+        assert_eq!(check.status, CheckStatus::Fail, "{check:?}");
+        assert!(check.detail.contains(&port.to_string()));
+    }
+
+    #[test]
+    fn disk_threshold_is_enforced() {
+        assert_eq!(disk_check(Path::new("."), 0).status, CheckStatus::Pass);
+        assert_eq!(disk_check(Path::new("."), u64::MAX).status, CheckStatus::Fail);
+    }
+}

@@ -1,0 +1,45 @@
+//! What a run records about itself besides its phases: the commit, the host, every warning.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::exec::{self, ProcessSpec};
+use crate::model::{Event, Reporter};
+
+/// Collects every warning of the run for its record.
+pub(super) struct WarningLog(pub(super) Arc<Mutex<Vec<String>>>);
+
+impl Reporter for WarningLog {
+    fn handle(&mut self, event: &Event<'_>) {
+        if let Event::Warning { message } = event {
+            self.0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push((*message).to_owned());
+        }
+    }
+}
+
+/// How long `git rev-parse` may take.
+const GIT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// `GITHUB_SHA`, else `git rev-parse HEAD`.
+pub(super) async fn commit() -> Option<String> {
+    if let Ok(sha) = std::env::var("GITHUB_SHA")
+        && !sha.is_empty()
+    {
+        return Some(sha);
+    }
+    let spec = ProcessSpec::new("git").args(["rev-parse", "HEAD"]);
+    match exec::capture(&spec, GIT_TIMEOUT).await {
+        Ok((true, stdout, _)) => Some(stdout.trim().to_owned()).filter(|sha| !sha.is_empty()),
+        _ => None,
+    }
+}
+
+/// This machine's name.
+pub(super) fn host() -> String {
+    nix::unistd::gethostname()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}

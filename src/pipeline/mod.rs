@@ -1,0 +1,177 @@
+//! The orchestrator of `hybrid-e2e run`: the schedule as a table of phases, each run through the
+//! same phase runner; teardown per `preserve`; `timings.json` written whatever happens (success,
+//! failure, Ctrl-C or SIGTERM).
+
+mod facts;
+mod schedule;
+
+use std::sync::{Arc, Mutex};
+
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Preserve;
+use crate::lint::RuleLevels;
+use crate::model::{Event, PhaseName, PhaseReport, Reporter, Reporters, RunFacts, RunRecord, Status, Stopwatch};
+use crate::phases::{self, RunContext};
+use crate::plan::Plan;
+use crate::report::timings::TimingsFile;
+use crate::runner::{self, PhaseOptions};
+use facts::WarningLog;
+use schedule::STRICT;
+
+/// What `run` was asked to do.
+pub(crate) struct RunOptions {
+    pub(crate) plan: Plan,
+    pub(crate) lint_levels: RuleLevels,
+    pub(crate) min_free_disk: u64,
+    /// The reporters besides `timings.json` (the terminal; tests add recorders).
+    pub(crate) reporters: Vec<Box<dyn Reporter>>,
+}
+
+/// The finished run.
+pub(crate) struct RunOutcome {
+    pub(crate) record: RunRecord,
+    /// Set when `timings.json` could not be written.
+    pub(crate) timings_error: Option<String>,
+}
+
+/// Run on one runtime; SIGINT/SIGTERM cancel the run cleanly.
+pub(crate) async fn run_with_signals(options: RunOptions) -> RunOutcome {
+    let cancel = CancellationToken::new();
+    let signals = cancel.clone();
+    let listener = tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut terminate), Ok(mut interrupt)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
+        else {
+            return;
+        };
+        tokio::select! {
+            _ = terminate.recv() => {}
+            _ = interrupt.recv() => {}
+        }
+        signals.cancel();
+    });
+    let outcome = run(options, cancel).await;
+    listener.abort();
+    outcome
+}
+
+/// The run itself, cancellable through `cancel`.
+pub(crate) async fn run(options: RunOptions, cancel: CancellationToken) -> RunOutcome {
+    let context = Arc::new(RunContext::new(
+        options.plan,
+        options.lint_levels,
+        options.min_free_disk,
+    ));
+    let plan = Arc::clone(&context.plan);
+    let timings_error = Arc::new(Mutex::new(None));
+    let warnings = Arc::new(Mutex::new(Vec::new()));
+    let mut sinks = options.reporters;
+    sinks.push(Box::new(WarningLog(Arc::clone(&warnings))));
+    sinks.push(Box::new(TimingsFile {
+        path: plan.report_dir.join("timings.json"),
+        error: Arc::clone(&timings_error),
+    }));
+    let reporters = Arc::new(Reporters::new(sinks));
+    let report_dir = plan.report_dir.display().to_string();
+    reporters.emit(Event::RunStarted {
+        run_id: &plan.run_id,
+        cluster: &plan.cluster.name,
+        report_dir: &report_dir,
+    });
+    for warning in &plan.warnings {
+        reporters.emit(Event::Warning { message: warning });
+    }
+    let started = Stopwatch::start();
+    let mut phases: Vec<PhaseReport> = Vec::new();
+    let mut stopped = false;
+    for entry in &STRICT {
+        let target = plan.target(entry.phase);
+        if stopped {
+            phases.push(PhaseReport::skipped(
+                entry.phase,
+                target,
+                "an earlier phase did not succeed",
+            ));
+            continue;
+        }
+        let report = match (entry.steps)(&context) {
+            Ok(steps) => {
+                let options = (entry.options)(&plan, steps.len());
+                runner::run_phase(entry.phase, steps, options, &cancel, &reporters, &plan.report_dir).await
+            }
+            Err(reason) => {
+                let report = PhaseReport::skipped(entry.phase, target, reason);
+                reporters.emit(Event::PhaseFinished { report: &report });
+                report
+            }
+        };
+        stopped = !(report.status.is_success() || report.status == Status::Skipped);
+        phases.push(report);
+    }
+    let failed = phases.iter().any(|phase| phase.status == Status::Failed) || cancel.is_cancelled();
+    if context.cluster_created() {
+        if keep_cluster(plan.cluster.preserve, failed) {
+            let message = format!(
+                "cluster `{}` preserved (preserve: {}); kubeconfig {}; delete it with `hybrid-e2e cleanup` or `kind delete cluster --name {}`",
+                plan.cluster.name,
+                plan.cluster.preserve.as_str(),
+                plan.cluster.kubeconfig.display(),
+                plan.cluster.name
+            );
+            reporters.emit(Event::Warning { message: &message });
+        } else {
+            let options = PhaseOptions {
+                concurrency: 1,
+                fail_fast: true,
+                target: None,
+                target_line: None,
+            };
+            // Teardown runs even when the run was cancelled.
+            let never = CancellationToken::new();
+            let steps = phases::cluster::teardown_steps(&context);
+            phases.push(
+                runner::run_phase(
+                    PhaseName::Teardown,
+                    steps,
+                    options,
+                    &never,
+                    &reporters,
+                    &plan.report_dir,
+                )
+                .await,
+            );
+        }
+    }
+    let facts = RunFacts {
+        run_id: plan.run_id.clone(),
+        config_file: plan.config_file.clone(),
+        config_hash: plan.config_hash.clone(),
+        commit: facts::commit().await,
+        host: facts::host(),
+        engine: context
+            .engine()
+            .map(|engine| (engine.kind.as_str().to_owned(), engine.version.clone())),
+        kind_version: context.kind_version(),
+        cluster_name: plan.cluster.name.clone(),
+        images: plan.images.iter().map(|image| image.reference.clone()).collect(),
+        total_target: plan.targets.total,
+        warnings: std::mem::take(&mut *warnings.lock().unwrap_or_else(std::sync::PoisonError::into_inner)),
+    };
+    let record = RunRecord::new(facts, &phases, started.stop(), cancel.is_cancelled());
+    reporters.emit(Event::RunFinished { record: &record });
+    let timings_error = timings_error
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take();
+    RunOutcome { record, timings_error }
+}
+
+/// Whether `preserve` keeps the cluster of a run that `failed` (or was cancelled).
+fn keep_cluster(preserve: Preserve, failed: bool) -> bool {
+    match preserve {
+        Preserve::Always => true,
+        Preserve::OnFailure => failed,
+        Preserve::Never => false,
+    }
+}

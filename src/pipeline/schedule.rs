@@ -1,0 +1,65 @@
+//! The schedule as data: which phases run, in which order, with which options. Adding a phase
+//! is one entry.
+
+use std::sync::Arc;
+
+use crate::model::PhaseName;
+use crate::phases::{self, RunContext};
+use crate::plan::Plan;
+use crate::runner::{PhaseOptions, Step};
+
+/// One entry of the schedule: a phase, its steps (or why it has nothing to do), how they run.
+pub(super) struct PhaseEntry {
+    pub(super) phase: PhaseName,
+    pub(super) steps: fn(&Arc<RunContext>) -> Result<Vec<Step>, &'static str>,
+    pub(super) options: fn(&Plan, usize) -> PhaseOptions,
+}
+
+/// DD-TEST-002's strict schedule: every phase after the previous one succeeded.
+pub(super) const STRICT: [PhaseEntry; 5] = [
+    PhaseEntry {
+        phase: PhaseName::Preflight,
+        steps: phases::preflight::steps,
+        // One check after another, every one reported.
+        options: |_, _| PhaseOptions {
+            concurrency: 1,
+            fail_fast: false,
+            target: None,
+            target_line: None,
+        },
+    },
+    PhaseEntry {
+        phase: PhaseName::Build,
+        steps: |run| phases::build::steps(run),
+        options: |plan, _| limited(plan, PhaseName::Build),
+    },
+    PhaseEntry {
+        phase: PhaseName::Cluster,
+        steps: phases::cluster::steps,
+        options: |plan, _| limited(plan, PhaseName::Cluster),
+    },
+    PhaseEntry {
+        phase: PhaseName::Load,
+        steps: |run| phases::load::steps(run),
+        options: |plan, _| limited(plan, PhaseName::Load),
+    },
+    PhaseEntry {
+        phase: PhaseName::Deploy,
+        steps: |run| phases::deploy::steps(run),
+        // Group steps wait for each other; the runner must not hold them back.
+        options: |plan, steps| PhaseOptions {
+            concurrency: steps,
+            ..limited(plan, PhaseName::Deploy)
+        },
+    },
+];
+
+/// A phase under the plan's concurrency limit and fail-fast choice, against its target.
+fn limited(plan: &Plan, phase: PhaseName) -> PhaseOptions {
+    PhaseOptions {
+        concurrency: plan.concurrency,
+        fail_fast: plan.fail_fast,
+        target: plan.target(phase),
+        target_line: plan.target_line(phase),
+    }
+}

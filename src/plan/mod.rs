@@ -1,0 +1,550 @@
+//! The plan: the config resolved for one run (run id, unique names, fully-qualified references,
+//! absolute paths, targets), and how `hybrid-e2e plan` prints it.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::config::{EngineChoice, LoadedConfig, Preserve, ScheduleMode};
+use crate::image_ref::ImageReference;
+use crate::model::PhaseName;
+
+/// Per-run knobs from flags and `HYBRID_E2E_*` variables; they win over the file.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Overrides {
+    pub(crate) engine: Option<EngineChoice>,
+    pub(crate) preserve: Option<Preserve>,
+    pub(crate) cluster_name: Option<String>,
+    pub(crate) tag_suffix: Option<String>,
+    pub(crate) report_dir: Option<PathBuf>,
+    pub(crate) concurrency: Option<usize>,
+    pub(crate) apply_concurrency: Option<usize>,
+    pub(crate) poll_interval: Option<Duration>,
+}
+
+/// One image to build and load.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct PlannedImage {
+    pub(crate) name: String,
+    /// The one fully-qualified reference used to tag, load and deploy.
+    pub(crate) reference: String,
+    pub(crate) dockerfile: PathBuf,
+    pub(crate) context: PathBuf,
+    pub(crate) build_args: Vec<(String, String)>,
+    #[serde(serialize_with = "seconds")]
+    pub(crate) timeout: Duration,
+}
+
+/// The Kind cluster of this run.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct PlannedCluster {
+    pub(crate) name: String,
+    pub(crate) config: Option<PathBuf>,
+    pub(crate) node_image: Option<String>,
+    pub(crate) kubeconfig: PathBuf,
+    pub(crate) preserve: Preserve,
+    #[serde(serialize_with = "seconds")]
+    pub(crate) create_timeout: Duration,
+    #[serde(serialize_with = "seconds")]
+    pub(crate) ready_timeout: Duration,
+}
+
+/// DD-TEST-002's budgets.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub(crate) struct PhaseTargets {
+    #[serde(serialize_with = "seconds")]
+    pub(crate) build: Duration,
+    #[serde(serialize_with = "seconds")]
+    pub(crate) cluster: Duration,
+    #[serde(serialize_with = "seconds")]
+    pub(crate) load: Duration,
+    #[serde(serialize_with = "seconds")]
+    pub(crate) deploy: Duration,
+    #[serde(serialize_with = "seconds")]
+    pub(crate) total: Duration,
+}
+
+/// Where each target is set in the config file (`None`: the DD-TEST-002 default).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct TargetLines {
+    pub(crate) build: Option<u64>,
+    pub(crate) cluster: Option<u64>,
+    pub(crate) load: Option<u64>,
+    pub(crate) deploy: Option<u64>,
+}
+
+/// A deploy group: applied concurrently by the deploy phase once its dependencies are ready.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct PlannedGroup {
+    pub(crate) name: String,
+    pub(crate) manifests: Vec<String>,
+    pub(crate) depends_on: Vec<String>,
+    pub(crate) wait_for: Vec<String>,
+    #[serde(serialize_with = "seconds")]
+    pub(crate) timeout: Duration,
+    /// The manifest files, globs and directories expanded.
+    pub(crate) files: Vec<PathBuf>,
+}
+
+/// Everything a run will do.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Plan {
+    pub(crate) run_id: String,
+    pub(crate) config_file: Option<String>,
+    pub(crate) config_hash: String,
+    pub(crate) engine: EngineChoice,
+    pub(crate) mode: ScheduleMode,
+    pub(crate) concurrency: usize,
+    pub(crate) fail_fast: bool,
+    pub(crate) report_dir: PathBuf,
+    pub(crate) images: Vec<PlannedImage>,
+    pub(crate) cluster: PlannedCluster,
+    pub(crate) crds: Vec<String>,
+    /// `crds` expanded into files.
+    pub(crate) crd_files: Vec<PathBuf>,
+    pub(crate) namespaces: Vec<String>,
+    pub(crate) deploy: Vec<PlannedGroup>,
+    /// Server-side applies in flight at once within a group.
+    pub(crate) apply_concurrency: usize,
+    /// How often readiness is polled.
+    #[serde(serialize_with = "seconds")]
+    pub(crate) poll_interval: Duration,
+    pub(crate) targets: PhaseTargets,
+    /// Config-file lines where the targets are set (`None`: the DD-TEST-002 default), for
+    /// annotations on over-target phases.
+    #[serde(skip)]
+    pub(crate) target_lines: TargetLines,
+    pub(crate) warnings: Vec<String>,
+}
+
+fn seconds<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_f64(duration.as_secs_f64())
+}
+
+/// A manifest entry as files: a file, every `.yaml`/`.yml`/`.json` in a directory, or a glob
+/// relative to the config file's directory. Sorted, so applies are deterministic.
+fn expand_manifests(config: &LoadedConfig, entry: &str) -> Vec<PathBuf> {
+    let path = config.resolve(entry);
+    let is_manifest = |path: &std::path::Path| {
+        path.extension()
+            .and_then(|extension| extension.to_str())
+            .is_some_and(|extension| matches!(extension, "yaml" | "yml" | "json"))
+    };
+    let mut files: Vec<PathBuf> = if path.is_file() {
+        vec![path]
+    } else if path.is_dir() {
+        std::fs::read_dir(&path)
+            .into_iter()
+            .flatten()
+            .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+            .filter(|path| path.is_file() && is_manifest(path))
+            .collect()
+    } else if let Ok(glob) = globset::Glob::new(entry) {
+        let matcher = glob.compile_matcher();
+        ignore::WalkBuilder::new(&config.base_dir)
+            .hidden(false)
+            .build()
+            .filter_map(Result::ok)
+            .map(|entry| entry.into_path())
+            .filter(|path| path.is_file() && matcher.is_match(path.strip_prefix(&config.base_dir).unwrap_or(path)))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    files.sort();
+    files
+}
+
+/// Server-side applies in flight at once by default: enough to hide API latency, few enough
+/// not to be throttled by a single-node control plane.
+pub(crate) const DEFAULT_APPLY_CONCURRENCY: usize = 16;
+
+/// `20261122-134501-3fa9c2d1`: sortable, unique enough per machine.
+pub(crate) fn new_run_id() -> String {
+    let now = chrono::Utc::now();
+    let mut hasher = Sha256::new();
+    hasher.update(now.timestamp_nanos_opt().unwrap_or_default().to_le_bytes());
+    hasher.update(std::process::id().to_le_bytes());
+    let digest = hasher.finalize();
+    format!(
+        "{}-{:02x}{:02x}{:02x}{:02x}",
+        now.format("%Y%m%d-%H%M%S"),
+        digest[0],
+        digest[1],
+        digest[2],
+        digest[3]
+    )
+}
+
+/// The short unique part of a run id.
+fn run_suffix(run_id: &str) -> &str {
+    run_id.rsplit('-').next().unwrap_or(run_id)
+}
+
+impl Plan {
+    pub(crate) fn new(config: &LoadedConfig, overrides: &Overrides, run_id: String) -> Plan {
+        let file = &config.file;
+        let suffix = run_suffix(&run_id).to_owned();
+        let run_tag = format!("e2e-{suffix}");
+        let mut warnings = Vec::new();
+        let images = file
+            .images
+            .iter()
+            .map(|image| {
+                // Validation already rejected bad references.
+                let parsed = ImageReference::parse(&image.image.value).unwrap_or_else(|_| ImageReference {
+                    domain: None,
+                    path: image.name.value.clone(),
+                    tag: None,
+                    digest: None,
+                });
+                let mut reference = parsed.fully_qualified(&run_tag);
+                if let Some(suffix) = &overrides.tag_suffix {
+                    reference = reference.with_tag_suffix(suffix);
+                }
+                if parsed.domain.is_none() {
+                    warnings.push(format!(
+                        "image `{}`: `{}` has no registry; using `{reference}` everywhere (Podman would tag it `localhost/...` while containerd reads `docker.io/library/...`)",
+                        image.name.value, image.image.value
+                    ));
+                }
+                if reference.tag.as_deref() == Some("latest") {
+                    warnings.push(format!(
+                        "image `{}`: `:latest` makes Kubernetes default to imagePullPolicy: Always, so the loaded image is ignored; use a unique tag",
+                        image.name.value
+                    ));
+                }
+                let mut build_args: Vec<(String, String)> =
+                    image.build_args.iter().map(|(key, value)| (key.clone(), value.clone())).collect();
+                if image.coverage && !image.build_args.contains_key("GOFLAGS") {
+                    build_args.push(("GOFLAGS".to_owned(), "-cover".to_owned()));
+                }
+                PlannedImage {
+                    name: image.name.value.clone(),
+                    reference: reference.to_string(),
+                    dockerfile: config.resolve(&image.dockerfile.value),
+                    context: config.resolve(&image.context.value),
+                    build_args,
+                    timeout: image.timeout.map_or(Duration::from_secs(15 * 60), |timeout| timeout.0),
+                }
+            })
+            .collect();
+        let report_dir = overrides
+            .report_dir
+            .clone()
+            .unwrap_or_else(|| config.resolve(&file.report_dir));
+        let cluster = PlannedCluster {
+            name: overrides
+                .cluster_name
+                .clone()
+                .or_else(|| file.cluster.name.clone())
+                .unwrap_or_else(|| format!("hybrid-e2e-{suffix}")),
+            config: file
+                .cluster
+                .config
+                .as_ref()
+                .map(|config_path| config.resolve(&config_path.value)),
+            node_image: file.cluster.node_image.clone(),
+            kubeconfig: file
+                .cluster
+                .kubeconfig
+                .as_deref()
+                .map_or_else(|| report_dir.join("kubeconfig"), |path| config.resolve(path)),
+            preserve: overrides.preserve.unwrap_or(file.cluster.preserve),
+            create_timeout: file
+                .cluster
+                .create_timeout
+                .map_or(Duration::from_secs(300), |timeout| timeout.0),
+            ready_timeout: file
+                .cluster
+                .ready_timeout
+                .map_or(Duration::from_secs(180), |timeout| timeout.0),
+        };
+        Plan {
+            run_id,
+            config_file: config.path.as_ref().map(|path| path.display().to_string()),
+            config_hash: config.hash.clone(),
+            engine: overrides.engine.unwrap_or(file.engine),
+            mode: file.mode,
+            concurrency: overrides.concurrency.unwrap_or(file.concurrency as usize).max(1),
+            fail_fast: file.fail_fast,
+            report_dir,
+            images,
+            cluster,
+            crds: file.crds.clone(),
+            crd_files: file
+                .crds
+                .iter()
+                .flat_map(|entry| expand_manifests(config, entry))
+                .collect(),
+            apply_concurrency: overrides.apply_concurrency.unwrap_or(DEFAULT_APPLY_CONCURRENCY).max(1),
+            poll_interval: overrides.poll_interval.unwrap_or(Duration::from_secs(1)),
+            namespaces: file.namespaces.clone(),
+            deploy: file
+                .deploy
+                .iter()
+                .map(|group| PlannedGroup {
+                    name: group.name.value.clone(),
+                    manifests: group.manifests.iter().map(|manifest| manifest.value.clone()).collect(),
+                    depends_on: group
+                        .depends_on
+                        .iter()
+                        .map(|dependency| dependency.value.clone())
+                        .collect(),
+                    wait_for: group.wait_for.clone(),
+                    files: group
+                        .manifests
+                        .iter()
+                        .flat_map(|manifest| expand_manifests(config, &manifest.value))
+                        .collect(),
+                    timeout: group.timeout.map_or(file.targets.deploy.value.0, |timeout| timeout.0),
+                })
+                .collect(),
+            targets: PhaseTargets {
+                build: file.targets.build.value.0,
+                cluster: file.targets.cluster.value.0,
+                load: file.targets.load.value.0,
+                deploy: file.targets.deploy.value.0,
+                total: file.targets.total.value.0,
+            },
+            target_lines: {
+                let line = |target: &crate::config::Located<crate::config::HumanDuration>| {
+                    (target.line > 0).then_some(target.line)
+                };
+                TargetLines {
+                    build: line(&file.targets.build),
+                    cluster: line(&file.targets.cluster),
+                    load: line(&file.targets.load),
+                    deploy: line(&file.targets.deploy),
+                }
+            },
+            warnings,
+        }
+    }
+
+    /// A phase's DD-TEST-002 target (`None`: the phase has none).
+    pub(crate) fn target(&self, phase: PhaseName) -> Option<Duration> {
+        match phase {
+            PhaseName::Build => Some(self.targets.build),
+            PhaseName::Cluster => Some(self.targets.cluster),
+            PhaseName::Load => Some(self.targets.load),
+            PhaseName::Deploy => Some(self.targets.deploy),
+            PhaseName::Preflight | PhaseName::Teardown => None,
+        }
+    }
+
+    /// The config line setting a phase's target.
+    pub(crate) fn target_line(&self, phase: PhaseName) -> Option<u64> {
+        let lines = &self.target_lines;
+        match phase {
+            PhaseName::Build => lines.build,
+            PhaseName::Cluster => lines.cluster,
+            PhaseName::Load => lines.load,
+            PhaseName::Deploy => lines.deploy,
+            PhaseName::Preflight | PhaseName::Teardown => None,
+        }
+    }
+
+    /// Deploy groups in dependency waves: every group after the groups it depends on.
+    pub(crate) fn deploy_waves(&self) -> Vec<Vec<&PlannedGroup>> {
+        let mut placed: Vec<&str> = Vec::new();
+        let mut waves = Vec::new();
+        let mut remaining: Vec<&PlannedGroup> = self.deploy.iter().collect();
+        while !remaining.is_empty() {
+            let (ready, blocked): (Vec<&PlannedGroup>, Vec<&PlannedGroup>) = remaining.into_iter().partition(|group| {
+                group
+                    .depends_on
+                    .iter()
+                    .all(|dependency| placed.contains(&dependency.as_str()))
+            });
+            if ready.is_empty() {
+                // Cycles are rejected by validation; never loop forever.
+                waves.push(blocked);
+                break;
+            }
+            placed.extend(ready.iter().map(|group| group.name.as_str()));
+            waves.push(ready);
+            remaining = blocked;
+        }
+        waves
+    }
+
+    /// The human-readable plan.
+    pub(crate) fn render_text(&self) -> String {
+        let mut out = String::new();
+        let format = |duration: Duration| humantime::format_duration(duration).to_string();
+        let config = self.config_file.as_deref().unwrap_or("(defaults: no hybrid-e2e.yaml)");
+        let _ = writeln!(
+            out,
+            "plan for {config} (sha256 {})",
+            &self.config_hash[..12.min(self.config_hash.len())]
+        );
+        let _ = writeln!(
+            out,
+            "engine {} · up to {} steps at once per phase · {} · mode {} (DD-TEST-002)",
+            format!("{:?}", self.engine).to_lowercase(),
+            self.concurrency,
+            if self.fail_fast {
+                "first failure cancels the phase"
+            } else {
+                "collect every failure"
+            },
+            format!("{:?}", self.mode).to_lowercase()
+        );
+        let _ = writeln!(out, "reports: {}", self.report_dir.display());
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "1. build    target {:>6}  {} image(s) in parallel",
+            format(self.targets.build),
+            self.images.len()
+        );
+        for image in &self.images {
+            let args: Vec<String> = image
+                .build_args
+                .iter()
+                .map(|(key, value)| format!("{key}={value}"))
+                .collect();
+            let args = if args.is_empty() {
+                String::new()
+            } else {
+                format!(" [{}]", args.join(" "))
+            };
+            let _ = writeln!(
+                out,
+                "   - {:<16} {}  <- {}{args}",
+                image.name,
+                image.reference,
+                image.dockerfile.display()
+            );
+        }
+        let cluster = &self.cluster;
+        let _ = writeln!(
+            out,
+            "2. cluster  target {:>6}  kind create cluster {}{}{} (preserve: {})",
+            format(self.targets.cluster),
+            cluster.name,
+            cluster
+                .config
+                .as_ref()
+                .map(|path| format!(" --config {}", path.display()))
+                .unwrap_or_default(),
+            cluster
+                .node_image
+                .as_ref()
+                .map(|image| format!(" --image {image}"))
+                .unwrap_or_default(),
+            cluster.preserve.as_str()
+        );
+        let _ = writeln!(out, "   kubeconfig: {}", cluster.kubeconfig.display());
+        let _ = writeln!(
+            out,
+            "   then wait (up to {}) until nodes are Ready, CoreDNS is available and the default ServiceAccount exists",
+            format(cluster.ready_timeout)
+        );
+        let _ = writeln!(
+            out,
+            "3. load     target {:>6}  {} image(s) in parallel into every node",
+            format(self.targets.load),
+            self.images.len()
+        );
+        let waves = self.deploy_waves();
+        let _ = writeln!(
+            out,
+            "4. deploy   target {:>6}  {} group(s), server-side apply (concurrent within a group), one readiness wait per group",
+            format(self.targets.deploy),
+            self.deploy.len()
+        );
+        if !self.crds.is_empty() || !self.namespaces.is_empty() {
+            let none = || "none".to_owned();
+            let _ = writeln!(
+                out,
+                "   first: namespaces {} · CRDs {} (then wait for Established)",
+                Some(self.namespaces.join(", "))
+                    .filter(|text| !text.is_empty())
+                    .unwrap_or_else(none),
+                Some(self.crds.join(", "))
+                    .filter(|text| !text.is_empty())
+                    .unwrap_or_else(none)
+            );
+        }
+        for (index, wave) in waves.iter().enumerate() {
+            let names: Vec<String> = wave
+                .iter()
+                .map(|group| format!("{} (timeout {})", group.name, format(group.timeout)))
+                .collect();
+            let _ = writeln!(out, "   wave {}: {}", index + 1, names.join(", "));
+        }
+        let _ = writeln!(out, "total target {}", format(self.targets.total));
+        for warning in &self.warnings {
+            let _ = writeln!(out, "warning: {warning}");
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn plan(text: &str, overrides: &Overrides) -> Plan {
+        let directory = tempfile::tempdir().expect("tempdir");
+        std::fs::write(directory.path().join("Dockerfile"), "FROM a\n").expect("write");
+        std::fs::write(directory.path().join("m.yaml"), "kind: List\n").expect("write");
+        let config = LoadedConfig::parse(&directory.path().join("hybrid-e2e.yaml"), text).expect("valid");
+        Plan::new(&config, overrides, "20261122-120000-0a1b2c3d".to_owned())
+    }
+
+    const CONFIG: &str = "version: 1\nimages:\n  - {name: api, image: team/api, dockerfile: Dockerfile, coverage: true}\n  - {name: db, image: quay.io/org/db:latest, dockerfile: Dockerfile}\ndeploy:\n  - {name: c, manifests: [m.yaml], depends_on: [a, b]}\n  - {name: a, manifests: [m.yaml]}\n  - {name: b, manifests: [m.yaml], depends_on: [a]}\n";
+
+    #[test]
+    fn references_are_qualified_and_unique_per_run() {
+        let plan = plan(CONFIG, &Overrides::default());
+        assert_eq!(plan.images[0].reference, "localhost/team/api:e2e-0a1b2c3d");
+        assert_eq!(
+            plan.images[0].build_args,
+            vec![("GOFLAGS".to_owned(), "-cover".to_owned())]
+        );
+        assert_eq!(plan.cluster.name, "hybrid-e2e-0a1b2c3d");
+        assert!(plan.warnings.iter().any(|warning| warning.contains("has no registry")));
+        assert!(plan.warnings.iter().any(|warning| warning.contains(":latest")));
+    }
+
+    #[test]
+    fn overrides_win() {
+        let overrides = Overrides {
+            preserve: Some(Preserve::Always),
+            cluster_name: Some("mine".to_owned()),
+            tag_suffix: Some("pr7".to_owned()),
+            report_dir: Some(PathBuf::from("/tmp/r")),
+            ..Overrides::default()
+        };
+        let plan = plan(CONFIG, &overrides);
+        assert_eq!(plan.cluster.preserve, Preserve::Always);
+        assert_eq!(plan.cluster.name, "mine");
+        assert_eq!(plan.images[1].reference, "quay.io/org/db:latest-pr7");
+        assert_eq!(plan.cluster.kubeconfig, Path::new("/tmp/r/kubeconfig"));
+    }
+
+    #[test]
+    fn target_lines_come_from_the_config() {
+        let plan = plan(&format!("{CONFIG}targets:\n  load: 1m\n"), &Overrides::default());
+        assert_eq!(plan.target_line(PhaseName::Load), Some(10));
+        assert_eq!(plan.target_line(PhaseName::Build), None, "defaults have no line");
+    }
+
+    #[test]
+    fn deploy_groups_come_in_dependency_waves() {
+        let plan = plan(CONFIG, &Overrides::default());
+        let waves: Vec<Vec<&str>> = plan
+            .deploy_waves()
+            .iter()
+            .map(|wave| wave.iter().map(|group| group.name.as_str()).collect())
+            .collect();
+        assert_eq!(waves, vec![vec!["a"], vec!["b"], vec!["c"]]);
+    }
+}

@@ -1,0 +1,5 @@
+//! The fake `podman` (see `fake_tools::engine`).
+
+fn main() -> std::process::ExitCode {
+    fake_tools::engine::main(fake_tools::engine::Flavor::Podman, std::env::args().skip(1).collect())
+}
