@@ -63,26 +63,43 @@ pub(crate) fn cleanup(
         failures += usize::from(!ok);
         let _ = writeln!(out, "{} cluster {name}", if ok { verb } else { "failed to delete" });
     }
+    let mut gone = Vec::new();
     if let Some(engine) = &engine {
         for image in &images {
-            let spec: ProcessSpec = engine.command().args(["image", "rm", "--force", image]);
-            // An image that is already gone is not a failure.
+            // Only what exists is deleted and reported (`rm --force` succeeds on nothing).
+            let inspect: ProcessSpec = engine.command().args(["image", "inspect", image]);
+            let exists = runtime
+                .block_on(exec::query(&inspect, tools::QUERY_TIMEOUT))
+                .is_ok_and(|(ok, _)| ok);
+            if !exists {
+                gone.push(image.as_str());
+                continue;
+            }
+            let remove: ProcessSpec = engine.command().args(["image", "rm", "--force", image]);
             let removed = args.dry_run
                 || runtime
-                    .block_on(exec::query(&spec, tools::QUERY_TIMEOUT))
+                    .block_on(exec::query(&remove, tools::QUERY_TIMEOUT))
                     .is_ok_and(|(ok, _)| ok);
-            if removed {
-                let _ = writeln!(out, "{verb} image {image}");
-            }
+            failures += usize::from(!removed);
+            let _ = writeln!(out, "{} image {image}", if removed { verb } else { "failed to delete" });
         }
     }
-    if archives.is_dir() {
+    if !gone.is_empty() {
+        let _ = writeln!(
+            out,
+            "found nothing of {} image(s) of the last run: {}",
+            gone.len(),
+            gone.join(", ")
+        );
+    }
+    let had_archives = archives.is_dir();
+    if had_archives {
         if !args.dry_run && std::fs::remove_dir_all(&archives).is_err() {
             failures += 1;
         }
         let _ = writeln!(out, "{verb} archives {}", archives.display());
     }
-    if clusters.is_empty() && images.is_empty() && !archives.is_dir() && !args.dry_run {
+    if clusters.is_empty() && images.len() == gone.len() && !had_archives {
         let _ = writeln!(out, "nothing to clean up");
     }
     Ok(ExitCode::from(if failures > 0 {

@@ -10,6 +10,7 @@ use crate::cli::{GithubMode, ReportArgs};
 use crate::config::LoadedConfig;
 use crate::errors::{ExpectedError, exit_codes};
 use crate::model::read_run_record;
+use crate::pipeline;
 use crate::report::printer::Printer;
 use crate::report::publish;
 
@@ -26,9 +27,19 @@ pub(crate) fn report(
         }
     };
     let merging = !args.merge.is_empty();
+    let runtime = runtime()?;
+    // Artifacts from another machine may carry absolute paths: make them relative to this
+    // repository, so annotations attach.
+    let root = runtime
+        .block_on(pipeline::repository_root())
+        .or_else(|| std::env::current_dir().ok());
     let mut records = Vec::new();
     for dir in std::iter::once(&first).chain(&args.merge) {
-        records.push(read_run_record(&dir.join("timings.json"))?);
+        let mut record = read_run_record(&dir.join("timings.json"))?;
+        if let Some(root) = &root {
+            record.relative_to(root, root);
+        }
+        records.push(record);
     }
     let out_dir = args.output.unwrap_or_else(|| {
         if merging {
@@ -42,7 +53,7 @@ pub(crate) fn report(
         GithubMode::Always => true,
         GithubMode::Never => false,
     };
-    let published = runtime()?
+    let published = runtime
         .block_on(publish::publish(
             &records,
             &out_dir,
@@ -60,6 +71,9 @@ pub(crate) fn report(
     }
     for file in &published.files {
         let _ = writeln!(err, "wrote {}", file.display());
+    }
+    if let Some(url) = published.check_run_url.as_ref().filter(|_| !printer.quiet()) {
+        let _ = writeln!(err, "check run: {url}");
     }
     Ok(ExitCode::from(exit_codes::OK))
 }

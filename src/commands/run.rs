@@ -63,6 +63,9 @@ pub(crate) fn run(args: RunArgs, config_path: Option<&Path>, printer: &Printer) 
             for warning in published.warnings {
                 let _ = writeln!(err, "warning: {warning}");
             }
+            if let Some(url) = published.check_run_url.filter(|_| !printer.quiet()) {
+                let _ = writeln!(err, "check run: {url}");
+            }
         }
         Err(error) => {
             let _ = writeln!(err, "error: {error}");

@@ -261,7 +261,7 @@ pub(crate) struct DeployGroup {
     /// What to wait for, as `kind/name` (`deployment/datastorage`). Empty: every workload in the
     /// group's manifests.
     #[serde(default)]
-    pub(crate) wait_for: Vec<String>,
+    pub(crate) wait_for: Vec<Located<String>>,
     /// How long the group may take to become ready.
     #[serde(default)]
     pub(crate) timeout: Option<HumanDuration>,

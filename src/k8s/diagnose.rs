@@ -39,6 +39,9 @@ pub(crate) struct Diagnosis {
     pub(crate) hint: Option<String>,
     /// Pod states, events and log tails, for the reporters.
     pub(crate) digest: Vec<String>,
+    /// The last line of the first (failing) object's own diagnosis — its last log line when
+    /// there are logs — so an annotation never quotes another object's output.
+    pub(crate) excerpt: Option<String>,
     /// Files written (relative to the report directory where possible).
     pub(crate) files: Vec<String>,
 }
@@ -383,6 +386,9 @@ pub(crate) async fn diagnose(session: &Session, not_ready: &[NotReady], report_d
             }
         }
         let Some(namespace) = entry.applied.namespace.clone() else {
+            if diagnosis.digest.is_empty() {
+                diagnosis.excerpt = lines.last().map(|line| clip(line));
+            }
             diagnosis.digest.extend(lines);
             continue;
         };
@@ -509,6 +515,11 @@ pub(crate) async fn diagnose(session: &Session, not_ready: &[NotReady], report_d
         body.push('\n');
         if std::fs::write(&summary, body).is_ok() {
             diagnosis.files.push(relative(&summary, report_dir));
+        }
+        if diagnosis.digest.is_empty() {
+            diagnosis.excerpt = lines
+                .last()
+                .map(|line| clip(line).trim_start_matches("  | ").to_owned());
         }
         diagnosis.digest.extend(lines.iter().map(|line| clip(line)));
     }

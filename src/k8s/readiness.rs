@@ -29,6 +29,17 @@ pub(crate) struct Problem {
     pub(crate) hint: Option<&'static str>,
 }
 
+impl std::fmt::Display for Problem {
+    /// `Reason: message`, or the reason alone when the message is empty.
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.message.trim().is_empty() {
+            formatter.write_str(&self.reason)
+        } else {
+            write!(formatter, "{}: {}", self.reason, self.message)
+        }
+    }
+}
+
 /// What readiness needs to know about the cluster.
 #[derive(Debug, Default)]
 pub(crate) struct Context {
@@ -490,6 +501,22 @@ fn pvc(object: &Value, context: &Context) -> Readiness {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_empty_message_leaves_no_dangling_colon() {
+        let problem = |message: &str| Problem {
+            reason: "BackoffLimitExceeded".to_owned(),
+            message: message.to_owned(),
+            class: FailureClass::Application,
+            hint: None,
+        };
+        assert_eq!(problem("").to_string(), "BackoffLimitExceeded");
+        assert_eq!(problem("  ").to_string(), "BackoffLimitExceeded");
+        assert_eq!(
+            problem("Job has reached the specified backoff limit").to_string(),
+            "BackoffLimitExceeded: Job has reached the specified backoff limit"
+        );
+    }
     use serde_json::json;
 
     fn check(object: Value) -> Readiness {

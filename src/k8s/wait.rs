@@ -338,11 +338,7 @@ pub(crate) async fn wait(
                     }
                     Readiness::InProgress(message) => set_message(entry, message, on_change),
                     Readiness::Failed(problem) => {
-                        set_message(
-                            entry,
-                            format!("failed: {}: {}", problem.reason, problem.message),
-                            on_change,
-                        );
+                        set_message(entry, format!("failed: {problem}"), on_change);
                         entry.problem = Some(problem);
                     }
                 }
@@ -382,11 +378,7 @@ pub(crate) async fn wait(
                     .find_map(|pod| readiness::owned_pod_problem(pod, owner_kind).map(|problem| (pod, problem)));
                 if let Some((pod, problem)) = failing {
                     let pod = pod.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("?");
-                    set_message(
-                        entry,
-                        format!("failed: pod {pod}: {}: {}", problem.reason, problem.message),
-                        on_change,
-                    );
+                    set_message(entry, format!("failed: pod {pod}: {problem}"), on_change);
                     entry.problem = Some(problem);
                     continue;
                 }

@@ -150,12 +150,20 @@ struct Checker<'a> {
 struct Scope<'a> {
     instruction: &'a Instruction,
     stage: Option<String>,
+    /// The file has more than one stage (only then do messages name the stage).
+    multi_stage: bool,
 }
 
 impl<'a> Checker<'a> {
     fn run(mut self) -> Vec<Finding> {
         let mut stage_index = None::<usize>;
         let mut stage_name = None::<String>;
+        let stages = self
+            .file
+            .instructions
+            .iter()
+            .filter(|instruction| instruction.keyword == "FROM")
+            .count();
         for instruction in &self.file.instructions {
             if instruction.keyword == "FROM" {
                 stage_index = Some(stage_index.map_or(0, |index| index + 1));
@@ -166,7 +174,11 @@ impl<'a> Checker<'a> {
                 .or_else(|| stage_index.map(|index| index.to_string()));
             let first_new = self.findings.len();
             if instruction.effective_keyword() == "RUN" {
-                let scope = Scope { instruction, stage };
+                let scope = Scope {
+                    instruction,
+                    stage,
+                    multi_stage: stages > 1,
+                };
                 self.check_run(&scope);
             }
             self.apply_suppressions(instruction, first_new);
@@ -324,6 +336,7 @@ impl<'a> Checker<'a> {
             None => display_command(&words.iter().map(Word::text).collect::<Vec<_>>().join(" ")),
         };
         let stage = match &scope.stage {
+            _ if !scope.multi_stage => String::new(),
             Some(stage) if stage.parse::<usize>().is_ok() => format!(" in stage {stage}"),
             Some(stage) => format!(" in stage `{stage}`"),
             None => String::new(),
@@ -526,6 +539,28 @@ mod tests {
             .filter(|finding| finding.rule == Rule::NoDnfUpdate)
             .map(|finding| (finding.line, finding.column, finding.suppressed.is_some()))
             .collect()
+    }
+
+    #[test]
+    fn messages_name_the_stage_only_in_multi_stage_files() {
+        let message = |text: &str| {
+            check_text("Dockerfile", text, &RuleLevels::default())
+                .into_iter()
+                .map(|finding| finding.message)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            message("FROM a AS build\nRUN dnf -y update\n"),
+            vec!["`dnf -y update` upgrades every installed package".to_owned()]
+        );
+        assert_eq!(
+            message("FROM a\nRUN true\nFROM b\nRUN yum update\n"),
+            vec!["`yum update` upgrades every installed package in stage 1".to_owned()]
+        );
+        assert_eq!(
+            message("FROM a AS build\nRUN true\nFROM b AS runtime\nRUN yum update\n"),
+            vec!["`yum update` upgrades every installed package in stage `runtime`".to_owned()]
+        );
     }
 
     #[test]

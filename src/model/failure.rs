@@ -29,6 +29,9 @@ pub(crate) struct Failure {
     pub(crate) column: Option<usize>,
     /// The last lines of output (or a diagnosis digest).
     pub(crate) tail: Vec<String>,
+    /// The one line annotations quote (default: the last line of `tail`): for a deploy failure,
+    /// the failing object's own last output, not another object's.
+    pub(crate) excerpt: Option<String>,
     /// Structured findings behind the failure (each its own annotation).
     pub(crate) findings: Vec<Finding>,
 }
@@ -43,6 +46,7 @@ impl Failure {
             line: None,
             column: None,
             tail: Vec::new(),
+            excerpt: None,
             findings: Vec::new(),
         }
     }
@@ -57,8 +61,20 @@ impl Failure {
         self
     }
 
+    /// Point at `file`, line `line`.
+    pub(crate) fn at(mut self, file: impl Into<String>, line: Option<usize>) -> Failure {
+        self.file = Some(file.into());
+        self.line = line;
+        self
+    }
+
     pub(crate) fn tail(mut self, tail: Vec<String>) -> Failure {
         self.tail = tail;
+        self
+    }
+
+    pub(crate) fn excerpt(mut self, excerpt: impl Into<String>) -> Failure {
+        self.excerpt = Some(excerpt.into());
         self
     }
 

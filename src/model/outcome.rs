@@ -39,6 +39,8 @@ pub(crate) enum FailureClass {
     Infrastructure,
     /// The project is broken: a Dockerfile step, a missing build context, a bad reference.
     Application,
+    /// Nobody's fault: the run was interrupted (Ctrl-C, SIGTERM, a cancelled job).
+    Cancelled,
 }
 
 impl FailureClass {
@@ -46,6 +48,7 @@ impl FailureClass {
         match self {
             FailureClass::Infrastructure => "infrastructure",
             FailureClass::Application => "application",
+            FailureClass::Cancelled => "cancelled",
         }
     }
 }

@@ -50,7 +50,7 @@ pub(crate) struct PhaseRecord {
     pub(crate) duration_seconds: f64,
     pub(crate) target_seconds: Option<f64>,
     /// The config-file line setting the target, when the config sets it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub(crate) target_line: Option<u64>,
     pub(crate) status: Status,
     pub(crate) failure_class: Option<FailureClass>,
@@ -62,9 +62,15 @@ pub(crate) struct PhaseRecord {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct StepRecord {
     pub(crate) name: String,
+    /// When the step's own work started (after any wait for what it depends on).
     pub(crate) started_at: Option<String>,
     pub(crate) finished_at: Option<String>,
+    /// The step's own work, not the time it waited for others.
     pub(crate) duration_seconds: f64,
+    /// How long it waited for what it depends on before `started_at` (deploy groups waiting
+    /// for `depends_on`); `null` for steps that wait for nothing.
+    #[serde(default)]
+    pub(crate) waited_seconds: Option<f64>,
     pub(crate) status: Status,
     pub(crate) failure_class: Option<FailureClass>,
     pub(crate) message: Option<String>,
@@ -72,10 +78,10 @@ pub(crate) struct StepRecord {
     /// Where the failure points (a Dockerfile, the kind config), for annotations.
     pub(crate) file: Option<String>,
     /// The line in `file`, when known (the Dockerfile step that failed).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub(crate) line: Option<usize>,
     /// The column in `file`, when known.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub(crate) column: Option<usize>,
     /// Images saved or loaded: bytes moved and throughput.
     pub(crate) bytes: Option<u64>,
@@ -84,10 +90,14 @@ pub(crate) struct StepRecord {
     /// The step's full output, relative to the report directory.
     pub(crate) log: Option<String>,
     /// The last lines of output of a failed step (the digest reporters show).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     pub(crate) tail: Vec<String>,
-    /// Structured findings behind a failure (Dockerfile lint findings).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// The line annotations quote: the failing thing's own last output (`null`: the last line
+    /// of `tail`).
+    #[serde(default)]
+    pub(crate) excerpt: Option<String>,
+    /// Structured findings behind a failure (Dockerfile lint findings, manifest problems).
+    #[serde(default)]
     pub(crate) findings: Vec<Finding>,
 }
 
@@ -124,6 +134,7 @@ impl StepRecord {
             started_at: step.timing.map(|timing| rfc3339(timing.started_at)),
             finished_at: step.timing.map(|timing| rfc3339(timing.finished_at)),
             duration_seconds: duration,
+            waited_seconds: step.waited.map(|waited| waited.as_secs_f64()),
             status: step.status,
             failure_class: failure.map(|failure| failure.class),
             message: failure.map(|failure| failure.message.clone()),
@@ -141,6 +152,7 @@ impl StepRecord {
             tail: failure.map_or_else(Vec::new, |failure| {
                 failure.tail[failure.tail.len().saturating_sub(TAIL_IN_RECORD)..].to_vec()
             }),
+            excerpt: failure.and_then(|failure| failure.excerpt.clone()),
             findings: failure.map_or_else(Vec::new, |failure| failure.findings.clone()),
         }
     }
@@ -212,7 +224,7 @@ impl RunRecord {
             status,
             failure_class: first_failure
                 .map(|(_, failure)| failure.class)
-                .or(cancelled.then_some(FailureClass::Infrastructure)),
+                .or(cancelled.then_some(FailureClass::Cancelled)),
             failed_phase: failed.map(|phase| phase.phase.as_str().to_owned()),
             message,
             setup_seconds: setup.as_secs_f64(),
@@ -221,6 +233,49 @@ impl RunRecord {
             phases: phases.iter().map(PhaseRecord::from_report).collect(),
             warnings: facts.warnings,
         }
+    }
+}
+
+impl RunRecord {
+    /// Paths as the repository sees them, so annotations attach to the pull request's files:
+    /// the config file, every file a step points at and every finding, relative to `root` (the
+    /// repository), with relative paths resolved against `cwd` (where they were written).
+    /// Paths outside `root` stay as they are.
+    pub(crate) fn relative_to(&mut self, root: &Path, cwd: &Path) {
+        let relative = |path: &mut String| *path = repo_relative(path, root, cwd);
+        if let Some(config) = &mut self.config_file {
+            relative(config);
+        }
+        for step in self.phases.iter_mut().flat_map(|phase| &mut phase.steps) {
+            if let Some(file) = &mut step.file {
+                relative(file);
+            }
+            for finding in &mut step.findings {
+                relative(&mut finding.path);
+            }
+        }
+    }
+}
+
+/// `path` relative to `root`, after resolving it against `cwd` and dropping `.` and `..`.
+fn repo_relative(path: &str, root: &Path, cwd: &Path) -> String {
+    fn lexical(path: &Path) -> PathBuf {
+        let mut out = PathBuf::new();
+        for component in path.components() {
+            match component {
+                std::path::Component::CurDir => {}
+                std::path::Component::ParentDir => {
+                    out.pop();
+                }
+                other => out.push(other),
+            }
+        }
+        out
+    }
+    let absolute = lexical(&cwd.join(path));
+    match absolute.strip_prefix(lexical(root)) {
+        Ok(relative) if !relative.as_os_str().is_empty() => relative.display().to_string(),
+        _ => path.to_owned(),
     }
 }
 
@@ -317,5 +372,34 @@ impl RunRecord {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_become_relative_to_the_repository() {
+        let root = Path::new("/home/runner/work/app/app");
+        let cases = [
+            (
+                "docker/api.Dockerfile",
+                "/home/runner/work/app/app/services/api",
+                "services/api/docker/api.Dockerfile",
+            ),
+            ("./docker/../Dockerfile", "/home/runner/work/app/app", "Dockerfile"),
+            (
+                "/home/runner/work/app/app/deploy/db.yaml",
+                "/elsewhere",
+                "deploy/db.yaml",
+            ),
+            ("../outside.yaml", "/home/runner/work/app/app", "../outside.yaml"),
+            ("/etc/kind.yaml", "/home/runner/work/app/app", "/etc/kind.yaml"),
+            ("a:b/Dockerfile", "/home/runner/work/app/app", "a:b/Dockerfile"),
+        ];
+        for (path, cwd, expected) in cases {
+            assert_eq!(repo_relative(path, root, Path::new(cwd)), expected, "{path} from {cwd}");
+        }
     }
 }

@@ -9,7 +9,10 @@ use super::{Failure, FailureClass, PhaseName, Status, Timing};
 #[derive(Debug, Clone)]
 pub(crate) struct StepReport {
     pub(crate) name: String,
+    /// The step's own work (after any wait for what it depends on).
     pub(crate) timing: Option<Timing>,
+    /// How long the step waited for what it depends on before its own work began.
+    pub(crate) waited: Option<std::time::Duration>,
     pub(crate) status: Status,
     pub(crate) failure: Option<Failure>,
     pub(crate) bytes: Option<u64>,
@@ -26,6 +29,7 @@ impl StepReport {
         StepReport {
             name: name.into(),
             timing: None,
+            waited: None,
             status,
             failure: None,
             bytes: None,

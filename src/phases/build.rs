@@ -63,8 +63,7 @@ fn step(engine: Arc<ContainerEngine>, image: PlannedImage) -> Step {
                     outcome.ending()
                 );
                 let line = failing_instruction_line(&image.dockerfile, &outcome.tail);
-                let mut failure = Failure::new(class, message).file(dockerfile).tail(outcome.tail);
-                failure.line = line;
+                let mut failure = Failure::new(class, message).at(dockerfile, line).tail(outcome.tail);
                 if let Some(pattern) = pattern {
                     failure = failure.hint(pattern.hint);
                 }

@@ -47,7 +47,7 @@ pub(crate) const PATTERNS: &[Pattern] = &[
         sources: &[Source::KindCreate],
         class: Infrastructure,
         transient: true,
-        hint: "the Kind node never finished booting systemd within 30s (slow or overloaded runner, inotify limits, rootless Podman logging); the exported kind logs say why",
+        hint: "the Kind node never finished booting systemd within 30s (slow or overloaded runner, inotify limits, rootless Podman logging)",
     },
     Pattern {
         needles: &["failed to read logs", "no such container"],
@@ -169,7 +169,8 @@ pub(crate) const PATTERNS: &[Pattern] = &[
         hint: "a Dockerfile step failed; its output shows which and why",
     },
     Pattern {
-        needles: &["error building at step"],
+        // Podman/Buildah: `Error: building at STEP "RUN …": exit status 7`.
+        needles: &["building at step"],
         sources: &[Source::Build],
         class: Application,
         transient: false,
@@ -230,6 +231,18 @@ mod tests {
                 "docker: Error response from daemon: driver failed programming external connectivity on endpoint x: Bind for 0.0.0.0:8080 failed: port is already allocated.",
                 Infrastructure,
                 true,
+            ),
+            (
+                Source::Build,
+                "subprocess exited with status 7\nError: building at STEP \"RUN echo hi && exit 7\": exit status 7",
+                Application,
+                false,
+            ),
+            (
+                Source::Build,
+                "The command '/bin/sh -c echo hi && exit 7' returned a non-zero code: 7",
+                Application,
+                false,
             ),
             (
                 Source::KindCreate,
@@ -297,6 +310,12 @@ mod tests {
             let (found, pattern) = classify(*source, output);
             assert_eq!(found, *class, "{output}");
             assert_eq!(pattern.is_some_and(|pattern| pattern.transient), *transient, "{output}");
+            // A known text gets its hint, not the phase's default.
+            assert_eq!(
+                pattern.is_some(),
+                !output.contains("nobody has seen"),
+                "no pattern (so no hint) for {output}"
+            );
         }
     }
 

@@ -105,6 +105,11 @@ fn step(run: Arc<RunContext>, cluster: PlannedCluster, diagnostics: PathBuf, pol
             let exported = export_logs(&context, &kind, &cluster.name, &logs_dir).await;
             let transient = pattern.is_some_and(|pattern| pattern.transient);
             if transient && attempt < CREATE_ATTEMPTS && !context.cancel.is_cancelled() {
+                let why = pattern.map_or("", |pattern| pattern.hint);
+                context.warn(&format!(
+                    "`kind create cluster {}` failed with a known transient error, so it was deleted and retried once: {why}",
+                    cluster.name
+                ));
                 context
                     .exec(&delete_command(&kind, &cluster.name), Some(HOUSEKEEPING_TIMEOUT))
                     .await
@@ -197,7 +202,8 @@ pub(crate) fn delete_command(kind: &Kind, name: &str) -> ProcessSpec {
     kind.command().args(["delete", "cluster", "--name", name])
 }
 
-/// `kind export logs DIR --name NAME`; whether it worked.
+/// `kind export logs DIR --name NAME`; whether it worked (a failure is a warning: the run goes
+/// on, and nothing claims logs that do not exist).
 async fn export_logs(context: &StepContext, kind: &Kind, name: &str, directory: &std::path::Path) -> bool {
     let spec = kind
         .command()
@@ -206,7 +212,27 @@ async fn export_logs(context: &StepContext, kind: &Kind, name: &str, directory: 
         .args(["--name", name]);
     let never = tokio_util::sync::CancellationToken::new();
     // Not cancellable: on Ctrl-C the evidence matters most.
-    matches!(crate::exec::run(&spec, Some(&context.log), |_| {}, &never, Some(HOUSEKEEPING_TIMEOUT)).await, Ok(outcome) if outcome.success())
+    match crate::exec::run(&spec, Some(&context.log), |_| {}, &never, Some(HOUSEKEEPING_TIMEOUT)).await {
+        Ok(outcome) if outcome.success() => true,
+        Ok(outcome) => {
+            context.warn(&format!(
+                "`kind export logs` for cluster `{name}` failed ({}): no node logs were saved{}",
+                outcome.ending(),
+                outcome
+                    .tail
+                    .last()
+                    .map(|line| format!("; last output: {line}"))
+                    .unwrap_or_default()
+            ));
+            false
+        }
+        Err(error) => {
+            context.warn(&format!(
+                "`kind export logs` for cluster `{name}` could not run: {error}"
+            ));
+            false
+        }
+    }
 }
 
 /// The teardown phase: delete the cluster.

@@ -105,6 +105,8 @@ async fn blocked(
     reason: String,
     class: FailureClass,
 ) -> StepResult {
+    // It never gets to work of its own: all its time was waiting.
+    context.start_work();
     let _ = signal.0.send(Some(Err(class)));
     if options.fail_fast {
         let _ = tokio::time::timeout(CANCEL_GRACE, context.cancel.cancelled()).await;
@@ -202,6 +204,8 @@ pub(crate) fn group_steps(options: DeployOptions) -> Vec<Step> {
                     }
                 }
             }
+            // Everything it depends on is ready: the group's own clock starts now.
+            context.start_work();
             let result = deploy_group(&options, &group, &session, &context).await;
             let state = match (&result.failure, context.cancel.is_cancelled()) {
                 (Some(failure), _) => Err(failure.class),
@@ -229,9 +233,8 @@ fn apply_failure(errors: &[ApplyError]) -> Failure {
         message.push_str(&format!(" (and {} more apply error(s))", errors.len() - 1));
     }
     let mut failure = Failure::new(first.class, message)
-        .file(first.object.file.display().to_string())
+        .at(first.object.file.display().to_string(), Some(first.object.line))
         .tail(errors.iter().map(|error| error.message.clone()).collect());
-    failure.line = Some(first.object.line);
     if let Some(hint) = &first.hint {
         failure = failure.hint(hint.clone());
     }
@@ -329,8 +332,7 @@ async fn prepare(options: &DeployOptions, context: &StepContext) -> Result<Arc<S
 fn object_failure(error: &objects::ObjectError) -> Failure {
     let mut failure = Failure::new(FailureClass::Application, error.to_string());
     if let Some((file, line)) = error.file() {
-        failure = failure.file(file.display().to_string());
-        failure.line = line;
+        failure = failure.at(file.display().to_string(), line);
     }
     failure
 }
@@ -445,7 +447,7 @@ async fn wait_failure(
         .or_else(|| not_ready.first())?;
     let object = &cause.applied.object;
     let mut message = match &cause.problem {
-        Some(problem) => format!("{} failed: {}: {}", object.describe(), problem.reason, problem.message),
+        Some(problem) => format!("{} failed: {problem}", object.describe()),
         None => format!(
             "{} not ready within {}: {}",
             object.describe(),
@@ -492,9 +494,11 @@ async fn wait_failure(
         hint.push_str(&format!("diagnostics: {summary}"));
     }
     let mut failure = Failure::new(class, message)
-        .file(object.file.display().to_string())
+        .at(object.file.display().to_string(), Some(object.line))
         .tail(diagnosis.digest);
-    failure.line = Some(object.line);
+    if let Some(excerpt) = diagnosis.excerpt {
+        failure = failure.excerpt(excerpt);
+    }
     if !hint.is_empty() {
         failure = failure.hint(hint);
     }

@@ -38,6 +38,8 @@ pub(crate) struct Check {
     pub(crate) class: FailureClass,
     /// A file the check points at (a Dockerfile finding, the kind config).
     pub(crate) file: Option<String>,
+    /// The line in `file`, when known.
+    pub(crate) line: Option<usize>,
     /// Structured findings (the Dockerfile lint).
     pub(crate) findings: Vec<Finding>,
 }
@@ -51,6 +53,7 @@ impl Check {
             hint: None,
             class: FailureClass::Infrastructure,
             file: None,
+            line: None,
             findings: Vec::new(),
         }
     }
@@ -95,8 +98,9 @@ impl Check {
                     failure = failure.hint(hint);
                 }
                 if let Some(file) = self.file {
-                    failure = failure.file(file);
+                    failure = failure.at(file, self.line);
                 }
+                failure.column = failure.findings.first().map(|finding| finding.column);
                 StepResult {
                     note: Some(self.detail),
                     ..StepResult::failed(failure)
@@ -384,30 +388,64 @@ fn port_check(config: Option<&Path>) -> Check {
 }
 
 /// The deploy groups' manifests parse, and run the images this run builds under the same
-/// fully-qualified references with a pull policy that uses the loaded image.
+/// fully-qualified references with a pull policy that uses the loaded image; every `wait_for`
+/// names an object. Each problem is a finding at the file and line it comes from: the manifest
+/// document, or the config entry.
 fn manifest_check(plan: &Plan) -> Check {
     let built: Vec<String> = plan.images.iter().map(|image| image.reference.clone()).collect();
-    let mut problems = Vec::new();
+    let config = plan.config_file.clone().unwrap_or_else(|| "hybrid-e2e.yaml".to_owned());
+    let mut findings: Vec<Finding> = Vec::new();
+    let mut hints: Vec<&'static str> = Vec::new();
     let mut documents = 0;
+    let finding = |path: String, line: usize, rule: &str, message: String| Finding {
+        path,
+        line: line.max(1),
+        column: 1,
+        rule: rule.to_owned(),
+        message,
+    };
     for group in &plan.deploy {
         if group.files.is_empty() {
-            problems.push(format!("deploy group `{}`: its manifests match no file", group.name));
+            findings.push(finding(
+                config.clone(),
+                group.line as usize,
+                "manifest-missing",
+                format!("deploy group `{}`: its manifests match no file", group.name),
+            ));
+            hints.push("check the paths and globs in `manifests:` (relative to the config file)");
         }
         for file in &group.files {
+            let path = file.display().to_string();
             match manifests::read_documents(file) {
                 Ok(parsed) => {
                     documents += parsed.len();
+                    // Where each document starts, for the findings' lines.
+                    let lines: Vec<(usize, usize)> = objects::load(std::slice::from_ref(file))
+                        .map(|objects| objects.iter().map(|object| (object.document, object.line)).collect())
+                        .unwrap_or_default();
+                    let line_of = |document: usize| {
+                        lines
+                            .iter()
+                            .find(|(number, _)| *number == document)
+                            .map_or(1, |(_, line)| *line)
+                    };
                     let uses = manifests::image_uses(file, &parsed);
-                    problems.extend(manifests::check_images(&uses, &built).into_iter().map(|problem| {
-                        format!(
-                            "{} (document {}): {}",
-                            file.display(),
-                            problem.use_.document + 1,
-                            problem.message
-                        )
-                    }));
+                    for problem in manifests::check_images(&uses, &built) {
+                        findings.push(finding(
+                            path.clone(),
+                            line_of(problem.use_.document + 1),
+                            "manifest-image",
+                            format!("(document {}) {}", problem.use_.document + 1, problem.message),
+                        ));
+                        hints.push(
+                            "use the fully-qualified references `hybrid-e2e plan` prints, with imagePullPolicy IfNotPresent",
+                        );
+                    }
                 }
-                Err(error) => problems.push(error.to_string()),
+                Err(error) => {
+                    findings.push(finding(path.clone(), 1, "manifest-yaml", error.to_string()));
+                    hints.push("fix the manifest so it parses as YAML (`kubectl apply --dry-run=client -f FILE` reads it the same way)");
+                }
             }
         }
         // A `wait_for` that names no object of its group would fail the group after minutes
@@ -415,14 +453,20 @@ fn manifest_check(plan: &Plan) -> Check {
         if !group.wait_for.is_empty()
             && let Ok(objects) = objects::load(&group.files)
         {
-            problems.extend(
-                objects::wait_for_problems(&group.wait_for, &objects)
-                    .into_iter()
-                    .map(|problem| format!("deploy group `{}`: {problem}", group.name)),
-            );
+            for (selector, line) in group.wait_for.iter().zip(&group.wait_for_lines) {
+                for problem in objects::wait_for_problems(std::slice::from_ref(selector), &objects) {
+                    findings.push(finding(
+                        config.clone(),
+                        *line as usize,
+                        "wait-for",
+                        format!("deploy group `{}`: {problem}", group.name),
+                    ));
+                    hints.push("name an object of the group's manifests as `kind/name` (e.g. `deployment/api`)");
+                }
+            }
         }
     }
-    if problems.is_empty() {
+    if findings.is_empty() {
         return Check::pass(
             "manifests",
             format!(
@@ -431,19 +475,19 @@ fn manifest_check(plan: &Plan) -> Check {
             ),
         );
     }
+    let detail = findings
+        .iter()
+        .map(|finding| format!("{}:{}: {}", finding.path, finding.line, finding.message))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut seen = std::collections::HashSet::new();
+    hints.retain(|hint| seen.insert(*hint));
     Check {
         class: FailureClass::Application,
-        file: plan
-            .deploy
-            .iter()
-            .flat_map(|group| &group.files)
-            .next()
-            .map(|file| file.display().to_string()),
-        ..Check::fail(
-            "manifests",
-            problems.join("\n"),
-            "use the fully-qualified references `hybrid-e2e plan` prints, with imagePullPolicy IfNotPresent",
-        )
+        file: findings.first().map(|finding| finding.path.clone()),
+        line: findings.first().map(|finding| finding.line),
+        findings,
+        ..Check::fail("manifests", detail, hints.join("; "))
     }
 }
 
@@ -490,6 +534,7 @@ fn lint_check(plan: &Plan, levels: &lint::RuleLevels) -> Check {
     Check {
         class: FailureClass::Application,
         file: findings.first().map(|finding| finding.path.clone()),
+        line: findings.first().map(|finding| finding.line),
         findings,
         ..Check::fail(
             "lint",

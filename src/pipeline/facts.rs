@@ -37,6 +37,21 @@ pub(super) async fn commit() -> Option<String> {
     }
 }
 
+/// The repository the run's paths are reported against: `GITHUB_WORKSPACE` in Actions (what
+/// annotations are relative to), else git's top level, else `None` (paths stay as written).
+pub(crate) async fn repository_root() -> Option<std::path::PathBuf> {
+    if let Some(workspace) = std::env::var_os("GITHUB_WORKSPACE").filter(|value| !value.is_empty()) {
+        return Some(workspace.into());
+    }
+    let spec = ProcessSpec::new("git").args(["rev-parse", "--show-toplevel"]);
+    match exec::capture(&spec, GIT_TIMEOUT).await {
+        Ok((true, stdout, _)) => {
+            Some(stdout.trim().into()).filter(|root: &std::path::PathBuf| !root.as_os_str().is_empty())
+        }
+        _ => None,
+    }
+}
+
 /// This machine's name.
 pub(super) fn host() -> String {
     nix::unistd::gethostname()

@@ -17,6 +17,7 @@ use crate::plan::Plan;
 use crate::report::timings::TimingsFile;
 use crate::runner::{self, PhaseOptions};
 use facts::WarningLog;
+pub(crate) use facts::repository_root;
 use schedule::STRICT;
 
 /// What `run` was asked to do.
@@ -112,13 +113,7 @@ pub(crate) async fn run(options: RunOptions, cancel: CancellationToken) -> RunOu
     let failed = phases.iter().any(|phase| phase.status == Status::Failed) || cancel.is_cancelled();
     if context.cluster_created() {
         if keep_cluster(plan.cluster.preserve, failed) {
-            let message = format!(
-                "cluster `{}` preserved (preserve: {}); kubeconfig {}; delete it with `hybrid-e2e cleanup` or `kind delete cluster --name {}`",
-                plan.cluster.name,
-                plan.cluster.preserve.as_str(),
-                plan.cluster.kubeconfig.display(),
-                plan.cluster.name
-            );
+            let message = preserved_message(&context).await;
             reporters.emit(Event::Warning { message: &message });
         } else {
             let options = PhaseOptions {
@@ -158,13 +153,44 @@ pub(crate) async fn run(options: RunOptions, cancel: CancellationToken) -> RunOu
         total_target: plan.targets.total,
         warnings: std::mem::take(&mut *warnings.lock().unwrap_or_else(std::sync::PoisonError::into_inner)),
     };
-    let record = RunRecord::new(facts, &phases, started.stop(), cancel.is_cancelled());
+    let mut record = RunRecord::new(facts, &phases, started.stop(), cancel.is_cancelled());
+    if let (Some(root), Ok(cwd)) = (facts::repository_root().await, std::env::current_dir()) {
+        record.relative_to(&root, &cwd);
+    }
     reporters.emit(Event::RunFinished { record: &record });
     let timings_error = timings_error
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .take();
     RunOutcome { record, timings_error }
+}
+
+/// What a kept cluster leaves behind, as it is: a cluster (with or without its kubeconfig), or
+/// nothing at all when `kind create` failed before making one.
+async fn preserved_message(context: &RunContext) -> String {
+    let plan = &context.plan;
+    let name = &plan.cluster.name;
+    let exists = context
+        .kind()
+        .clusters()
+        .await
+        .is_ok_and(|clusters| clusters.contains(name));
+    if !exists {
+        return format!("no cluster `{name}` exists to keep: `kind create cluster` failed before making one");
+    }
+    let delete = format!("delete it with `hybrid-e2e cleanup` or `kind delete cluster --name {name}`");
+    if plan.cluster.kubeconfig.is_file() {
+        format!(
+            "cluster `{name}` preserved (preserve: {}); kubeconfig {}; {delete}",
+            plan.cluster.preserve.as_str(),
+            plan.cluster.kubeconfig.display()
+        )
+    } else {
+        format!(
+            "cluster `{name}` (left by a failed create) preserved (preserve: {}); it has no kubeconfig (`kind get kubeconfig --name {name}` may give one); {delete}",
+            plan.cluster.preserve.as_str()
+        )
+    }
 }
 
 /// Whether `preserve` keeps the cluster of a run that `failed` (or was cancelled).

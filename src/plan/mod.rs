@@ -83,6 +83,12 @@ pub(crate) struct PlannedGroup {
     pub(crate) manifests: Vec<String>,
     pub(crate) depends_on: Vec<String>,
     pub(crate) wait_for: Vec<String>,
+    /// The config-file line of each `wait_for` entry.
+    #[serde(skip)]
+    pub(crate) wait_for_lines: Vec<u64>,
+    /// The config-file line of the group.
+    #[serde(skip)]
+    pub(crate) line: u64,
     #[serde(serialize_with = "seconds")]
     pub(crate) timeout: Duration,
     /// The manifest files, globs and directories expanded.
@@ -294,7 +300,9 @@ impl Plan {
                         .iter()
                         .map(|dependency| dependency.value.clone())
                         .collect(),
-                    wait_for: group.wait_for.clone(),
+                    wait_for: group.wait_for.iter().map(|entry| entry.value.clone()).collect(),
+                    wait_for_lines: group.wait_for.iter().map(|entry| entry.line).collect(),
+                    line: group.name.line,
                     files: group
                         .manifests
                         .iter()
@@ -458,11 +466,11 @@ impl Plan {
             format(self.targets.deploy),
             self.deploy.len()
         );
-        if !self.crds.is_empty() || !self.namespaces.is_empty() {
-            let none = || "none".to_owned();
+        if !self.deploy.is_empty() || !self.crds.is_empty() || !self.namespaces.is_empty() {
+            let none = || "none configured".to_owned();
             let _ = writeln!(
                 out,
-                "   first: namespaces {} · CRDs {} (then wait for Established)",
+                "   step namespaces-crds: namespaces {} · CRDs {} · plus every Namespace/CRD in the groups' manifests; then wait for Established and default ServiceAccounts",
                 Some(self.namespaces.join(", "))
                     .filter(|text| !text.is_empty())
                     .unwrap_or_else(none),

@@ -7,9 +7,14 @@
 use std::time::Duration;
 
 use http_body_util::BodyExt;
-use serde_json::{Value, json};
+use octocrab::params::checks::{
+    CheckRunConclusion, CheckRunOutput, CheckRunOutputAnnotation, CheckRunOutputAnnotationLevel, CheckRunStatus,
+};
+use serde::Serialize;
+use serde_json::Value;
 
 use super::github::Annotation;
+use super::summary;
 use super::workflow::AnnotationLevel;
 use crate::model::{RunRecord, Status};
 
@@ -91,6 +96,8 @@ fn pull_request_head() -> Option<String> {
 pub(crate) enum CheckOutcome {
     Published {
         check_run_id: u64,
+        /// Where users see it (`html_url`), when GitHub said.
+        url: Option<String>,
         annotations: usize,
         requests: usize,
     },
@@ -122,111 +129,193 @@ fn fit(text: &str, limit: usize) -> String {
     format!("{}{note}", &text[..cut])
 }
 
-fn conclusion(runs: &[RunRecord]) -> &'static str {
+/// The one verdict of all runs: the worst of them.
+fn conclusion(runs: &[RunRecord]) -> CheckRunConclusion {
     if runs.iter().any(|run| run.status == Status::Failed) {
-        "failure"
+        CheckRunConclusion::Failure
     } else if runs.iter().any(|run| run.status == Status::Cancelled) {
-        "cancelled"
+        CheckRunConclusion::Cancelled
     } else if runs.iter().any(|run| run.status == Status::OverTarget) {
-        "neutral"
+        CheckRunConclusion::Neutral
     } else {
-        "success"
+        CheckRunConclusion::Success
     }
 }
 
+/// One run: its verdict and its own setup time. Matrix jobs: how many jobs ended how, and which
+/// job was slowest — never one run's verdict with another's duration.
 fn title(runs: &[RunRecord]) -> String {
-    let setup: f64 = runs.iter().map(|run| run.setup_seconds).fold(0.0, f64::max);
-    let verdict = match conclusion(runs) {
-        "failure" => "failed",
-        "cancelled" => "cancelled",
-        "neutral" => "over target",
-        _ => "within target",
+    let verdict = |status: Status| match status {
+        Status::Failed => "failed",
+        Status::Cancelled => "cancelled",
+        Status::OverTarget => "over target",
+        Status::Ok | Status::Skipped => "within target",
     };
-    format!("E2E setup {verdict} ({setup:.0}s)")
+    match runs {
+        [run] => format!(
+            "E2E setup {} ({:.0}s of {:.0}s)",
+            verdict(run.status),
+            run.setup_seconds,
+            run.total_target_seconds
+        ),
+        _ => {
+            let count = |status: Status| runs.iter().filter(|run| run.status == status).count();
+            let counts: Vec<String> = [Status::Failed, Status::Cancelled, Status::OverTarget]
+                .into_iter()
+                .filter(|status| count(*status) > 0)
+                .map(|status| format!("{} of {} jobs {}", count(status), runs.len(), verdict(status)))
+                .collect();
+            let head = if counts.is_empty() {
+                format!("E2E setup: all {} jobs within target", runs.len())
+            } else {
+                format!("E2E setup: {}", counts.join(", "))
+            };
+            match runs.iter().max_by(|a, b| a.setup_seconds.total_cmp(&b.setup_seconds)) {
+                Some(slowest) => format!(
+                    "{head}; slowest {} {:.0}s",
+                    summary::job_name(slowest),
+                    slowest.setup_seconds
+                ),
+                None => head,
+            }
+        }
+    }
+}
+
+/// The check run's `text`: one line per run, or a per-job table for matrix jobs.
+fn text(runs: &[RunRecord]) -> String {
+    let mut out = String::new();
+    if runs.len() > 1 {
+        out.push_str("| Job | Run | Cluster | Status | Setup |\n| --- | --- | --- | --- | ---: |\n");
+    }
+    for (run, label) in runs.iter().zip(summary::job_labels(runs)) {
+        if runs.len() > 1 {
+            out.push_str(&format!(
+                "| `{}` | `{}` | `{}` | {} | {:.1}s |\n",
+                label,
+                run.run_id,
+                run.cluster_name,
+                run.status.as_str(),
+                run.setup_seconds
+            ));
+        } else {
+            out.push_str(&format!(
+                "run {} · cluster {} · {}\n",
+                run.run_id,
+                run.cluster_name,
+                run.status.as_str()
+            ));
+        }
+    }
+    fit(&out, OUTPUT_LIMIT)
 }
 
 /// Check-run annotations: only those anchored on a file (GitHub requires `path`).
-fn check_annotations(annotations: &[Annotation]) -> Vec<Value> {
+fn check_annotations(annotations: &[Annotation]) -> Vec<CheckRunOutputAnnotation> {
+    let number = |value: usize| u32::try_from(value).unwrap_or(u32::MAX);
     annotations
         .iter()
         .filter_map(|annotation| {
             let path = annotation.properties.file.clone()?;
             let line = annotation.properties.start_line.unwrap_or(1).max(1);
             let end = annotation.properties.end_line.unwrap_or(line).max(line);
-            let mut value = json!({
-                "path": path,
-                "start_line": line,
-                "end_line": end,
-                "annotation_level": match annotation.level {
-                    AnnotationLevel::Error => "failure",
-                    AnnotationLevel::Warning => "warning",
+            let (start_column, end_column) = match annotation.properties.start_column {
+                Some(column) if line == end => (
+                    Some(number(column)),
+                    Some(number(annotation.properties.end_column.unwrap_or(column).max(column))),
+                ),
+                _ => (None, None),
+            };
+            Some(CheckRunOutputAnnotation {
+                path,
+                start_line: number(line),
+                end_line: number(end),
+                start_column,
+                end_column,
+                annotation_level: match annotation.level {
+                    AnnotationLevel::Error => CheckRunOutputAnnotationLevel::Failure,
+                    AnnotationLevel::Warning => CheckRunOutputAnnotationLevel::Warning,
                 },
-                "message": fit(&annotation.message, 64 * 1024 - 1),
-            });
-            if let Some(title) = &annotation.properties.title {
-                value["title"] = Value::from(title.chars().take(255).collect::<String>());
-            }
-            if line == end
-                && let Some(column) = annotation.properties.start_column
-            {
-                value["start_column"] = Value::from(column);
-                value["end_column"] = Value::from(annotation.properties.end_column.unwrap_or(column).max(column));
-            }
-            Some(value)
+                message: fit(&annotation.message, 64 * 1024 - 1),
+                title: annotation
+                    .properties
+                    .title
+                    .as_ref()
+                    .map(|title| title.chars().take(255).collect()),
+                raw_details: None,
+            })
         })
         .collect()
 }
 
-/// The request bodies, in order: the create (or the update of the job's own run), then one
-/// update per further 50 annotations.
-pub(crate) fn request_bodies(
-    target: &CheckTarget,
-    runs: &[RunRecord],
-    summary: &str,
-    annotations: &[Annotation],
-) -> Vec<Value> {
+/// `POST …/check-runs`.
+#[derive(Serialize)]
+struct CreateCheckRun<'a> {
+    name: &'a str,
+    head_sha: &'a str,
+    status: CheckRunStatus,
+    conclusion: CheckRunConclusion,
+    output: CheckRunOutput,
+}
+
+/// `PATCH …/check-runs/{id}`: output only (the job's own run decides its own conclusion).
+#[derive(Serialize)]
+struct UpdateCheckRun {
+    output: CheckRunOutput,
+}
+
+/// The request bodies, in order: the create (or the first update of the job's own run), then
+/// one update per further 50 annotations. The full summary (built for the check run's own
+/// 65,535-byte budget) goes only into the last request, which replaces the short placeholder
+/// the earlier ones carry, so a big summary is sent once.
+pub(crate) fn request_bodies(target: &CheckTarget, runs: &[RunRecord], annotations: &[Annotation]) -> Vec<Value> {
     let annotations = check_annotations(annotations);
     let title = title(runs);
-    let summary = fit(summary, OUTPUT_LIMIT);
-    let text = fit(
-        &runs
-            .iter()
-            .map(|run| {
-                format!(
-                    "run {} · cluster {} · {}",
-                    run.run_id,
-                    run.cluster_name,
-                    run.status.as_str()
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("\n"),
-        OUTPUT_LIMIT,
-    );
-    let mut chunks: Vec<Vec<Value>> = annotations
-        .chunks(ANNOTATIONS_PER_REQUEST)
-        .map(<[Value]>::to_vec)
-        .collect();
+    let total = annotations.len();
+    let mut chunks: Vec<Vec<CheckRunOutputAnnotation>> = Vec::new();
+    let mut rest = annotations.into_iter().peekable();
+    while rest.peek().is_some() {
+        chunks.push(rest.by_ref().take(ANNOTATIONS_PER_REQUEST).collect());
+    }
     if chunks.is_empty() {
         chunks.push(Vec::new());
     }
+    let last = chunks.len() - 1;
     chunks
         .into_iter()
         .enumerate()
         .map(|(index, chunk)| {
-            let output = json!({ "title": title, "summary": summary, "text": text, "annotations": chunk });
-            match (index, target.check_run_id) {
-                // The job's own check run: only its output; the job itself decides its conclusion.
-                (0, Some(_)) => json!({ "output": output }),
-                (0, None) => json!({
-                    "name": target.name,
-                    "head_sha": target.head_sha,
-                    "status": "completed",
-                    "conclusion": conclusion(runs),
-                    "output": output,
+            let output = if index == last {
+                CheckRunOutput {
+                    title: title.clone(),
+                    summary: summary::render_within(runs, 0, OUTPUT_LIMIT),
+                    text: Some(text(runs)),
+                    annotations: chunk,
+                    images: Vec::new(),
+                }
+            } else {
+                CheckRunOutput {
+                    title: title.clone(),
+                    summary: format!(
+                        "Publishing {total} annotation(s), {} per request; the full report follows.",
+                        ANNOTATIONS_PER_REQUEST
+                    ),
+                    text: None,
+                    annotations: chunk,
+                    images: Vec::new(),
+                }
+            };
+            let body = match (index, target.check_run_id) {
+                (0, None) => serde_json::to_value(CreateCheckRun {
+                    name: &target.name,
+                    head_sha: &target.head_sha,
+                    status: CheckRunStatus::Completed,
+                    conclusion: conclusion(runs),
+                    output,
                 }),
-                _ => json!({ "output": { "title": title, "summary": summary, "annotations": output["annotations"] } }),
-            }
+                _ => serde_json::to_value(UpdateCheckRun { output }),
+            };
+            body.unwrap_or(Value::Null)
         })
         .collect()
 }
@@ -235,7 +324,6 @@ pub(crate) fn request_bodies(
 pub(crate) async fn publish(
     target: &CheckTarget,
     runs: &[RunRecord],
-    summary: &str,
     annotations: &[Annotation],
 ) -> Result<CheckOutcome, CheckError> {
     let client = octocrab::Octocrab::builder()
@@ -246,32 +334,46 @@ pub(crate) async fn publish(
         .set_read_timeout(Some(Duration::from_secs(30)))
         .build()
         .map_err(|error| CheckError::Client(error.to_string()))?;
-    let bodies = request_bodies(target, runs, summary, annotations);
+    let bodies = request_bodies(target, runs, annotations);
     let total: usize = bodies
         .iter()
         .map(|body| body["output"]["annotations"].as_array().map_or(0, Vec::len))
         .sum();
     let base = format!("/repos/{}/{}/check-runs", target.owner, target.repo);
     let mut check_run_id = target.check_run_id;
+    let mut url = None;
     for body in &bodies {
         let (method, uri) = match check_run_id {
-            Some(id) => ("PATCH", format!("{base}/{id}")),
-            None => ("POST", base.clone()),
+            Some(id) => (Method::Patch, format!("{base}/{id}")),
+            None => (Method::Post, base.clone()),
         };
         match send(&client, method, &uri, body, target.backoff).await? {
             Sent::Ok(response) => {
-                if check_run_id.is_none() {
-                    check_run_id = response.get("id").and_then(Value::as_u64);
-                }
+                check_run_id = check_run_id.or_else(|| response.get("id").and_then(Value::as_u64));
+                url = response
+                    .get("html_url")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+                    .or(url);
             }
             Sent::Forbidden => return Ok(CheckOutcome::Forbidden),
         }
     }
     Ok(CheckOutcome::Published {
         check_run_id: check_run_id.unwrap_or_default(),
+        url,
         annotations: total,
         requests: bodies.len(),
     })
+}
+
+/// The two calls we make. The raw `_post`/`_patch` are used (with octocrab's typed request
+/// bodies) because retries need the response headers (`Retry-After`, `x-ratelimit-*`), which
+/// the typed builders do not expose.
+#[derive(Debug, Clone, Copy)]
+enum Method {
+    Post,
+    Patch,
 }
 
 enum Sent {
@@ -283,17 +385,24 @@ enum Sent {
 /// `Retry-After` (or `x-ratelimit-reset`); any other 403 is `Forbidden`.
 async fn send(
     client: &octocrab::Octocrab,
-    method: &str,
+    method: Method,
     uri: &str,
     body: &Value,
     backoff: Duration,
 ) -> Result<Sent, CheckError> {
-    let what = format!("{method} {uri}");
+    let what = format!(
+        "{} {uri}",
+        if matches!(method, Method::Post) {
+            "POST"
+        } else {
+            "PATCH"
+        }
+    );
     let mut delay = backoff;
     for attempt in 1..=ATTEMPTS {
         let response = match method {
-            "PATCH" => client._patch(uri, Some(body)).await,
-            _ => client._post(uri, Some(body)).await,
+            Method::Patch => client._patch(uri, Some(body)).await,
+            Method::Post => client._post(uri, Some(body)).await,
         };
         let response = match response {
             Ok(response) => response,
@@ -371,6 +480,7 @@ mod tests {
     use super::*;
     use crate::report::fixtures;
     use crate::report::workflow::AnnotationProperties;
+    use serde_json::json;
     use wiremock::matchers::{method, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -446,18 +556,14 @@ mod tests {
                 .expect(2)
                 .mount(&server)
                 .await;
-            let outcome = publish(
-                &target(&server, None),
-                &[fixtures::build_failure()],
-                "## summary",
-                &annotations(120),
-            )
-            .await
-            .expect("published");
+            let outcome = publish(&target(&server, None), &[fixtures::build_failure()], &annotations(120))
+                .await
+                .expect("published");
             assert_eq!(
                 outcome,
                 CheckOutcome::Published {
                     check_run_id: 4242,
+                    url: None,
                     annotations: 120,
                     requests: 3
                 }
@@ -476,6 +582,18 @@ mod tests {
             let first: Value = serde_json::from_slice(&requests[0].body).expect("JSON");
             assert_eq!(first["conclusion"], "failure");
             assert_eq!(first["head_sha"], "0123456789abcdef0123456789abcdef01234567");
+            // The big summary is sent once, in the last request; the others carry a placeholder.
+            let summaries: Vec<usize> = requests
+                .iter()
+                .map(|request| {
+                    serde_json::from_slice::<Value>(&request.body).expect("JSON")["output"]["summary"]
+                        .as_str()
+                        .expect("summary")
+                        .len()
+                })
+                .collect();
+            assert!(summaries[0] < 200 && summaries[1] < 200, "{summaries:?}");
+            assert!(summaries[2] > 1000, "{summaries:?}");
             assert!(
                 requests[0]
                     .headers
@@ -496,13 +614,14 @@ mod tests {
                 .expect(1)
                 .mount(&server)
                 .await;
-            let outcome = publish(&target(&server, Some(77)), &[fixtures::green()], "ok", &[])
+            let outcome = publish(&target(&server, Some(77)), &[fixtures::green()], &[])
                 .await
                 .expect("published");
             assert_eq!(
                 outcome,
                 CheckOutcome::Published {
                     check_run_id: 77,
+                    url: None,
                     annotations: 0,
                     requests: 1
                 }
@@ -524,7 +643,7 @@ mod tests {
                 .mount(&server)
                 .await;
             Mock::given(method("POST")).respond_with(created()).mount(&server).await;
-            let outcome = publish(&target(&server, None), &[fixtures::green()], "ok", &annotations(3))
+            let outcome = publish(&target(&server, None), &[fixtures::green()], &annotations(3))
                 .await
                 .expect("published");
             assert!(matches!(outcome, CheckOutcome::Published { check_run_id: 4242, .. }));
@@ -547,7 +666,7 @@ mod tests {
                 .await;
             Mock::given(method("POST")).respond_with(created()).mount(&server).await;
             let started = std::time::Instant::now();
-            let outcome = publish(&target(&server, None), &[fixtures::green()], "ok", &[]).await.expect("published");
+            let outcome = publish(&target(&server, None), &[fixtures::green()], &[]).await.expect("published");
             assert!(matches!(outcome, CheckOutcome::Published { .. }));
             assert!(started.elapsed() >= Duration::from_secs(1), "Retry-After was not honoured");
         });
@@ -565,16 +684,15 @@ mod tests {
                 .expect(1)
                 .mount(&server)
                 .await;
-            let outcome = publish(&target(&server, None), &[fixtures::green()], "ok", &annotations(2))
+            let outcome = publish(&target(&server, None), &[fixtures::green()], &annotations(2))
                 .await
                 .expect("no error");
             assert_eq!(outcome, CheckOutcome::Forbidden);
         });
     }
 
-    #[test]
-    fn output_fits_githubs_byte_limits() {
-        let server_target = CheckTarget {
+    fn offline_target() -> CheckTarget {
+        CheckTarget {
             api_url: String::new(),
             token: "t".to_owned(),
             owner: "o".to_owned(),
@@ -583,18 +701,47 @@ mod tests {
             name: "n".to_owned(),
             check_run_id: None,
             backoff: Duration::from_millis(1),
-        };
-        let summary = "é".repeat(200_000);
-        let bodies = request_bodies(&server_target, &[fixtures::huge()], &summary, &annotations(1));
+        }
+    }
+
+    /// A 5,000-step run: the check run's summary is built for its own 65,535 bytes — verdict and
+    /// failures first, nothing cut inside a block — not a cut copy of the 1 MiB job summary.
+    #[test]
+    fn output_fits_githubs_byte_limits_with_whole_blocks() {
+        let server_target = offline_target();
+        let bodies = request_bodies(&server_target, &[fixtures::huge()], &annotations(1));
         let summary = bodies[0]["output"]["summary"].as_str().expect("summary");
+        assert!(summary.len() <= OUTPUT_LIMIT, "{} bytes", summary.len());
+        summary::assert_balanced(summary);
         assert!(
-            summary.len() <= OUTPUT_LIMIT && summary.ends_with("summary.md."),
-            "{} bytes",
-            summary.len()
+            summary.starts_with("## ❌ hybrid-e2e") && summary.contains("<code>build/image-0000</code>"),
+            "the verdict and the failures come first"
+        );
+        assert!(
+            summary.contains("| Phase | Status |"),
+            "the phase table is kept: {}",
+            &summary[summary.len().saturating_sub(600)..]
         );
         assert!(
             !format!("{server_target:?}").contains("\"t\""),
             "the token is never in debug output"
+        );
+    }
+
+    #[test]
+    fn a_merged_title_counts_jobs_and_names_the_slowest() {
+        let [api, worker] = fixtures::matrix();
+        let merged = title(&[api.clone(), worker]);
+        assert_eq!(
+            merged,
+            "E2E setup: 1 of 2 jobs failed; slowest services/api/hybrid-e2e.yaml 94s"
+        );
+        assert_eq!(title(&[api]), "E2E setup within target (94s of 360s)");
+        let bodies = request_bodies(&offline_target(), &fixtures::matrix(), &[]);
+        let text = bodies[0]["output"]["text"].as_str().expect("text");
+        assert!(
+            text.contains("| `services/worker/hybrid-e2e.yaml` | `20261122-100000-bbbb0002` |"),
+            "{text}"
         );
     }
 }

@@ -1,245 +1,285 @@
-//! Run records for the reporters' snapshot tests: shaped like real `timings.json` files.
+//! Run records for the reporters' snapshot tests, each built from one timeline through the same
+//! mapping a real run uses (`RunRecord::new`), so every derived figure follows: phase spans
+//! cover their steps, the setup time is the sum of the setup phases, statuses and messages are
+//! the ones the runner and the pipeline would give.
 
-use crate::model::{FailureClass, Finding, PhaseRecord, RunRecord, Status, StepRecord};
+use std::time::Duration;
 
-fn at(seconds: f64) -> String {
-    let base = chrono::DateTime::parse_from_rfc3339("2026-11-22T10:00:00.000Z").expect("base time");
-    (base + chrono::Duration::milliseconds((seconds * 1000.0) as i64))
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+use chrono::{DateTime, Utc};
+
+use crate::model::{
+    Failure, FailureClass, Finding, PhaseName, PhaseReport, RunFacts, RunRecord, Status, StepReport, Timing,
+};
+
+/// The fixtures' clock starts here.
+fn base_time() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-22T10:00:00.000Z")
+        .expect("base time")
+        .to_utc()
 }
 
-pub(crate) fn step(name: &str, start: f64, seconds: f64, status: Status) -> StepRecord {
-    StepRecord {
-        name: name.to_owned(),
-        started_at: Some(at(start)),
-        finished_at: Some(at(start + seconds)),
-        duration_seconds: seconds,
-        status,
-        failure_class: None,
-        message: None,
-        hint: None,
-        file: None,
-        line: None,
-        column: None,
-        bytes: None,
-        bytes_per_second: None,
-        attempts: 1,
-        log: Some(format!("logs/x/{name}.log")),
-        tail: Vec::new(),
-        findings: Vec::new(),
+fn timing(start: f64, seconds: f64) -> Timing {
+    let started_at = base_time() + chrono::Duration::milliseconds((start * 1000.0).round() as i64);
+    let duration = Duration::from_secs_f64(seconds);
+    Timing {
+        started_at,
+        finished_at: started_at + chrono::Duration::milliseconds((seconds * 1000.0).round() as i64),
+        duration,
     }
 }
 
-fn phase(
-    name: &str,
+/// One step on the timeline: starts at `start` seconds, works `seconds`.
+pub(crate) struct StepAt {
+    report: StepReport,
     start: f64,
     seconds: f64,
-    target: Option<f64>,
-    status: Status,
-    steps: Vec<StepRecord>,
-) -> PhaseRecord {
-    PhaseRecord {
-        name: name.to_owned(),
-        started_at: Some(at(start)),
-        finished_at: Some(at(start + seconds)),
-        duration_seconds: seconds,
-        target_seconds: target,
-        target_line: None,
-        status,
-        failure_class: None,
-        message: None,
-        steps,
+}
+
+pub(crate) fn step(name: &str, start: f64, seconds: f64, status: Status) -> StepAt {
+    StepAt {
+        report: StepReport {
+            timing: (status != Status::Cancelled || seconds > 0.0).then(|| timing(start, seconds)),
+            attempts: 1,
+            log: Some(format!("logs/x/{name}.log")),
+            ..StepReport::not_run(name, status)
+        },
+        start,
+        seconds,
     }
 }
 
-fn base(status: Status, phases: Vec<PhaseRecord>) -> RunRecord {
-    let setup = phases
-        .iter()
-        .filter(|phase| phase.target_seconds.is_some())
-        .map(|phase| phase.duration_seconds)
-        .sum();
-    RunRecord {
-        format_version: 1,
-        run_id: "20261122-100000-0a1b2c3d".to_owned(),
+impl StepAt {
+    fn failed(mut self, failure: Failure) -> StepAt {
+        self.report.status = Status::Failed;
+        self.report.failure = Some(failure);
+        self
+    }
+
+    fn waited(mut self, seconds: f64) -> StepAt {
+        self.report.waited = Some(Duration::from_secs_f64(seconds));
+        self
+    }
+
+    fn bytes(mut self, bytes: u64) -> StepAt {
+        self.report.bytes = Some(bytes);
+        self
+    }
+}
+
+/// A phase that ran its steps: it spans from `start` to the last step's end (plus the runner's
+/// bookkeeping), and ends as the runner would decide.
+fn phase(phase: PhaseName, start: f64, target: Option<f64>, steps: Vec<StepAt>, cancelled: bool) -> PhaseReport {
+    let end = steps.iter().map(|step| step.start + step.seconds).fold(start, f64::max) + 0.1;
+    let timing = timing(start, end - start);
+    let target = target.map(Duration::from_secs_f64);
+    let steps: Vec<StepReport> = steps.into_iter().map(|step| step.report).collect();
+    let status = if steps.iter().any(|step| step.status == Status::Failed) {
+        Status::Failed
+    } else if cancelled || steps.iter().any(|step| step.status == Status::Cancelled) {
+        Status::Cancelled
+    } else if target.is_some_and(|target| timing.duration > target) {
+        Status::OverTarget
+    } else {
+        Status::Ok
+    };
+    let message = steps.iter().find_map(|step| {
+        step.failure
+            .as_ref()
+            .map(|failure| format!("{}: {}", step.name, failure.message))
+    });
+    PhaseReport {
+        phase,
+        timing: Some(timing),
+        target,
+        target_line: None,
+        status,
+        steps,
+        message,
+    }
+}
+
+fn skipped(name: PhaseName, target: f64, reason: &str) -> PhaseReport {
+    PhaseReport::skipped(name, Some(Duration::from_secs_f64(target)), reason)
+}
+
+fn facts(run: &str, cluster: &str) -> RunFacts {
+    RunFacts {
+        run_id: format!("20261122-100000-{run}"),
         config_file: Some("hybrid-e2e.yaml".to_owned()),
         config_hash: "ab".repeat(32),
         commit: Some("0123456789abcdef0123456789abcdef01234567".to_owned()),
         host: "runner".to_owned(),
-        engine: Some("docker".to_owned()),
-        engine_version: Some("28.2.2".to_owned()),
+        engine: Some(("docker".to_owned(), "28.2.2".to_owned())),
         kind_version: Some("kind v0.32.0 go1.25.1 linux/amd64".to_owned()),
-        cluster_name: "hybrid-e2e-0a1b2c3d".to_owned(),
-        images: vec!["localhost/team/api:e2e-0a1b2c3d".to_owned()],
-        started_at: at(0.0),
-        finished_at: Some(at(200.0)),
-        status,
-        failure_class: None,
-        failed_phase: None,
-        message: None,
-        setup_seconds: setup,
-        total_target_seconds: 360.0,
-        within_target: status == Status::Ok,
-        phases,
+        cluster_name: cluster.to_owned(),
+        images: vec![
+            "localhost/team/api:e2e-0a1b2c3d".to_owned(),
+            "localhost/team/worker:e2e-0a1b2c3d".to_owned(),
+        ],
+        total_target: Duration::from_secs(360),
         warnings: Vec::new(),
     }
 }
 
-fn preflight() -> PhaseRecord {
+fn record(facts: RunFacts, phases: &[PhaseReport], cancelled: bool) -> RunRecord {
+    let end = phases
+        .iter()
+        .filter_map(|phase| phase.timing)
+        .map(|timing| timing.finished_at)
+        .max()
+        .unwrap_or_else(base_time);
+    let seconds = (end - base_time()).num_milliseconds() as f64 / 1000.0 + 0.2;
+    RunRecord::new(facts, phases, timing(0.0, seconds), cancelled)
+}
+
+fn preflight() -> PhaseReport {
     phase(
-        "preflight",
+        PhaseName::Preflight,
         0.0,
-        0.4,
         None,
-        Status::Ok,
-        vec![step("engine", 0.0, 0.0, Status::Ok), step("kind", 0.0, 0.0, Status::Ok)],
+        vec![
+            step("engine", 0.0, 0.1, Status::Ok),
+            step("kind", 0.1, 0.05, Status::Ok),
+            step("lint", 0.15, 0.02, Status::Ok),
+        ],
+        false,
     )
+}
+
+/// Build, cluster and load of the green run; `load_seconds` stretches the `api` load.
+fn green_phases(load_seconds: f64) -> Vec<PhaseReport> {
+    let build = phase(
+        PhaseName::Build,
+        0.3,
+        Some(180.0),
+        vec![
+            step("api", 0.3, 58.1, Status::Ok),
+            step("worker", 0.3, 61.3, Status::Ok),
+        ],
+        false,
+    );
+    let cluster = phase(
+        PhaseName::Cluster,
+        61.8,
+        Some(15.0),
+        vec![step("create", 61.8, 12.5, Status::Ok)],
+        false,
+    );
+    let load = phase(
+        PhaseName::Load,
+        74.5,
+        Some(45.0),
+        vec![
+            step("api", 74.5, load_seconds, Status::Ok).bytes(52_428_800),
+            step("worker", 74.5, 18.0, Status::Ok).bytes(31_457_280),
+        ],
+        false,
+    );
+    vec![preflight(), build, cluster, load]
 }
 
 pub(crate) fn green() -> RunRecord {
-    let mut load = step("api", 75.0, 20.0, Status::Ok);
-    load.bytes = Some(52_428_800);
-    load.bytes_per_second = Some(2_621_440.0);
-    base(
-        Status::Ok,
-        vec![
-            preflight(),
-            phase(
-                "build",
-                1.0,
-                61.3,
-                Some(180.0),
-                Status::Ok,
-                vec![
-                    step("api", 1.0, 58.1, Status::Ok),
-                    step("worker", 1.0, 61.3, Status::Ok),
-                ],
-            ),
-            phase(
-                "cluster",
-                62.3,
-                12.5,
-                Some(15.0),
-                Status::Ok,
-                vec![step("create", 62.3, 12.5, Status::Ok)],
-            ),
-            phase(
-                "load",
-                74.8,
-                20.2,
-                Some(45.0),
-                Status::Ok,
-                vec![load, step("worker", 75.0, 18.0, Status::Ok)],
-            ),
-            phase("deploy", 95.0, 0.0, Some(180.0), Status::Skipped, Vec::new()),
-        ],
-    )
+    let mut phases = green_phases(20.1);
+    phases.push(skipped(
+        PhaseName::Deploy,
+        180.0,
+        "no namespaces, CRDs or deploy groups configured",
+    ));
+    record(facts("0a1b2c3d", "hybrid-e2e-0a1b2c3d"), &phases, false)
 }
 
+/// The `api` load took 41 s (a retried load), 2.7× the load phase's 15 s target set in the
+/// config at line 14.
 pub(crate) fn over_target() -> RunRecord {
-    let mut run = green();
-    run.phases[2].duration_seconds = 41.0;
-    run.phases[2].status = Status::OverTarget;
-    run.phases[2].target_line = Some(14);
-    run.phases[2].steps[0].duration_seconds = 41.0;
-    run.phases[2].steps[0].attempts = 2;
-    run.status = Status::OverTarget;
-    run.within_target = false;
-    run.message = Some("over target".to_owned());
-    run
+    let mut phases = green_phases(41.0);
+    let load = &mut phases[3];
+    load.target = Some(Duration::from_secs(15));
+    load.target_line = Some(14);
+    load.status = Status::OverTarget;
+    load.steps[0].attempts = 2;
+    phases.push(skipped(
+        PhaseName::Deploy,
+        180.0,
+        "no namespaces, CRDs or deploy groups configured",
+    ));
+    record(facts("0a1b2c3d", "hybrid-e2e-0a1b2c3d"), &phases, false)
 }
 
 pub(crate) fn build_failure() -> RunRecord {
-    let mut failed = step("worker", 1.0, 9.7, Status::Failed);
-    failed.failure_class = Some(FailureClass::Application);
-    failed.message = Some("`docker build` of localhost/team/worker:e2e failed (exit 1)".to_owned());
-    failed.hint = Some("a Dockerfile step failed; its output is above".to_owned());
-    failed.file = Some("docker/worker.Dockerfile".to_owned());
-    failed.line = Some(3);
-    failed.tail = vec![
-        "Step 3/4 : RUN make build".to_owned(),
-        "go: cannot find main module; see 'go help modules'".to_owned(),
-        "The command '/bin/sh -c make build' returned a non-zero code: 2 | 50% <done>".to_owned(),
-    ];
-    let mut run = base(
-        Status::Failed,
-        vec![
-            preflight(),
-            phase(
-                "build",
-                1.0,
-                9.7,
-                Some(180.0),
-                Status::Failed,
-                vec![step("api", 1.0, 9.7, Status::Cancelled), failed],
-            ),
-            phase("cluster", 0.0, 0.0, Some(15.0), Status::Skipped, Vec::new()),
-            phase("load", 0.0, 0.0, Some(45.0), Status::Skipped, Vec::new()),
-            phase("deploy", 0.0, 0.0, Some(180.0), Status::Skipped, Vec::new()),
-        ],
+    let failed = step("worker", 0.3, 9.7, Status::Failed).failed(
+        Failure::new(
+            FailureClass::Application,
+            "`docker build` of localhost/team/worker:e2e-0a1b2c3d failed (exit 2)",
+        )
+        .hint("a Dockerfile step failed; its output shows which and why")
+        .at("docker/worker.Dockerfile", Some(3))
+        .tail(vec![
+            "Step 3/4 : RUN make build".to_owned(),
+            "go: cannot find main module; see 'go help modules'".to_owned(),
+            "The command '/bin/sh -c make build' returned a non-zero code: 2 | 50% <done>".to_owned(),
+        ]),
     );
-    run.phases[1].message = Some("worker: `docker build` failed".to_owned());
-    run.failure_class = Some(FailureClass::Application);
-    run.failed_phase = Some("build".to_owned());
-    run.message = Some("build failed: worker: `docker build` of localhost/team/worker:e2e failed (exit 1)".to_owned());
-    run.warnings =
+    let build = phase(
+        PhaseName::Build,
+        0.3,
+        Some(180.0),
+        vec![step("api", 0.3, 9.8, Status::Cancelled), failed],
+        false,
+    );
+    let reason = "an earlier phase did not succeed";
+    let phases = vec![
+        preflight(),
+        build,
+        skipped(PhaseName::Cluster, 15.0, reason),
+        skipped(PhaseName::Load, 45.0, reason),
+        skipped(PhaseName::Deploy, 180.0, reason),
+    ];
+    let mut facts = facts("0a1b2c3d", "hybrid-e2e-0a1b2c3d");
+    facts.warnings =
         vec!["image `api`: `team/api` has no registry; using `localhost/team/api:e2e-0a1b2c3d` everywhere".to_owned()];
-    run
+    record(facts, &phases, false)
 }
 
-/// All green until a service crash-loops in deploy; the group after it is cancelled.
+/// All green until a service crash-loops in deploy: `datastorage` waited 3.0 s for `postgres`
+/// and then worked 21.4 s; `gateway`, which depends on it, is cancelled.
 pub(crate) fn deploy_failure() -> RunRecord {
-    let mut run = green();
-    let mut failed = step("datastorage", 98.1, 21.4, Status::Failed);
-    failed.failure_class = Some(FailureClass::Application);
-    failed.message =
-        Some("Deployment/datastorage failed: CrashLoopBackOff: container `datastorage`: back-off 1m20s restarting failed container".to_owned());
-    failed.hint = Some(
-        "the container keeps exiting; its last log lines (and its previous instance's) say why; diagnostics: diagnostics/deploy/example-e2e/deployment-datastorage.txt"
-            .to_owned(),
+    let failed = step("datastorage", 98.5, 21.4, Status::Failed).waited(3.0).failed(
+        Failure::new(
+            FailureClass::Application,
+            "Deployment/datastorage failed: CrashLoopBackOff: container `datastorage`: back-off 1m20s restarting failed container",
+        )
+        .hint("the container keeps exiting; its last log lines (and its previous instance's) say why; diagnostics: diagnostics/deploy/example-e2e/deployment-datastorage.txt")
+        .at("deploy/datastorage.yaml", Some(1))
+        .tail(vec![
+            "Deployment/datastorage at deploy/datastorage.yaml:1 (document 1): failed: pod datastorage-5d8f7c9b6a-0: CrashLoopBackOff: container `datastorage`: back-off 1m20s restarting failed container".to_owned(),
+            "pod datastorage-5d8f7c9b6a-0: running; Ready=False ContainersNotReady (containers with unready status: [datastorage])".to_owned(),
+            "  container datastorage: not ready; waiting CrashLoopBackOff (back-off 1m20s restarting failed container); restarts 4; last terminated Error exit 1".to_owned(),
+            "event BackOff pod/datastorage-5d8f7c9b6a-0 (x6): Back-off restarting failed container datastorage".to_owned(),
+            "logs of datastorage-5d8f7c9b6a-0/datastorage (previous instance) (last 2 of 2 lines; full: diagnostics/deploy/example-e2e/datastorage-5d8f7c9b6a-0.datastorage.previous.log):".to_owned(),
+            "  | connecting to postgres:5432".to_owned(),
+            "  | FATAL: password authentication failed for user \"datastorage\"".to_owned(),
+        ])
+        .excerpt("FATAL: password authentication failed for user \"datastorage\""),
     );
-    failed.file = Some("deploy/datastorage.yaml".to_owned());
-    failed.line = Some(1);
-    failed.tail = vec![
-        "Deployment/datastorage at deploy/datastorage.yaml:1 (document 1): failed: pod datastorage-5d8f7c9b6a-0: CrashLoopBackOff: container `datastorage`: back-off 1m20s restarting failed container".to_owned(),
-        "pod datastorage-5d8f7c9b6a-0: running; Ready=False ContainersNotReady (containers with unready status: [datastorage])".to_owned(),
-        "  container datastorage: not ready; waiting CrashLoopBackOff (back-off 1m20s restarting failed container); restarts 4; last terminated Error exit 1".to_owned(),
-        "event BackOff pod/datastorage-5d8f7c9b6a-0 (x6): Back-off restarting failed container datastorage".to_owned(),
-        "logs of datastorage-5d8f7c9b6a-0/datastorage (previous instance) (last 2 of 2 lines; full: diagnostics/deploy/example-e2e/datastorage-5d8f7c9b6a-0.datastorage.previous.log):".to_owned(),
-        "  | connecting to postgres:5432".to_owned(),
-        "  | FATAL: password authentication failed for user \"datastorage\"".to_owned(),
-    ];
-    let mut cancelled = step("gateway", 95.2, 24.3, Status::Cancelled);
-    cancelled.log = None;
-    run.phases[4] = phase(
-        "deploy",
-        95.0,
-        24.5,
+    let deploy = phase(
+        PhaseName::Deploy,
+        94.9,
         Some(180.0),
-        Status::Failed,
         vec![
-            step("namespaces-crds", 95.0, 0.6, Status::Ok),
-            step("postgres", 95.2, 2.9, Status::Ok),
+            step("namespaces-crds", 94.9, 0.6, Status::Ok),
+            step("postgres", 95.5, 3.0, Status::Ok).waited(0.6),
             failed,
-            cancelled,
+            step("gateway", 119.9, 0.0, Status::Cancelled).waited(25.0),
         ],
+        false,
     );
-    run.phases[4].message = Some("datastorage: Deployment/datastorage failed: CrashLoopBackOff".to_owned());
-    run.phases[4].failure_class = Some(FailureClass::Application);
-    run.status = Status::Failed;
-    run.within_target = false;
-    run.failure_class = Some(FailureClass::Application);
-    run.failed_phase = Some("deploy".to_owned());
-    run.message = Some("deploy failed: datastorage: Deployment/datastorage failed: CrashLoopBackOff".to_owned());
-    run.setup_seconds = 61.3 + 12.5 + 20.2 + 24.5;
-    run
+    let mut phases = green_phases(20.1);
+    phases.push(deploy);
+    record(facts("0a1b2c3d", "hybrid-e2e-0a1b2c3d"), &phases, false)
 }
 
 pub(crate) fn lint_failure() -> RunRecord {
-    let mut lint = step("lint", 0.0, 0.0, Status::Failed);
-    lint.failure_class = Some(FailureClass::Application);
-    lint.message = Some("lint: docker/api.Dockerfile:2:5: `dnf -y update` upgrades every installed package [no-dnf-update]\ndocker/db.Dockerfile:7:12: `yum update` upgrades every installed package in stage `runtime` [no-dnf-update]".to_owned());
-    lint.file = Some("docker/api.Dockerfile".to_owned());
-    lint.findings = vec![
+    let findings = vec![
         Finding {
             path: "docker/api.Dockerfile".to_owned(),
             line: 2,
@@ -255,68 +295,150 @@ pub(crate) fn lint_failure() -> RunRecord {
             message: "`yum update` upgrades every installed package in stage `runtime`".to_owned(),
         },
     ];
-    let mut run = base(
-        Status::Failed,
-        vec![phase("preflight", 0.0, 0.3, None, Status::Failed, vec![lint])],
-    );
-    run.failure_class = Some(FailureClass::Application);
-    run.failed_phase = Some("preflight".to_owned());
-    run
-}
-
-pub(crate) fn cancelled() -> RunRecord {
-    let mut run = base(
-        Status::Cancelled,
+    let mut failure = Failure::new(
+        FailureClass::Application,
+        "lint: docker/api.Dockerfile:2:5: `dnf -y update` upgrades every installed package [no-dnf-update]\ndocker/db.Dockerfile:7:12: `yum update` upgrades every installed package in stage `runtime` [no-dnf-update]",
+    )
+    .hint("fix the Dockerfile (`hybrid-e2e lint --fix`), suppress with a reason, or lower the rule in `lint: rules:`")
+    .at("docker/api.Dockerfile", Some(2))
+    .findings(findings);
+    failure.column = Some(5);
+    let preflight = phase(
+        PhaseName::Preflight,
+        0.0,
+        None,
         vec![
-            preflight(),
-            phase(
-                "build",
-                1.0,
-                4.0,
-                Some(180.0),
-                Status::Cancelled,
-                vec![step("api", 1.0, 4.0, Status::Cancelled)],
-            ),
+            step("engine", 0.0, 0.1, Status::Ok),
+            step("lint", 0.1, 0.02, Status::Ok).failed(failure),
         ],
+        false,
     );
-    run.failure_class = Some(FailureClass::Infrastructure);
-    run.message = Some("cancelled by a signal".to_owned());
-    run
+    let reason = "an earlier phase did not succeed";
+    let phases = vec![
+        preflight,
+        skipped(PhaseName::Build, 180.0, reason),
+        skipped(PhaseName::Cluster, 15.0, reason),
+        skipped(PhaseName::Load, 45.0, reason),
+        skipped(PhaseName::Deploy, 180.0, reason),
+    ];
+    record(facts("0a1b2c3d", "hybrid-e2e-0a1b2c3d"), &phases, false)
 }
 
-/// 5,000 steps, hundreds of them failing with long output: hits every size limit.
+/// Ctrl-C four seconds into the builds.
+pub(crate) fn cancelled() -> RunRecord {
+    let build = phase(
+        PhaseName::Build,
+        0.3,
+        Some(180.0),
+        vec![
+            step("api", 0.3, 4.0, Status::Cancelled),
+            step("worker", 0.3, 4.0, Status::Cancelled),
+        ],
+        true,
+    );
+    let reason = "an earlier phase did not succeed";
+    let phases = vec![
+        preflight(),
+        build,
+        skipped(PhaseName::Cluster, 15.0, reason),
+        skipped(PhaseName::Load, 45.0, reason),
+        skipped(PhaseName::Deploy, 180.0, reason),
+    ];
+    record(facts("0a1b2c3d", "hybrid-e2e-0a1b2c3d"), &phases, true)
+}
+
+/// Two matrix jobs with their own run ids and clusters: `api` green, `worker` failed.
+pub(crate) fn matrix() -> [RunRecord; 2] {
+    let mut api = green();
+    api.run_id = "20261122-100000-aaaa0001".to_owned();
+    api.cluster_name = "hybrid-e2e-aaaa0001".to_owned();
+    api.config_file = Some("services/api/hybrid-e2e.yaml".to_owned());
+    let mut worker = build_failure();
+    worker.run_id = "20261122-100000-bbbb0002".to_owned();
+    worker.cluster_name = "hybrid-e2e-bbbb0002".to_owned();
+    worker.config_file = Some("services/worker/hybrid-e2e.yaml".to_owned());
+    [api, worker]
+}
+
+/// 5,000 builds, 500 of them failing with 30 long output lines each: hits every size limit.
 pub(crate) fn huge() -> RunRecord {
-    let steps: Vec<StepRecord> = (0..5_000)
+    let steps: Vec<StepAt> = (0..5_000)
         .map(|index| {
-            let failed = (index as usize).is_multiple_of(10);
-            let mut step = step(
-                &format!("image-{index:04}"),
-                (index % 50) as f64,
-                30.0 + (index % 7) as f64,
-                if failed { Status::Failed } else { Status::Ok },
-            );
-            if failed {
-                step.failure_class = Some(FailureClass::Application);
-                step.message = Some(format!(
-                    "`docker build` of localhost/team/image-{index:04}:e2e failed (exit 2)"
-                ));
-                step.file = Some(format!("docker/image-{index:04}.Dockerfile"));
-                step.tail = (0..30)
-                    .map(|line| format!("{line:02} {}", "compiler output ".repeat(8)))
-                    .collect();
+            let name = format!("image-{index:04}");
+            let start = 0.3 + f64::from(index % 50);
+            let seconds = 30.0 + f64::from(index % 7);
+            if index % 10 == 0 {
+                step(&name, start, seconds, Status::Failed).failed(
+                    Failure::new(
+                        FailureClass::Application,
+                        format!("`docker build` of localhost/team/{name}:e2e failed (exit 2)"),
+                    )
+                    .at(format!("docker/{name}.Dockerfile"), None)
+                    .tail(
+                        (0..30)
+                            .map(|line| format!("{line:02} {}", "compiler output ".repeat(8)))
+                            .collect(),
+                    ),
+                )
+            } else {
+                step(&name, start, seconds, Status::Ok)
             }
-            step
         })
         .collect();
-    let mut run = base(
-        Status::Failed,
-        vec![
-            preflight(),
-            phase("build", 1.0, 400.0, Some(180.0), Status::Failed, steps),
-        ],
-    );
-    run.failure_class = Some(FailureClass::Application);
-    run.failed_phase = Some("build".to_owned());
-    run.message = Some("build failed".to_owned());
-    run
+    let build = phase(PhaseName::Build, 0.3, Some(180.0), steps, false);
+    let reason = "an earlier phase did not succeed";
+    let phases = vec![
+        preflight(),
+        build,
+        skipped(PhaseName::Cluster, 15.0, reason),
+        skipped(PhaseName::Load, 45.0, reason),
+        skipped(PhaseName::Deploy, 180.0, reason),
+    ];
+    record(facts("0a1b2c3d", "hybrid-e2e-0a1b2c3d"), &phases, false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fixtures are consistent with themselves: every phase spans its steps, the setup is
+    /// the sum of the setup phases, an over-target phase really is over.
+    #[test]
+    fn every_fixture_follows_from_its_timeline() {
+        let [api, worker] = matrix();
+        for run in [
+            green(),
+            over_target(),
+            build_failure(),
+            deploy_failure(),
+            lint_failure(),
+            cancelled(),
+            api,
+            worker,
+        ] {
+            let setup: f64 = run
+                .phases
+                .iter()
+                .filter(|phase| matches!(phase.name.as_str(), "build" | "cluster" | "load" | "deploy"))
+                .map(|phase| phase.duration_seconds)
+                .sum();
+            assert!((run.setup_seconds - setup).abs() < 1e-6, "{}", run.run_id);
+            for phase in &run.phases {
+                for step in &phase.steps {
+                    assert!(
+                        step.duration_seconds <= phase.duration_seconds + 1e-6,
+                        "{}/{} longer than its phase",
+                        phase.name,
+                        step.name
+                    );
+                }
+                if phase.status == Status::OverTarget {
+                    assert!(phase.duration_seconds > phase.target_seconds.expect("target"));
+                }
+            }
+        }
+        let over = over_target();
+        let load = over.phases.iter().find(|phase| phase.name == "load").expect("load");
+        assert!((load.duration_seconds / load.target_seconds.expect("target") - 2.74).abs() < 0.05);
+    }
 }

@@ -55,15 +55,23 @@ pub(crate) fn annotations(runs: &[RunRecord]) -> Vec<Annotation> {
                 if let Some(hint) = &step.hint {
                     let _ = write!(text, "\nhint: {hint}");
                 }
-                if let Some(last) = step.tail.last() {
+                if let Some(last) = step.excerpt.as_ref().or(step.tail.last()) {
                     let _ = write!(text, "\nlast output: {last}");
                 }
+                // A failure without a file of its own (kind missing, a cluster that never came
+                // up) is anchored on the config file, so the check run has every error too.
+                let (file, line) = match (&step.file, &run.config_file) {
+                    (Some(file), _) => (Some(file.clone()), step.line.unwrap_or(1)),
+                    (None, Some(config)) => (Some(config.clone()), 1),
+                    (None, None) => (None, 1),
+                };
                 all.push(Annotation {
                     level: AnnotationLevel::Error,
                     properties: AnnotationProperties {
                         title: Some(format!("hybrid-e2e {}/{}", phase.name, step.name)),
-                        file: step.file.clone(),
-                        start_line: step.file.as_ref().map(|_| step.line.unwrap_or(1)),
+                        start_line: file.as_ref().map(|_| line),
+                        start_column: step.column.filter(|_| step.file.is_some()),
+                        file,
                         ..AnnotationProperties::default()
                     },
                     message: text,

@@ -7,6 +7,7 @@ use super::checks::{self, CheckOutcome, CheckTarget};
 use super::github;
 use super::junit;
 use super::summary;
+use super::workflow::{self, AnnotationLevel, AnnotationProperties};
 use crate::model::RunRecord;
 
 /// What was written and what could not be published.
@@ -15,6 +16,8 @@ pub(crate) struct Published {
     pub(crate) files: Vec<PathBuf>,
     /// Problems publishing to GitHub (never fatal).
     pub(crate) warnings: Vec<String>,
+    /// The check run, where users see it.
+    pub(crate) check_run_url: Option<String>,
 }
 
 /// Why the local reports could not be written (fatal: that is where nothing may be lost).
@@ -70,15 +73,31 @@ pub(crate) async fn publish(
         }
     }
     if let Some(target) = check {
-        match checks::publish(&target, runs, &summary, &annotations).await {
+        match checks::publish(&target, runs, &annotations).await {
             Ok(CheckOutcome::Published {
                 check_run_id,
+                url,
                 annotations,
                 requests,
             }) => {
                 tracing::info!("check run {check_run_id}: {annotations} annotation(s) in {requests} request(s)");
+                published.check_run_url = url;
             }
-            Ok(CheckOutcome::Forbidden) => published.warnings.push(FORBIDDEN_NOTICE.to_owned()),
+            Ok(CheckOutcome::Forbidden) => {
+                // On the run page too, not only in the log.
+                print!(
+                    "{}",
+                    workflow::annotation(
+                        AnnotationLevel::Warning,
+                        &AnnotationProperties {
+                            title: Some("hybrid-e2e check run".to_owned()),
+                            ..AnnotationProperties::default()
+                        },
+                        FORBIDDEN_NOTICE
+                    )
+                );
+                published.warnings.push(FORBIDDEN_NOTICE.to_owned());
+            }
             Err(error) => published.warnings.push(format!("check run not published: {error}")),
         }
     }

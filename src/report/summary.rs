@@ -1,13 +1,15 @@
-//! The job summary (`summary.md`, appended to `GITHUB_STEP_SUMMARY`): a phase table against the
-//! DD-TEST-002 targets, a mermaid gantt of every step (split below mermaid's 50,000 characters),
-//! the critical path, failure diagnostics in collapsed sections, warnings. Kept under GitHub's
-//! 1 MiB per step by a fixed degradation order, with a visible note of what was dropped.
+//! The job summary (`summary.md`, appended to `GITHUB_STEP_SUMMARY`, and the check run's
+//! summary): the verdict, failure diagnostics in collapsed sections, a phase table against the
+//! DD-TEST-002 targets, the critical path, a mermaid gantt of every step (split below mermaid's
+//! 50,000 characters), warnings; for matrix jobs a fleet table first. Built from whole blocks
+//! and kept under a byte budget (GitHub's 1 MiB per step summary, 65,535 bytes per check run)
+//! by a fixed degradation order, with a visible note of what was dropped.
 
 use std::fmt::Write as _;
 
 use chrono::DateTime;
 
-use crate::model::{RunRecord, Status, StepRecord};
+use crate::model::{FailureClass, RunRecord, Status, StepRecord};
 
 /// GitHub rejects step summaries over 1 MiB; leave room for what other steps append.
 pub(crate) const SUMMARY_BUDGET: usize = 1024 * 1024 - 16 * 1024;
@@ -69,19 +71,29 @@ enum Detail {
     FirstFailuresOnly,
 }
 
-/// Render the summary of one or more runs (matrix jobs are merged one section per run).
-/// `hidden_annotations` is how many annotations GitHub's display caps dropped.
+const DETAILS: [Detail; 5] = [
+    Detail::Everything,
+    Detail::ShortTails,
+    Detail::NoTails,
+    Detail::NoGantt,
+    Detail::FirstFailuresOnly,
+];
+
+/// Render the summary of one or more runs (matrix jobs: a fleet table, then one section per
+/// run) within GitHub's step-summary budget. `hidden_annotations` is how many annotations
+/// GitHub's display caps dropped.
 pub(crate) fn render(runs: &[RunRecord], hidden_annotations: usize) -> String {
+    render_within(runs, hidden_annotations, SUMMARY_BUDGET)
+}
+
+/// Render within `budget` bytes: the verdict, failures and the phase table first; details are
+/// dropped in a fixed order (with a visible note), and if that is not enough, whole sections are
+/// left out. Nothing is ever cut inside a block, so fences and `<details>` stay balanced.
+pub(crate) fn render_within(runs: &[RunRecord], hidden_annotations: usize, budget: usize) -> String {
     let mut notes = Vec::new();
-    for detail in [
-        Detail::Everything,
-        Detail::ShortTails,
-        Detail::NoTails,
-        Detail::NoGantt,
-        Detail::FirstFailuresOnly,
-    ] {
-        let text = render_with(runs, hidden_annotations, detail, &notes);
-        if text.len() <= SUMMARY_BUDGET {
+    for detail in DETAILS {
+        let text = blocks(runs, hidden_annotations, detail, &notes).concat();
+        if text.len() <= budget {
             return text;
         }
         notes.push(match detail {
@@ -89,60 +101,142 @@ pub(crate) fn render(runs: &[RunRecord], hidden_annotations: usize) -> String {
             Detail::ShortTails => "output tails left out (they are in timings.json and the step logs)",
             Detail::NoTails => "the timeline left out",
             Detail::NoGantt => "only the first 20 failures listed",
-            Detail::FirstFailuresOnly => "truncated",
+            Detail::FirstFailuresOnly => "sections left out",
         });
     }
-    let mut text = render_with(runs, hidden_annotations, Detail::FirstFailuresOnly, &notes);
-    let mut cut = SUMMARY_BUDGET.min(text.len());
-    while !text.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    text.truncate(cut);
-    text.push_str("\n\n> ⚠️ Summary truncated at GitHub's 1 MiB limit.\n");
-    text
+    fit_blocks(
+        blocks(runs, hidden_annotations, Detail::FirstFailuresOnly, &notes),
+        budget,
+    )
 }
 
-fn render_with(runs: &[RunRecord], hidden_annotations: usize, detail: Detail, notes: &[&str]) -> String {
+/// Whole blocks, in order, while they fit; then one line saying how many were left out.
+fn fit_blocks(blocks: Vec<String>, budget: usize) -> String {
+    const NOTE: &str = "> ⚠️ More sections were left out to stay under GitHub's size limit; the full report is in `summary.md` and `junit.xml`.\n";
+    let room = budget.saturating_sub(NOTE.len());
     let mut out = String::new();
-    for run in runs {
-        section(&mut out, run, runs.len() > 1, detail);
+    let mut left_out = 0;
+    for block in blocks {
+        if out.len() + block.len() <= room {
+            out.push_str(&block);
+        } else {
+            left_out += 1;
+        }
     }
-    if hidden_annotations > 0 {
-        let _ = writeln!(
-            out,
-            "> ℹ️ {hidden_annotations} more annotation(s) were not shown inline (GitHub shows at most 10 errors and 10 warnings per step); they are all above and in `junit.xml`.\n"
-        );
-    }
-    if !notes.is_empty() {
-        let _ = writeln!(
-            out,
-            "> ⚠️ To stay under GitHub's 1 MiB step-summary limit: {}.\n",
-            notes.join("; ")
-        );
+    if left_out > 0 {
+        out.push_str(NOTE);
     }
     out
 }
 
-fn section(out: &mut String, run: &RunRecord, merged: bool, detail: Detail) {
-    let verdict = match run.status {
+/// Self-contained Markdown blocks, most important first.
+fn blocks(runs: &[RunRecord], hidden_annotations: usize, detail: Detail, notes: &[&str]) -> Vec<String> {
+    let mut blocks = Vec::new();
+    if runs.len() > 1 {
+        blocks.push(fleet(runs));
+    }
+    let labels = job_labels(runs);
+    for (run, label) in runs.iter().zip(&labels) {
+        section(&mut blocks, run, (runs.len() > 1).then_some(label.as_str()), detail);
+    }
+    if hidden_annotations > 0 {
+        blocks.push(format!(
+            "> ℹ️ {hidden_annotations} more annotation(s) were not shown inline (GitHub shows at most 10 errors and 10 warnings per step); they are all above and in `junit.xml`.\n\n"
+        ));
+    }
+    if !notes.is_empty() {
+        blocks.push(format!(
+            "> ⚠️ To stay under GitHub's size limit: {}.\n\n",
+            notes.join("; ")
+        ));
+    }
+    blocks
+}
+
+fn verdict(status: Status) -> &'static str {
+    match status {
         Status::Ok => "within target",
         Status::OverTarget => "over target",
         Status::Failed => "failed",
         Status::Cancelled => "cancelled",
         Status::Skipped => "skipped",
-    };
-    let heading = if merged { "###" } else { "##" };
+    }
+}
+
+/// A run's name in merged reports: its config file (one matrix leg per config), else its
+/// cluster (unique per job).
+pub(crate) fn job_name(run: &RunRecord) -> String {
+    run.config_file.clone().unwrap_or_else(|| run.cluster_name.clone())
+}
+
+/// Every run's name in a merged report, unique: the job name, with the cluster (unique per
+/// job) added where two runs share a config file.
+pub(crate) fn job_labels(runs: &[RunRecord]) -> Vec<String> {
+    let names: Vec<String> = runs.iter().map(job_name).collect();
+    names
+        .iter()
+        .zip(runs)
+        .map(|(name, run)| {
+            if names.iter().filter(|other| *other == name).count() > 1 && *name != run.cluster_name {
+                format!("{name} ({})", run.cluster_name)
+            } else {
+                name.clone()
+            }
+        })
+        .collect()
+}
+
+/// Matrix jobs at a glance: one verdict line, one row per job.
+fn fleet(runs: &[RunRecord]) -> String {
+    let failed = runs.iter().filter(|run| run.status == Status::Failed).count();
+    let over = runs.iter().filter(|run| run.status == Status::OverTarget).count();
+    let cancelled = runs.iter().filter(|run| run.status == Status::Cancelled).count();
+    let worst = runs
+        .iter()
+        .map(|run| run.status)
+        .max_by_key(|status| match status {
+            Status::Failed => 4,
+            Status::Cancelled => 3,
+            Status::OverTarget => 2,
+            Status::Ok => 1,
+            Status::Skipped => 0,
+        })
+        .unwrap_or(Status::Skipped);
+    let mut out = format!(
+        "## {} hybrid-e2e: {} job(s) — {failed} failed, {cancelled} cancelled, {over} over target\n\n",
+        status_icon(worst),
+        runs.len()
+    );
+    out.push_str("| Job | Status | Setup | Budget | Failed phase | Class |\n| --- | --- | ---: | ---: | --- | --- |\n");
+    for (run, label) in runs.iter().zip(job_labels(runs)) {
+        let _ = writeln!(
+            out,
+            "| `{}` | {} {} | {} | {} | {} | {} |",
+            inline(&label),
+            status_icon(run.status),
+            verdict(run.status),
+            duration(run.setup_seconds),
+            duration(run.total_target_seconds),
+            run.failed_phase.as_deref().unwrap_or("—"),
+            run.failure_class.map_or("—", |class| class.as_str()),
+        );
+    }
+    out.push('\n');
+    out
+}
+
+/// One run's section; `job` names it in a merged report.
+fn section(blocks: &mut Vec<String>, run: &RunRecord, job: Option<&str>, detail: Detail) {
+    let mut out = String::new();
+    let heading = if job.is_some() { "###" } else { "##" };
     let _ = writeln!(
         out,
-        "{heading} {} hybrid-e2e{}: setup {} of {} budget — {verdict}",
+        "{heading} {} hybrid-e2e{}: setup {} of {} budget — {}",
         status_icon(run.status),
-        if merged {
-            format!(" `{}`", run.cluster_name)
-        } else {
-            String::new()
-        },
+        job.map(|job| format!(" `{}`", inline(job))).unwrap_or_default(),
         duration(run.setup_seconds),
-        duration(run.total_target_seconds)
+        duration(run.total_target_seconds),
+        verdict(run.status)
     );
     let mut facts = vec![
         format!("run `{}`", run.run_id),
@@ -158,29 +252,51 @@ fn section(out: &mut String, run: &RunRecord, merged: bool, detail: Detail) {
         facts.push(format!("commit `{}`", &commit[..commit.len().min(12)]));
     }
     let _ = writeln!(out, "\n{}\n", facts.join(" · "));
-    if let (Some(class), Some(message)) = (run.failure_class, &run.message) {
+    if let Some(class) = run.failure_class {
         let whose = match class {
-            crate::model::FailureClass::Infrastructure => {
+            FailureClass::Infrastructure => {
                 "**Infrastructure** failure (runner, engine, Kind, disk, network): retry or fix the runner"
             }
-            crate::model::FailureClass::Application => {
-                "**Application** failure (the project): fix the code or the config"
-            }
+            FailureClass::Application => "**Application** failure (the project): fix the code or the config",
+            FailureClass::Cancelled => "**Cancelled**: the run was interrupted before it finished; nothing failed",
         };
-        let _ = writeln!(out, "{whose}. {}\n", inline(message));
+        let message = run.message.as_deref().map(inline).unwrap_or_default();
+        let _ = writeln!(out, "{whose}. {message}\n");
     }
+    blocks.push(out);
+    failures(blocks, run, detail);
+    blocks.push(phase_table(run));
+    blocks.extend(critical_path(run));
+    if detail < Detail::NoGantt {
+        blocks.extend(gantt(run));
+    }
+    if !run.warnings.is_empty() {
+        let mut out = format!("<details><summary>⚠️ {} warning(s)</summary>\n\n", run.warnings.len());
+        for warning in &run.warnings {
+            let _ = writeln!(out, "- {}", inline(warning));
+        }
+        out.push_str("\n</details>\n\n");
+        blocks.push(out);
+    }
+}
+
+fn phase_table(run: &RunRecord) -> String {
+    let mut out = String::new();
     let _ = writeln!(
         out,
         "| Phase | Status | Duration | Target | Share of the {} budget |",
         duration(run.total_target_seconds)
     );
     let _ = writeln!(out, "| --- | --- | ---: | ---: | --- |");
-    for phase in &run.phases {
-        let share = if run.total_target_seconds > 0.0 {
-            phase.duration_seconds / run.total_target_seconds
+    let share_of = |seconds: f64| {
+        if run.total_target_seconds > 0.0 {
+            seconds / run.total_target_seconds
         } else {
             0.0
-        };
+        }
+    };
+    for phase in &run.phases {
+        let share = share_of(phase.duration_seconds);
         let bar = "█".repeat((share * 20.0).round().clamp(0.0, 20.0) as usize);
         let target = phase.target_seconds.map(duration).unwrap_or_else(|| "—".to_owned());
         let time = if phase.status == Status::Skipped {
@@ -203,110 +319,110 @@ fn section(out: &mut String, run: &RunRecord, merged: bool, detail: Detail) {
         status_icon(run.status),
         duration(run.setup_seconds),
         duration(run.total_target_seconds),
-        if run.total_target_seconds > 0.0 {
-            run.setup_seconds / run.total_target_seconds * 100.0
-        } else {
-            0.0
-        }
+        share_of(run.setup_seconds) * 100.0
     );
-    critical_path(out, run);
-    if detail < Detail::NoGantt {
-        gantt(out, run);
-    }
-    failures(out, run, detail);
-    if !run.warnings.is_empty() {
-        let _ = writeln!(
-            out,
-            "<details><summary>⚠️ {} warning(s)</summary>\n",
-            run.warnings.len()
-        );
-        for warning in &run.warnings {
-            let _ = writeln!(out, "- {}", inline(warning));
-        }
-        let _ = writeln!(out, "\n</details>\n");
-    }
+    out
 }
 
-/// Phases run one after another; within a phase, the longest step bounds it (a deploy group's
-/// time includes waiting for the groups it depends on, so the last group of a chain ends it).
-/// A cancelled step bounds nothing: it was stopped, not waited for.
-fn critical_path(out: &mut String, run: &RunRecord) {
+/// Phases run one after another; within a phase, the step that finished last ends it (a deploy
+/// group that waited for its dependencies says how long). A cancelled step bounds nothing: it
+/// was stopped, not waited for.
+fn critical_path(run: &RunRecord) -> Option<String> {
     let path: Vec<String> = run
         .phases
         .iter()
         .filter(|phase| phase.target_seconds.is_some())
         .filter_map(|phase| {
-            let longest = phase
+            let last = phase
                 .steps
                 .iter()
                 .filter(|step| step.status != Status::Cancelled)
-                .max_by(|a, b| a.duration_seconds.total_cmp(&b.duration_seconds))?;
+                .filter_map(|step| Some((millis(step.finished_at.as_deref()?)?, step)))
+                .max_by_key(|(end, _)| *end)?
+                .1;
+            let waited = last
+                .waited_seconds
+                .filter(|waited| *waited >= 0.05)
+                .map(|waited| format!(" after {} waiting", duration(waited)))
+                .unwrap_or_default();
             Some(format!(
-                "`{}/{}` {}",
+                "`{}/{}` {}{waited}",
                 phase.name,
-                longest.name,
-                duration(longest.duration_seconds)
+                last.name,
+                duration(last.duration_seconds)
             ))
         })
         .collect();
-    if !path.is_empty() {
-        let _ = writeln!(out, "**Critical path:** {}\n", path.join(" → "));
-    }
+    (!path.is_empty()).then(|| format!("**Critical path:** {}\n\n", path.join(" → ")))
 }
 
-fn gantt(out: &mut String, run: &RunRecord) {
+/// The timeline as mermaid gantt charts (split below mermaid's size limit), one block: whole
+/// or not at all. A step's bar is its own work; time spent waiting for dependencies is its own
+/// bar before it.
+fn gantt(run: &RunRecord) -> Option<String> {
     let mut lines = Vec::new();
     for phase in &run.phases {
-        let tasks: Vec<String> = phase
-            .steps
-            .iter()
-            .filter_map(|step| {
-                let start = millis(step.started_at.as_deref()?)?;
-                let end = millis(step.finished_at.as_deref()?)?.max(start + 1);
-                let tag = match step.status {
-                    Status::Failed => "crit, ",
-                    Status::Ok => "done, ",
-                    _ => "",
-                };
-                Some(format!(
-                    "    {} ({}) :{tag}{start}, {end}",
+        let mut tasks: Vec<String> = Vec::new();
+        for step in &phase.steps {
+            let (Some(start), Some(end)) = (
+                step.started_at.as_deref().and_then(millis),
+                step.finished_at.as_deref().and_then(millis),
+            ) else {
+                continue;
+            };
+            if let Some(waited) = step.waited_seconds.filter(|waited| *waited >= 0.05) {
+                tasks.push(format!(
+                    "    {} waits ({}) :active, {}, {start}",
                     mermaid_name(&step.name),
-                    duration(step.duration_seconds)
-                ))
-            })
-            .collect();
+                    duration(waited),
+                    start - (waited * 1000.0).round() as i64
+                ));
+            }
+            let tag = match step.status {
+                Status::Failed => "crit, ",
+                Status::Ok => "done, ",
+                _ => "",
+            };
+            tasks.push(format!(
+                "    {} ({}) :{tag}{start}, {}",
+                mermaid_name(&step.name),
+                duration(step.duration_seconds),
+                end.max(start + 1)
+            ));
+        }
         if !tasks.is_empty() {
             lines.push(format!("    section {}", mermaid_name(&phase.name)));
             lines.extend(tasks);
         }
     }
     if lines.is_empty() {
-        return;
+        return None;
     }
     let header = "```mermaid\ngantt\n    dateFormat x\n    axisFormat %M:%S\n";
+    let mut out = String::from("<details open><summary>Timeline</summary>\n\n");
     let mut block = String::from(header);
-    let mut blocks = 1;
-    let _ = writeln!(out, "<details open><summary>Timeline</summary>\n");
+    let mut charts = 1;
     for line in lines {
         if block.len() + line.len() + 8 > MERMAID_LIMIT {
             let _ = writeln!(out, "{block}```\n");
             block = String::from(header);
-            blocks += 1;
+            charts += 1;
         }
         block.push_str(&line);
         block.push('\n');
     }
     let _ = writeln!(out, "{block}```\n");
-    if blocks > 1 {
+    if charts > 1 {
         let _ = writeln!(
             out,
-            "_The timeline is split into {blocks} charts (mermaid's 50,000-character limit)._\n"
+            "_The timeline is split into {charts} charts (mermaid's 50,000-character limit)._\n"
         );
     }
-    let _ = writeln!(out, "</details>\n");
+    out.push_str("</details>\n\n");
+    Some(out)
 }
 
-fn failures(out: &mut String, run: &RunRecord, detail: Detail) {
+fn failures(blocks: &mut Vec<String>, run: &RunRecord, detail: Detail) {
     let failed: Vec<(&str, &StepRecord)> = run
         .phases
         .iter()
@@ -319,6 +435,7 @@ fn failures(out: &mut String, run: &RunRecord, detail: Detail) {
         usize::MAX
     };
     for (phase, step) in failed.iter().take(limit) {
+        let mut out = String::new();
         let class = step.failure_class.map_or("unknown", |class| class.as_str());
         let _ = writeln!(
             out,
@@ -333,6 +450,20 @@ fn failures(out: &mut String, run: &RunRecord, detail: Detail) {
             let line = step.line.map(|line| format!(":{line}")).unwrap_or_default();
             let _ = writeln!(out, "**File:** `{}{line}`\n", inline(file));
         }
+        for finding in &step.findings {
+            let _ = writeln!(
+                out,
+                "- `{}:{}:{}` {} [{}]",
+                inline(&finding.path),
+                finding.line,
+                finding.column,
+                inline(&finding.message),
+                finding.rule
+            );
+        }
+        if !step.findings.is_empty() {
+            out.push('\n');
+        }
         let keep = match detail {
             Detail::Everything => step.tail.len(),
             Detail::ShortTails => 5,
@@ -345,14 +476,38 @@ fn failures(out: &mut String, run: &RunRecord, detail: Detail) {
         if let Some(log) = &step.log {
             let _ = writeln!(out, "Full output: `{log}` in the report directory.\n");
         }
-        let _ = writeln!(out, "</details>\n");
+        out.push_str("</details>\n\n");
+        blocks.push(out);
     }
     if failed.len() > limit {
-        let _ = writeln!(
-            out,
-            "… and {} more failed step(s), listed in `junit.xml`.\n",
+        blocks.push(format!(
+            "… and {} more failed step(s), listed in `junit.xml`.\n\n",
             failed.len() - limit
-        );
+        ));
+    }
+}
+
+/// Fences and `<details>` are balanced (a renderer-level check every rendered summary passes).
+#[cfg(test)]
+pub(crate) fn assert_balanced(markdown: &str) {
+    let fences = markdown
+        .lines()
+        .filter(|line| line.trim_start().starts_with("```"))
+        .count();
+    assert!(fences % 2 == 0, "an unclosed code fence ({fences} fence lines)");
+    let opened = markdown.matches("<details").count();
+    let closed = markdown.matches("</details>").count();
+    assert_eq!(opened, closed, "<details> opened {opened} times, closed {closed}");
+    let mut depth = 0usize;
+    for line in markdown.lines() {
+        if line.trim_start().starts_with("```") {
+            depth = 1 - depth;
+        } else if depth == 1 {
+            assert!(
+                !line.contains("</details>") && !line.contains("<details"),
+                "a <details> tag inside a code block: {line}"
+            );
+        }
     }
 }
 
@@ -361,17 +516,67 @@ mod tests {
     use super::*;
     use crate::report::fixtures;
 
+    /// Every fixture, rendered for both budgets (the job summary and the check run).
+    fn every_rendering() -> Vec<(String, String)> {
+        let [api, worker] = fixtures::matrix();
+        let cases = vec![
+            ("green", vec![fixtures::green()]),
+            ("over_target", vec![fixtures::over_target()]),
+            ("build_failure", vec![fixtures::build_failure()]),
+            ("deploy_failure", vec![fixtures::deploy_failure()]),
+            ("lint_failure", vec![fixtures::lint_failure()]),
+            ("cancelled", vec![fixtures::cancelled()]),
+            ("merged", vec![api, worker]),
+            ("huge", vec![fixtures::huge()]),
+        ];
+        let mut out = Vec::new();
+        for (name, runs) in cases {
+            out.push((format!("{name} (step summary)"), render(&runs, 3)));
+            out.push((format!("{name} (check run)"), render_within(&runs, 0, 65_535)));
+        }
+        out
+    }
+
     #[test]
     fn snapshots() {
         insta::assert_snapshot!("summary_green", render(&[fixtures::green()], 0));
         insta::assert_snapshot!("summary_over_target", render(&[fixtures::over_target()], 0));
         insta::assert_snapshot!("summary_build_failure", render(&[fixtures::build_failure()], 0));
         insta::assert_snapshot!("summary_deploy_failure", render(&[fixtures::deploy_failure()], 0));
+        insta::assert_snapshot!("summary_lint_failure", render(&[fixtures::lint_failure()], 0));
         insta::assert_snapshot!("summary_cancelled", render(&[fixtures::cancelled()], 3));
-        insta::assert_snapshot!(
-            "summary_merged",
-            render(&[fixtures::green(), fixtures::over_target()], 0)
+        insta::assert_snapshot!("summary_merged", render(&fixtures::matrix(), 0));
+    }
+
+    #[test]
+    fn every_rendering_is_balanced_and_within_its_budget() {
+        for (name, text) in every_rendering() {
+            let budget = if name.ends_with("(check run)") {
+                65_535
+            } else {
+                SUMMARY_BUDGET
+            };
+            assert!(text.len() <= budget, "{name}: {} bytes", text.len());
+            assert_balanced(&text);
+        }
+    }
+
+    #[test]
+    fn failures_come_before_the_timeline() {
+        let text = render(&[fixtures::deploy_failure()], 0);
+        let failure = text.find("<code>deploy/datastorage</code>").expect("failure");
+        let table = text.find("| Phase | Status |").expect("table");
+        let timeline = text.find("```mermaid").expect("timeline");
+        assert!(
+            failure < table && table < timeline,
+            "failures, then the table, then the timeline"
         );
+    }
+
+    #[test]
+    fn the_balance_check_catches_a_cut_block() {
+        let cut = "<details><summary>x</summary>\n\n```text\nlast line";
+        assert!(std::panic::catch_unwind(|| assert_balanced(cut)).is_err());
     }
 
     #[test]
@@ -388,7 +593,7 @@ mod tests {
         }
         assert!(text.contains("split into"), "the timeline is split");
         assert!(
-            text.contains("To stay under GitHub's 1 MiB"),
+            text.contains("To stay under GitHub's size limit"),
             "the degradation is announced"
         );
         let head: String = text.lines().take(12).collect::<Vec<_>>().join("\n");

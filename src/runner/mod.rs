@@ -79,6 +79,8 @@ pub(crate) struct StepContext {
     pub(crate) cancel: CancellationToken,
     pub(crate) log: PathBuf,
     reporters: Arc<Reporters>,
+    /// When the step's own work began (set by [`StepContext::start_work`]).
+    work_started: Arc<std::sync::Mutex<Option<Stopwatch>>>,
 }
 
 impl StepContext {
@@ -94,6 +96,18 @@ impl StepContext {
         }
         let (phase, step) = (self.phase, self.name.as_str());
         self.reporters.emit(Event::StepProgress { phase, step, line });
+    }
+
+    /// The step has waited for what it depends on and starts its own work now: its clock starts
+    /// here, and the time before is reported as waited, not as the step's.
+    pub(crate) fn start_work(&self) {
+        let mut started = self
+            .work_started
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if started.is_none() {
+            *started = Some(Stopwatch::start());
+        }
     }
 
     /// A warning the user should see (the run's record keeps every warning emitted).
@@ -179,6 +193,7 @@ pub(crate) async fn run_phase(
                 cancel: phase_cancel.clone(),
                 log: report_dir.join(log_path(phase, &step.name)),
                 reporters: Arc::clone(reporters),
+                work_started: Arc::default(),
             };
             set.spawn(async move {
                 let _permit = permit;
@@ -257,6 +272,7 @@ fn collect(
 async fn run_step(step: Step, context: StepContext) -> StepReport {
     let (phase, reporters) = (context.phase, Arc::clone(&context.reporters));
     let (cancel, log) = (context.cancel.clone(), context.log.clone());
+    let work_started = Arc::clone(&context.work_started);
     if cancel.is_cancelled() {
         let report = StepReport::not_run(step.name, Status::Cancelled);
         reporters.emit(Event::StepFinished { phase, report: &report });
@@ -268,7 +284,16 @@ async fn run_step(step: Step, context: StepContext) -> StepReport {
     });
     let stopwatch = Stopwatch::start();
     let result = (step.work)(context).await;
-    let timing = stopwatch.stop();
+    let whole = stopwatch.stop();
+    // A step that waited for others before its own work: its clock is its own work.
+    let own = *work_started.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let (timing, waited) = match own {
+        Some(own) => {
+            let timing = own.stop();
+            (timing, Some(whole.duration.saturating_sub(timing.duration)))
+        }
+        None => (whole, None),
+    };
     let status = match (&result.failure, cancel.is_cancelled()) {
         (Some(_), _) => Status::Failed,
         (None, true) => Status::Cancelled,
@@ -276,6 +301,7 @@ async fn run_step(step: Step, context: StepContext) -> StepReport {
     };
     let report = StepReport {
         timing: Some(timing),
+        waited,
         status,
         failure: result.failure,
         bytes: result.bytes,

@@ -190,6 +190,15 @@ fn a_failing_podman_build_is_an_application_failure_too() {
     assert_eq!(output.status.code(), Some(SETUP_FAILED), "{}", stderr(&output));
     let timings = project.timings();
     assert_eq!(timings["failure_class"], "application");
+    let worker = &phase(&timings, "build")["steps"][1];
+    assert_eq!(
+        worker["line"], 3,
+        "the failing RUN, from Podman's `STEP 3/3:` line: {worker}"
+    );
+    assert_eq!(
+        worker["hint"], "a Dockerfile step failed; its output shows which and why",
+        "the same hint as Docker: {worker}"
+    );
     assert!(!project.kind_calls().iter().any(|(args, _)| args.starts_with("create")));
     remove_images("podman", &timings);
 }

@@ -113,6 +113,13 @@ fn a_known_transient_kind_failure_is_retried_once_after_a_delete() {
     let timings = project.timings();
     let create = &phase(&timings, "cluster")["steps"][0];
     assert_eq!(create["attempts"], 2);
+    assert!(
+        timings["warnings"]
+            .to_string()
+            .contains("failed with a known transient error, so it was deleted and retried once"),
+        "the retry says why: {}",
+        timings["warnings"]
+    );
     let cluster = timings["cluster_name"].as_str().expect("cluster");
     let calls: Vec<String> = project.kind_calls().into_iter().map(|(args, _)| args).collect();
     let create_index = |from: usize| {
@@ -240,7 +247,13 @@ fn sigterm_stops_the_builds_and_writes_a_partial_report() {
     assert_eq!(status.code(), Some(CANCELLED));
     let timings = project.timings();
     assert_eq!(timings["status"], "cancelled");
+    assert_eq!(timings["failure_class"], "cancelled", "a Ctrl-C is nobody's fault");
     assert!(!project.kind_calls().iter().any(|(args, _)| args.starts_with("create")));
+    let junit = std::fs::read_to_string(project.path().join("hybrid-e2e-report/junit.xml")).expect("junit");
+    assert!(
+        junit.contains("type=\"cancelled\""),
+        "the interrupted builds are errors in JUnit: {junit}"
+    );
 }
 
 fn nix_kill(pid: u32) {
@@ -396,16 +409,21 @@ fn report_merges_matrix_jobs_and_survives_an_unwritable_summary() {
     );
     let junit = std::fs::read_to_string(out.join("junit.xml")).expect("junit written locally first");
     assert!(
-        junit.contains("name=\"job-a / cluster\"") && junit.contains("name=\"job-b / cluster\""),
+        junit.contains("name=\"hybrid-e2e.yaml (job-a) / cluster\"")
+            && junit.contains("name=\"hybrid-e2e.yaml (job-b) / cluster\""),
         "{junit}"
     );
     let summary = std::fs::read_to_string(out.join("summary.md")).expect("summary");
     assert!(
-        summary.contains("### ✅ hybrid-e2e `job-a`") && summary.contains("### ❌ hybrid-e2e `job-b`"),
+        summary.contains("### ✅ hybrid-e2e `hybrid-e2e.yaml (job-a)`")
+            && summary.contains("### ❌ hybrid-e2e `hybrid-e2e.yaml (job-b)`"),
         "{summary}"
     );
     assert!(
-        stdout(&output).contains("::error title=hybrid-e2e cluster/create::[infrastructure] kind create failed"),
+        // No file of its own: anchored on the config, so the check run has it too.
+        stdout(&output).contains(
+            "::error title=hybrid-e2e cluster/create,file=hybrid-e2e.yaml,line=1::[infrastructure] kind create failed"
+        ),
         "{}",
         stdout(&output)
     );
@@ -470,6 +488,11 @@ fn a_forbidden_check_run_is_a_notice_and_the_token_never_shows() {
         stderr(&output)
     );
     assert!(
+        stdout(&output).contains("::warning title=hybrid-e2e check run::the token may not write check runs"),
+        "the notice is on the run page too: {}",
+        stdout(&output)
+    );
+    assert!(
         out.join("junit.xml").is_file() && out.join("summary.md").is_file(),
         "local files are written first"
     );
@@ -506,14 +529,32 @@ fn manifests_that_would_run_the_wrong_image_or_wait_for_nothing_stop_the_run_bef
         .expect("manifests check")
         .clone();
     assert_eq!(manifests["status"], "failed", "{}", stderr(&output));
-    let message = manifests["message"].as_str().expect("message");
-    assert!(
-        message.contains("deploy/app.yaml (document 1)") && message.contains("use `localhost/it-manifest/app:1`"),
-        "{message}"
+    // The failure points at the broken manifest, not at the config's first manifest.
+    assert_eq!(manifests["file"], "deploy/app.yaml", "{manifests}");
+    assert_eq!(manifests["line"], 1, "{manifests}");
+    let findings = manifests["findings"].as_array().expect("findings");
+    assert_eq!(findings.len(), 2, "{manifests}");
+    assert_eq!(
+        (findings[0]["path"].as_str(), findings[0]["line"].as_u64()),
+        (Some("deploy/app.yaml"), Some(1))
     );
     assert!(
-        message.contains("deploy group `app`: wait_for `deployment/ap` matches no object"),
-        "a wait_for typo is found before the build: {message}"
+        findings[0]["message"]
+            .as_str()
+            .is_some_and(|message| message.contains("use `localhost/it-manifest/app:1`")),
+        "{manifests}"
+    );
+    // A wait_for typo is found before the build, at its line in the config.
+    assert_eq!(
+        (findings[1]["path"].as_str(), findings[1]["line"].as_u64()),
+        (Some("hybrid-e2e.yaml"), Some(5)),
+        "{manifests}"
+    );
+    assert!(
+        findings[1]["message"]
+            .as_str()
+            .is_some_and(|message| message.contains("wait_for `deployment/ap` matches no object")),
+        "{manifests}"
     );
     assert_eq!(phase(&timings, "build")["status"], "skipped");
 }
@@ -722,6 +763,8 @@ fn cleanup_deletes_what_a_preserved_run_left_behind() {
         "preserve: always keeps the cluster"
     );
     assert!(stderr(&output).contains(&format!("cluster `{cluster}` preserved")));
+    let first = stdout(&project.run(&["cleanup", "--dry-run"], &[]));
+    assert!(first.contains("would delete image"), "{first}");
     let cleanup = project.run(&["cleanup"], &[]);
     assert_eq!(cleanup.status.code(), Some(0), "{}", stderr(&cleanup));
     let text = stdout(&cleanup);
@@ -736,5 +779,293 @@ fn cleanup_deletes_what_a_preserved_run_left_behind() {
                 .any(|(program, args)| program == "podman" && args == &format!("image rm --force {image}")),
             "removed with the run's engine"
         );
+    }
+    let again = project.run(&["cleanup"], &[]);
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    let text = stdout(&again);
+    assert!(
+        !text.contains("deleted")
+            && text.contains("nothing to clean up")
+            && text.contains("found nothing of 2 image(s)"),
+        "a second cleanup reports only what it deleted: {text}"
+    );
+}
+
+/// The bundled example on the fake engines, `datastorage` ready after 1.5 s: `gateway`, which
+/// depends on it, waits; its clock is its own apply and wait, and the wait is recorded apart.
+#[test]
+fn a_deploy_groups_clock_is_its_own_work_and_its_wait_is_recorded_apart() {
+    let mut script = fake_apiserver::Script::default();
+    script.behaviours.insert(
+        "datastorage".to_owned(),
+        fake_apiserver::Behaviour::ReadyAfter(Duration::from_millis(1_500)),
+    );
+    let project = bundled_example(script, Engines::Fake);
+    let output = project.run(&["run"], &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let timings = example_timings(&project);
+    let deploy = phase(&timings, "deploy");
+    let step = |name: &str| {
+        deploy["steps"]
+            .as_array()
+            .and_then(|steps| steps.iter().find(|step| step["name"] == name))
+            .expect("step")
+            .clone()
+    };
+    let (datastorage, gateway) = (step("datastorage"), step("gateway"));
+    let waited = gateway["waited_seconds"].as_f64().expect("waited_seconds");
+    let own = gateway["duration_seconds"].as_f64().expect("duration");
+    assert!(waited >= 1.4, "gateway waited for datastorage: {gateway}");
+    assert!(own < 1.0, "gateway's own apply and wait, not its wait: {gateway}");
+    assert!(
+        gateway["started_at"].as_str() >= datastorage["finished_at"].as_str(),
+        "its clock starts once its dependency is ready: {gateway} {datastorage}"
+    );
+    assert!(datastorage["duration_seconds"].as_f64().expect("duration") >= 1.4);
+    assert_eq!(
+        step("namespaces-crds")["waited_seconds"],
+        Value::Null,
+        "waits for nothing"
+    );
+}
+
+/// docs/timings.md: keys documented as always present are present; preflight steps have real
+/// clocks; the engine is recorded although a later check failed.
+#[test]
+fn timings_json_has_every_documented_key_and_preflight_clocks() {
+    let project = Project::new(
+        "version: 1\nimages:\n  - {name: api, image: localhost/it-keys/api:1, dockerfile: Dockerfile}\n",
+        &[(
+            "Dockerfile",
+            "FROM registry.access.redhat.com/ubi9/ubi:9.6\nRUN dnf -y update\n",
+        )],
+    );
+    let output = project.run(
+        &["run", "--engine", "docker"],
+        &[("HYBRID_E2E_KIND", "/nonexistent/kind")],
+    );
+    assert_eq!(output.status.code(), Some(INFRASTRUCTURE), "{}", stderr(&output));
+    let timings = project.timings();
+    assert_eq!(timings["engine"], "docker", "the engine check passed: {timings}");
+    assert_eq!(timings["engine_version"], "28.0.0-fake");
+    for phase in timings["phases"].as_array().expect("phases") {
+        assert!(phase.get("target_line").is_some(), "{phase}");
+        for step in phase["steps"].as_array().expect("steps") {
+            for key in [
+                "started_at",
+                "finished_at",
+                "duration_seconds",
+                "waited_seconds",
+                "status",
+                "failure_class",
+                "message",
+                "hint",
+                "file",
+                "line",
+                "column",
+                "bytes",
+                "bytes_per_second",
+                "attempts",
+                "log",
+                "tail",
+                "excerpt",
+                "findings",
+            ] {
+                assert!(step.get(key).is_some(), "`{key}` missing from {step}");
+            }
+        }
+    }
+    let preflight = phase(&timings, "preflight");
+    for step in preflight["steps"].as_array().expect("steps") {
+        assert!(
+            step["started_at"].is_string() && step["finished_at"].is_string(),
+            "{step}"
+        );
+    }
+    let kind_check = preflight["steps"]
+        .as_array()
+        .and_then(|steps| steps.iter().find(|step| step["name"] == "kind"))
+        .expect("kind check");
+    assert!(
+        kind_check["duration_seconds"].as_f64().expect("duration") > 0.0,
+        "{kind_check}"
+    );
+    let lint = preflight["steps"]
+        .as_array()
+        .and_then(|steps| steps.iter().find(|step| step["name"] == "lint"))
+        .expect("lint check");
+    assert_eq!(
+        (lint["file"].as_str(), lint["line"].as_u64(), lint["column"].as_u64()),
+        (Some("Dockerfile"), Some(2), Some(5)),
+        "{lint}"
+    );
+}
+
+/// A Dockerfile whose path has a `:` keeps its annotation, JUnit case and finding: findings
+/// travel as data, never as `path:line:col` text parsed back.
+#[test]
+fn a_dockerfile_path_with_a_colon_keeps_its_annotation_and_junit_case() {
+    let project = Project::new(
+        "version: 1\nimages:\n  - {name: api, image: localhost/it-colon/api:1, dockerfile: \"odd:dir/Dockerfile\", context: \"odd:dir\"}\n",
+        &[(
+            "odd:dir/Dockerfile",
+            "FROM registry.access.redhat.com/ubi9/ubi:9.6\nRUN dnf -y update\n",
+        )],
+    );
+    let output = project.run(&["run", "--engine", "docker"], &[("GITHUB_ACTIONS", "true")]);
+    assert_eq!(output.status.code(), Some(SETUP_FAILED), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("::error title=hybrid-e2e lint,file=odd%3Adir/Dockerfile,line=2,endLine=2,col=5::"),
+        "{}",
+        stdout(&output)
+    );
+    let junit = std::fs::read_to_string(project.path().join("hybrid-e2e-report/junit.xml")).expect("junit");
+    assert!(
+        junit.contains("<testcase name=\"odd:dir/Dockerfile:2\" classname=\"hybrid-e2e.lint\">"),
+        "{junit}"
+    );
+    let timings = project.timings();
+    let lint = phase(&timings, "preflight")["steps"]
+        .as_array()
+        .and_then(|steps| steps.iter().find(|step| step["name"] == "lint").cloned())
+        .expect("lint");
+    assert_eq!(lint["findings"][0]["path"], "odd:dir/Dockerfile");
+}
+
+/// Annotation paths are relative to the repository (`GITHUB_WORKSPACE`), whatever the working
+/// directory or the config's location.
+#[test]
+fn annotations_are_relative_to_the_repository_root() {
+    let config = "version: 1\nimages:\n  - {name: worker, image: localhost/it-root/worker:1, dockerfile: docker/worker.Dockerfile}\n";
+    let dockerfile = format!("FROM {BASE_IMAGE}\nRUN echo broken && exit 3\n");
+    let project = Project::new(
+        "version: 1\n",
+        &[
+            ("services/worker/hybrid-e2e.yaml", config),
+            ("services/worker/docker/worker.Dockerfile", &dockerfile),
+        ],
+    );
+    let workspace = project.path().to_str().expect("UTF-8").to_owned();
+    let env = [("GITHUB_ACTIONS", "true"), ("GITHUB_WORKSPACE", workspace.as_str())];
+    let expected = "file=services/worker/docker/worker.Dockerfile,line=2::[application]";
+    let from_root = project.run(&["--config", "services/worker/hybrid-e2e.yaml", "run"], &env);
+    assert!(stdout(&from_root).contains(expected), "{}", stdout(&from_root));
+    let mut inside = project.command(&["--config", "hybrid-e2e.yaml", "run"], &env);
+    inside.current_dir(project.path().join("services/worker"));
+    let from_inside = inside.output().expect("runs");
+    assert!(stdout(&from_inside).contains(expected), "{}", stdout(&from_inside));
+    let absolute = project.path().join("services/worker/hybrid-e2e.yaml");
+    let from_absolute = project.run(&["--config", absolute.to_str().expect("UTF-8"), "run"], &env);
+    assert!(stdout(&from_absolute).contains(expected), "{}", stdout(&from_absolute));
+}
+
+/// An error without a file of its own (kind missing) is anchored on the config, so the check
+/// run carries it like the log does.
+#[test]
+fn an_error_without_a_file_is_anchored_on_the_config() {
+    let project = Project::new("version: 1\n", &[]);
+    let output = project.run(
+        &["run"],
+        &[("HYBRID_E2E_KIND", "/nonexistent/kind"), ("GITHUB_ACTIONS", "true")],
+    );
+    assert_eq!(output.status.code(), Some(INFRASTRUCTURE));
+    assert!(
+        stdout(&output)
+            .contains("::error title=hybrid-e2e preflight/kind,file=hybrid-e2e.yaml,line=1::[infrastructure] kind:"),
+        "{}",
+        stdout(&output)
+    );
+}
+
+/// `kind create` that fails before making a node: nothing is called preserved, no kubeconfig is
+/// promised, and the failed log export is a warning, not a hint pointing at missing logs.
+#[test]
+fn a_create_that_leaves_no_cluster_is_not_called_preserved() {
+    let project = project("docker", "it-nonode", "", "true");
+    let output = project.run(
+        &["run"],
+        &[
+            ("FAKE_KIND_CREATE_FAILURE", "pull"),
+            ("FAKE_KIND_CREATE_FAIL_TIMES", "always"),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(INFRASTRUCTURE), "{}", stderr(&output));
+    let text = stderr(&output);
+    assert!(!text.contains("preserved"), "{text}");
+    let timings = project.timings();
+    let warnings = timings["warnings"].to_string();
+    assert!(
+        warnings.contains("no cluster `") && warnings.contains("exists to keep"),
+        "{warnings}"
+    );
+    assert!(warnings.contains("`kind export logs` for cluster"), "{warnings}");
+    let create = &phase(&timings, "cluster")["steps"][0];
+    assert!(
+        !create["hint"].as_str().unwrap_or("").contains("kind logs"),
+        "no hint at logs that were never exported: {create}"
+    );
+}
+
+/// A successful publish names the check run's page at default verbosity.
+#[test]
+fn a_published_check_run_is_named_by_its_url() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let server = runtime.block_on(async {
+        let server = wiremock::MockServer::start().await;
+        wiremock::Mock::given(wiremock::matchers::method("POST"))
+            .respond_with(wiremock::ResponseTemplate::new(201).set_body_json(serde_json::json!({
+                "id": 7, "html_url": "https://github.com/org/app/runs/7"
+            })))
+            .mount(&server)
+            .await;
+        server
+    });
+    let project = Project::new("version: 1\n", &[]);
+    let job = crate::support::repo().join("tests/fixtures/reports/job-a");
+    let out = project.path().join("out");
+    let output = project.run(
+        &[
+            "report",
+            job.to_str().expect("UTF-8"),
+            "-o",
+            out.to_str().expect("UTF-8"),
+            "--github",
+            "always",
+        ],
+        &[
+            ("GITHUB_TOKEN", "ghs_x"),
+            ("GITHUB_REPOSITORY", "org/app"),
+            ("GITHUB_SHA", "0123456789abcdef0123456789abcdef01234567"),
+            ("GITHUB_API_URL", &server.uri()),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("check run: https://github.com/org/app/runs/7"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+/// Podman's build failure (`Error: building at STEP …`) gets the same hint and line as Docker's.
+#[test]
+fn a_podman_build_failure_gets_the_same_hint_and_line_as_docker() {
+    for engine in ["docker", "podman"] {
+        let project = project(engine, "it-hint", "", "echo broken && exit 7");
+        let output = project.run(&["run"], &[]);
+        assert_eq!(output.status.code(), Some(SETUP_FAILED), "{}", stderr(&output));
+        let timings = project.timings();
+        let worker = phase(&timings, "build")["steps"]
+            .as_array()
+            .and_then(|steps| steps.iter().find(|step| step["name"] == "worker").cloned())
+            .expect("worker");
+        assert_eq!(
+            worker["hint"], "a Dockerfile step failed; its output shows which and why",
+            "{engine}: {worker}"
+        );
+        assert_eq!(worker["line"], 3, "{engine}: {worker}");
     }
 }

@@ -93,7 +93,7 @@ pub(crate) async fn missing(client: &Client, checks: &GateChecks, deadline: Inst
                     Readiness::Current => {}
                     Readiness::InProgress(message) => missing.push(format!("CoreDNS not available: {message}")),
                     Readiness::Failed(problem) => {
-                        missing.push(format!("CoreDNS failed: {}: {}", problem.reason, problem.message));
+                        missing.push(format!("CoreDNS failed: {problem}"));
                     }
                 }
             }

@@ -57,6 +57,8 @@ impl Deploy {
             manifests: files.iter().map(|file| (*file).to_owned()).collect(),
             depends_on: depends_on.iter().map(|name| (*name).to_owned()).collect(),
             wait_for: Vec::new(),
+            wait_for_lines: Vec::new(),
+            line: 1,
             timeout,
             files: files.iter().map(|file| self.dir.path().join(file)).collect(),
         });
@@ -233,6 +235,52 @@ fn a_crash_loop_fails_fast_with_pod_states_events_and_both_instances_logs() {
         .filter(|name| name.ends_with(".log"))
         .collect();
     assert_eq!(logs.len(), 2, "current and previous instance: {logs:?}");
+}
+
+/// Two objects fail in one group: the failure's excerpt (what annotations quote) is the failing
+/// object's own last log line, not the last line of the whole digest (another object's).
+#[test]
+fn the_excerpt_is_the_failing_objects_own_output() {
+    let api = FakeApiServer::start(script(&[
+        (
+            "api",
+            Behaviour::CrashLoop {
+                exit_code: 2,
+                log: vec!["panic: api cannot read its config".to_owned()],
+            },
+        ),
+        (
+            "worker",
+            Behaviour::CrashLoop {
+                exit_code: 1,
+                log: vec!["worker: unrelated line".to_owned()],
+            },
+        ),
+    ]));
+    let deploy = Deploy::new(&[(
+        "all.yaml",
+        format!("{}---\n{}", deployment("api", "team"), deployment("worker", "team")),
+    )])
+    .group("all", &["all.yaml"], &[], Duration::from_secs(60));
+    let report = deploy.run(&api);
+    let (_, failure) = report.failure().expect("failed");
+    let cause = if failure.message.starts_with("Deployment/api") {
+        "api cannot read"
+    } else {
+        "worker: unrelated"
+    };
+    let other = if cause.starts_with("api") {
+        "worker: unrelated"
+    } else {
+        "api cannot read"
+    };
+    let excerpt = failure.excerpt.as_deref().expect("an excerpt");
+    assert!(excerpt.contains(cause), "{excerpt} (failure: {})", failure.message);
+    assert!(
+        failure.tail.last().is_some_and(|last| last.contains(other)),
+        "the digest ends with the other object: {:?}",
+        failure.tail.last()
+    );
 }
 
 #[test]

@@ -8,7 +8,7 @@
 //! - `FAKE_KIND_STATE`: directory for state and `calls.jsonl` (required).
 //! - `FAKE_KIND_CREATE_DELAY_MS`, `FAKE_KIND_LOAD_DELAY_MS`: sleep before answering.
 //! - `FAKE_KIND_CREATE_FAILURE`: `log-line`, `no-such-container`, `port`, `crun` (transient in
-//!   the field), `kubeadm` (permanent); `FAKE_KIND_CREATE_FAIL_TIMES`: how many creates fail
+//!   the field), `kubeadm`, `pull` (permanent; `pull` leaves no node behind); `FAKE_KIND_CREATE_FAIL_TIMES`: how many creates fail
 //!   (default 1; `always` for every one).
 //! - `FAKE_KIND_LOAD_FAILURE=1`: every load fails like kind#921.
 
@@ -98,8 +98,10 @@ fn create(args: &[String]) -> ExitCode {
     let fail_times = std::env::var("FAKE_KIND_CREATE_FAIL_TIMES").unwrap_or_else(|_| "1".to_owned());
     let failing = fail_times == "always" || fail_times.parse::<u32>().is_ok_and(|times| attempt <= times);
     if let (Ok(failure), true) = (std::env::var("FAKE_KIND_CREATE_FAILURE"), failing) {
-        // With --retain, a failed create leaves its node container behind, as kind does.
-        if args.iter().any(|arg| arg == "--retain") {
+        // With --retain, a failed create leaves its node container behind, as kind does —
+        // unless it failed before there was one (the node image could not be pulled).
+        if args.iter().any(|arg| arg == "--retain") && failure != "pull" {
+            let _ = fs::create_dir_all(state_dir().join("clusters"));
             let _ = fs::write(cluster_file(&name), "half-made\n");
         }
         let node = format!("{name}-control-plane");
@@ -110,6 +112,9 @@ fn create(args: &[String]) -> ExitCode {
             ),
             "port" => format!(
                 "ERROR: failed to create cluster: command \"{provider} run --name {node} --hostname {node} --privileged --publish=127.0.0.1:6443:6443/TCP kindest/node:v1.33.1\" failed with error: exit status 125\nCommand Output: {provider}: Error response from daemon: driver failed programming external connectivity on endpoint {node}: Bind for 127.0.0.1:6443 failed: port is already allocated."
+            ),
+            "pull" => format!(
+                "ERROR: failed to create cluster: failed to pull image \"kindest/node:v1.33.1\": command \"{provider} pull kindest/node:v1.33.1\" failed with error: exit status 1"
             ),
             "crun" => format!(
                 "ERROR: failed to create cluster: command \"{provider} run --name {node} kindest/node:v1.33.1\" failed with error: exit status 126\nCommand Output: Error: OCI runtime error: crun: unknown version specified"
@@ -299,6 +304,9 @@ fn main() -> ExitCode {
         },
         ["export", "logs", directory, ..] => {
             let name = flag(&args, "--name").unwrap_or_else(|| "kind".to_owned());
+            if !cluster_file(&name).exists() {
+                return fail(&format!("ERROR: unknown cluster \"{name}\""));
+            }
             let node = Path::new(directory).join(format!("{name}-control-plane"));
             let _ = fs::create_dir_all(&node);
             let _ = fs::write(
