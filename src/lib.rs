@@ -8,6 +8,7 @@ mod commands;
 mod config;
 mod errors;
 mod exec;
+mod files;
 mod image_ref;
 mod k8s;
 mod lint;

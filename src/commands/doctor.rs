@@ -20,7 +20,7 @@ pub(crate) fn doctor(
     config_path: Option<&Path>,
     printer: &Printer,
 ) -> Result<ExitCode, ExpectedError> {
-    let config = LoadedConfig::load(config_path)?;
+    let config = LoadedConfig::require(config_path)?;
     let plan = Plan::new(&config, &overrides(&args), new_run_id());
     let levels = super::lint::levels(&config, &[]);
     let run = Arc::new(RunContext::new(plan, levels, min_free_disk(&args)));

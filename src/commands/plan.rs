@@ -11,7 +11,7 @@ use crate::errors::{ExpectedError, exit_codes};
 use crate::plan::{Plan, new_run_id};
 
 pub(crate) fn plan(args: PlanArgs, config_path: Option<&Path>) -> Result<ExitCode, ExpectedError> {
-    let config = LoadedConfig::load(config_path)?;
+    let config = LoadedConfig::require(config_path)?;
     let plan = Plan::new(&config, &overrides(&args.setup), new_run_id());
     let text = match args.format {
         PlanFormat::Text => plan.render_text(),

@@ -31,7 +31,7 @@ pub(crate) fn run_exit_code(record: &RunRecord, fail_on_target: bool) -> u8 {
 }
 
 pub(crate) fn run(args: RunArgs, config_path: Option<&Path>, printer: &Printer) -> Result<ExitCode, ExpectedError> {
-    let config = LoadedConfig::load(config_path)?;
+    let config = LoadedConfig::require(config_path)?;
     let plan = Plan::new(&config, &overrides(&args.setup), new_run_id());
     let report_dir = plan.report_dir.clone();
     let options = RunOptions {

@@ -6,9 +6,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use serde_saphyr::{Error as YamlError, MessageFormatter, UserMessageFormatter};
 use sha2::{Digest, Sha256};
 
 use super::model::{ConfigFile, Located};
+use crate::files;
 
 /// The file looked for in the current directory when `--config` is not given.
 pub(crate) const DEFAULT_CONFIG_FILE: &str = "hybrid-e2e.yaml";
@@ -18,10 +20,14 @@ const SUPPORTED_VERSION: u32 = 1;
 /// Why the config file could not be used.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ConfigError {
-    #[error("failed to read config file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
-    #[error("invalid config file {path}: {message}")]
-    Invalid { path: PathBuf, message: String },
+    #[error("cannot use the config file: {0}")]
+    Read(#[from] files::ReadError),
+    #[error("{message}")]
+    Invalid { message: String },
+    #[error(
+        "no {DEFAULT_CONFIG_FILE} in {directory}: pass --config FILE, or write one (`hybrid-e2e config-schema` prints its JSON Schema; examples/hybrid-e2e.yaml is a start)"
+    )]
+    Missing { directory: String },
     #[error("config file {path} has version {found}; this hybrid-e2e supports version {SUPPORTED_VERSION}")]
     UnsupportedVersion { path: PathBuf, found: u32 },
     #[error("{}", problems.join("\n"))]
@@ -54,11 +60,20 @@ impl LoadedConfig {
                 default
             }
         };
-        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
-            path: path.clone(),
-            source,
-        })?;
+        let text = files::read_text_capped(&path, files::CONFIG_LIMIT)?;
         LoadedConfig::parse(&path, &text)
+    }
+
+    /// Like [`LoadedConfig::load`], for commands that set something up: without a config file
+    /// there is nothing to do, and saying so beats running an empty setup.
+    pub(crate) fn require(explicit: Option<&Path>) -> Result<LoadedConfig, ConfigError> {
+        let loaded = LoadedConfig::load(explicit)?;
+        if loaded.path.is_none() {
+            return Err(ConfigError::Missing {
+                directory: std::env::current_dir().map_or_else(|_| ".".to_owned(), |dir| dir.display().to_string()),
+            });
+        }
+        Ok(loaded)
     }
 
     fn defaults() -> LoadedConfig {
@@ -75,8 +90,7 @@ impl LoadedConfig {
     /// Parse and validate config text read from `path`.
     pub(crate) fn parse(path: &Path, text: &str) -> Result<LoadedConfig, ConfigError> {
         let file: ConfigFile = serde_saphyr::from_str(text).map_err(|error| ConfigError::Invalid {
-            path: path.to_owned(),
-            message: error.to_string(),
+            message: render_yaml_error(&error, path),
         })?;
         if file.version != SUPPORTED_VERSION {
             return Err(ConfigError::UnsupportedVersion {
@@ -253,6 +267,68 @@ impl LoadedConfig {
     }
 }
 
+/// A YAML error as users should read it: the real file name in the snippet header, words for
+/// types, no library hints.
+fn render_yaml_error(error: &YamlError, path: &Path) -> String {
+    let name = path.display().to_string();
+    let options = serde_saphyr::render_options! {
+        formatter: &ConfigMessages,
+        source_name: Some(name.as_str()),
+    };
+    let rendered = error.render_with_options(options);
+    // The renderer's first line is `error: line L column C: message`; the command prints its
+    // own `error:` prefix, so the line becomes `file:L:C: message`, the snippet follows.
+    let (first, snippet) = rendered.split_once('\n').unwrap_or((rendered.as_str(), ""));
+    let message = ConfigMessages.format_message(error);
+    let head = match error.location() {
+        Some(location) if location.line() > 0 => {
+            format!("{name}:{}:{}: {message}", location.line(), location.column())
+        }
+        _ => format!("{name}: {}", first.trim_start_matches("error: ")),
+    };
+    if snippet.is_empty() {
+        head
+    } else {
+        format!("{head}\n{snippet}")
+    }
+}
+
+/// The wording of YAML errors in the config file.
+struct ConfigMessages;
+
+impl MessageFormatter for ConfigMessages {
+    fn format_message<'a>(&self, error: &'a YamlError) -> std::borrow::Cow<'a, str> {
+        match error.without_snippet() {
+            YamlError::InvalidScalar { ty, .. } => std::borrow::Cow::Owned(expected(ty)),
+            YamlError::DuplicateMappingKey { key: Some(key), .. } => {
+                std::borrow::Cow::Owned(format!("`{key}` is given twice; keep one"))
+            }
+            YamlError::DuplicateMappingKey { key: None, .. } => {
+                std::borrow::Cow::Borrowed("a key is given twice; keep one")
+            }
+            YamlError::Budget { .. } => std::borrow::Cow::Borrowed(
+                "the file is too large or too deeply nested for a config file (aliases expand to too much, or nesting is too deep)",
+            ),
+            _ => UserMessageFormatter.format_message(error),
+        }
+    }
+}
+
+/// What a scalar of Rust type `ty` must look like, in words.
+fn expected(ty: &str) -> String {
+    match ty {
+        "u8" => "expected a whole number from 0 to 255".to_owned(),
+        "u16" => "expected a whole number from 0 to 65535".to_owned(),
+        "u32" => "expected a whole number from 0 to 4294967295".to_owned(),
+        "u64" | "usize" => "expected a whole number from 0 to 18446744073709551615".to_owned(),
+        "i32" | "i64" | "isize" => "expected a whole number".to_owned(),
+        "f32" | "f64" => "expected a number".to_owned(),
+        "bool" => "expected true or false".to_owned(),
+        "char" => "expected a single character".to_owned(),
+        other => format!("expected a value of type {other}"),
+    }
+}
+
 /// The first cycle among `depends_on`, as group names.
 fn dependency_cycle(file: &ConfigFile) -> Option<Vec<String>> {
     let edges: BTreeMap<&str, Vec<&str>> = file
@@ -337,12 +413,12 @@ mod tests {
         let message = parse("version: 1\nlint:\n  exclud: []\n")
             .expect_err("unknown key")
             .to_string();
-        assert!(message.contains("exclud") && message.contains("line 3"), "{message}");
+        assert!(message.contains("exclud") && message.contains("hybrid-e2e.yaml:3:"), "{message}");
         let message = parse("version: 1\nlint:\n  rules:\n    no-such: off\n")
             .expect_err("unknown rule")
             .to_string();
         assert!(
-            message.contains("unknown rule `no-such`") && message.contains("line 4"),
+            message.contains("unknown rule `no-such`") && message.contains("hybrid-e2e.yaml:4:"),
             "{message}"
         );
     }
@@ -361,7 +437,7 @@ mod tests {
             .expect_err("bad duration")
             .to_string();
         assert!(
-            message.contains("invalid duration `three minutes`") && message.contains("line 3"),
+            message.contains("invalid duration `three minutes`") && message.contains("hybrid-e2e.yaml:3:"),
             "{message}"
         );
     }

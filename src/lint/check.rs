@@ -7,8 +7,10 @@ use super::rules::{self, CommandKind, Level, Rule, RuleLevels, Upgrade};
 use super::shell::{self, Link, ParsedScript, Word};
 use super::suppress::{self, Directive};
 
-/// How deep `sh -c "sh -c '...'"` and `$(...)` nesting is followed.
-const MAX_NESTING: usize = 8;
+/// How deep `sh -c "sh -c '...'"`, `$(...)` and backquote nesting is followed. Past it the file
+/// gets an `invalid-dockerfile` diagnostic, never silence. Real scripts nest 2–3 deep; the bound
+/// only keeps recursion finite on adversarial input.
+const MAX_NESTING: usize = 64;
 
 /// A source edit that removes an offending command and keeps the file valid.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,6 +94,7 @@ pub(crate) fn check_text(path: &str, text: &str, levels: &RuleLevels) -> Vec<Fin
             file: &file,
             levels,
             findings: Vec::new(),
+            too_deep: false,
         }
         .run()
         .into_iter()
@@ -130,6 +133,33 @@ pub(crate) fn file_problem(
     })
 }
 
+fn level_on(levels: &RuleLevels, rule: Rule) -> bool {
+    levels.level(rule) != Level::Off
+}
+
+/// The text a shell runs for a backquoted substitution: inside backquotes, a backslash before
+/// `` ` ``, `$` or `\` is removed first (POSIX), which is how backquotes nest. Every kept byte
+/// keeps its place in the source, so findings still point at the right column.
+fn unescape_backquoted(inner: &Mapped) -> Mapped {
+    let bytes = inner.text.as_bytes();
+    let mut out = Mapped {
+        text: String::new(),
+        map: Vec::new(),
+        ends: Vec::new(),
+    };
+    let mut index = 0;
+    while index < bytes.len() {
+        if bytes[index] == b'\\' && matches!(bytes.get(index + 1), Some(b'`' | b'$' | b'\\')) {
+            index += 1;
+        }
+        let len = inner.text[index..].chars().next().map_or(1, char::len_utf8);
+        out.push_from(inner, index..index + len);
+        index += len;
+    }
+    out.close(inner.source_offset(bytes.len()));
+    out
+}
+
 /// Whether removing the script's only command removes the instruction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ScriptRole {
@@ -144,6 +174,8 @@ struct Checker<'a> {
     file: &'a Dockerfile<'a>,
     levels: &'a RuleLevels,
     findings: Vec<Finding>,
+    /// The nesting limit was hit (said once per file).
+    too_deep: bool,
 }
 
 /// Where we are while checking one instruction.
@@ -215,6 +247,16 @@ impl<'a> Checker<'a> {
         depth: usize,
     ) {
         if depth > MAX_NESTING {
+            if !std::mem::replace(&mut self.too_deep, true) && level_on(self.levels, Rule::InvalidDockerfile) {
+                let start = script.source_offset(0);
+                self.push(
+                    Rule::InvalidDockerfile,
+                    start..start,
+                    format!("commands nested more than {MAX_NESTING} levels deep (`$(...)`, backquotes, `sh -c`) are not checked"),
+                    scope.stage.clone(),
+                    None,
+                );
+            }
             return;
         }
         let parsed = shell::parse(script);
@@ -269,6 +311,10 @@ impl<'a> Checker<'a> {
         }
         for substitution in &parsed.substitutions {
             let inner = script.slice(substitution.clone());
+            self.check_script(scope, &inner, ScriptRole::Nested, &mut Vec::new(), depth + 1);
+        }
+        for substitution in &parsed.backquoted {
+            let inner = unescape_backquoted(&script.slice(substitution.clone()));
             self.check_script(scope, &inner, ScriptRole::Nested, &mut Vec::new(), depth + 1);
         }
     }
@@ -539,6 +585,44 @@ mod tests {
             .filter(|finding| finding.rule == Rule::NoDnfUpdate)
             .map(|finding| (finding.line, finding.column, finding.suppressed.is_some()))
             .collect()
+    }
+
+    #[test]
+    fn deep_nesting_is_followed_and_past_the_limit_said() {
+        let nested = |depth: usize| {
+            let mut script = "dnf update".to_owned();
+            for _ in 0..depth {
+                script = format!("echo $( {script} )");
+            }
+            format!("FROM a\nRUN {script}\n")
+        };
+        assert_eq!(lines(&nested(9)).len(), 1, "nine levels of $(...) are followed");
+        let mut shell = "dnf update".to_owned();
+        for _ in 0..9 {
+            shell = format!("sh -c \"{}\"", shell.replace('\\', "\\\\").replace('"', "\\\""));
+        }
+        assert_eq!(
+            lines(&format!("FROM a\nRUN {shell}\n")).len(),
+            1,
+            "nine levels of sh -c: {shell}"
+        );
+        let findings = check_text("Dockerfile", &nested(80), &RuleLevels::default());
+        let deep: Vec<_> = findings
+            .iter()
+            .filter(|finding| finding.rule == Rule::InvalidDockerfile)
+            .collect();
+        assert_eq!(deep.len(), 1, "said once: {findings:?}");
+        assert!(deep[0].message.contains("nested more than 64 levels"));
+    }
+
+    #[test]
+    fn nested_backquotes_are_unescaped_like_the_shell_does() {
+        let text = "FROM a\nRUN echo `echo \\`dnf update\\``\n";
+        assert_eq!(lines(text), vec![(2, 18, false)], "{text}");
+        assert!(
+            lines("FROM a\nRUN echo `echo dnf update`\n").is_empty(),
+            "echo's argument, not a command"
+        );
     }
 
     #[test]

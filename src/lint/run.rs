@@ -11,6 +11,7 @@ use super::discover::{self, DiscoverError, Selection, Target};
 use super::fix;
 use super::format::{self, Format, LintResults};
 use super::rules::RuleLevels;
+use crate::files;
 
 /// Why `lint` could not run at all (findings are not errors: see [`LintOutcome`]).
 #[derive(Debug, thiserror::Error)]
@@ -132,10 +133,10 @@ fn check_all(targets: &[Target], options: &LintOptions) -> Result<Vec<FileResult
 
 fn check_one(target: &Target, options: &LintOptions) -> Result<FileResult, LintError> {
     let path = target.display.as_str();
-    let bytes = match fs::read(&target.path) {
+    let bytes = match files::read_capped(&target.path, files::DOCKERFILE_LIMIT) {
         Ok(bytes) => bytes,
         Err(error) => {
-            let problem = check::file_problem(path, &options.levels, 1, 1, format!("cannot read the file: {error}"));
+            let problem = check::file_problem(path, &options.levels, 1, 1, format!("cannot lint: {error}"));
             let findings = problem.into_iter().collect();
             return Ok(FileResult {
                 findings,

@@ -70,6 +70,9 @@ pub(crate) struct SimpleCommand {
 pub(crate) struct ParsedScript {
     pub(crate) commands: Vec<SimpleCommand>,
     pub(crate) substitutions: Vec<Range<usize>>,
+    /// Backquoted substitutions (`` `...` ``): their text is unescaped (`\``, `\$`, `\\`)
+    /// before it runs, so nested backquotes work.
+    pub(crate) backquoted: Vec<Range<usize>>,
 }
 
 impl ParsedScript {
@@ -478,7 +481,7 @@ impl Parser<'_> {
         }
         let inner_end = index.min(self.bytes.len());
         if inner_end > inner_start {
-            self.result.substitutions.push(inner_start..inner_end);
+            self.result.backquoted.push(inner_start..inner_end);
         }
         self.take_until(value, (index + 1).min(self.bytes.len()));
     }
@@ -607,7 +610,9 @@ mod tests {
         let text = "echo $(dnf update) `yum upgrade` $((1+2))";
         let parsed = parse(&Mapped::identity(text, 0..text.len()));
         let inner: Vec<&str> = parsed.substitutions.iter().map(|range| &text[range.clone()]).collect();
-        assert_eq!(inner, vec!["dnf update", "yum upgrade"]);
+        assert_eq!(inner, vec!["dnf update"]);
+        let backquoted: Vec<&str> = parsed.backquoted.iter().map(|range| &text[range.clone()]).collect();
+        assert_eq!(backquoted, vec!["yum upgrade"]);
     }
 
     #[test]

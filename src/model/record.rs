@@ -308,6 +308,13 @@ pub(crate) fn read_run_record(path: &Path) -> Result<RunRecord, ReadRecordError>
         path: path.to_owned(),
         source,
     };
+    // A FIFO or a device would block or never end: regular files only.
+    if !std::fs::metadata(path).map_err(read_error)?.is_file() {
+        return Err(ReadRecordError::Read {
+            path: path.to_owned(),
+            source: std::io::Error::other("not a regular file"),
+        });
+    }
     let file = std::fs::File::open(path).map_err(read_error)?;
     let mut bytes = Vec::new();
     file.take(MAX_RECORD_BYTES + 1)

@@ -9,6 +9,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use super::RunContext;
+use crate::files;
 use crate::k8s::{manifests, objects};
 use crate::lint;
 use crate::model::{Failure, FailureClass, Finding};
@@ -498,10 +499,10 @@ fn lint_check(plan: &Plan, levels: &lint::RuleLevels) -> Check {
     let mut warnings = 0;
     for image in &plan.images {
         let path = image.dockerfile.display().to_string();
-        let bytes = match std::fs::read(&image.dockerfile) {
+        let bytes = match files::read_capped(&image.dockerfile, files::DOCKERFILE_LIMIT) {
             Ok(bytes) => bytes,
             Err(error) => {
-                failures.push(format!("{path}: cannot read: {error}"));
+                failures.push(format!("{path}: cannot lint: {error}"));
                 continue;
             }
         };

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use crate::files;
 use crate::model::{Event, Reporter};
 
 pub(crate) struct TimingsFile {
@@ -16,12 +17,7 @@ impl Reporter for TimingsFile {
             .map_err(|error| error.to_string())
             .and_then(|mut text| {
                 text.push('\n');
-                if let Some(parent) = self.path.parent() {
-                    std::fs::create_dir_all(parent).map_err(|error| error.to_string())?;
-                }
-                let temporary = self.path.with_extension("json.tmp");
-                std::fs::write(&temporary, text).map_err(|error| error.to_string())?;
-                std::fs::rename(&temporary, &self.path).map_err(|error| error.to_string())
+                files::write_atomically(&self.path, text.as_bytes()).map_err(|error| error.to_string())
             });
         if let Err(error) = result {
             *self.error.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =

@@ -234,7 +234,7 @@ fn config_errors_point_at_the_line() {
     assert_eq!(output.status.code(), Some(USAGE));
     let message = stderr(&output);
     assert!(
-        message.contains("hybrid-e2e.yaml") && message.contains("line 4"),
+        message.contains("hybrid-e2e.yaml:4:"),
         "{message}"
     );
 }

@@ -328,7 +328,7 @@ fn bad_config_is_a_usage_error_with_a_location() {
     let output = project.run(&["plan"], &[]);
     assert_eq!(output.status.code(), Some(2));
     let text = stderr(&output);
-    assert!(text.contains("colour") && text.contains("line 6"), "{text}");
+    assert!(text.contains("colour") && text.contains("hybrid-e2e.yaml:6:"), "{text}");
 }
 
 /// `name<<DELIM` / value / `DELIM` blocks of a GITHUB_OUTPUT file.
