@@ -400,9 +400,10 @@ fn manifest_check(plan: &Plan) -> Check {
                     let uses = manifests::image_uses(file, &parsed);
                     problems.extend(manifests::check_images(&uses, &built).into_iter().map(|problem| {
                         format!(
-                            "{} (document {}): {}",
+                            "{}:{} (document {}): {}",
                             file.display(),
-                            problem.use_.document + 1,
+                            problem.use_.line,
+                            problem.use_.document,
                             problem.message
                         )
                     }));

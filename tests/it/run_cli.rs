@@ -508,7 +508,7 @@ fn manifests_that_would_run_the_wrong_image_or_wait_for_nothing_stop_the_run_bef
     assert_eq!(manifests["status"], "failed", "{}", stderr(&output));
     let message = manifests["message"].as_str().expect("message");
     assert!(
-        message.contains("deploy/app.yaml (document 1)") && message.contains("use `localhost/it-manifest/app:1`"),
+        message.contains("deploy/app.yaml:1 (document 1)") && message.contains("use `localhost/it-manifest/app:1`"),
         "{message}"
     );
     assert!(
