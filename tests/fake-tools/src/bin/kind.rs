@@ -10,7 +10,9 @@
 //! - `FAKE_KIND_CREATE_FAILURE`: `log-line`, `no-such-container`, `port`, `crun` (transient in
 //!   the field), `kubeadm` (permanent); `FAKE_KIND_CREATE_FAIL_TIMES`: how many creates fail
 //!   (default 1; `always` for every one).
-//! - `FAKE_KIND_LOAD_FAILURE=1`: every load fails like kind#921.
+//! - `FAKE_KIND_LOAD_FAILURE`: every load fails after its images were checked: `ctr` (or `1`:
+//!   containerd cannot import what `docker save` streamed, `content digest ... not found`), `disk`
+//!   (the node's disk is full), `node-gone` (the node container vanished).
 //!
 //! Arguments are parsed as kind's cobra CLI parses them (`fake_tools::kind_cli`): flags anywhere,
 //! unknown flags and missing values are errors; `--config` must be a v1alpha4 `Cluster`.
@@ -174,13 +176,27 @@ fn load_docker_image(invocation: &Invocation) -> ExitCode {
             return fail(&format!("ERROR: image: \"{image}\" not present locally"));
         }
     }
-    if std::env::var("FAKE_KIND_LOAD_FAILURE").is_ok() {
-        return fail(
-            "ERROR: failed to load image: command \"docker exec --privileged -i x-control-plane ctr --namespace=k8s.io images import --all-platforms --digests --snapshotter=overlayfs -\" failed with error: exit status 1",
-        );
+    if let Some(message) = load_failure("docker", &cluster) {
+        return fail(&message);
     }
     add_loaded(&cluster, images);
     ExitCode::SUCCESS
+}
+
+/// kind's error for the scripted load failure (`FAKE_KIND_LOAD_FAILURE`), if any: the import
+/// into the node's containerd (`ctr images import`) fails.
+fn load_failure(provider: &str, cluster: &str) -> Option<String> {
+    let mode = std::env::var("FAKE_KIND_LOAD_FAILURE").ok()?;
+    let node = format!("{cluster}-control-plane");
+    let command = format!(
+        "ERROR: failed to load image: command \"{provider} exec --privileged -i {node} ctr --namespace=k8s.io images import --all-platforms --digests --snapshotter=overlayfs -\" failed with error: exit status 1"
+    );
+    let output = match mode.as_str() {
+        "disk" => "ctr: failed to ingest \"blobs/sha256/5f70bf18a086\": write /var/lib/containerd/io.containerd.content.v1.content/ingest/5f70bf18a086/data: no space left on device".to_owned(),
+        "node-gone" => format!("Error response from daemon: No such container: {node}"),
+        _ => "ctr: content digest sha256:9b2a4f1c8e3d: not found".to_owned(),
+    };
+    Some(format!("{command}\nCommand Output: {output}"))
 }
 
 /// The image names in a docker-archive or OCI archive (`manifest.json` RepoTags, or the OCI
@@ -255,10 +271,9 @@ fn load_image_archive(invocation: &Invocation) -> ExitCode {
             Err(error) => return fail(&format!("ERROR: failed to load image: {error}")),
         }
     }
-    if std::env::var("FAKE_KIND_LOAD_FAILURE").is_ok() {
-        return fail(
-            "ERROR: failed to load image: command \"podman exec --privileged -i x-control-plane ctr --namespace=k8s.io images import --all-platforms --digests --snapshotter=overlayfs -\" failed with error: exit status 1",
-        );
+    let provider = std::env::var("KIND_EXPERIMENTAL_PROVIDER").unwrap_or_else(|_| "docker".to_owned());
+    if let Some(message) = load_failure(&provider, &cluster) {
+        return fail(&message);
     }
     add_loaded(&cluster, &loaded);
     ExitCode::SUCCESS
