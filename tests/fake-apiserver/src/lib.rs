@@ -1674,7 +1674,13 @@ fn apply_locked(
     // 4. Validation (after defaulting), with the update rules when the object exists.
     let errors = match &crd_schema {
         Some(schema) => validation::validate_custom(&kind, &resource.group, schema, &submitted),
-        None => validation::validate_builtin(&kind, &resource.group, &submitted, old.as_ref().map(|old| &old.value)),
+        None => validation::validate_builtin(
+            &kind,
+            &resource.group,
+            &submitted,
+            &value,
+            old.as_ref().map(|old| &old.value),
+        ),
     };
     if !errors.is_empty() {
         return Err((

@@ -668,23 +668,28 @@ fn validate_update(kind: &str, new: &Value, old: &Value, errors: &mut Vec<FieldE
                 }
             }
         }
-        "Job" => {
-            if without_job_labels(&new["spec"]["template"]) != without_job_labels(&old["spec"]["template"]) {
-                // The real message prints the whole internal PodTemplateSpec; abbreviated here.
-                errors.push(FieldError::invalid(
-                    "spec.template",
-                    "core.PodTemplateSpec{...}".to_owned(),
-                    "field is immutable",
-                ));
-            }
+        "Job" if without_job_labels(&new["spec"]["template"]) != without_job_labels(&old["spec"]["template"]) => {
+            // The real message prints the whole internal PodTemplateSpec; abbreviated here.
+            errors.push(FieldError::invalid(
+                "spec.template",
+                "core.PodTemplateSpec{...}".to_owned(),
+                "field is immutable",
+            ));
         }
         _ => {}
     }
 }
 
-/// What the API server's validation rejects in a built-in object (`old`: the stored object an
-/// apply updates).
-pub(crate) fn validate_builtin(kind: &str, group: &str, value: &Value, old: Option<&Value>) -> Vec<FieldError> {
+/// What the API server's validation rejects in a built-in object: `value` as sent, `typed` after
+/// the k8s-openapi round trip (compared with `old`, the stored object an apply updates, which
+/// went through the same trip).
+pub(crate) fn validate_builtin(
+    kind: &str,
+    group: &str,
+    value: &Value,
+    typed: &Value,
+    old: Option<&Value>,
+) -> Vec<FieldError> {
     let mut errors = Vec::new();
     validate_name(kind, group, value, &mut errors);
     let spec = &value["spec"];
@@ -749,7 +754,7 @@ pub(crate) fn validate_builtin(kind: &str, group: &str, value: &Value, old: Opti
         _ => {}
     }
     if let Some(old) = old {
-        validate_update(kind, value, old, &mut errors);
+        validate_update(kind, typed, old, &mut errors);
     }
     errors
 }

@@ -1060,3 +1060,25 @@ fn tempfile_dir() -> std::path::PathBuf {
     std::fs::create_dir_all(&directory).expect("temp dir");
     directory
 }
+
+#[test]
+fn a_statefulset_re_applied_unchanged_or_scaled_is_no_forbidden_update() {
+    let api = FakeApiServer::start(script(&[]));
+    setup(&api, "team");
+    let statefulset = |replicas: i64, service: &str| {
+        json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db", "namespace": "team"},
+            "spec": {"serviceName": service, "replicas": replicas, "selector": {"matchLabels": {"app": "db"}},
+                "template": {"metadata": {"labels": {"app": "db"}},
+                    "spec": {"containers": [{"name": "db", "image": "localhost/api:dev"}]}}}})
+    };
+    let path = "/apis/apps/v1/namespaces/team/statefulsets/db";
+    assert_eq!(apply(&api, path, &statefulset(1, "db")).code, 201);
+    assert_eq!(apply(&api, path, &statefulset(1, "db")).code, 200);
+    assert_eq!(apply(&api, path, &statefulset(2, "db")).code, 200);
+    let causes = invalid_causes(&apply(&api, path, &statefulset(2, "other")));
+    assert_eq!(causes[0].0, "spec");
+    assert!(
+        causes[0].1.starts_with("Forbidden: updates to statefulset spec"),
+        "{causes:?}"
+    );
+}

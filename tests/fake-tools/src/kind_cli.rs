@@ -227,8 +227,7 @@ pub fn parse(args: &[String]) -> Result<Invocation, String> {
             && !shorts.is_empty()
         {
             // `-qn name`: booleans may be grouped; a value flag takes the rest or the next arg.
-            let mut chars = shorts.char_indices();
-            while let Some((at, short)) = chars.next() {
+            for (at, short) in shorts.char_indices() {
                 let flag = find_short(&flags, short)
                     .ok_or_else(|| format!("unknown shorthand flag: '{short}' in -{shorts}"))?;
                 if flag.boolean {
