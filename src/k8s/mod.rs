@@ -10,3 +10,4 @@ pub(crate) mod manifests;
 pub(crate) mod objects;
 pub(crate) mod readiness;
 pub(crate) mod wait;
+pub(crate) mod yaml;

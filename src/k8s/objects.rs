@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::manifests::{ManifestError, read_documents};
+use super::yaml::Document;
 
 /// One object from a manifest file.
 #[derive(Debug, Clone)]
@@ -106,102 +107,47 @@ pub(crate) enum ObjectError {
 impl ObjectError {
     pub(crate) fn file(&self) -> Option<(&Path, Option<usize>)> {
         match self {
-            ObjectError::Manifest(ManifestError::Read { path, .. } | ManifestError::Yaml { path, .. }) => {
-                Some((path, None))
-            }
+            ObjectError::Manifest(error) => Some(error.location()),
             ObjectError::Invalid { file, line, .. } => Some((file, Some(*line))),
         }
     }
 }
 
-/// Where each YAML document of `text` starts: documents are separated by a `---` line at column 0
-/// (inside a block scalar the content is indented, so such a line is always a marker).
-fn document_lines(text: &str) -> Vec<(usize, bool)> {
-    let mut documents = Vec::new();
-    let mut start: Option<usize> = None;
-    let mut has_content = false;
-    for (index, line) in text.lines().enumerate() {
-        let is_marker = line == "---" || line.starts_with("--- ") || line.starts_with("---\t");
-        if is_marker {
-            documents.push((start.unwrap_or(index + 1), has_content));
-            start = None;
-            has_content = false;
-            // `--- {inline: content}` starts the next document on this line.
-            if line.trim_start_matches('-').trim().is_empty() {
-                continue;
-            }
-        }
-        let trimmed = line.trim();
-        if !trimmed.is_empty() && !trimmed.starts_with('#') && !trimmed.starts_with('%') && trimmed != "..." {
-            start.get_or_insert(index + 1);
-            has_content = true;
-        }
-    }
-    documents.push((start.unwrap_or(1), has_content));
-    documents
-}
-
-/// Every object in `files`, in order. `List` kinds are expanded into their items.
+/// Every object in `files`, in order, as `kubectl apply -f` would send them (lists expanded into
+/// their items), each remembering its file, document and line.
 pub(crate) fn load(files: &[PathBuf]) -> Result<Vec<ManifestObject>, ObjectError> {
     let mut objects = Vec::new();
     for file in files {
-        let documents = read_documents(file)?;
-        let text = std::fs::read_to_string(file).unwrap_or_default();
-        let starts: Vec<usize> = document_lines(&text)
-            .into_iter()
-            .filter(|(_, content)| *content)
-            .map(|(line, _)| line)
-            .collect();
-        // Our line map only helps when it agrees with the YAML parser's idea of the documents.
-        let lines_agree = starts.len() == documents.len();
-        for (index, document) in documents.into_iter().enumerate() {
-            let line = if lines_agree { starts[index] } else { 1 };
-            let number = index + 1;
+        for document in read_documents(file)? {
+            let Document { value, line, number } = document;
             let invalid = |message: String| ObjectError::Invalid {
                 file: file.clone(),
                 line,
                 document: number,
                 message,
             };
-            let is_list = document
-                .get("kind")
-                .and_then(Value::as_str)
-                .is_some_and(|kind| kind.ends_with("List"))
-                && document.get("items").is_some_and(Value::is_array);
-            let values = if is_list {
-                document
-                    .get("items")
-                    .and_then(Value::as_array)
-                    .cloned()
-                    .unwrap_or_default()
-            } else {
-                vec![document]
-            };
-            for value in values {
-                if !value.is_object() {
-                    return Err(invalid("a manifest document must be a mapping (an object)".to_owned()));
-                }
-                let field = |pointer: &str| value.pointer(pointer).and_then(Value::as_str).map(str::to_owned);
-                let api_version = field("/apiVersion").ok_or_else(|| invalid("missing `apiVersion`".to_owned()))?;
-                let kind = field("/kind").ok_or_else(|| invalid("missing `kind`".to_owned()))?;
-                let name = field("/metadata/name").ok_or_else(|| {
-                    invalid(if value.pointer("/metadata/generateName").is_some() {
-                        format!("{kind} uses `metadata.generateName`: server-side apply needs a fixed `metadata.name`")
-                    } else {
-                        format!("{kind} has no `metadata.name`")
-                    })
-                })?;
-                objects.push(ManifestObject {
-                    file: file.clone(),
-                    document: number,
-                    line,
-                    namespace: field("/metadata/namespace"),
-                    api_version,
-                    kind,
-                    name,
-                    value,
-                });
-            }
+            let field = |pointer: &str| value.pointer(pointer).and_then(Value::as_str).map(str::to_owned);
+            // kubectl asks the server and fails there; we need the group to find the resource.
+            let api_version = field("/apiVersion").ok_or_else(|| invalid("missing `apiVersion`".to_owned()))?;
+            // The reader already refused a document without one.
+            let kind = field("/kind").ok_or_else(|| invalid("missing `kind`".to_owned()))?;
+            let name = field("/metadata/name").ok_or_else(|| {
+                invalid(if value.pointer("/metadata/generateName").is_some() {
+                    format!("{kind} uses `metadata.generateName`: server-side apply needs a fixed `metadata.name`")
+                } else {
+                    format!("{kind} has no `metadata.name`")
+                })
+            })?;
+            objects.push(ManifestObject {
+                file: file.clone(),
+                document: number,
+                line,
+                namespace: field("/metadata/namespace"),
+                api_version,
+                kind,
+                name,
+                value,
+            });
         }
     }
     Ok(objects)

@@ -134,6 +134,20 @@ pub(crate) const PATTERNS: &[Pattern] = &[
         hint: "the image is not in the engine Kind loads from under this reference: Podman images need `podman save` + `kind load image-archive`, and Podman tags are `localhost/...`",
     },
     Pattern {
+        needles: &["images import", "content digest", "not found"],
+        sources: &[Source::Load],
+        class: Infrastructure,
+        transient: false,
+        hint: "the node's containerd could not import the image stream (a known kind/containerd problem with images from Docker's containerd image store); load an archive instead (`docker save` + `kind load image-archive`) or use a newer kind",
+    },
+    Pattern {
+        needles: &["no such container"],
+        sources: &[Source::Load],
+        class: Infrastructure,
+        transient: false,
+        hint: "the Kind node container is gone (it crashed, or something deleted it); the kind logs in diagnostics/ say why",
+    },
+    Pattern {
         needles: &["image not known"],
         sources: &[],
         class: Application,

@@ -420,23 +420,13 @@ fn manifest_check(plan: &Plan) -> Check {
             match manifests::read_documents(file) {
                 Ok(parsed) => {
                     documents += parsed.len();
-                    // Where each document starts, for the findings' lines.
-                    let lines: Vec<(usize, usize)> = objects::load(std::slice::from_ref(file))
-                        .map(|objects| objects.iter().map(|object| (object.document, object.line)).collect())
-                        .unwrap_or_default();
-                    let line_of = |document: usize| {
-                        lines
-                            .iter()
-                            .find(|(number, _)| *number == document)
-                            .map_or(1, |(_, line)| *line)
-                    };
                     let uses = manifests::image_uses(file, &parsed);
                     for problem in manifests::check_images(&uses, &built) {
                         findings.push(finding(
                             path.clone(),
-                            line_of(problem.use_.document + 1),
+                            problem.use_.line,
                             "manifest-image",
-                            format!("(document {}) {}", problem.use_.document + 1, problem.message),
+                            format!("(document {}) {}", problem.use_.document, problem.message),
                         ));
                         hints.push(
                             "use the fully-qualified references `hybrid-e2e plan` prints, with imagePullPolicy IfNotPresent",
@@ -444,8 +434,14 @@ fn manifest_check(plan: &Plan) -> Check {
                     }
                 }
                 Err(error) => {
-                    findings.push(finding(path.clone(), 1, "manifest-yaml", error.to_string()));
-                    hints.push("fix the manifest so it parses as YAML (`kubectl apply --dry-run=client -f FILE` reads it the same way)");
+                    let (_, line) = error.location();
+                    findings.push(finding(
+                        path.clone(),
+                        line.unwrap_or(1),
+                        "manifest-yaml",
+                        error.to_string(),
+                    ));
+                    hints.push("fix the manifest: `kubectl apply -f` would refuse it too");
                 }
             }
         }

@@ -233,10 +233,7 @@ fn config_errors_point_at_the_line() {
     let output = hybrid_e2e_in(directory.path(), &["lint"]);
     assert_eq!(output.status.code(), Some(USAGE));
     let message = stderr(&output);
-    assert!(
-        message.contains("hybrid-e2e.yaml:4:"),
-        "{message}"
-    );
+    assert!(message.contains("hybrid-e2e.yaml:4:"), "{message}");
 }
 
 #[test]

@@ -208,11 +208,22 @@ fn the_bundled_example_runs_all_four_phases() {
     if !engine_ready("docker") {
         return;
     }
+    // The fake API server starts a pod only for images the fake kind loaded (checked against the
+    // real `docker image inspect`) under the manifests' names, or for the public postgres image.
     let project = bundled_example(fake_apiserver::Script::default(), Engines::Real);
     let output = project.run(&["run"], &[]);
     let timings = example_timings(&project);
     remove_images("docker", &timings);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let loads: Vec<String> = project
+        .kind_calls()
+        .into_iter()
+        .map(|(args, _)| args)
+        .filter(|args| args.starts_with("load docker-image "))
+        .collect();
+    for image in ["localhost/example/gateway:e2e", "localhost/example/datastorage:e2e"] {
+        assert!(loads.iter().any(|call| call.contains(image)), "{image} in {loads:?}");
+    }
     assert_eq!(timings["status"], "ok");
     for name in ["build", "cluster", "load", "deploy"] {
         assert_eq!(phase(&timings, name)["status"], "ok", "{name}");

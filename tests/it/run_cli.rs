@@ -563,6 +563,8 @@ fn manifests_that_would_run_the_wrong_image_or_wait_for_nothing_stop_the_run_bef
 /// are; its Dockerfiles swapped for ones built from the local base image (the real ones pull Go
 /// and UBI images, which these machines cannot), so the builds still run on the real engine.
 pub(crate) fn bundled_example(script: fake_apiserver::Script, engines: Engines) -> Project {
+    // PostgreSQL is a public image a real cluster pulls; the services must be loaded by the run.
+    let script = script.pullable(&["docker.io/library/postgres:16-alpine"]);
     let example = crate::support::repo().join("examples");
     let read = |relative: &str| std::fs::read_to_string(example.join(relative)).expect("example file");
     let dockerfile = |name: &str| format!("FROM {BASE_IMAGE}\nRUN echo {name} > /service\n");
@@ -1068,4 +1070,97 @@ fn a_podman_build_failure_gets_the_same_hint_and_line_as_docker() {
         );
         assert_eq!(worker["line"], 3, "{engine}: {worker}");
     }
+}
+
+/// The fake kind's load failures (`FAKE_KIND_LOAD_FAILURE`) end to end: the load phase fails,
+/// classified, with kind's message and a hint in timings.json, and nothing is deployed.
+#[test]
+fn a_failed_load_is_classified_with_kind_s_message_and_a_hint() {
+    for (mode, engine, hint) in [
+        ("ctr", "docker", "load an archive instead"),
+        ("disk", "podman", "the disk is full"),
+        ("node-gone", "docker", "the Kind node container is gone"),
+    ] {
+        let project = project(engine, &format!("it-load-{mode}"), "", "true");
+        let output = project.run(&["run"], &[("FAKE_KIND_LOAD_FAILURE", mode)]);
+        assert_eq!(
+            output.status.code(),
+            Some(INFRASTRUCTURE),
+            "{mode}: {}",
+            stderr(&output)
+        );
+        let timings = project.timings();
+        remove_images(engine, &timings);
+        assert_eq!(timings["failed_phase"], "load", "{mode}");
+        assert_eq!(timings["failure_class"], "infrastructure", "{mode}");
+        let failed: Vec<&Value> = phase(&timings, "load")["steps"]
+            .as_array()
+            .expect("steps")
+            .iter()
+            .filter(|step| step["status"] == "failed")
+            .collect();
+        assert!(!failed.is_empty(), "{mode}: {timings:#}");
+        let step = failed[0];
+        let message = step["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("failed to load image") || step.to_string().contains("failed to load image"),
+            "{mode}: {step}"
+        );
+        assert!(
+            step["hint"].as_str().unwrap_or_default().contains(hint),
+            "{mode}: {step}"
+        );
+        assert_eq!(phase(&timings, "deploy")["status"], "skipped", "{mode}");
+    }
+}
+
+/// The bundled example on the fake engines deploys only because the run loaded its images under
+/// the names its manifests use: a container whose image nobody built, loaded or can pull keeps
+/// its pod in ErrImagePull/ImagePullBackOff and fails the deploy as the application's fault.
+#[test]
+fn the_bundled_example_is_ready_only_with_what_was_loaded() {
+    let project = bundled_example(fake_apiserver::Script::default(), Engines::Fake);
+    let output = project.run(&["run"], &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(phase(&project.timings(), "deploy")["status"], "ok");
+    // The cluster is gone after the run (preserve: on-failure); its loads are in kind's calls.
+    let loads: Vec<String> = project
+        .kind_calls()
+        .into_iter()
+        .map(|(args, _)| args)
+        .filter(|args| args.starts_with("load "))
+        .collect();
+    for image in ["localhost/example/gateway:e2e", "localhost/example/datastorage:e2e"] {
+        assert!(loads.iter().any(|call| call.contains(image)), "{image} in {loads:?}");
+    }
+
+    let project = bundled_example(fake_apiserver::Script::default(), Engines::Fake);
+    let gateway = project.path().join("deploy/gateway.yaml");
+    let text = std::fs::read_to_string(&gateway).expect("gateway manifest");
+    let with_sidecar = text.replacen(
+        "      containers:\n",
+        "      containers:\n        - name: metrics\n          image: example/metrics-sidecar:1.0\n",
+        1,
+    );
+    assert_ne!(text, with_sidecar, "the manifest has a containers list");
+    std::fs::write(&gateway, with_sidecar).expect("write");
+    let output = project.run(&["run"], &[]);
+    assert_eq!(output.status.code(), Some(SETUP_FAILED), "{}", stderr(&output));
+    let timings = project.timings();
+    assert_eq!(timings["failed_phase"], "deploy");
+    assert_eq!(timings["failure_class"], "application");
+    let failed = phase(&timings, "deploy")["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .find(|step| step["status"] == "failed")
+        .expect("a failed group")
+        .clone();
+    assert_eq!(failed["name"], "gateway");
+    let message = failed["message"].as_str().expect("message");
+    assert!(
+        message.contains("ErrImagePull") || message.contains("ImagePullBackOff"),
+        "{message}"
+    );
+    assert_eq!(failed["file"], "deploy/gateway.yaml");
 }

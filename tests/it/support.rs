@@ -96,9 +96,11 @@ impl Project {
         }
     }
 
-    /// A project whose cluster plays `script`.
-    pub(crate) fn with_script(config: &str, files: &[(&str, &str)], script: fake_apiserver::Script) -> Project {
+    /// A project whose cluster plays `script`. Its pods start only with images the fake kind
+    /// loaded into the cluster (or the script marks loaded or pullable).
+    pub(crate) fn with_script(config: &str, files: &[(&str, &str)], mut script: fake_apiserver::Script) -> Project {
         let dir = tempfile::tempdir().expect("tempdir");
+        script.kind_state = Some(dir.path().join("kind-state"));
         for (path, body) in files {
             let path = dir.path().join(path);
             std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");

@@ -108,8 +108,18 @@ impl Deploy {
     }
 }
 
+/// The images the tests' manifests run, loaded into the cluster: the fake API server starts a
+/// pod only for images the node has (`an_image_that_was_never_loaded_...` loads nothing).
+const LOADED: &[&str] = &[
+    "localhost/team/api:e2e",
+    "localhost/team/db:e2e",
+    "localhost/team/web:e2e",
+    "localhost/team/migrate:e2e",
+    "localhost/team/worker:e2e",
+];
+
 fn script(behaviours: &[(&str, Behaviour)]) -> Script {
-    let mut script = Script::default();
+    let mut script = Script::default().loaded(LOADED);
     for (name, behaviour) in behaviours {
         script.behaviours.insert((*name).to_owned(), behaviour.clone());
     }
@@ -285,7 +295,8 @@ fn the_excerpt_is_the_failing_objects_own_output() {
 
 #[test]
 fn an_image_that_was_never_loaded_fails_fast_with_the_localhost_hint() {
-    let api = FakeApiServer::start(script(&[("api", Behaviour::ImageNeverPulled)]));
+    // Nothing loaded: the pod's `imagePullPolicy: Never` image is not on the node.
+    let api = FakeApiServer::start(Script::default());
     let deploy = Deploy::new(&[("api.yaml", deployment("api", "team"))]).group(
         "api",
         &["api.yaml"],
@@ -350,7 +361,7 @@ fn an_unschedulable_pod_is_an_infrastructure_failure_after_a_short_window() {
 
 #[test]
 fn a_typo_is_rejected_by_strict_validation_naming_file_document_and_field() {
-    let api = FakeApiServer::start(Script::default());
+    let api = FakeApiServer::start(Script::default().loaded(LOADED));
     let typo = deployment("api", "team").replace("  replicas: 1\n", "  replicsa: 1\n");
     let deploy = Deploy::new(&[("api.yaml", format!("{}---\n{typo}", service("api", "team")))]).group(
         "api",
@@ -420,7 +431,7 @@ fn dropped_connections_and_legacy_discovery_do_not_break_the_wait() {
 
 #[test]
 fn a_missing_namespace_is_named_with_the_fix() {
-    let api = FakeApiServer::start(Script::default());
+    let api = FakeApiServer::start(Script::default().loaded(LOADED));
     let mut deploy = Deploy::new(&[("api.yaml", deployment("api", "elsewhere"))]).group(
         "api",
         &["api.yaml"],
@@ -446,7 +457,7 @@ fn a_missing_namespace_is_named_with_the_fix() {
 fn applies_in_a_group_run_concurrently() {
     let script = Script {
         apply_latency: Duration::from_millis(100),
-        ..Script::default()
+        ..Script::default().loaded(LOADED)
     };
     let api = FakeApiServer::start(script);
     let body: String = (0..20)
@@ -474,7 +485,7 @@ fn the_cluster_gate_waits_for_the_node_coredns_and_the_default_service_account()
     let script = Script {
         node_ready_after: Duration::from_millis(300),
         coredns_ready_after: Duration::from_millis(500),
-        ..Script::default()
+        ..Script::default().loaded(LOADED)
     };
     let api = FakeApiServer::start(script);
     let dir = tempfile::tempdir().expect("tempdir");
@@ -588,7 +599,7 @@ fn a_failed_job_is_reported_by_its_failed_condition_with_its_pods_logs() {
 
 #[test]
 fn a_wait_for_that_names_nothing_fails_before_anything_is_applied() {
-    let api = FakeApiServer::start(Script::default());
+    let api = FakeApiServer::start(Script::default().loaded(LOADED));
     let mut deploy = Deploy::new(&[("api.yaml", deployment("api", "team"))]).group(
         "api",
         &["api.yaml"],
@@ -608,7 +619,7 @@ fn a_wait_for_that_names_nothing_fails_before_anything_is_applied() {
 
 #[test]
 fn an_object_in_two_files_is_waited_for_without_a_false_not_found() {
-    let api = FakeApiServer::start(Script::default());
+    let api = FakeApiServer::start(Script::default().loaded(LOADED));
     let mut deploy = Deploy::new(&[
         ("api.yaml", deployment("api", "team")),
         ("again.yaml", deployment("api", "team")),
@@ -618,4 +629,159 @@ fn an_object_in_two_files_is_waited_for_without_a_false_not_found() {
     let report = deploy.run(&api);
     assert_eq!(report.status, Status::Ok, "{:#?}", report.failure());
     assert!(!deploy.log("api").contains("not found"), "{}", deploy.log("api"));
+}
+
+/// Issue 19's bug report: the authwebhook Deployment's `defaultMode: 0400` must reach the API
+/// server as 256 (r--------), an integer, as with `kubectl apply`; `0644`/`0755` (420/493) must be
+/// accepted, where their decimal reading (644/755) is out of the server's 0–0777 range.
+#[test]
+fn the_bug_report_deployment_applies_its_octal_file_modes() {
+    let api = FakeApiServer::start(script(&[]).loaded(&["localhost/team/authwebhook:e2e"]));
+    let manifest = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: authwebhook\n  namespace: team\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {app: authwebhook}\n  template:\n    metadata:\n      labels: {app: authwebhook}\n    spec:\n      containers:\n        - name: authwebhook\n          image: localhost/team/authwebhook:e2e\n          imagePullPolicy: Never\n          volumeMounts:\n            - {name: certs, mountPath: /certs, readOnly: true}\n            - {name: config, mountPath: /config}\n      volumes:\n        - name: certs\n          secret:\n            secretName: authwebhook-certs\n            defaultMode: 0400\n        - name: config\n          configMap:\n            name: authwebhook-config\n            defaultMode: 0644\n            items:\n              - {key: run.sh, path: run.sh, mode: 0755}\n";
+    let deploy = Deploy::new(&[("authwebhook.yaml", manifest.to_owned())]).group(
+        "authwebhook",
+        &["authwebhook.yaml"],
+        &[],
+        Duration::from_secs(20),
+    );
+    let report = deploy.run(&api);
+    assert_eq!(report.status, Status::Ok, "{:?}", report.failure());
+    let applied = api
+        .object("apps/v1", "Deployment", Some("team"), "authwebhook")
+        .expect("applied");
+    let volumes = &applied["spec"]["template"]["spec"]["volumes"];
+    assert_eq!(volumes[0]["secret"]["defaultMode"], serde_json::json!(256));
+    assert!(volumes[0]["secret"]["defaultMode"].is_i64(), "sent as an integer");
+    assert_eq!(volumes[1]["configMap"]["defaultMode"], serde_json::json!(420));
+    assert_eq!(volumes[1]["configMap"]["items"][0]["mode"], serde_json::json!(493));
+}
+
+/// A manifest the server's validation rejects fails with the server's words, located at the
+/// object's file and line (issue 20).
+#[test]
+fn what_the_server_rejects_is_located_in_the_manifest() {
+    let api = FakeApiServer::start(script(&[]));
+    let mismatched =
+        deployment("api", "team").replace("    matchLabels: {app: api}\n", "    matchLabels: {app: apii}\n");
+    let deploy = Deploy::new(&[("api.yaml", format!("{}---\n{mismatched}", service("api", "team")))]).group(
+        "api",
+        &["api.yaml"],
+        &[],
+        Duration::from_secs(20),
+    );
+    let report = deploy.run(&api);
+    let (_, failure) = report.failure().expect("failed");
+    assert_eq!(failure.class, FailureClass::Application);
+    assert!(
+        failure.message.contains("api.yaml:11 (document 2): Deployment.apps \"api\" is invalid: spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"api\"}: `selector` does not match template `labels` (422 Invalid)"),
+        "{}",
+        failure.message
+    );
+    assert_eq!(failure.line, Some(11));
+    assert!(failure.file.as_deref().is_some_and(|file| file.ends_with("api.yaml")));
+    assert!(
+        failure.hint.as_deref().unwrap_or("").contains("validation"),
+        "{:?}",
+        failure.hint
+    );
+}
+
+/// A fractional number in an integer field fails the server's conversion (a 500 that is the
+/// server's verdict): not retried, an application failure with a hint.
+#[test]
+fn a_fractional_integer_is_rejected_at_once_as_the_manifest_s_fault() {
+    let api = FakeApiServer::start(script(&[]));
+    let deploy = Deploy::new(&[(
+        "api.yaml",
+        deployment("api", "team").replace("replicas: 1", "replicas: 1.5"),
+    )])
+    .group("api", &["api.yaml"], &[], Duration::from_secs(20));
+    let report = deploy.run(&api);
+    let (_, failure) = report.failure().expect("failed");
+    assert_eq!(failure.class, FailureClass::Application, "{}", failure.message);
+    assert!(
+        failure.message.contains("cannot convert float64 to int32"),
+        "{}",
+        failure.message
+    );
+    assert!(failure.hint.as_deref().unwrap_or("").contains("whole number"));
+    let applies = api
+        .requests()
+        .iter()
+        .filter(|request| request.method == "PATCH" && request.path.ends_with("/deployments/api"))
+        .count();
+    assert_eq!(applies, 1, "not retried");
+}
+
+/// We apply with `force=true`: a field another manager owns (here `kubectl` client-side apply's
+/// replicas) is taken over instead of failing with 409.
+#[test]
+fn fields_another_manager_owns_are_taken_over_because_applies_are_forced() {
+    let existing: serde_json::Value =
+        crate::k8s::yaml::read_manifest(&deployment("api", "team").replace("replicas: 1", "replicas: 3"))
+            .expect("YAML")
+            .remove(0)
+            .value;
+    let api = FakeApiServer::start(Script {
+        existing: vec![fake_apiserver::Owned {
+            value: existing,
+            manager: "kubectl-client-side-apply".to_owned(),
+            operation: fake_apiserver::ManagerOperation::Update,
+        }],
+        ..script(&[])
+    });
+    let deploy = Deploy::new(&[("api.yaml", deployment("api", "team"))]).group(
+        "api",
+        &["api.yaml"],
+        &[],
+        Duration::from_secs(20),
+    );
+    let report = deploy.run(&api);
+    assert_eq!(report.status, Status::Ok, "{:?}", report.failure());
+    let applied = api
+        .object("apps/v1", "Deployment", Some("team"), "api")
+        .expect("applied");
+    assert_eq!(applied["spec"]["replicas"], 1);
+    assert!(
+        api.requests()
+            .iter()
+            .filter(|request| request.method == "PATCH")
+            .all(|request| request.query.contains("force=true") && request.query.contains("fieldManager=hybrid-e2e")),
+        "every apply is forced"
+    );
+}
+
+/// A manifest exported from a live cluster carries a stale `resourceVersion`: the server answers
+/// 409 Conflict, and the failure says what to remove, at the manifest's line.
+#[test]
+fn a_stale_resource_version_is_a_conflict_with_the_fix() {
+    let existing: serde_json::Value = crate::k8s::yaml::read_manifest(&deployment("api", "team"))
+        .expect("YAML")
+        .remove(0)
+        .value;
+    let api = FakeApiServer::start(Script {
+        existing: vec![fake_apiserver::Owned {
+            value: existing,
+            manager: "hybrid-e2e".to_owned(),
+            operation: fake_apiserver::ManagerOperation::Apply,
+        }],
+        ..script(&[])
+    });
+    let stale =
+        deployment("api", "team").replace("  namespace: team\n", "  namespace: team\n  resourceVersion: \"1\"\n");
+    let deploy = Deploy::new(&[("api.yaml", stale)]).group("api", &["api.yaml"], &[], Duration::from_secs(20));
+    let report = deploy.run(&api);
+    let (_, failure) = report.failure().expect("failed");
+    assert_eq!(failure.class, FailureClass::Application);
+    assert!(
+        failure.message.contains("api.yaml:1 (document 1): Operation cannot be fulfilled on deployments.apps \"api\": the object has been modified"),
+        "{}",
+        failure.message
+    );
+    assert!(failure.message.contains("(409 Conflict)"), "{}", failure.message);
+    assert!(
+        failure.hint.as_deref().unwrap_or("").contains("resourceVersion"),
+        "{:?}",
+        failure.hint
+    );
 }

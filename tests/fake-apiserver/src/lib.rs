@@ -5,6 +5,17 @@
 //! events — and plays scripted status timelines. Every object it returns is built as the API's JSON
 //! and round-trips through the `k8s-openapi` type of its kind, so shapes are the API's own. Status is
 //! computed when an object is read, from the time since its last apply: no timers.
+//!
+//! It is as strict as a real API server for what our users apply ([`validation`]): list entries
+//! without their key and undeclared fields fail the typed patch (500), a fractional number in an
+//! integer field fails the conversion (500), Deployment/ReplicaSet/StatefulSet/DaemonSet selectors,
+//! Job restart policies, DNS names per kind, file modes (0–0777), ports (1–65535), replica counts
+//! (≥ 0), immutable fields and custom resources against their CRD's schema are validated (422
+//! `Invalid` with `details.causes`), and another field manager's fields conflict without `force`
+//! (409), as does a stale `resourceVersion`. A pod starts only when the node has its images
+//! ([`images`]): the Kind node image's own, those the test marks loaded, those a fake `kind` loaded
+//! (`Script::kind_state`) and those marked pullable; otherwise its containers wait in
+//! `ErrImageNeverPull` or `ErrImagePull`/`ImagePullBackOff` and its workload never becomes ready.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -27,7 +38,15 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1 as apiext
 use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta;
 use serde_json::{Value, json};
 
+mod images;
+mod validation;
+
+pub use validation::ManagerOperation;
+use validation::Managers;
+
 const TIMESTAMP: &str = "2026-11-22T10:00:00Z";
+/// How long after its pod starts the kubelet reports a failed pull as `ImagePullBackOff`.
+const IMAGE_BACKOFF_AFTER: Duration = Duration::from_millis(500);
 
 /// How a workload (or a CRD) behaves after it is applied.
 #[derive(Clone, Debug)]
@@ -65,6 +84,25 @@ pub struct Script {
     pub coredns_ready_after: Duration,
     /// A namespace created by apply gets its `default` ServiceAccount this long after.
     pub default_service_account_after: Duration,
+    /// Images in the node's containerd store from the start (a Kind node image ships these).
+    pub node_images: Vec<String>,
+    /// Images loaded into the cluster, as the test says (normalised like containerd).
+    pub loaded_images: Vec<String>,
+    /// A fake `kind`'s state directory (`FAKE_KIND_STATE`): every image listed in its
+    /// `clusters/<name>` files counts as loaded, read whenever a pod's status is computed.
+    pub kind_state: Option<std::path::PathBuf>,
+    /// Images a pull would find (public images such as `postgres:16`); nothing else can be pulled.
+    pub pullable_images: Vec<String>,
+    /// Objects that exist before the test, with the field manager that wrote them.
+    pub existing: Vec<Owned>,
+}
+
+/// An object some other field manager wrote (for conflicts).
+#[derive(Clone, Debug)]
+pub struct Owned {
+    pub value: Value,
+    pub manager: String,
+    pub operation: ManagerOperation,
 }
 
 impl Default for Script {
@@ -78,7 +116,31 @@ impl Default for Script {
             node_ready_after: Duration::ZERO,
             coredns_ready_after: Duration::ZERO,
             default_service_account_after: Duration::from_millis(100),
+            node_images: images::KIND_NODE_IMAGES
+                .iter()
+                .map(|image| (*image).to_owned())
+                .collect(),
+            loaded_images: Vec::new(),
+            kind_state: None,
+            pullable_images: Vec::new(),
+            existing: Vec::new(),
         }
+    }
+}
+
+impl Script {
+    /// The script with `images` loaded into the cluster.
+    pub fn loaded(mut self, images: &[&str]) -> Script {
+        self.loaded_images
+            .extend(images.iter().map(|image| (*image).to_owned()));
+        self
+    }
+
+    /// The script with `images` pullable from their registries.
+    pub fn pullable(mut self, images: &[&str]) -> Script {
+        self.pullable_images
+            .extend(images.iter().map(|image| (*image).to_owned()));
+        self
     }
 }
 
@@ -181,6 +243,19 @@ fn typed_round_trip(kind: &str, value: &Value) -> Option<Result<Value, String>> 
     })
 }
 
+/// The Go integer type a fractional number could not be converted to, from serde's message
+/// (`invalid type: floating point `1.5`, expected i32`).
+fn conversion_target(error: &str) -> Option<&'static str> {
+    if !error.contains("invalid type: floating point") {
+        return None;
+    }
+    Some(if error.contains("expected i64") {
+        "int64"
+    } else {
+        "int32"
+    })
+}
+
 /// Field paths present in `input` but not in `output` (what a typed round trip dropped).
 fn dropped_fields(input: &Value, output: &Value, path: &str, found: &mut Vec<String>) {
     match (input, output) {
@@ -208,9 +283,21 @@ fn dropped_fields(input: &Value, output: &Value, path: &str, found: &mut Vec<Str
 struct Stored {
     value: Value,
     applied_at: Instant,
+    /// Who owns which fields (server-side apply).
+    managers: Managers,
 }
 
 type Key = (String, String, String, String); // api version, kind, namespace ("" = cluster), name
+
+fn object_key(value: &Value) -> Key {
+    let text = |pointer: &str| value.pointer(pointer).and_then(Value::as_str).unwrap_or("").to_owned();
+    (
+        text("/apiVersion"),
+        text("/kind"),
+        text("/metadata/namespace"),
+        text("/metadata/name"),
+    )
+}
 
 struct State {
     script: Script,
@@ -280,6 +367,22 @@ impl State {
                     "template": {"metadata": {"labels": {"k8s-app": "kube-dns"}}, "spec": {"containers": [{"name": "coredns", "image": "registry.k8s.io/coredns/coredns:v1.12.0"}]}}}}),
             started,
         );
+        for owned in state.script.existing.clone() {
+            if let Some(namespace) = owned.value["metadata"]["namespace"].as_str()
+                && !state.namespace_exists(namespace)
+            {
+                state.store(
+                    json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}),
+                    started,
+                );
+            }
+            state.store(owned.value.clone(), started);
+            let key = object_key(&owned.value);
+            if let Some(stored) = state.objects.get_mut(&key) {
+                let fields = validation::leaf_fields(&owned.value).into_keys().collect();
+                stored.managers.insert(owned.manager, (owned.operation, fields));
+            }
+        }
         state
     }
 
@@ -297,6 +400,7 @@ impl State {
         let key = (api_version, kind, namespace, name.clone());
         let version = self.next_version();
         let previous = self.objects.get(&key).cloned();
+        let created = previous.is_none();
         let uid = match &previous {
             Some(old) => old.value["metadata"]["uid"].clone(),
             None => json!(format!("uid-{}", hash(&format!("{key:?}")))),
@@ -341,8 +445,16 @@ impl State {
             Some(old) if old.value.get("spec") == value.get("spec") => old.applied_at,
             _ => at,
         };
-        self.objects.insert(key, Stored { value, applied_at });
-        previous.is_none()
+        let managers = previous.map(|old| old.managers).unwrap_or_default();
+        self.objects.insert(
+            key,
+            Stored {
+                value,
+                applied_at,
+                managers,
+            },
+        );
+        created
     }
 
     fn behaviour(&self, name: &str, kind: &str) -> Behaviour {
@@ -409,6 +521,18 @@ impl State {
             }
         }
         resources
+    }
+
+    /// The `openAPIV3Schema` of `kind` in `group`/`version`, when a CRD serves it.
+    fn crd_schema(&self, group: &str, version: &str, kind: &str) -> Option<Value> {
+        self.objects
+            .iter()
+            .filter(|((_, object_kind, _, _), _)| object_kind == "CustomResourceDefinition")
+            .map(|(_, stored)| &stored.value["spec"])
+            .filter(|spec| spec["group"] == group && spec["names"]["kind"] == kind)
+            .flat_map(|spec| spec["versions"].as_array().into_iter().flatten())
+            .find(|served| served["name"] == version)
+            .and_then(|served| served.pointer("/schema/openAPIV3Schema").cloned())
     }
 
     fn crd_established(&self, stored: &Stored) -> bool {
@@ -508,8 +632,17 @@ impl State {
         let elapsed = stored.applied_at.elapsed();
         let namespace = value["metadata"]["namespace"].as_str().unwrap_or("").to_owned();
         let behaviour = self.workload_behaviour(&namespace, &name, &kind);
+        // A workload whose pods cannot get their image is never ready (see `pod_status`).
+        let template = match kind.as_str() {
+            "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" => Some(&value["spec"]["template"]),
+            _ => None,
+        };
+        let images_missing = template.is_some_and(|template| {
+            !matches!(behaviour, Behaviour::Unschedulable | Behaviour::ImageNeverPulled)
+                && self.images().problem(&template["spec"], false).is_some()
+        });
         let ready = match &behaviour {
-            Behaviour::ReadyAfter(delay) => elapsed >= *delay,
+            Behaviour::ReadyAfter(delay) => elapsed >= *delay && !images_missing,
             _ => false,
         };
         let replicas = value["spec"]["replicas"].as_i64().unwrap_or(1);
@@ -586,7 +719,62 @@ impl State {
         typed(value)
     }
 
+    /// What the node has (node image, loaded by the test or by the fake kind) and can pull.
+    fn images(&self) -> images::Images {
+        let mut present: std::collections::BTreeSet<String> = self
+            .script
+            .node_images
+            .iter()
+            .chain(&self.script.loaded_images)
+            .map(|image| images::normalise(image))
+            .collect();
+        if let Some(state) = &self.script.kind_state {
+            present.extend(
+                images::loaded_by_kind(state)
+                    .iter()
+                    .map(|image| images::normalise(image)),
+            );
+        }
+        let pullable = self
+            .script
+            .pullable_images
+            .iter()
+            .map(|image| images::normalise(image))
+            .collect();
+        images::Images { present, pullable }
+    }
+
+    /// Why `pod` cannot start its containers for want of an image (`None` when it can, or when
+    /// its behaviour never gets that far).
+    fn image_problem(&self, pod: &Value, behaviour: &Behaviour, elapsed: Duration) -> Option<images::ImageProblem> {
+        if matches!(behaviour, Behaviour::Unschedulable | Behaviour::ImageNeverPulled) {
+            return None;
+        }
+        // The kubelet's first pull fails with ErrImagePull; after a retry it backs off.
+        self.images().problem(&pod["spec"], elapsed >= IMAGE_BACKOFF_AFTER)
+    }
+
     fn pod_status(&self, pod: &Value, behaviour: &Behaviour, elapsed: Duration, _index: usize) -> Value {
+        if let Some(problem) = self.image_problem(pod, behaviour, elapsed) {
+            let statuses: Vec<Value> = pod["spec"]["containers"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|container| {
+                    let name = container["name"].as_str().unwrap_or("main");
+                    let state = if name == problem.container {
+                        json!({"waiting": {"reason": problem.reason, "message": problem.message}})
+                    } else {
+                        json!({"running": {"startedAt": TIMESTAMP}})
+                    };
+                    json!({"name": name, "image": container["image"], "imageID": "", "ready": false,
+                        "restartCount": 0, "started": false, "state": state})
+                })
+                .collect();
+            return json!({"phase": "Pending", "startTime": TIMESTAMP,
+                "conditions": [condition("PodScheduled", "True", "", ""), condition("Ready", "False", "ContainersNotReady", &format!("containers with unready status: [{}]", problem.container))],
+                "containerStatuses": statuses});
+        }
         let containers: Vec<(String, String)> = pod["spec"]["containers"]
             .as_array()
             .into_iter()
@@ -704,7 +892,28 @@ impl State {
         let mut events = Vec::new();
         for pod in self.pods(namespace) {
             let image = pod["spec"]["containers"][0]["image"].as_str().unwrap_or("").to_owned();
-            let (reason, message, count) = match self.pod_behaviour(&pod) {
+            let waiting = pod["status"]["containerStatuses"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find_map(|status| {
+                    let reason = status["state"]["waiting"]["reason"].as_str()?;
+                    matches!(reason, "ErrImageNeverPull" | "ErrImagePull" | "ImagePullBackOff").then(|| {
+                        (
+                            reason.to_owned(),
+                            status["image"].as_str().unwrap_or("").to_owned(),
+                            status["state"]["waiting"]["message"].as_str().unwrap_or("").to_owned(),
+                        )
+                    })
+                });
+            let scripted = self.pod_behaviour(&pod);
+            let (reason, message, count) = match (waiting, scripted) {
+                (Some((reason, image, message)), scripted) if !matches!(scripted, Behaviour::ImageNeverPulled) => match reason.as_str() {
+                    "ErrImageNeverPull" => ("ErrImageNeverPull", message, 3),
+                    "ImagePullBackOff" => ("BackOff", format!("Back-off pulling image \"{image}\""), 4),
+                    _ => ("Failed", format!("Failed to pull image \"{image}\": {message}"), 2),
+                },
+                (_, scripted) => match scripted {
                 Behaviour::CrashLoop { .. } => ("BackOff", "Back-off restarting failed container in pod".to_owned(), 6),
                 Behaviour::ImageNeverPulled => (
                     "ErrImageNeverPull",
@@ -722,6 +931,7 @@ impl State {
                     2,
                 ),
                 _ => continue,
+                },
             };
             let pod_name = pod["metadata"]["name"].as_str().unwrap_or("").to_owned();
             let pod_namespace = pod["metadata"]["namespace"].as_str().unwrap_or("").to_owned();
@@ -1383,38 +1593,123 @@ fn apply_locked(
     } else {
         None
     };
+    // The apiserver decodes the apply body through float64: `400.0` is the integer 400 again.
+    validation::normalise_numbers(&mut value);
+    let target = format!(
+        "{}/{name}; {api_version}, Kind={kind}",
+        namespace.as_deref().unwrap_or("")
+    );
+    let key = (
+        api_version.clone(),
+        kind.clone(),
+        namespace.clone().unwrap_or_default(),
+        name.clone(),
+    );
+    let old = state.objects.get(&key).cloned();
+    let manager = parameters.get("fieldManager").cloned().unwrap_or_default();
+    let force = parameters.get("force").is_some_and(|force| force == "true");
+    let strict = parameters.get("fieldValidation").is_some_and(|mode| mode == "Strict");
+    // 1. The typed patch (structured-merge-diff): list entries need their keys, fields must be in
+    //    the schema. Errors the apiserver does not turn into a status: 500 without a reason.
+    // Validation sees what was sent: the k8s-openapi round trip below fills in required fields
+    // (an empty selector for none) that a real server never invents.
+    let submitted = value.clone();
+    let mut typed_errors = validation::typed_patch_errors(&kind, &value);
+    let crd_schema = state.crd_schema(&resource.group, &resource.version, &kind);
+    if let Some(schema) = &crd_schema {
+        typed_errors.extend(validation::custom_undeclared(schema, &value));
+    }
     if let Some(round_trip) = typed_round_trip(&kind, &value) {
-        let typed = round_trip.map_err(|error| {
-            status_error(
+        // 2. The conversion into the Go type: a fractional number in an integer field.
+        let typed = round_trip.map_err(|error| match conversion_target(&error) {
+            Some(go_type) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                validation::internal_status(&format!(
+                    "failed to convert new object ({target}) to proper version: unable to convert unstructured object to {api_version}, Kind={kind}: cannot convert float64 to {go_type}"
+                )),
+            ),
+            None => status_error(
                 StatusCode::BAD_REQUEST,
                 "BadRequest",
                 &format!(
                     "{kind} in version \"{}\" cannot be handled as a {kind}: {error}",
                     resource.version
                 ),
-            )
+            ),
         })?;
         let mut dropped = Vec::new();
         dropped_fields(&value, &typed, "", &mut dropped);
-        if let Some(first) = dropped.first()
-            && parameters.get("fieldValidation").is_some_and(|mode| mode == "Strict")
-        {
-            return Err(status_error(
-                StatusCode::BAD_REQUEST,
-                "BadRequest",
-                &format!(
-                    "failed to create typed patch object ({}/{name}; {api_version}, Kind={kind}): {first}: field not declared in schema",
-                    namespace.as_deref().unwrap_or("")
-                ),
-            ));
+        if strict {
+            typed_errors.extend(
+                dropped
+                    .iter()
+                    .map(|field| format!("{field}: field not declared in schema")),
+            );
         }
-        value = typed;
+        if typed_errors.is_empty() {
+            value = typed;
+        }
+    }
+    if !typed_errors.is_empty() {
+        return Err((
+            StatusCode::INTERNAL_SERVER_ERROR,
+            validation::internal_status(&validation::typed_patch_message(&target, &typed_errors)),
+        ));
     }
     if let Some(map) = value.as_object_mut() {
         map.remove("status");
     }
-    let created = state.store(value, Instant::now());
-    let key = (api_version, kind, namespace.clone().unwrap_or_default(), name);
+    // 3. Field managers: without force, changing a field another manager owns is a conflict.
+    if let Some(old) = &old
+        && !force
+    {
+        let conflicts = validation::conflicts(&old.managers, &manager, &old.value, &value);
+        if !conflicts.is_empty() {
+            return Err((
+                StatusCode::CONFLICT,
+                validation::conflict_status(&conflicts, &api_version, &kind, &resource.group, &name),
+            ));
+        }
+    }
+    // 4. Validation (after defaulting), with the update rules when the object exists.
+    let errors = match &crd_schema {
+        Some(schema) => validation::validate_custom(&kind, &resource.group, schema, &submitted),
+        None => validation::validate_builtin(
+            &kind,
+            &resource.group,
+            &submitted,
+            &value,
+            old.as_ref().map(|old| &old.value),
+        ),
+    };
+    if !errors.is_empty() {
+        return Err((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            validation::invalid_status(&kind, &resource.group, &name, &errors),
+        ));
+    }
+    // 5. Storage: a resourceVersion in the body is a precondition (a create wipes it).
+    if let (Some(old), Some(version)) = (&old, value["metadata"]["resourceVersion"].as_str())
+        && old.value["metadata"]["resourceVersion"].as_str() != Some(version)
+    {
+        let mut status = status_error(
+            StatusCode::CONFLICT,
+            "Conflict",
+            &format!(
+                "Operation cannot be fulfilled on {} \"{name}\": the object has been modified; please apply your changes to the latest version and try again",
+                qualified_plural(resource)
+            ),
+        );
+        status.1["details"] = json!({"name": name, "group": resource.group, "kind": resource.plural});
+        return Err(status);
+    }
+    if let Some(metadata) = value["metadata"].as_object_mut() {
+        metadata.remove("resourceVersion");
+    }
+    let created = state.store(value.clone(), Instant::now());
+    if let Some(stored) = state.objects.get_mut(&key) {
+        validation::record_apply(&mut stored.managers, &manager, &value, force);
+    }
     let stored = state.objects.get(&key).cloned().expect("stored");
     let code = if created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((code, Reply::Json(state.view(&stored))))

@@ -94,6 +94,16 @@ fn deployment(name: &str, namespace: &str, replicas: i64) -> Value {
                 "spec": {"containers": [{"name": "main", "image": format!("localhost/{name}:dev")}]}}}})
 }
 
+/// The images the tests' workloads run, loaded into the cluster (pods of anything else never
+/// start: see `pods_run_only_images_the_node_has_or_can_pull`).
+const LOADED: &[&str] = &[
+    "localhost/api:dev",
+    "localhost/web:dev",
+    "localhost/probe:dev",
+    "localhost/pending:dev",
+    "localhost/batch:dev",
+];
+
 fn script(behaviours: &[(&str, Behaviour)]) -> Script {
     Script {
         behaviours: behaviours
@@ -102,6 +112,7 @@ fn script(behaviours: &[(&str, Behaviour)]) -> Script {
             .collect(),
         ..Script::default()
     }
+    .loaded(LOADED)
 }
 
 fn setup(api: &FakeApiServer, ns: &str) {
@@ -252,12 +263,13 @@ fn apply_errors_are_status_objects_like_the_real_server() {
     typo["spec"]["replicsa"] = json!(2);
     let path = "/apis/apps/v1/namespaces/team/deployments/api";
     let strict = apply(&api, path, &typo);
-    assert_eq!(strict.code, 400);
+    // structured-merge-diff's errors are not statuses: the apiserver answers 500, no reason.
+    assert_eq!(strict.code, 500);
     let status = strict.json();
     assert_eq!(status["kind"], "Status");
     assert_eq!(status["status"], "Failure");
-    assert_eq!(status["reason"], "BadRequest");
-    assert_eq!(status["code"], 400);
+    assert!(status.get("reason").is_none(), "{status}");
+    assert_eq!(status["code"], 500);
     assert_eq!(
         status["message"],
         "failed to create typed patch object (team/api; apps/v1, Kind=Deployment): .spec.replicsa: field not declared in schema"
@@ -653,4 +665,420 @@ fn connections_drop_after_the_first_apply_and_applies_overlap() {
         }
     });
     assert!(api.max_concurrent_applies() >= 2, "{}", api.max_concurrent_applies());
+}
+
+// ---------------------------------------------------------------------------------------------
+// What a real API server rejects (issue 20): each rule answers with the real server's status.
+
+const DEPLOYMENTS: &str = "/apis/apps/v1/namespaces/team/deployments";
+
+fn invalid_causes(reply: &Reply) -> Vec<(String, String)> {
+    assert_eq!(reply.code, 422, "{}", reply.body);
+    let status = reply.json();
+    assert_eq!(status["reason"], "Invalid", "{status}");
+    assert_eq!(status["code"], 422);
+    status["details"]["causes"]
+        .as_array()
+        .expect("causes")
+        .iter()
+        .map(|cause| {
+            (
+                cause["field"].as_str().expect("field").to_owned(),
+                cause["message"].as_str().expect("message").to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn deployments_need_a_selector_that_matches_their_template() {
+    let api = FakeApiServer::start(script(&[]));
+    setup(&api, "team");
+    let mut none = deployment("api", "team", 1);
+    none["spec"].as_object_mut().expect("spec").remove("selector");
+    let reply = apply(&api, &format!("{DEPLOYMENTS}/api"), &none);
+    assert_eq!(
+        reply.json()["message"],
+        "Deployment.apps \"api\" is invalid: spec.selector: Required value"
+    );
+    assert_eq!(reply.json()["details"]["kind"], "Deployment");
+    assert_eq!(reply.json()["details"]["group"], "apps");
+    assert_eq!(
+        invalid_causes(&reply),
+        [("spec.selector".to_owned(), "Required value".to_owned())]
+    );
+    let mut other = deployment("api", "team", 1);
+    other["spec"]["selector"]["matchLabels"] = json!({"app": "other"});
+    let reply = apply(&api, &format!("{DEPLOYMENTS}/api"), &other);
+    assert_eq!(
+        invalid_causes(&reply),
+        [(
+            "spec.template.metadata.labels".to_owned(),
+            "Invalid value: map[string]string{\"app\":\"api\"}: `selector` does not match template `labels`".to_owned()
+        )]
+    );
+    assert!(
+        api.object("apps/v1", "Deployment", Some("team"), "api").is_none(),
+        "nothing stored"
+    );
+}
+
+#[test]
+fn list_entries_without_their_key_fail_the_typed_patch() {
+    let api = FakeApiServer::start(script(&[]));
+    setup(&api, "team");
+    let mut nameless = deployment("api", "team", 1);
+    nameless["spec"]["template"]["spec"]["containers"][0]
+        .as_object_mut()
+        .expect("container")
+        .remove("name");
+    let reply = apply(&api, &format!("{DEPLOYMENTS}/api"), &nameless);
+    assert_eq!(reply.code, 500, "{}", reply.body);
+    assert_eq!(
+        reply.json()["message"],
+        "failed to create typed patch object (team/api; apps/v1, Kind=Deployment): .spec.template.spec.containers: element 0: associative list with keys has an element that omits key field \"name\" (and doesn't have default value)"
+    );
+}
+
+#[test]
+fn names_must_be_dns_names_of_the_kind_s_flavour() {
+    let api = FakeApiServer::start(script(&[]));
+    let reply = apply(&api, "/api/v1/namespaces/team.a", &namespace("team.a"));
+    assert_eq!(
+        invalid_causes(&reply),
+        [(
+            "metadata.name".to_owned(),
+            "Invalid value: \"team.a\": must not contain dots".to_owned()
+        )]
+    );
+    setup(&api, "team");
+    let reply = apply(&api, &format!("{DEPLOYMENTS}/Api_1"), &deployment("Api_1", "team", 1));
+    let causes = invalid_causes(&reply);
+    assert_eq!(causes[0].0, "metadata.name");
+    assert_eq!(
+        causes[0].1,
+        "Invalid value: \"Api_1\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+    );
+    // A Service name is a DNS-1035 label: it may not start with a digit; a Deployment's may.
+    let service = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "1db", "namespace": "team"},
+        "spec": {"selector": {"app": "db"}, "ports": [{"port": 5432}]}});
+    let causes = invalid_causes(&apply(&api, "/api/v1/namespaces/team/services/1db", &service));
+    assert!(causes[0].1.contains("a DNS-1035 label must consist of"), "{causes:?}");
+    assert_eq!(
+        apply(&api, &format!("{DEPLOYMENTS}/1db"), &deployment("1db", "team", 1)).code,
+        201
+    );
+}
+
+#[test]
+fn jobs_need_a_restart_policy_of_on_failure_or_never() {
+    let api = FakeApiServer::start(script(&[]));
+    setup(&api, "team");
+    let job = |policy: Option<&str>| {
+        let mut job = json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "migrate", "namespace": "team"},
+            "spec": {"template": {"spec": {"containers": [{"name": "main", "image": "localhost/batch:dev"}]}}}});
+        if let Some(policy) = policy {
+            job["spec"]["template"]["spec"]["restartPolicy"] = json!(policy);
+        }
+        job
+    };
+    let path = "/apis/batch/v1/namespaces/team/jobs/migrate";
+    for policy in [None, Some("Always")] {
+        assert_eq!(
+            invalid_causes(&apply(&api, path, &job(policy))),
+            [(
+                "spec.template.spec.restartPolicy".to_owned(),
+                "Unsupported value: \"Always\": supported values: \"OnFailure\", \"Never\"".to_owned()
+            )],
+            "{policy:?} (no policy defaults to Always)"
+        );
+    }
+    assert_eq!(apply(&api, path, &job(Some("Never"))).code, 201);
+}
+
+#[test]
+fn immutable_fields_cannot_change() {
+    let api = FakeApiServer::start(script(&[]));
+    setup(&api, "team");
+    let path = format!("{DEPLOYMENTS}/api");
+    assert_eq!(apply(&api, &path, &deployment("api", "team", 1)).code, 201);
+    let mut moved = deployment("api", "team", 1);
+    moved["spec"]["selector"]["matchLabels"]["tier"] = json!("web");
+    moved["spec"]["template"]["metadata"]["labels"]["tier"] = json!("web");
+    assert_eq!(
+        invalid_causes(&apply(&api, &path, &moved)),
+        [(
+            "spec.selector".to_owned(),
+            "Invalid value: v1.LabelSelector{MatchLabels:map[string]string{\"app\":\"api\", \"tier\":\"web\"}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: field is immutable".to_owned()
+        )]
+    );
+    let job = |image: &str| {
+        json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "migrate", "namespace": "team"},
+            "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "main", "image": image}]}}}})
+    };
+    let path = "/apis/batch/v1/namespaces/team/jobs/migrate";
+    assert_eq!(apply(&api, path, &job("localhost/batch:dev")).code, 201);
+    assert_eq!(
+        apply(&api, path, &job("localhost/batch:dev")).code,
+        200,
+        "unchanged is fine"
+    );
+    let causes = invalid_causes(&apply(&api, path, &job("localhost/batch:v2")));
+    assert_eq!(causes[0].0, "spec.template");
+    assert!(causes[0].1.ends_with(": field is immutable"), "{causes:?}");
+}
+
+#[test]
+fn integers_are_checked_for_type_and_range() {
+    let api = FakeApiServer::start(script(&[]));
+    setup(&api, "team");
+    let path = format!("{DEPLOYMENTS}/api");
+    let with_mode = |mode: Value| {
+        let mut object = deployment("api", "team", 1);
+        object["spec"]["template"]["spec"]["volumes"] =
+            json!([{"name": "certs", "secret": {"secretName": "certs", "defaultMode": mode}}]);
+        object
+    };
+    // `0644` read as decimal (YAML 1.2) is 644: out of range.
+    assert_eq!(
+        invalid_causes(&apply(&api, &path, &with_mode(json!(644)))),
+        [(
+            "spec.template.spec.volumes[0].secret.defaultMode".to_owned(),
+            "Invalid value: 644: must be a number between 0 and 0777 (octal), both inclusive".to_owned()
+        )]
+    );
+    // An integral float is decoded as the integer it is (the apiserver's YAML decoding) ...
+    assert_eq!(apply(&api, &path, &with_mode(json!(400.0))).code, 201);
+    let stored = api
+        .object("apps/v1", "Deployment", Some("team"), "api")
+        .expect("stored");
+    assert_eq!(
+        stored["spec"]["template"]["spec"]["volumes"][0]["secret"]["defaultMode"],
+        json!(400)
+    );
+    // ... a fractional one cannot become an int32.
+    let mut fraction = deployment("api", "team", 1);
+    fraction["spec"]["replicas"] = json!(1.5);
+    let reply = apply(&api, &path, &fraction);
+    assert_eq!(reply.code, 500, "{}", reply.body);
+    assert_eq!(
+        reply.json()["message"],
+        "failed to convert new object (team/api; apps/v1, Kind=Deployment) to proper version: unable to convert unstructured object to apps/v1, Kind=Deployment: cannot convert float64 to int32"
+    );
+    let mut negative = deployment("api", "team", -1);
+    negative["spec"]["template"]["spec"]["containers"][0]["ports"] = json!([{"containerPort": 70000}]);
+    assert_eq!(
+        invalid_causes(&apply(&api, &path, &negative)),
+        [
+            (
+                "spec.replicas".to_owned(),
+                "Invalid value: -1: must be greater than or equal to 0".to_owned()
+            ),
+            (
+                "spec.template.spec.containers[0].ports[0].containerPort".to_owned(),
+                "Invalid value: 70000: must be between 1 and 65535, inclusive".to_owned()
+            ),
+        ]
+    );
+    let service = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "db", "namespace": "team"},
+        "spec": {"selector": {"app": "db"}, "ports": [{"port": 0}]}});
+    assert_eq!(
+        invalid_causes(&apply(&api, "/api/v1/namespaces/team/services/db", &service)),
+        [(
+            "spec.ports[0].port".to_owned(),
+            "Invalid value: 0: must be between 1 and 65535, inclusive".to_owned()
+        )]
+    );
+}
+
+#[test]
+fn custom_resources_must_fit_their_crd_schema() {
+    let api = FakeApiServer::start(script(&[]));
+    setup(&api, "team");
+    let crd = json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "caches.example.com"},
+        "spec": {"group": "example.com", "scope": "Namespaced",
+            "names": {"plural": "caches", "singular": "cache", "kind": "Cache"},
+            "versions": [{"name": "v1", "served": true, "storage": true, "schema": {"openAPIV3Schema": {
+                "type": "object", "required": ["spec"],
+                "properties": {"spec": {"type": "object", "required": ["size"], "properties": {
+                    "size": {"type": "integer", "minimum": 1, "maximum": 10},
+                    "mode": {"type": "string", "enum": ["lru", "lfu"]},
+                    "labels": {"type": "object", "additionalProperties": {"type": "string"}}}}}}}}]}});
+    assert_eq!(
+        apply(
+            &api,
+            "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/caches.example.com",
+            &crd
+        )
+        .code,
+        201
+    );
+    std::thread::sleep(Duration::from_millis(150));
+    let path = "/apis/example.com/v1/namespaces/team/caches/c";
+    let cache = |spec: Value| json!({"apiVersion": "example.com/v1", "kind": "Cache", "metadata": {"name": "c", "namespace": "team"}, "spec": spec});
+    let reply = apply(&api, path, &cache(json!({"size": "big", "mode": "fifo"})));
+    assert_eq!(
+        reply.json()["message"],
+        "Cache.example.com \"c\" is invalid: [spec.mode: Unsupported value: \"fifo\": supported values: \"lru\", \"lfu\", spec.size: Invalid value: \"string\": spec.size in body must be of type integer: \"string\"]"
+    );
+    assert_eq!(
+        invalid_causes(&apply(&api, path, &cache(json!({"mode": "lru", "labels": {"a": 1}})))),
+        [
+            ("spec.size".to_owned(), "Required value".to_owned()),
+            (
+                "spec.labels.a".to_owned(),
+                "Invalid value: \"integer\": spec.labels.a in body must be of type string: \"integer\"".to_owned()
+            ),
+        ]
+    );
+    assert_eq!(
+        invalid_causes(&apply(&api, path, &cache(json!({"size": 11})))),
+        [(
+            "spec.size".to_owned(),
+            "Invalid value: 11: spec.size in body should be less than or equal to 10".to_owned()
+        )]
+    );
+    let unknown = apply(&api, path, &cache(json!({"size": 2, "sizee": 3})));
+    assert_eq!(unknown.code, 500);
+    assert_eq!(
+        unknown.json()["message"],
+        "failed to create typed patch object (team/c; example.com/v1, Kind=Cache): .spec.sizee: field not declared in schema"
+    );
+    assert_eq!(apply(&api, path, &cache(json!({"size": 2, "mode": "lru"}))).code, 201);
+}
+
+#[test]
+fn another_managers_fields_conflict_unless_forced() {
+    let mut owned = deployment("api", "team", 3);
+    owned["metadata"]["resourceVersion"] = json!("7");
+    let api = FakeApiServer::start(Script {
+        existing: vec![fake_apiserver::Owned {
+            value: deployment("api", "team", 3),
+            manager: "kubectl-client-side-apply".to_owned(),
+            operation: fake_apiserver::ManagerOperation::Update,
+        }],
+        ..script(&[])
+    });
+    let path = format!("{DEPLOYMENTS}/api");
+    let body = deployment("api", "team", 1).to_string();
+    let reply = apply_query(&api, &path, "fieldManager=hybrid-e2e&fieldValidation=Strict", &body);
+    assert_eq!(reply.code, 409, "{}", reply.body);
+    let status = reply.json();
+    assert_eq!(status["reason"], "Conflict");
+    assert_eq!(
+        status["message"],
+        "Apply failed with 1 conflict: conflict with \"kubectl-client-side-apply\" using apps/v1: .spec.replicas"
+    );
+    assert_eq!(status["details"]["causes"][0]["reason"], "FieldManagerConflict");
+    assert_eq!(status["details"]["causes"][0]["field"], ".spec.replicas");
+    // The same value is no conflict; force (what hybrid-e2e sends) takes the field over.
+    let same = apply_query(
+        &api,
+        &path,
+        "fieldManager=hybrid-e2e",
+        &deployment("api", "team", 3).to_string(),
+    );
+    assert_eq!(same.code, 200, "{}", same.body);
+    assert_eq!(apply(&api, &path, &deployment("api", "team", 1)).code, 200);
+    // A stale resourceVersion in the body (a manifest exported from a live cluster) conflicts.
+    let stale = apply(&api, &path, &owned);
+    assert_eq!(stale.code, 409, "{}", stale.body);
+    assert_eq!(
+        stale.json()["message"],
+        "Operation cannot be fulfilled on deployments.apps \"api\": the object has been modified; please apply your changes to the latest version and try again"
+    );
+}
+
+#[test]
+fn pods_run_only_images_the_node_has_or_can_pull() {
+    let state = tempfile_dir();
+    std::fs::create_dir_all(state.join("clusters")).expect("mkdir");
+    std::fs::write(state.join("clusters/c"), "api:dev\n").expect("loaded by kind");
+    let api = FakeApiServer::start(Script {
+        kind_state: Some(state.clone()),
+        ..Script::default().pullable(&["postgres:16"])
+    });
+    setup(&api, "team");
+    let workload = |name: &str, image: &str, policy: &str| {
+        let mut object = deployment(name, "team", 1);
+        object["spec"]["template"]["spec"]["containers"][0]["image"] = json!(image);
+        object["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"] = json!(policy);
+        assert_eq!(apply(&api, &format!("{DEPLOYMENTS}/{name}"), &object).code, 201);
+    };
+    workload("loaded", "docker.io/library/api:dev", "Never");
+    workload("public", "postgres:16", "IfNotPresent");
+    workload("never", "localhost/api:dev", "Never");
+    workload("absent", "localhost/api:dev", "IfNotPresent");
+    workload("pause", "registry.k8s.io/pause:3.10", "IfNotPresent");
+    std::thread::sleep(Duration::from_millis(100));
+    let waiting = |name: &str| {
+        let pods = get(
+            &api,
+            &format!("/api/v1/namespaces/team/pods?labelSelector=app%3D{name}"),
+        )
+        .json();
+        pods["items"][0]["status"]["containerStatuses"][0]["state"]["waiting"]["reason"]
+            .as_str()
+            .map(str::to_owned)
+    };
+    assert_eq!(waiting("loaded"), None, "`api:dev` is what kind loaded, normalised");
+    assert_eq!(waiting("public"), None, "pullable");
+    assert_eq!(waiting("pause"), None, "the Kind node image ships it");
+    assert_eq!(waiting("never").as_deref(), Some("ErrImageNeverPull"));
+    assert_eq!(waiting("absent").as_deref(), Some("ErrImagePull"));
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(waiting("absent").as_deref(), Some("ImagePullBackOff"));
+    let deployment = get(&api, &format!("{DEPLOYMENTS}/absent")).json();
+    assert_eq!(condition(&deployment, "Available")["status"], "False");
+    let events = get(&api, "/api/v1/namespaces/team/events").json();
+    let reasons: Vec<&str> = events["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|event| event["reason"].as_str())
+        .collect();
+    assert!(
+        reasons.contains(&"ErrImageNeverPull") && reasons.contains(&"BackOff"),
+        "{reasons:?}"
+    );
+    // Loading it later (another `kind load`) lets the pod start.
+    std::fs::write(state.join("clusters/c"), "api:dev\nlocalhost/api:dev\n").expect("loaded");
+    assert_eq!(waiting("absent"), None);
+    let _ = std::fs::remove_dir_all(&state);
+}
+
+fn tempfile_dir() -> std::path::PathBuf {
+    let directory = std::env::temp_dir().join(format!(
+        "fake-apiserver-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|elapsed| elapsed.as_nanos())
+            .unwrap_or_default()
+    ));
+    std::fs::create_dir_all(&directory).expect("temp dir");
+    directory
+}
+
+#[test]
+fn a_statefulset_re_applied_unchanged_or_scaled_is_no_forbidden_update() {
+    let api = FakeApiServer::start(script(&[]));
+    setup(&api, "team");
+    let statefulset = |replicas: i64, service: &str| {
+        json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db", "namespace": "team"},
+            "spec": {"serviceName": service, "replicas": replicas, "selector": {"matchLabels": {"app": "db"}},
+                "template": {"metadata": {"labels": {"app": "db"}},
+                    "spec": {"containers": [{"name": "db", "image": "localhost/api:dev"}]}}}})
+    };
+    let path = "/apis/apps/v1/namespaces/team/statefulsets/db";
+    assert_eq!(apply(&api, path, &statefulset(1, "db")).code, 201);
+    assert_eq!(apply(&api, path, &statefulset(1, "db")).code, 200);
+    assert_eq!(apply(&api, path, &statefulset(2, "db")).code, 200);
+    let causes = invalid_causes(&apply(&api, path, &statefulset(2, "other")));
+    assert_eq!(causes[0].0, "spec");
+    assert!(
+        causes[0].1.starts_with("Forbidden: updates to statefulset spec"),
+        "{causes:?}"
+    );
 }

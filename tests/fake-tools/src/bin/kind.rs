@@ -8,15 +8,22 @@
 //! - `FAKE_KIND_STATE`: directory for state and `calls.jsonl` (required).
 //! - `FAKE_KIND_CREATE_DELAY_MS`, `FAKE_KIND_LOAD_DELAY_MS`: sleep before answering.
 //! - `FAKE_KIND_CREATE_FAILURE`: `log-line`, `no-such-container`, `port`, `crun` (transient in
-//!   the field), `kubeadm`, `pull` (permanent; `pull` leaves no node behind); `FAKE_KIND_CREATE_FAIL_TIMES`: how many creates fail
-//!   (default 1; `always` for every one).
-//! - `FAKE_KIND_LOAD_FAILURE=1`: every load fails like kind#921.
+//!   the field), `kubeadm`, `pull` (permanent; `pull` leaves no node behind);
+//!   `FAKE_KIND_CREATE_FAIL_TIMES`: how many creates fail (default 1; `always` for every one).
+//! - `FAKE_KIND_LOAD_FAILURE`: every load fails after its images were checked: `ctr` (or `1`:
+//!   containerd cannot import what `docker save` streamed, `content digest ... not found`), `disk`
+//!   (the node's disk is full), `node-gone` (the node container vanished).
+//!
+//! Arguments are parsed as kind's cobra CLI parses them (`fake_tools::kind_cli`): flags anywhere,
+//! unknown flags and missing values are errors; `--config` must be a v1alpha4 `Cluster`.
 
 use std::fs;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Duration;
+
+use fake_tools::kind_cli::{self, Invocation};
 
 fn state_dir() -> PathBuf {
     PathBuf::from(std::env::var("FAKE_KIND_STATE").expect("FAKE_KIND_STATE must be set for the fake kind"))
@@ -45,12 +52,6 @@ fn delay(variable: &str) {
     }
 }
 
-fn flag(args: &[String], name: &str) -> Option<String> {
-    args.iter()
-        .position(|arg| arg == name)
-        .and_then(|index| args.get(index + 1).cloned())
-}
-
 fn fail(message: &str) -> ExitCode {
     eprintln!("{message}");
     ExitCode::from(1)
@@ -77,20 +78,30 @@ fn next_attempt() -> u32 {
     attempts
 }
 
-fn create(args: &[String]) -> ExitCode {
-    let name = flag(args, "--name").unwrap_or_else(|| "kind".to_owned());
+fn create(invocation: &Invocation) -> ExitCode {
+    // kind reads the config before anything else; its `name` applies without `--name`.
+    let mut config_name = None;
+    if let Some(config) = invocation.flag("config") {
+        let Ok(text) = fs::read_to_string(config) else {
+            return fail(&format!(
+                "ERROR: failed to create cluster: error reading file: open {config}: no such file or directory"
+            ));
+        };
+        match kind_cli::parse_cluster_config(&text) {
+            Ok(name) => config_name = name,
+            Err(error) => return fail(&format!("ERROR: failed to create cluster: {error}")),
+        }
+    }
+    let name = invocation
+        .flag("name")
+        .map(str::to_owned)
+        .or(config_name)
+        .unwrap_or_else(|| "kind".to_owned());
     let provider = std::env::var("KIND_EXPERIMENTAL_PROVIDER").unwrap_or_else(|_| "docker".to_owned());
     eprintln!("Creating cluster \"{name}\" ...");
     if cluster_file(&name).exists() {
         return fail(&format!(
             "ERROR: failed to create cluster: node(s) already exist for a cluster with the name \"{name}\""
-        ));
-    }
-    if let Some(config) = flag(args, "--config")
-        && fs::read_to_string(&config).is_err()
-    {
-        return fail(&format!(
-            "ERROR: failed to create cluster: error reading file: open {config}: no such file or directory"
         ));
     }
     delay("FAKE_KIND_CREATE_DELAY_MS");
@@ -100,7 +111,7 @@ fn create(args: &[String]) -> ExitCode {
     if let (Ok(failure), true) = (std::env::var("FAKE_KIND_CREATE_FAILURE"), failing) {
         // With --retain, a failed create leaves its node container behind, as kind does —
         // unless it failed before there was one (the node image could not be pulled).
-        if args.iter().any(|arg| arg == "--retain") && failure != "pull" {
+        if invocation.is_set("retain") && failure != "pull" {
             let _ = fs::create_dir_all(state_dir().join("clusters"));
             let _ = fs::write(cluster_file(&name), "half-made\n");
         }
@@ -127,7 +138,7 @@ fn create(args: &[String]) -> ExitCode {
     }
     let _ = fs::create_dir_all(state_dir().join("clusters"));
     let _ = fs::write(cluster_file(&name), "");
-    if let Some(path) = flag(args, "--kubeconfig") {
+    if let Some(path) = invocation.flag("kubeconfig") {
         let _ = fs::write(path, kubeconfig(&name));
     }
     eprintln!(
@@ -136,8 +147,8 @@ fn create(args: &[String]) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn require_cluster(args: &[String]) -> Result<String, ExitCode> {
-    let name = flag(args, "--name").unwrap_or_else(|| "kind".to_owned());
+fn require_cluster(invocation: &Invocation) -> Result<String, ExitCode> {
+    let name = invocation.cluster_name();
     if cluster_file(&name).exists() {
         Ok(name)
     } else {
@@ -152,19 +163,15 @@ fn add_loaded(cluster: &str, images: &[String]) {
     }
 }
 
-fn load_docker_image(args: &[String]) -> ExitCode {
-    let cluster = match require_cluster(args) {
+fn load_docker_image(invocation: &Invocation) -> ExitCode {
+    let cluster = match require_cluster(invocation) {
         Ok(cluster) => cluster,
         Err(code) => return code,
     };
     delay("FAKE_KIND_LOAD_DELAY_MS");
-    let images: Vec<String> = args[2..]
-        .iter()
-        .take_while(|arg| !arg.starts_with("--"))
-        .cloned()
-        .collect();
+    let images = &invocation.args;
     let docker = std::env::var("HYBRID_E2E_DOCKER").unwrap_or_else(|_| "docker".to_owned());
-    for image in &images {
+    for image in images {
         // kind always shells out to `docker`, whatever the provider.
         let present = Command::new(&docker)
             .args(["image", "inspect", "-f", "{{ .Id }}", image])
@@ -174,13 +181,27 @@ fn load_docker_image(args: &[String]) -> ExitCode {
             return fail(&format!("ERROR: image: \"{image}\" not present locally"));
         }
     }
-    if std::env::var("FAKE_KIND_LOAD_FAILURE").is_ok() {
-        return fail(
-            "ERROR: failed to load image: command \"docker exec --privileged -i x-control-plane ctr --namespace=k8s.io images import --all-platforms --digests --snapshotter=overlayfs -\" failed with error: exit status 1",
-        );
+    if let Some(message) = load_failure("docker", &cluster) {
+        return fail(&message);
     }
-    add_loaded(&cluster, &images);
+    add_loaded(&cluster, images);
     ExitCode::SUCCESS
+}
+
+/// kind's error for the scripted load failure (`FAKE_KIND_LOAD_FAILURE`), if any: the import
+/// into the node's containerd (`ctr images import`) fails.
+fn load_failure(provider: &str, cluster: &str) -> Option<String> {
+    let mode = std::env::var("FAKE_KIND_LOAD_FAILURE").ok()?;
+    let node = format!("{cluster}-control-plane");
+    let command = format!(
+        "ERROR: failed to load image: command \"{provider} exec --privileged -i {node} ctr --namespace=k8s.io images import --all-platforms --digests --snapshotter=overlayfs -\" failed with error: exit status 1"
+    );
+    let output = match mode.as_str() {
+        "disk" => "ctr: failed to ingest \"blobs/sha256/5f70bf18a086\": write /var/lib/containerd/io.containerd.content.v1.content/ingest/5f70bf18a086/data: no space left on device".to_owned(),
+        "node-gone" => format!("Error response from daemon: No such container: {node}"),
+        _ => "ctr: content digest sha256:9b2a4f1c8e3d: not found".to_owned(),
+    };
+    Some(format!("{command}\nCommand Output: {output}"))
 }
 
 /// The image names in a docker-archive or OCI archive (`manifest.json` RepoTags, or the OCI
@@ -241,13 +262,13 @@ fn archive_images(path: &Path) -> Result<Vec<String>, String> {
     Ok(names)
 }
 
-fn load_image_archive(args: &[String]) -> ExitCode {
-    let cluster = match require_cluster(args) {
+fn load_image_archive(invocation: &Invocation) -> ExitCode {
+    let cluster = match require_cluster(invocation) {
         Ok(cluster) => cluster,
         Err(code) => return code,
     };
     delay("FAKE_KIND_LOAD_DELAY_MS");
-    let archives: Vec<&String> = args[2..].iter().take_while(|arg| !arg.starts_with("--")).collect();
+    let archives = &invocation.args;
     let mut loaded = Vec::new();
     for archive in archives {
         match archive_images(Path::new(archive)) {
@@ -255,10 +276,9 @@ fn load_image_archive(args: &[String]) -> ExitCode {
             Err(error) => return fail(&format!("ERROR: failed to load image: {error}")),
         }
     }
-    if std::env::var("FAKE_KIND_LOAD_FAILURE").is_ok() {
-        return fail(
-            "ERROR: failed to load image: command \"podman exec --privileged -i x-control-plane ctr --namespace=k8s.io images import --all-platforms --digests --snapshotter=overlayfs -\" failed with error: exit status 1",
-        );
+    let provider = std::env::var("KIND_EXPERIMENTAL_PROVIDER").unwrap_or_else(|_| "docker".to_owned());
+    if let Some(message) = load_failure(&provider, &cluster) {
+        return fail(&message);
     }
     add_loaded(&cluster, &loaded);
     ExitCode::SUCCESS
@@ -267,20 +287,24 @@ fn load_image_archive(args: &[String]) -> ExitCode {
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     record(&args);
-    let words: Vec<&str> = args.iter().map(String::as_str).collect();
-    match words.as_slice() {
-        ["version", ..] => {
+    let invocation = match kind_cli::parse(&args) {
+        Ok(invocation) => invocation,
+        Err(error) => return fail(&format!("ERROR: {error}")),
+    };
+    let command: Vec<&str> = invocation.command.iter().map(String::as_str).collect();
+    match command.as_slice() {
+        ["version"] => {
             println!("kind v0.32.0 go1.25.1 linux/amd64");
             ExitCode::SUCCESS
         }
-        ["create", "cluster", ..] => create(&args),
-        ["delete", "cluster", ..] => {
-            let name = flag(&args, "--name").unwrap_or_else(|| "kind".to_owned());
+        ["create", "cluster"] => create(&invocation),
+        ["delete", "cluster"] => {
+            let name = invocation.cluster_name();
             eprintln!("Deleting cluster \"{name}\" ...");
             let _ = fs::remove_file(cluster_file(&name));
             ExitCode::SUCCESS
         }
-        ["get", "clusters", ..] => {
+        ["get", "clusters"] => {
             let mut names: Vec<String> = fs::read_dir(state_dir().join("clusters"))
                 .into_iter()
                 .flatten()
@@ -295,22 +319,27 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        ["get", "kubeconfig", ..] => match require_cluster(&args) {
+        ["get", "kubeconfig"] => match require_cluster(&invocation) {
             Ok(name) => {
                 print!("{}", kubeconfig(&name));
                 ExitCode::SUCCESS
             }
             Err(code) => code,
         },
-        ["export", "logs", directory, ..] => {
-            let name = flag(&args, "--name").unwrap_or_else(|| "kind".to_owned());
+        ["export", "logs"] => {
+            let name = invocation.cluster_name();
             if !cluster_file(&name).exists() {
                 return fail(&format!("ERROR: unknown cluster \"{name}\""));
             }
-            let node = Path::new(directory).join(format!("{name}-control-plane"));
+            let directory = invocation
+                .args
+                .first()
+                .cloned()
+                .unwrap_or_else(|| "/tmp/kind-logs".to_owned());
+            let node = Path::new(&directory).join(format!("{name}-control-plane"));
             let _ = fs::create_dir_all(&node);
             let _ = fs::write(
-                Path::new(directory).join("kind-version.txt"),
+                Path::new(&directory).join("kind-version.txt"),
                 "kind v0.32.0 go1.25.1 linux/amd64\n",
             );
             let _ = fs::write(
@@ -320,8 +349,8 @@ fn main() -> ExitCode {
             eprintln!("Exporting logs for cluster \"{name}\" to:\n{directory}");
             ExitCode::SUCCESS
         }
-        ["load", "docker-image", ..] => load_docker_image(&args),
-        ["load", "image-archive", ..] => load_image_archive(&args),
-        _ => fail(&format!("ERROR: unknown command {args:?} for \"kind\" (fake)")),
+        ["load", "docker-image"] => load_docker_image(&invocation),
+        ["load", "image-archive"] => load_image_archive(&invocation),
+        _ => fail(&format!("ERROR: the fake kind does not play {args:?}")),
     }
 }
