@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
-use crate::config::{EngineChoice, Preserve};
+use crate::config::{self, EngineChoice, Preserve};
 use crate::lint::{Format, Level, Rule};
 
 const EXAMPLES: &str = "\
@@ -27,6 +27,10 @@ Exit codes: 0 ok, 1 setup failed (application), 2 usage or config error, 3 lint 
 pub(crate) struct Cli {
     #[command(flatten)]
     pub(crate) global: GlobalArgs,
+    /// The config file, before the command (`hybrid-e2e --config FILE run`); the command's own
+    /// `--config` wins.
+    #[arg(long, env = "HYBRID_E2E_CONFIG", value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
     #[command(subcommand)]
     pub(crate) command: Commands,
 }
@@ -37,15 +41,20 @@ pub(crate) struct GlobalArgs {
     /// More output (repeat for more).
     #[arg(short, long, action = ArgAction::Count, global = true)]
     pub(crate) verbose: u8,
-    /// Less output: findings only, no summary.
+    /// Less output: errors and failures only.
     #[arg(short, long, action = ArgAction::Count, global = true, conflicts_with = "verbose")]
     pub(crate) quiet: u8,
-    /// When to colour the output.
+    /// When to colour the output (NO_COLOR and CLICOLOR_FORCE are honoured with `auto`).
     #[arg(long, value_enum, default_value_t = ColorMode::Auto, global = true, env = "HYBRID_E2E_COLOR")]
     pub(crate) color: ColorMode,
+}
+
+/// `--config`, for the commands that read the config file.
+#[derive(Debug, Args)]
+pub(crate) struct ConfigArg {
     /// The config file [default: ./hybrid-e2e.yaml if present].
-    #[arg(long, global = true, env = "HYBRID_E2E_CONFIG", value_name = "FILE")]
-    pub(crate) config: Option<PathBuf>,
+    #[arg(long = "config", env = "HYBRID_E2E_CONFIG", value_name = "FILE")]
+    pub(crate) path: Option<PathBuf>,
 }
 
 /// `--color`.
@@ -65,7 +74,7 @@ pub(crate) enum Commands {
     /// Validate the config and print the phases, steps, references and targets; runs nothing.
     Plan(Box<PlanArgs>),
     /// Preflight checks: engine, kind, kubectl, free disk, inotify limits, cluster name, ports.
-    Doctor(Box<SetupArgs>),
+    Doctor(Box<DoctorArgs>),
     /// Delete what a run left behind: its cluster, its images and image archives.
     Cleanup(Box<CleanupArgs>),
     /// Render or publish reports (JUnit, job summary, annotations, outputs) from saved report
@@ -76,7 +85,7 @@ pub(crate) enum Commands {
     #[command(after_help = LINT_HELP)]
     Lint(Box<LintArgs>),
     /// Print the JSON Schema of hybrid-e2e.yaml (for editor completion and validation).
-    ConfigSchema,
+    ConfigSchema(ConfigSchemaArgs),
 }
 
 const LINT_HELP: &str = "\
@@ -101,43 +110,74 @@ Examples:
   HYBRID_E2E_TAG_SUFFIX=pr42 hybrid-e2e run  Unique image tags per pull request
   hybrid-e2e run --fail-on-target           Exit 4 when a phase is over its DD-TEST-002 target";
 
-/// Per-run overrides shared by `run`, `plan` and `doctor` (flags win over variables, which win
-/// over the config file).
+/// What the cluster and the images are called, shared by `run`, `plan`, `doctor` and `cleanup`
+/// (flags win over variables, which win over the config file).
 #[derive(Debug, Args)]
-pub(crate) struct SetupArgs {
+pub(crate) struct NamingArgs {
     /// Container engine.
     #[arg(long, value_enum, env = "HYBRID_E2E_ENGINE")]
     pub(crate) engine: Option<EngineChoice>,
-    /// Keep the cluster after the run.
-    #[arg(long, value_enum, env = "HYBRID_E2E_PRESERVE")]
-    pub(crate) preserve: Option<Preserve>,
     /// The Kind cluster name [default: from the config, else unique per run].
-    #[arg(long, env = "HYBRID_E2E_CLUSTER_NAME", value_name = "NAME")]
+    #[arg(long, env = "HYBRID_E2E_CLUSTER_NAME", value_name = "NAME", value_parser = config::parse_cluster_name)]
     pub(crate) cluster_name: Option<String>,
-    /// Appended to every image tag (`-SUFFIX`), e.g. a PR number or job id.
-    #[arg(long, env = "HYBRID_E2E_TAG_SUFFIX", value_name = "SUFFIX")]
-    pub(crate) tag_suffix: Option<String>,
     /// Where reports go [default: `report_dir` of the config].
     #[arg(long, env = "HYBRID_E2E_REPORT_DIR", value_name = "DIR")]
     pub(crate) report_dir: Option<PathBuf>,
+}
+
+/// How a run goes, shared by `run` and `plan`.
+#[derive(Debug, Args)]
+pub(crate) struct SetupArgs {
+    #[command(flatten)]
+    pub(crate) naming: NamingArgs,
+    /// Keep the cluster after the run.
+    #[arg(long, value_enum, env = "HYBRID_E2E_PRESERVE")]
+    pub(crate) preserve: Option<Preserve>,
+    /// Appended to every image tag (`-SUFFIX`), e.g. a PR number or job id.
+    #[arg(long, env = "HYBRID_E2E_TAG_SUFFIX", value_name = "SUFFIX", value_parser = config::parse_tag_suffix)]
+    pub(crate) tag_suffix: Option<String>,
     /// Steps of one phase running at once [default: `concurrency` of the config].
-    #[arg(long, env = "HYBRID_E2E_CONCURRENCY", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, env = "HYBRID_E2E_CONCURRENCY", value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
     pub(crate) concurrency: Option<u32>,
     /// Server-side applies in flight at once within a deploy group [default: 16].
-    #[arg(long, env = "HYBRID_E2E_APPLY_CONCURRENCY", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, env = "HYBRID_E2E_APPLY_CONCURRENCY", value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
     pub(crate) apply_concurrency: Option<u32>,
-    /// How often deploy readiness is polled, e.g. `500ms` [default: 1s].
-    #[arg(long, env = "HYBRID_E2E_POLL_INTERVAL", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    /// How often deploy readiness is polled, e.g. `500ms` [default: 1s; 10ms to 1m].
+    #[arg(long, env = "HYBRID_E2E_POLL_INTERVAL", value_name = "DURATION", value_parser = parse_poll_interval)]
     pub(crate) poll_interval: Option<std::time::Duration>,
-    /// Fail preflight below this much free disk, in GiB.
+}
+
+/// `--min-free-disk`.
+#[derive(Debug, Args)]
+pub(crate) struct DiskArgs {
+    /// Fail preflight below this much free disk, in GiB (0 to 1048576).
     #[arg(
         long,
         env = "HYBRID_E2E_MIN_FREE_DISK_GIB",
         value_name = "GIB",
-        default_value_t = 10.0
+        default_value_t = 10.0,
+        value_parser = parse_gib
     )]
     pub(crate) min_free_disk: f64,
 }
+
+/// `hybrid-e2e doctor`.
+#[derive(Debug, Args)]
+pub(crate) struct DoctorArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
+    #[command(flatten)]
+    pub(crate) naming: NamingArgs,
+    /// Appended to every image tag (`-SUFFIX`): checked against the manifests as `run` would.
+    #[arg(long, env = "HYBRID_E2E_TAG_SUFFIX", value_name = "SUFFIX", value_parser = config::parse_tag_suffix)]
+    pub(crate) tag_suffix: Option<String>,
+    #[command(flatten)]
+    pub(crate) disk: DiskArgs,
+}
+
+/// `hybrid-e2e config-schema`.
+#[derive(Debug, Args)]
+pub(crate) struct ConfigSchemaArgs {}
 
 /// Where results are published on GitHub.
 #[derive(Debug, Args)]
@@ -168,7 +208,11 @@ pub(crate) struct PublishArgs {
 #[derive(Debug, Args)]
 pub(crate) struct RunArgs {
     #[command(flatten)]
+    pub(crate) config: ConfigArg,
+    #[command(flatten)]
     pub(crate) setup: SetupArgs,
+    #[command(flatten)]
+    pub(crate) disk: DiskArgs,
     #[command(flatten)]
     pub(crate) publish: PublishArgs,
     /// Exit 4 when a phase or the total is over its target (otherwise only reported).
@@ -179,6 +223,8 @@ pub(crate) struct RunArgs {
 /// `hybrid-e2e plan`.
 #[derive(Debug, Args)]
 pub(crate) struct PlanArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
     #[command(flatten)]
     pub(crate) setup: SetupArgs,
     /// Output format.
@@ -206,6 +252,8 @@ Examples:
 /// `hybrid-e2e report`.
 #[derive(Debug, Args)]
 pub(crate) struct ReportArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
     /// The report directory [default: `report_dir` of the config].
     pub(crate) dir: Option<PathBuf>,
     /// More report directories to merge with the first (one per matrix job).
@@ -237,7 +285,9 @@ pub(crate) enum GithubMode {
 #[derive(Debug, Args)]
 pub(crate) struct CleanupArgs {
     #[command(flatten)]
-    pub(crate) setup: SetupArgs,
+    pub(crate) config: ConfigArg,
+    #[command(flatten)]
+    pub(crate) naming: NamingArgs,
     /// Also delete every Kind cluster whose name starts with PREFIX (e.g. `hybrid-e2e-`).
     #[arg(long, value_name = "PREFIX")]
     pub(crate) prefix: Option<String>,
@@ -249,6 +299,8 @@ pub(crate) struct CleanupArgs {
 /// `hybrid-e2e lint`.
 #[derive(Debug, Args)]
 pub(crate) struct LintArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
     /// Files or directories to lint [default: .].
     pub(crate) paths: Vec<PathBuf>,
     /// Output format.
@@ -275,6 +327,29 @@ pub(crate) struct LintArgs {
     /// Do not honour .gitignore and .ignore files.
     #[arg(long)]
     pub(crate) no_ignore: bool,
+}
+
+fn parse_poll_interval(value: &str) -> Result<std::time::Duration, String> {
+    let duration =
+        humantime::parse_duration(value).map_err(|error| format!("`{value}`: {error}; write e.g. `500ms` or `2s`"))?;
+    if (std::time::Duration::from_millis(10)..=std::time::Duration::from_secs(60)).contains(&duration) {
+        Ok(duration)
+    } else {
+        Err(format!("`{value}` is outside 10ms to 1m"))
+    }
+}
+
+/// A finite, non-negative number of GiB, at most 1 PiB.
+fn parse_gib(value: &str) -> Result<f64, String> {
+    let gib: f64 = value
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{value}` is not a number of GiB"))?;
+    if gib.is_finite() && (0.0..=1_048_576.0).contains(&gib) {
+        Ok(gib)
+    } else {
+        Err(format!("`{value}` is outside 0 to 1048576 GiB"))
+    }
 }
 
 fn parse_rule_level(value: &str) -> Result<(Rule, Level), String> {

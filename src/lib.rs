@@ -82,16 +82,16 @@ fn init_output(cli: &Cli) -> Printer {
 }
 
 fn dispatch(cli: Cli, printer: &Printer) -> Result<ExitCode, ExpectedError> {
-    let config = cli.global.config.as_deref();
+    let config = cli.config.as_deref();
     match cli.command {
-        Commands::Lint(args) => commands::lint::lint_command(*args, config, printer.quiet()),
+        Commands::Lint(args) => commands::lint::lint_command(*args, config, printer),
         Commands::Run(args) => commands::run::run(*args, config, printer),
-        Commands::Plan(args) => commands::plan::plan(*args, config),
+        Commands::Plan(args) => commands::plan::plan(*args, config, printer),
         Commands::Doctor(args) => commands::doctor::doctor(*args, config, printer),
         Commands::Cleanup(args) => commands::cleanup::cleanup(*args, config, printer),
         Commands::Report(args) => commands::report::report(*args, config, printer),
-        Commands::ConfigSchema => {
-            let _ = std::io::stdout().write_all(config::json_schema().as_bytes());
+        Commands::ConfigSchema(_) => {
+            commands::write_stdout(printer, &config::json_schema())?;
             Ok(ExitCode::from(exit_codes::OK))
         }
     }

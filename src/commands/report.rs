@@ -22,7 +22,7 @@ pub(crate) fn report(
     let first = match args.dir {
         Some(dir) => dir,
         None => {
-            let config = LoadedConfig::load(config_path)?;
+            let config = LoadedConfig::load(args.config.path.as_deref().or(config_path))?;
             config.resolve(&config.file.report_dir)
         }
     };
@@ -65,6 +65,7 @@ pub(crate) fn report(
             path: error.path,
             source: error.source,
         })?;
+    super::write_stdout(printer, &published.commands)?;
     let mut err = printer.stderr();
     for warning in &published.warnings {
         let _ = writeln!(err, "warning: {warning}");

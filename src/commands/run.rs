@@ -31,13 +31,13 @@ pub(crate) fn run_exit_code(record: &RunRecord, fail_on_target: bool) -> u8 {
 }
 
 pub(crate) fn run(args: RunArgs, config_path: Option<&Path>, printer: &Printer) -> Result<ExitCode, ExpectedError> {
-    let config = LoadedConfig::require(config_path)?;
+    let config = LoadedConfig::require(args.config.path.as_deref().or(config_path))?;
     let plan = Plan::new(&config, &overrides(&args.setup), new_run_id());
     let report_dir = plan.report_dir.clone();
     let options = RunOptions {
         plan,
         lint_levels: super::lint::levels(&config, &[]),
-        min_free_disk: min_free_disk(&args.setup),
+        min_free_disk: min_free_disk(&args.disk),
         reporters: vec![Box::new(Display::stderr(printer))],
     };
     let runtime = runtime()?;
@@ -60,6 +60,7 @@ pub(crate) fn run(args: RunArgs, config_path: Option<&Path>, printer: &Printer) 
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     match published {
         Ok(published) => {
+            super::write_stdout(printer, &published.commands)?;
             for warning in published.warnings {
                 let _ = writeln!(err, "warning: {warning}");
             }

@@ -148,14 +148,25 @@ fn expand_manifests(config: &LoadedConfig, entry: &str) -> Vec<PathBuf> {
             .filter_map(|entry| entry.ok().map(|entry| entry.path()))
             .filter(|path| path.is_file() && is_manifest(path))
             .collect()
-    } else if let Ok(glob) = globset::Glob::new(entry) {
+    } else if let Ok(glob) = globset::Glob::new(&path.to_string_lossy()) {
+        // Walk from the glob's literal directory (absolute or relative alike) and match the
+        // paths the walk yields, which are spelled the way the glob is.
         let matcher = glob.compile_matcher();
-        ignore::WalkBuilder::new(&config.base_dir)
+        let root: PathBuf = path
+            .components()
+            .take_while(|component| !component.as_os_str().to_string_lossy().contains(['*', '?', '[', '{']))
+            .collect();
+        let root = if root.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            root
+        };
+        ignore::WalkBuilder::new(&root)
             .hidden(false)
             .build()
             .filter_map(Result::ok)
             .map(|entry| entry.into_path())
-            .filter(|path| path.is_file() && matcher.is_match(path.strip_prefix(&config.base_dir).unwrap_or(path)))
+            .filter(|path| path.is_file() && matcher.is_match(path.strip_prefix("./").unwrap_or(path)))
             .collect()
     } else {
         Vec::new()
@@ -246,7 +257,7 @@ impl Plan {
             name: overrides
                 .cluster_name
                 .clone()
-                .or_else(|| file.cluster.name.clone())
+                .or_else(|| file.cluster.name.as_ref().map(|name| name.value.clone()))
                 .unwrap_or_else(|| format!("hybrid-e2e-{suffix}")),
             config: file
                 .cluster
@@ -543,6 +554,35 @@ mod tests {
         let plan = plan(&format!("{CONFIG}targets:\n  load: 1m\n"), &Overrides::default());
         assert_eq!(plan.target_line(PhaseName::Load), Some(10));
         assert_eq!(plan.target_line(PhaseName::Build), None, "defaults have no line");
+    }
+
+    #[test]
+    fn manifest_globs_match_relative_and_absolute_alike() {
+        let directory = tempfile::tempdir().expect("tempdir");
+        let deploy = directory.path().join("deploy");
+        std::fs::create_dir_all(&deploy).expect("mkdir");
+        for name in ["a1.yaml", "a2.yaml", "b.yaml"] {
+            std::fs::write(deploy.join(name), "kind: List\n").expect("write");
+        }
+        let absolute = format!("{}/deploy/a*.yaml", directory.path().display());
+        let text = format!(
+            "version: 1\ndeploy:\n  - {{name: rel, manifests: [\"deploy/a*.yaml\"]}}\n  - {{name: abs, manifests: [\"{absolute}\"]}}\n"
+        );
+        let config = LoadedConfig::parse(&directory.path().join("hybrid-e2e.yaml"), &text).expect("valid");
+        let plan = Plan::new(&config, &Overrides::default(), "20261122-120000-0a1b2c3d".to_owned());
+        let names = |group: &PlannedGroup| -> Vec<String> {
+            group
+                .files
+                .iter()
+                .map(|file| file.file_name().expect("name").to_string_lossy().into_owned())
+                .collect()
+        };
+        assert_eq!(names(&plan.deploy[0]), vec!["a1.yaml", "a2.yaml"]);
+        assert_eq!(
+            names(&plan.deploy[1]),
+            vec!["a1.yaml", "a2.yaml"],
+            "an absolute glob matches too"
+        );
     }
 
     #[test]

@@ -18,6 +18,8 @@ pub(crate) struct Published {
     pub(crate) warnings: Vec<String>,
     /// The check run, where users see it.
     pub(crate) check_run_url: Option<String>,
+    /// Workflow commands (annotations, notices) for standard output.
+    pub(crate) commands: String,
 }
 
 /// Why the local reports could not be written (fatal: that is where nothing may be lost).
@@ -62,7 +64,7 @@ pub(crate) async fn publish(
     if !github {
         return Ok(published);
     }
-    print!("{commands}");
+    published.commands.push_str(&commands);
     if let Err(warning) = github::append("GITHUB_STEP_SUMMARY", &summary) {
         published.warnings.push(warning);
     }
@@ -85,17 +87,14 @@ pub(crate) async fn publish(
             }
             Ok(CheckOutcome::Forbidden) => {
                 // On the run page too, not only in the log.
-                print!(
-                    "{}",
-                    workflow::annotation(
-                        AnnotationLevel::Warning,
-                        &AnnotationProperties {
-                            title: Some("hybrid-e2e check run".to_owned()),
-                            ..AnnotationProperties::default()
-                        },
-                        FORBIDDEN_NOTICE
-                    )
-                );
+                published.commands.push_str(&workflow::annotation(
+                    AnnotationLevel::Warning,
+                    &AnnotationProperties {
+                        title: Some("hybrid-e2e check run".to_owned()),
+                        ..AnnotationProperties::default()
+                    },
+                    FORBIDDEN_NOTICE,
+                ));
                 published.warnings.push(FORBIDDEN_NOTICE.to_owned());
             }
             Err(error) => published.warnings.push(format!("check run not published: {error}")),
