@@ -1,5 +1,6 @@
 //! The one integration-test binary: drives the real `hybrid-e2e` executable.
 
+mod action;
 mod architecture;
 mod lint_cli;
 mod real_engines;

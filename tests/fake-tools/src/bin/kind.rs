@@ -11,6 +11,8 @@
 //!   the field), `kubeadm` (permanent); `FAKE_KIND_CREATE_FAIL_TIMES`: how many creates fail
 //!   (default 1; `always` for every one).
 //! - `FAKE_KIND_LOAD_FAILURE=1`: every load fails like kind#921.
+//! - `FAKE_KIND_NODE_IMAGE`: clusters are sibling containers on the `kind` Docker network, API
+//!   over TLS on the host's 127.0.0.1 (src/kind_node.rs); the variables above do not apply then.
 
 use std::fs;
 use std::io::{Read, Write};
@@ -262,6 +264,11 @@ fn load_image_archive(args: &[String]) -> ExitCode {
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     record(&args);
+    // --- sibling-container clusters (FAKE_KIND_NODE_IMAGE): tests/fake-tools/src/kind_node.rs ---
+    if let Some(code) = fake_tools::kind_node::handle(&args) {
+        return code;
+    }
+    // --- end sibling-container clusters ---
     let words: Vec<&str> = args.iter().map(String::as_str).collect();
     match words.as_slice() {
         ["version", ..] => {
