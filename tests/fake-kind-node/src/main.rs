@@ -212,8 +212,16 @@ async fn serve(listener: TcpListener, acceptor: TlsAcceptor, backend: SocketAddr
 fn control_plane(cluster: &str) -> Result<(), String> {
     let pki = make_pki(cluster).map_err(|error| format!("certificates: {error}"))?;
     let acceptor = acceptor(&pki)?;
-    // The API server itself, on the node's loopback only.
-    let api = fake_apiserver::FakeApiServer::start(fake_apiserver::Script::default());
+    // The API server itself, on the node's loopback only. FAKE_KIND_NODE_READY_AFTER_MS: how long
+    // every workload takes to become ready (a slow deploy, to cancel a run in the middle).
+    let mut script = fake_apiserver::Script::default();
+    if let Some(millis) = std::env::var("FAKE_KIND_NODE_READY_AFTER_MS")
+        .ok()
+        .and_then(|text| text.parse::<u64>().ok())
+    {
+        script.default_behaviour = fake_apiserver::Behaviour::ReadyAfter(Duration::from_millis(millis));
+    }
+    let api = fake_apiserver::FakeApiServer::start(script);
     let backend: SocketAddr = api
         .url()
         .trim_start_matches("http://")
