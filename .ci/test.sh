@@ -67,7 +67,17 @@ step "module graph: no import cycles between top-level modules"
 cargo test --locked --test it architecture
 
 step "cargo test (the fakes in tests/fake-tools are built on first use; real_engines:: needs the engines above)"
-cargo test --locked --workspace
+cargo test --locked --workspace -- --skip action_image::
+
+# The emulated runner (tests/it/action_image.rs): the static release binary, the action's image
+# from docker/ on a Debian base made with mmdebstrap (cached in target/action-image), and the
+# action run as the Actions runner runs it against the real Docker. Required here: no Docker
+# fails it. Its own step, so its time shows and it never competes with the other engine tests.
+step "the action in its image, run like the Actions runner runs it (action_image::)"
+apt_install mmdebstrap
+started=$SECONDS
+cargo test --locked --test it action_image:: -- --test-threads 2
+echo "action_image: $((SECONDS - started))s"
 
 # The benchmarks (benches/) are type-checked by clippy --all-targets above; run them with
 # `cargo bench` (figures in the README's Benchmarks section).

@@ -86,6 +86,28 @@ pub(crate) enum Commands {
     Lint(Box<LintArgs>),
     /// Print the JSON Schema of hybrid-e2e.yaml (for editor completion and validation).
     ConfigSchema(ConfigSchemaArgs),
+    /// The GitHub container action's entry point: reads the step's `INPUT_*` variables and runs the
+    /// command they name, exactly like the CLI (docs/action.md); `action post` is its teardown.
+    #[command(after_help = ACTION_HELP)]
+    Action(Box<ActionArgs>),
+}
+
+const ACTION_HELP: &str = "\
+Run by action.yml inside the action's container (image: docker/): `hybrid-e2e action` is the main
+step, `hybrid-e2e action post` the post step. Outside GitHub Actions, use the commands directly.";
+
+/// `hybrid-e2e action`.
+#[derive(Debug, Args)]
+pub(crate) struct ActionArgs {
+    #[command(subcommand)]
+    pub(crate) step: Option<ActionStep>,
+}
+
+/// The steps of the container action besides the main one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+pub(crate) enum ActionStep {
+    /// The post step: delete the Kind cluster per the `preserve` the main step saved (`STATE_*`).
+    Post,
 }
 
 const LINT_HELP: &str = "\

@@ -39,12 +39,15 @@ pub(crate) enum ExpectedError {
     Runtime { source: std::io::Error },
     #[error(transparent)]
     ReadReport(#[from] ReadRecordError),
+    /// `hybrid-e2e action`: an input, or a setting the container action cannot honour.
+    #[error("{0}")]
+    Action(String),
 }
 
 impl ExpectedError {
     pub(crate) fn exit_code(&self) -> ExitCode {
         let code = match self {
-            ExpectedError::Config(_) | ExpectedError::ReadReport(_) => exit_codes::USAGE,
+            ExpectedError::Config(_) | ExpectedError::ReadReport(_) | ExpectedError::Action(_) => exit_codes::USAGE,
             ExpectedError::Lint(error) if error.is_usage() => exit_codes::USAGE,
             ExpectedError::Lint(_) | ExpectedError::WriteOutput { .. } | ExpectedError::Runtime { .. } => {
                 exit_codes::INFRASTRUCTURE

@@ -3,6 +3,7 @@
 //! The library holds everything; `main.rs` only calls [`main_entry`]. Nothing here is a stable
 //! Rust API: the product is the binary, its files and exit codes (`docs/`).
 
+mod action;
 mod cli;
 mod commands;
 mod config;
@@ -36,8 +37,17 @@ pub fn main_entry() -> ExitCode {
     // One crypto provider for the whole process (kube's and octocrab's TLS): ring.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
+    // The GitHub container action: its inputs name the command, which then runs like the CLI's.
+    if let Commands::Action(args) = cli.command {
+        return action::main(*args);
+    }
     let printer = init_output(&cli);
-    match dispatch(cli, &printer) {
+    finish(dispatch(cli, &printer), &printer)
+}
+
+/// A command's result as the exit code, the error (if any) printed.
+fn finish(result: Result<ExitCode, ExpectedError>, printer: &Printer) -> ExitCode {
+    match result {
         Ok(code) => code,
         Err(error) => {
             let _ = writeln!(
@@ -94,6 +104,8 @@ fn dispatch(cli: Cli, printer: &Printer) -> Result<ExitCode, ExpectedError> {
             commands::write_stdout(printer, &config::json_schema())?;
             Ok(ExitCode::from(exit_codes::OK))
         }
+        // `main_entry` hands it to `action::main`, which never names it again.
+        Commands::Action(_) => Err(ExpectedError::Action("`action` cannot run inside `action`".to_owned())),
     }
 }
 

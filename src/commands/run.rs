@@ -9,7 +9,7 @@ use super::setup_args::{check_target, min_free_disk, overrides};
 use crate::cli::RunArgs;
 use crate::config::LoadedConfig;
 use crate::errors::{ExpectedError, exit_codes};
-use crate::model::{FailureClass, RunRecord, Status};
+use crate::model::{FailureClass, Reporter, RunRecord, Status};
 use crate::pipeline::{self, RunOptions};
 use crate::plan::{Plan, new_run_id};
 use crate::report::display::Display;
@@ -31,21 +31,47 @@ pub(crate) fn run_exit_code(record: &RunRecord, fail_on_target: bool) -> u8 {
 }
 
 pub(crate) fn run(args: RunArgs, config_path: Option<&Path>, printer: &Printer) -> Result<ExitCode, ExpectedError> {
+    run_with(args, config_path, printer, RunHooks::default()).map(ExitCode::from)
+}
+
+/// What `hybrid-e2e action` adds to a run (src/action): the last word on the plan (the
+/// container's network, deferred teardown), and reporters of its own (`GITHUB_STATE`).
+#[derive(Default)]
+pub(crate) struct RunHooks {
+    pub(crate) adjust_plan: Option<PlanHook>,
+    pub(crate) reporters: Vec<Box<dyn Reporter>>,
+}
+
+/// Called once with the loaded config and the plan, before anything runs.
+pub(crate) type PlanHook = Box<dyn FnOnce(&LoadedConfig, &mut Plan) -> Result<(), ExpectedError>>;
+
+/// `run`, with hooks; the exit code as a number.
+pub(crate) fn run_with(
+    args: RunArgs,
+    config_path: Option<&Path>,
+    printer: &Printer,
+    hooks: RunHooks,
+) -> Result<u8, ExpectedError> {
     let config = LoadedConfig::require(args.config.path.as_deref().or(config_path))?;
-    let plan = Plan::new(&config, &overrides(&args.setup), new_run_id());
+    let mut plan = Plan::new(&config, &overrides(&args.setup), new_run_id());
+    if let Some(adjust) = hooks.adjust_plan {
+        adjust(&config, &mut plan)?;
+    }
     let report_dir = plan.report_dir.clone();
+    let mut reporters: Vec<Box<dyn Reporter>> = vec![Box::new(Display::stderr(printer))];
+    reporters.extend(hooks.reporters);
     let options = RunOptions {
         plan,
         lint_levels: super::lint::levels(&config, &[]),
         min_free_disk: min_free_disk(&args.disk),
-        reporters: vec![Box::new(Display::stderr(printer))],
+        reporters,
     };
     let runtime = runtime()?;
     let outcome = runtime.block_on(pipeline::run_with_signals(options));
     let mut err = printer.stderr();
     if let Some(error) = &outcome.timings_error {
         let _ = writeln!(err, "error: {error}");
-        return Ok(ExitCode::from(exit_codes::INFRASTRUCTURE));
+        return Ok(exit_codes::INFRASTRUCTURE);
     }
     let records = [outcome.record];
     let check = check_target(&args.publish, printer.github);
@@ -70,8 +96,8 @@ pub(crate) fn run(args: RunArgs, config_path: Option<&Path>, printer: &Printer) 
         }
         Err(error) => {
             let _ = writeln!(err, "error: {error}");
-            return Ok(ExitCode::from(exit_codes::INFRASTRUCTURE));
+            return Ok(exit_codes::INFRASTRUCTURE);
         }
     }
-    Ok(ExitCode::from(run_exit_code(&records[0], args.fail_on_target)))
+    Ok(run_exit_code(&records[0], args.fail_on_target))
 }

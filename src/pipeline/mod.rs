@@ -111,7 +111,8 @@ pub(crate) async fn run(options: RunOptions, cancel: CancellationToken) -> RunOu
         phases.push(report);
     }
     let failed = phases.iter().any(|phase| phase.status == Status::Failed) || cancel.is_cancelled();
-    if context.cluster_created() {
+    // `hybrid-e2e action` leaves the cluster to the job's later steps; its post step tears down.
+    if context.cluster_created() && !plan.cluster.teardown_deferred {
         if keep_cluster(plan.cluster.preserve, failed) {
             let message = preserved_message(&context).await;
             reporters.emit(Event::Warning { message: &message });

@@ -50,6 +50,32 @@ pub(crate) struct PlannedCluster {
     pub(crate) create_timeout: Duration,
     #[serde(serialize_with = "seconds")]
     pub(crate) ready_timeout: Duration,
+    /// `hybrid-e2e action`: the run never deletes the cluster (the job's later steps use it);
+    /// the action's post step does, per `preserve`.
+    #[serde(skip)]
+    pub(crate) teardown_deferred: bool,
+    /// `hybrid-e2e action` inside a container: how the run reaches the Kind API (see
+    /// [`InContainer`]). `None` everywhere else.
+    #[serde(skip)]
+    pub(crate) in_container: Option<InContainer>,
+}
+
+/// A run inside a container whose engine is the host's (the GitHub container action): Kind
+/// publishes its API on the *host's* 127.0.0.1, unreachable from here. After the cluster exists
+/// the run joins Kind's Docker network and uses `kind get kubeconfig --internal`
+/// (`https://<cluster>-control-plane:6443`) for its own client, `kubeconfig` of the cluster; the
+/// host-side kubeconfig goes to `host_kubeconfig` for the job's later steps.
+#[derive(Debug, Clone)]
+pub(crate) struct InContainer {
+    /// This container as the engine knows it (`docker network connect NETWORK CONTAINER`).
+    pub(crate) container: String,
+    /// The Docker network of Kind's nodes: `kind`, or `KIND_EXPERIMENTAL_DOCKER_NETWORK`.
+    pub(crate) network: String,
+    /// Where `kind get kubeconfig` (API at the host's 127.0.0.1:PORT) is written.
+    pub(crate) host_kubeconfig: PathBuf,
+    /// The Kind config with `extraMounts.hostPath` translated to host paths, given to kind
+    /// instead of the cluster's `config` (which stays the file annotations point at).
+    pub(crate) kind_config: Option<PathBuf>,
 }
 
 /// DD-TEST-002's budgets.
@@ -279,6 +305,8 @@ impl Plan {
                 .cluster
                 .ready_timeout
                 .map_or(Duration::from_secs(180), |timeout| timeout.0),
+            teardown_deferred: false,
+            in_container: None,
         };
         Plan {
             run_id,

@@ -1,5 +1,7 @@
 //! The one integration-test binary: drives the real `hybrid-e2e` executable.
 
+mod action;
+mod action_image;
 mod architecture;
 mod lint_cli;
 mod real_engines;

@@ -8,6 +8,7 @@ use std::sync::OnceLock;
 
 pub mod engine;
 pub mod kind_cli;
+pub mod kind_node;
 
 /// The directory holding the fake `kind`, `docker` and `podman`, built (release, in their own
 /// target directory, so this never waits for the lock of the build that runs the tests) on
