@@ -10,7 +10,7 @@ use crate::lint::{Format, Level, Rule};
 const EXAMPLES: &str = "\
 Examples:
   hybrid-e2e plan                          Validate hybrid-e2e.yaml and show what a run would do
-  hybrid-e2e run                           Build, create the Kind cluster, load; timed
+  hybrid-e2e run                           Build, create the Kind cluster, load, deploy; timed
   hybrid-e2e doctor                        Check the engine, kind, disk, inotify and ports
   hybrid-e2e lint                          Lint every Dockerfile under the current directory
   hybrid-e2e lint docker/ --format github  Annotate findings on a pull request
@@ -136,7 +136,7 @@ Examples:
 /// (flags win over variables, which win over the config file).
 #[derive(Debug, Args)]
 pub(crate) struct NamingArgs {
-    /// Container engine.
+    /// Container engine: auto (Docker if its daemon answers, else Podman), docker or podman.
     #[arg(long, value_enum, env = "HYBRID_E2E_ENGINE")]
     pub(crate) engine: Option<EngineChoice>,
     /// The Kind cluster name [default: from the config, else unique per run].
@@ -395,6 +395,120 @@ mod tests {
     #[test]
     fn the_cli_is_well_formed() {
         Cli::command().debug_assert();
+    }
+
+    /// Variables read outside clap: the tools' programs and logging.
+    const OTHER_VARIABLES: &[(&str, &str)] = &[
+        (
+            "HYBRID_E2E_DOCKER",
+            "the `docker` program to run (default: `docker` on PATH)",
+        ),
+        (
+            "HYBRID_E2E_PODMAN",
+            "the `podman` program to run (default: `podman` on PATH)",
+        ),
+        ("HYBRID_E2E_KIND", "the `kind` program to run (default: `kind` on PATH)"),
+        (
+            "HYBRID_E2E_LOG",
+            "log filter for `-v` diagnostics, e.g. `hybrid_e2e=debug` (tracing's `EnvFilter` syntax)",
+        ),
+    ];
+
+    /// The README's table of every `HYBRID_E2E_*` variable, generated from the CLI's own
+    /// definitions plus the variables read elsewhere.
+    fn variables_table() -> String {
+        let mut rows: std::collections::BTreeMap<String, (String, String)> = Default::default();
+        let command = Cli::command();
+        for sub in std::iter::once(&command).chain(command.get_subcommands()) {
+            for arg in sub.get_arguments() {
+                let (Some(env), Some(long)) = (arg.get_env(), arg.get_long()) else {
+                    continue;
+                };
+                let env = env.to_string_lossy().into_owned();
+                if !env.starts_with("HYBRID_E2E_") {
+                    continue;
+                }
+                let help = arg.get_help().map(|help| help.to_string()).unwrap_or_default();
+                rows.entry(env).or_insert_with(|| (format!("`--{long}`"), help));
+            }
+        }
+        let mut commands: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        for sub in command.get_subcommands() {
+            for arg in sub.get_arguments() {
+                if let Some(env) = arg.get_env() {
+                    commands
+                        .entry(env.to_string_lossy().into_owned())
+                        .or_default()
+                        .push(sub.get_name().to_owned());
+                }
+            }
+        }
+        for (name, help) in OTHER_VARIABLES {
+            rows.insert((*name).to_owned(), ("—".to_owned(), (*help).to_owned()));
+        }
+        let mut table = String::from("| variable | flag | commands | what |\n| --- | --- | --- | --- |\n");
+        for (name, (flag, help)) in rows {
+            let used = commands
+                .get(&name)
+                .map_or_else(|| "all".to_owned(), |names| names.join(", "));
+            let help = help
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .trim_end_matches('.')
+                .replace('|', "\\|");
+            table.push_str(&format!("| `{name}` | {flag} | {used} | {help} |\n"));
+        }
+        table
+    }
+
+    #[test]
+    fn the_readme_documents_every_variable() {
+        let readme = std::fs::read_to_string(crate::test_support::repo_path("README.md")).expect("README");
+        let (start, end) = ("<!-- variables:start -->\n", "<!-- variables:end -->");
+        let documented = readme
+            .split_once(start)
+            .and_then(|(_, rest)| rest.split_once(end))
+            .map(|(table, _)| table)
+            .unwrap_or_default();
+        let expected = variables_table();
+        assert!(
+            documented == expected,
+            "README.md's variables table is stale; between the markers it should read:\n{expected}"
+        );
+        // Every variable the source reads is in it (test-only switches aside).
+        let mut files = Vec::new();
+        let mut stack = vec![crate::test_support::repo_path("src")];
+        while let Some(directory) = stack.pop() {
+            for entry in std::fs::read_dir(directory).expect("src").flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path.extension().is_some_and(|extension| extension == "rs") {
+                    files.push(path);
+                }
+            }
+        }
+        for file in files {
+            let text = std::fs::read_to_string(&file).expect("source");
+            for (index, _) in text.match_indices("\"HYBRID_E2E_") {
+                let name: String = text[index + 1..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
+                    .collect();
+                if matches!(
+                    name.as_str(),
+                    "HYBRID_E2E_REQUIRE_PEERS" | "HYBRID_E2E_PEER_PYTHON" | "HYBRID_E2E_"
+                ) {
+                    continue;
+                }
+                assert!(
+                    expected.contains(&format!("`{name}`")),
+                    "{name} (read in {}) is not documented",
+                    file.display()
+                );
+            }
+        }
     }
 
     #[test]

@@ -10,6 +10,8 @@ mod config;
 mod errors;
 mod exec;
 mod files;
+#[cfg(test)]
+mod fuzz_tests;
 mod image_ref;
 mod k8s;
 mod lint;
@@ -36,7 +38,14 @@ use crate::report::printer::{Printer, Verbosity};
 pub fn main_entry() -> ExitCode {
     // One crypto provider for the whole process (kube's and octocrab's TLS): ring.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let error = name_the_variable(error);
+            let _ = error.print();
+            return ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(exit_codes::USAGE));
+        }
+    };
     // The GitHub container action: its inputs name the command, which then runs like the CLI's.
     if let Commands::Action(args) = cli.command {
         return action::main(*args);
@@ -62,6 +71,42 @@ fn finish(result: Result<ExitCode, ExpectedError>, printer: &Printer) -> ExitCod
 }
 
 const ERROR_STYLE: anstyle::Style = anstyle::AnsiColor::Red.on_default().bold();
+
+/// A bad value that came from a `HYBRID_E2E_*` variable, not the command line, is blamed on the
+/// variable: clap names only the flag, and the user never typed it.
+fn name_the_variable(error: clap::Error) -> clap::Error {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if !matches!(error.kind(), ErrorKind::InvalidValue | ErrorKind::ValueValidation) {
+        return error;
+    }
+    let Some(ContextValue::String(arg)) = error.get(ContextKind::InvalidArg) else {
+        return error;
+    };
+    let long = arg.split_whitespace().next().unwrap_or_default().to_owned();
+    let typed = std::env::args().any(|word| word == long || word.starts_with(&format!("{long}=")));
+    if typed {
+        return error;
+    }
+    let command = <Cli as clap::CommandFactory>::command();
+    let variable = std::iter::once(&command)
+        .chain(command.get_subcommands())
+        .flat_map(|command| command.get_arguments())
+        .find(|candidate| candidate.get_long().is_some_and(|name| format!("--{name}") == long))
+        .and_then(|candidate| candidate.get_env())
+        .map(|variable| variable.to_string_lossy().into_owned());
+    match variable.filter(|variable| std::env::var_os(variable).is_some()) {
+        Some(variable) => {
+            let message = error.to_string();
+            let message = message.trim_start_matches("error: ").replacen(
+                &format!("for '{arg}'"),
+                &format!("in ${variable} (it sets {long})"),
+                1,
+            );
+            clap::Error::raw(error.kind(), message).with_cmd(&command)
+        }
+        None => error,
+    }
+}
 
 /// Decide how output looks, once, and set up logging to match.
 fn init_output(cli: &Cli) -> Printer {

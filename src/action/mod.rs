@@ -226,11 +226,7 @@ fn print_error(printer: &Printer, error: &ExpectedError) {
 }
 
 fn exit_code_number(error: &ExpectedError) -> u8 {
-    match error {
-        ExpectedError::Config(_) | ExpectedError::ReadReport(_) | ExpectedError::Action(_) => exit_codes::USAGE,
-        ExpectedError::Lint(error) if error.is_usage() => exit_codes::USAGE,
-        _ => exit_codes::INFRASTRUCTURE,
-    }
+    error.code()
 }
 
 /// A path the CLI wrote to an output, as the job's later steps (on the host) need it: relative

@@ -75,13 +75,22 @@ pub(crate) fn run_with(
     }
     let records = [outcome.record];
     let check = check_target(&args.publish, printer.github);
-    let published = runtime.block_on(publish::publish(
-        &records,
-        &report_dir,
-        printer.github,
-        args.fail_on_target,
-        check,
-    ));
+    // The local reports are written first; publishing to GitHub (retries, rate limits) ends at
+    // once on a signal, like the run itself.
+    let published = runtime.block_on(async {
+        tokio::select! {
+            published = publish::publish(&records, &[], &report_dir, printer.github, args.fail_on_target, check) => Some(published),
+            true = pipeline::signalled() => None,
+        }
+    });
+    let Some(published) = published else {
+        let _ = writeln!(
+            err,
+            "error: cancelled while publishing; the reports are in {}",
+            report_dir.display()
+        );
+        return Ok(exit_codes::CANCELLED);
+    };
     // Stray requests must not hold the exit.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     match published {

@@ -31,6 +31,10 @@ pub(crate) struct PlannedImage {
     pub(crate) name: String,
     /// The one fully-qualified reference used to tag, load and deploy.
     pub(crate) reference: String,
+    /// The tag is the run's own (the config gave none): unique per run, so no manifest can
+    /// name it.
+    #[serde(skip)]
+    pub(crate) per_run_tag: bool,
     pub(crate) dockerfile: PathBuf,
     pub(crate) context: PathBuf,
     pub(crate) build_args: Vec<(String, String)>,
@@ -267,6 +271,7 @@ impl Plan {
                 }
                 PlannedImage {
                     name: image.name.value.clone(),
+                    per_run_tag: parsed.tag.is_none() && parsed.digest.is_none(),
                     reference: reference.to_string(),
                     dockerfile: config.resolve(&image.dockerfile.value),
                     context: config.resolve(&image.context.value),

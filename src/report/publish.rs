@@ -48,6 +48,7 @@ fn write(path: PathBuf, text: &str) -> Result<PathBuf, WriteError> {
 /// job summary, the step outputs and the check run.
 pub(crate) async fn publish(
     runs: &[RunRecord],
+    notes: &[String],
     out_dir: &Path,
     github: bool,
     fail_on_target: bool,
@@ -55,7 +56,7 @@ pub(crate) async fn publish(
 ) -> Result<Published, WriteError> {
     let annotations = github::annotations(runs);
     let (commands, hidden) = github::annotation_commands(&annotations);
-    let summary = summary::render(runs, hidden);
+    let summary = summary::render_noted(runs, hidden, notes);
     let mut published = Published::default();
     published
         .files

@@ -3,6 +3,7 @@
 mod action;
 mod action_image;
 mod architecture;
+mod bad_input;
 mod lint_cli;
 mod real_engines;
 mod run_cli;

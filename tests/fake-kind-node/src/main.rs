@@ -16,10 +16,11 @@
 //! Usage (the container's command):
 //!   fake-kind-node control-plane --cluster NAME
 //!   fake-kind-node worker                      (idles, like a worker the tests never schedule on)
-//!   fake-kind-node record-image IMAGE...        (`kind load`'s import: appends to /kind/images)
+//!   fake-kind-node record-image IMAGE...        (`kind load`'s import: appends to /kind/state/clusters/node)
 
 use std::io::Write as _;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -221,6 +222,17 @@ fn control_plane(cluster: &str) -> Result<(), String> {
     {
         script.default_behaviour = fake_apiserver::Behaviour::ReadyAfter(Duration::from_millis(millis));
     }
+    // Pods start only with images the node has: what `kind load` recorded here, and what the
+    // test says a registry would serve (FAKE_KIND_NODE_PULLABLE, comma-separated).
+    script.kind_state = Some(PathBuf::from(KIND_STATE));
+    if let Ok(pullable) = std::env::var("FAKE_KIND_NODE_PULLABLE") {
+        let images: Vec<&str> = pullable
+            .split(',')
+            .map(str::trim)
+            .filter(|image| !image.is_empty())
+            .collect();
+        script = script.pullable(&images);
+    }
     let api = fake_apiserver::FakeApiServer::start(script);
     let backend: SocketAddr = api
         .url()
@@ -275,12 +287,17 @@ fn worker() -> Result<(), String> {
     Ok(())
 }
 
+/// Where `record-image` keeps the loaded images, laid out as the fake API server reads a fake
+/// kind's state (`clusters/<name>`, one image per line).
+const KIND_STATE: &str = "/kind/state";
+
 fn record_images(images: &[String]) -> Result<(), String> {
-    std::fs::create_dir_all("/kind").map_err(|error| error.to_string())?;
+    let directory = Path::new(KIND_STATE).join("clusters");
+    std::fs::create_dir_all(&directory).map_err(|error| error.to_string())?;
     let mut file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open("/kind/images")
+        .open(directory.join("node"))
         .map_err(|error| error.to_string())?;
     for image in images {
         writeln!(file, "{image}").map_err(|error| error.to_string())?;

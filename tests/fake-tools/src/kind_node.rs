@@ -14,7 +14,8 @@
 //!
 //! `delete cluster` removes the node containers (not the network, like kind), `get clusters` and
 //! `get nodes` list them, `export logs` writes each node's `docker logs`, `load docker-image`
-//! checks the image exists on the daemon and records it in every node (`/kind/images`).
+//! checks the image exists on the daemon and records it in every node (`/kind/state`).
+//! `FAKE_KIND_NODE_PULLABLE` (comma-separated) is handed to the node: images a registry serves.
 //! `FAKE_KIND_NODE_READY_AFTER_MS` is handed to the node: workloads become ready that late.
 
 use std::path::{Path, PathBuf};
@@ -225,8 +226,10 @@ fn create(args: &[String], image: &str) -> ExitCode {
             command.args(["--publish", "127.0.0.1::6443/TCP"]);
         }
         // The node's script knob (tests/fake-kind-node), as kind passes nothing else in.
-        if let Ok(millis) = std::env::var("FAKE_KIND_NODE_READY_AFTER_MS") {
-            command.args(["--env", &format!("FAKE_KIND_NODE_READY_AFTER_MS={millis}")]);
+        for knob in ["FAKE_KIND_NODE_READY_AFTER_MS", "FAKE_KIND_NODE_PULLABLE"] {
+            if let Ok(value) = std::env::var(knob) {
+                command.args(["--env", &format!("{knob}={value}")]);
+            }
         }
         for (host, inside, read_only) in &spec.mounts {
             // kind makes a relative hostPath absolute against its working directory.
