@@ -22,6 +22,8 @@ pub(crate) mod exit_codes {
     pub(crate) const TARGETS_EXCEEDED: u8 = 4;
     /// The machine failed us: engine, kind, disk, network, or a file that could not be written.
     pub(crate) const INFRASTRUCTURE: u8 = 5;
+    /// `regress --fail-on-regression`: a series has a confirmed timing regression.
+    pub(crate) const REGRESSION: u8 = 6;
     /// `run` was interrupted (SIGINT/SIGTERM); the partial report was written.
     pub(crate) const CANCELLED: u8 = 130;
 }
@@ -39,12 +41,21 @@ pub(crate) enum ExpectedError {
     Runtime { source: std::io::Error },
     #[error(transparent)]
     ReadReport(#[from] ReadRecordError),
+    /// `regress`: bad options or parameters.
+    #[error("{0}")]
+    RegressUsage(String),
+    /// `regress`: history that could not be read, or a report that could not be written.
+    #[error("{0}")]
+    RegressIo(String),
 }
 
 impl ExpectedError {
     pub(crate) fn exit_code(&self) -> ExitCode {
         let code = match self {
-            ExpectedError::Config(_) | ExpectedError::ReadReport(_) => exit_codes::USAGE,
+            ExpectedError::Config(_) | ExpectedError::ReadReport(_) | ExpectedError::RegressUsage(_) => {
+                exit_codes::USAGE
+            }
+            ExpectedError::RegressIo(_) => exit_codes::INFRASTRUCTURE,
             ExpectedError::Lint(error) if error.is_usage() => exit_codes::USAGE,
             ExpectedError::Lint(_) | ExpectedError::WriteOutput { .. } | ExpectedError::Runtime { .. } => {
                 exit_codes::INFRASTRUCTURE

@@ -3,5 +3,6 @@
 mod architecture;
 mod lint_cli;
 mod real_engines;
+mod regress_cli;
 mod run_cli;
 mod support;
