@@ -83,6 +83,7 @@ pub(crate) fn regress(args: RegressArgs, printer: &Printer) -> Result<ExitCode, 
     })?;
     // Stray requests must not hold the exit.
     runtime.shutdown_timeout(Duration::from_secs(1));
+    print!("{}", outcome.annotations);
     let mut err = printer.stderr();
     let skipped = outcome.document.history.skipped_total;
     if skipped > 0 {

@@ -35,8 +35,11 @@ pub(crate) const SIGMA: f64 = 0.07;
 /// 2026-01-01T02:00:00Z.
 const FIRST_NIGHT: i64 = 1_767_232_800;
 
-/// (phase, target, steps run in parallel: (name, base seconds)).
-pub(crate) const SHAPE: [(&str, f64, &[(&str, f64)]); 4] = [
+/// Steps that run in parallel: (name, base seconds).
+type Steps = &'static [(&'static str, f64)];
+
+/// (phase, target, its steps).
+pub(crate) const SHAPE: [(&str, f64, Steps); 4] = [
     (
         "build",
         180.0,

@@ -18,6 +18,7 @@ use super::history::{
 use super::issues;
 use super::markdown;
 use crate::report::github;
+use crate::report::workflow::{self, AnnotationLevel, AnnotationProperties};
 
 /// Everything one invocation needs.
 #[derive(Debug, Clone)]
@@ -62,6 +63,40 @@ pub(crate) struct RegressOutcome {
     pub(crate) files: Vec<PathBuf>,
     pub(crate) warnings: Vec<String>,
     pub(crate) cap: Option<CapOutcome>,
+    /// Workflow commands for standard output in Actions: a warning per regressed series.
+    pub(crate) annotations: String,
+}
+
+/// GitHub shows at most this many annotations of one level per step.
+const ANNOTATIONS: usize = 10;
+
+/// One warning annotation per regressed series (the first ten), on its config file.
+fn annotations(document: &RegressDocument) -> String {
+    document
+        .series
+        .iter()
+        .filter(|series| series.status == super::stats::Verdict::Regression)
+        .take(ANNOTATIONS)
+        .map(|series| {
+            let properties = AnnotationProperties {
+                title: Some(format!("hybrid-e2e timing regression: {}", series.label())),
+                file: Some(series.service.clone()).filter(|service| !service.starts_with('(')),
+                ..AnnotationProperties::default()
+            };
+            let seconds = |value: Option<f64>| value.map_or_else(|| "–".to_owned(), |value| format!("{value:.1}s"));
+            let message = format!(
+                "{} took {} against a rolling median of {} ({}); {} run(s) in a row over the threshold",
+                series.label(),
+                seconds(series.current_seconds),
+                seconds(series.median_seconds),
+                series
+                    .change_ratio
+                    .map_or_else(|| "–".to_owned(), |ratio| format!("{:+.1}%", ratio * 100.0)),
+                series.consecutive_breaches
+            );
+            workflow::annotation(AnnotationLevel::Warning, &properties, &message)
+        })
+        .collect()
 }
 
 /// Why `regress` could not do its job.
@@ -237,11 +272,17 @@ pub(crate) async fn regress(options: RegressOptions) -> Result<RegressOutcome, R
             },
         }
     }
+    let annotations = if options.job_summary {
+        annotations(&analysis.document)
+    } else {
+        String::new()
+    };
     Ok(RegressOutcome {
         document: analysis.document,
         files,
         warnings,
         cap,
+        annotations,
     })
 }
 

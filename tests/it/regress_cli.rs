@@ -226,8 +226,16 @@ fn fail_on_regression_exits_6_only_on_a_confirmed_regression() {
     history(&dir.path().join("reports"), 32, 30);
     let two = regress(dir.path(), &["--history", "reports", "--fail-on-regression"], &[]);
     assert_eq!(two.status.code(), Some(6), "{}", stderr(&two));
-    let reported = regress(dir.path(), &["--history", "reports"], &[]);
+    let reported = regress(dir.path(), &["--history", "reports", "--github", "always"], &[]);
     assert_eq!(reported.status.code(), Some(0), "without the flag it is only reported");
+    let annotations = String::from_utf8_lossy(&reported.stdout).into_owned();
+    assert_eq!(
+        annotations.lines().next(),
+        Some(
+            "::warning title=hybrid-e2e timing regression%3A services/svc1/hybrid-e2e.yaml load,file=services/svc1/hybrid-e2e.yaml::services/svc1/hybrid-e2e.yaml load took 43.0s against a rolling median of 31.0s (+38.6%25); 2 run(s) in a row over the threshold"
+        ),
+        "{annotations}"
+    );
     // The run before the change, named with --current, is judged instead of the newest.
     let current = regress(
         dir.path(),
@@ -319,6 +327,11 @@ fn the_job_summary_gets_the_report_in_actions() {
         ],
     );
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "",
+        "no regression, no annotation"
+    );
     let text = std::fs::read_to_string(&summary).expect("summary");
     assert!(
         text.starts_with("earlier step\n## hybrid-e2e regress: ✅ no regression"),

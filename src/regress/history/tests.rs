@@ -151,7 +151,7 @@ fn the_history_file_round_trips_and_skips_bad_lines_by_number() {
     let reasons: Vec<String> = skipped.iter().map(|s| format!("{} {}", s.source, s.reason)).collect();
     assert_eq!(skipped.len(), 4, "{reasons:?}");
     assert!(
-        reasons[0].ends_with(&format!("history.jsonl:7 expected ident at line 1 column 2")),
+        reasons[0].ends_with("history.jsonl:7 expected ident at line 1 column 2"),
         "{reasons:?}"
     );
     assert!(reasons[1].contains(":9 format_version 7"), "{reasons:?}");

@@ -202,7 +202,7 @@ fn snapshot_of_a_quiet_night_and_of_too_little_history() {
 #[test]
 fn shorter_series_are_padded_and_said_so() {
     let mut runs = fixtures::fleet(2, 20, 14, &[]);
-    runs.retain(|run| run.service == fixtures::service_name(0) || run.run_id >= "r0012".to_owned());
+    runs.retain(|run| run.service == fixtures::service_name(0) || run.run_id.as_str() >= "r0012");
     let document = analyze(&runs, &options()).document;
     let text = render(&document);
     assert!(text.contains("(8 runs)"), "{text}");

@@ -641,10 +641,12 @@ fn against_e_divisive_and_otava_on_the_same_series() {
         t0: Option<usize>,
         values: Vec<f64>,
     }
+    /// (night, index, direction) of one series.
+    type RecordedEvents = Vec<(usize, usize, String)>;
     #[derive(serde::Deserialize)]
     struct Fixture {
         series: std::collections::BTreeMap<String, Vec<Series>>,
-        peers: std::collections::BTreeMap<String, std::collections::BTreeMap<String, Vec<Vec<(usize, usize, String)>>>>,
+        peers: std::collections::BTreeMap<String, std::collections::BTreeMap<String, Vec<RecordedEvents>>>,
     }
     /// (night, index, up)
     type Events = Vec<Vec<(usize, usize, bool)>>;
