@@ -104,7 +104,7 @@ pub mod bench_support {
     /// `regress`: replay a series night by night and list its alarm events as JSON (the peer
     /// comparison of `tests/peers/regress`, through `benches/regress.rs --replay`).
     pub fn regress_replay(values: &[f64], params: &serde_json::Value) -> Result<serde_json::Value, String> {
-        crate::regress::bench::replay(values, params)
+        crate::regress::replay::replay(values, params)
     }
 
     use crate::k8s::readiness::{self, Context, Readiness};

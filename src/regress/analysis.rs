@@ -281,18 +281,18 @@ fn analyze_lane(
     };
     let mut entries = Vec::with_capacity(lane_series.len());
     let mut chart_lines = Vec::new();
-    for ((_, phase, step), runs) in &lane_series {
+    for (&(_, phase, step), runs) in &lane_series {
         let params = options.params.for_phase(phase);
-        let target = match (phase.as_str(), step) {
+        let target = match (phase, step) {
             ("setup", None) => Some(current.total_target_seconds),
             (_, None) => current
                 .phases
                 .iter()
-                .find(|record| &record.name == phase)
+                .find(|record| record.name == phase)
                 .and_then(|record| record.target_seconds),
             _ => None,
         };
-        let entry = series_entry(key, config_hash.clone(), phase, step.as_deref(), runs, target, params);
+        let entry = series_entry(key, config_hash.clone(), phase, step, runs, target, params);
         if step.is_none() {
             let points: Vec<(f64, f64)> = runs
                 .runs
@@ -301,7 +301,7 @@ fn analyze_lane(
                 .map(|run| (run.timestamp, run.seconds))
                 .collect();
             chart_lines.push((
-                phase.clone(),
+                phase.to_owned(),
                 ChartLine {
                     label: label.clone(),
                     points,
@@ -346,25 +346,26 @@ fn analyze_lane(
     })
 }
 
-type SeriesKey = (u8, String, Option<String>);
+/// Phase rank, phase and step, borrowed from the runs (no allocation per run).
+type SeriesKey<'a> = (u8, &'a str, Option<&'a str>);
 
 /// The setup total, every phase and every step of a lane's runs (skipped phases and steps are
 /// not runs of their series; every item of a failed or cancelled run counts as failed or
 /// cancelled).
-fn lane_series<'a>(lane: &[&'a HistoryRun]) -> BTreeMap<SeriesKey, SeriesRuns<'a>> {
-    let mut all: BTreeMap<SeriesKey, SeriesRuns<'a>> = BTreeMap::new();
+fn lane_series<'a>(lane: &[&'a HistoryRun]) -> BTreeMap<SeriesKey<'a>, SeriesRuns<'a>> {
+    let mut all: BTreeMap<SeriesKey<'a>, SeriesRuns<'a>> = BTreeMap::new();
     for &run in lane {
         let outcome = outcome(run.status);
-        all.entry((0, "setup".to_owned(), None))
+        all.entry((0, "setup", None))
             .or_default()
             .push(run.setup_seconds, outcome, run);
         for phase in run.phases.iter().filter(|phase| phase.status != Status::Skipped) {
             let rank = phase_rank(&phase.name);
-            all.entry((rank, phase.name.clone(), None))
+            all.entry((rank, phase.name.as_str(), None))
                 .or_default()
                 .push(phase.seconds, outcome, run);
             for step in phase.steps.iter().filter(|step| step.status != Status::Skipped) {
-                all.entry((rank, phase.name.clone(), Some(step.name.clone())))
+                all.entry((rank, phase.name.as_str(), Some(step.name.as_str())))
                     .or_default()
                     .push(step.seconds, outcome, run);
             }

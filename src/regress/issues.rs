@@ -105,6 +105,29 @@ fn body(series: &SeriesEntry, run_url: Option<&str>) -> String {
     text.chars().take(BODY_LIMIT).collect()
 }
 
+/// Create the label unless it exists (issues created with an unknown label may lose it).
+async fn ensure_label(api: &Api) -> Result<(), ApiError> {
+    match api
+        .json(Method::Get, &api.repo_path(&format!("/labels/{LABEL}")), None)
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(error) if error.status() == Some(404) => {
+            let body = json!({
+                "name": LABEL,
+                "color": "d93f0b",
+                "description": "A timing regression found by hybrid-e2e regress",
+            });
+            match api.json(Method::Post, &api.repo_path("/labels"), Some(&body)).await {
+                // 422: created meanwhile.
+                Err(error) if error.status() == Some(422) => Ok(()),
+                other => other.map(|_| ()),
+            }
+        }
+        Err(error) => Err(error),
+    }
+}
+
 /// The workflow run that wrote this report, from the Actions environment.
 pub(crate) fn run_url_from_env() -> Option<String> {
     let server = std::env::var("GITHUB_SERVER_URL").ok()?;
@@ -148,6 +171,7 @@ pub(crate) async fn sync(
         }
     }
     let mut outcome = IssueOutcome::default();
+    let mut label_checked = false;
     for series in &document.series {
         let marker = marker(series);
         let existing = open.get(&marker).copied();
@@ -163,6 +187,10 @@ pub(crate) async fn sync(
                 outcome.updated.push(number);
             }
             (Verdict::Regression, None) if outcome.opened.len() < max_new => {
+                if !label_checked {
+                    ensure_label(api).await?;
+                    label_checked = true;
+                }
                 let created = api
                     .json(
                         Method::Post,

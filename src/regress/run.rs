@@ -141,6 +141,14 @@ fn read_dirs(
     Ok(found)
 }
 
+/// CPU time of the process so far (all threads), for the stage timings of `-vv`.
+fn process_cpu_ms() -> f64 {
+    nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_SELF).map_or(0.0, |usage| {
+        let ms = |time: nix::sys::time::TimeVal| time.tv_sec() as f64 * 1000.0 + time.tv_usec() as f64 / 1000.0;
+        ms(usage.user_time()) + ms(usage.system_time())
+    })
+}
+
 /// Run `regress`.
 pub(crate) async fn regress(options: RegressOptions) -> Result<RegressOutcome, RegressError> {
     if options.history_dirs.is_empty()
@@ -156,7 +164,13 @@ pub(crate) async fn regress(options: RegressOptions) -> Result<RegressOutcome, R
     let mut warnings = Vec::new();
     let mut history = History::default();
     let started = std::time::Instant::now();
-    let stage = |name: &str| tracing::debug!("{name}: {:.1} ms", started.elapsed().as_secs_f64() * 1000.0);
+    let stage = |name: &str| {
+        tracing::debug!(
+            "{name}: {:.1} ms (CPU {:.1} ms)",
+            started.elapsed().as_secs_f64() * 1000.0,
+            process_cpu_ms()
+        );
+    };
     if let Some(path) = &options.history_file {
         let (runs, skipped) = read_history_file(path).map_err(|error| RegressError::Io(error.to_string()))?;
         for run in runs {

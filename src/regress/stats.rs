@@ -28,6 +28,10 @@
 //! target, and the trend as a Theil–Sen slope over timestamps (robust to outlier nights, unlike least
 //! squares), in seconds per week.
 //!
+//! Defaults are the (k 3, p 10 %, floor 5 s, M 2) except the window: 28 runs rather than 14,
+//! which lowers the false alarms on pure noise at the same power (measured against E-Divisive and
+//! Otava on the same simulated series: docs/regress.md, "How it compares"); `window: 14` restores it.
+//!
 //! Cost per series of n runs: [`summarize`] is O(W² + c·N log N + S·B) with W = `trend_window` and c the
 //! length of the current breach streak; [`decide_all`] (every run, for charts and the simulation harness) is
 //! O(n·(N log N + S·B)) with S = `max_segment − min_segment + 1`.

@@ -90,6 +90,12 @@ fn issues_are_found_by_marker_updated_opened_and_closed_never_duplicated() {
             .expect(1)
             .mount(&server)
             .await;
+        Mock::given(method("GET"))
+            .and(path(format!("/repos/org/app/labels/{LABEL}")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "name": LABEL })))
+            .expect(1)
+            .mount(&server)
+            .await;
         Mock::given(method("PATCH"))
             .and(path("/repos/org/app/issues/7"))
             .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "number": 7 })))
@@ -171,6 +177,19 @@ fn new_issues_are_capped_per_night() {
         Mock::given(method("POST"))
             .and(path("/repos/org/app/issues"))
             .respond_with(ResponseTemplate::new(201).set_body_json(json!({ "number": 1 })))
+            .expect(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path(format!("/repos/org/app/labels/{LABEL}")))
+            .respond_with(ResponseTemplate::new(404).set_body_json(json!({ "message": "Not Found" })))
+            .expect(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/repos/org/app/labels"))
+            .and(body_partial_json(json!({ "name": LABEL })))
+            .respond_with(ResponseTemplate::new(201).set_body_json(json!({ "name": LABEL })))
             .expect(1)
             .mount(&server)
             .await;
