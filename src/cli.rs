@@ -16,10 +16,11 @@ Examples:
   hybrid-e2e lint docker/ --format github  Annotate findings on a pull request
   hybrid-e2e lint --fix --dry-run          Show the fixes as a unified diff
   hybrid-e2e lint --rule no-dnf-update=warning --format sarif -o lint.sarif
+  hybrid-e2e regress --history reports/    Nightly: real timing regressions, not runner noise
 
 Exit codes: 0 ok, 1 setup failed (application), 2 usage or config error, 3 lint findings,
-4 targets exceeded (--fail-on-target), 5 infrastructure failure, 130 cancelled
-(see docs/exit-codes.md).";
+4 targets exceeded (--fail-on-target), 5 infrastructure failure, 6 timing regression
+(regress --fail-on-regression), 130 cancelled (see docs/exit-codes.md).";
 
 /// Fast, trustworthy hybrid-parallel E2E setup for Kubernetes projects in CI.
 #[derive(Debug, Parser)]
@@ -84,6 +85,10 @@ pub(crate) enum Commands {
     /// Lint Dockerfiles: no `dnf update` (DD-TEST-002) and friends.
     #[command(after_help = LINT_HELP)]
     Lint(Box<LintArgs>),
+    /// Nightly: compare the latest timings with their history and report real regressions
+    /// (rolling median and MAD, consecutive breaches, a change-point test), not runner noise.
+    #[command(after_help = REGRESS_HELP)]
+    Regress(Box<RegressArgs>),
     /// Print the JSON Schema of hybrid-e2e.yaml (for editor completion and validation).
     ConfigSchema(ConfigSchemaArgs),
     /// The GitHub container action's entry point: reads the step's `INPUT_*` variables and runs the
@@ -316,6 +321,107 @@ pub(crate) struct CleanupArgs {
     /// Show what would be deleted without deleting it.
     #[arg(long)]
     pub(crate) dry_run: bool,
+}
+
+const REGRESS_HELP: &str = "\
+Series are keyed by service (the config file relative to the repository), branch, phase and
+step; engines, runner types and config hashes are not mixed unless --group-by says so. Writes
+regress.json, regress.md and charts/<phase>.svg to --output (docs/regress.md).
+
+Examples:
+  hybrid-e2e regress --history reports/                       Every timings.json under reports/
+  hybrid-e2e regress --history-file history.jsonl --current hybrid-e2e-report
+  hybrid-e2e regress --history-file history.jsonl --github-artifacts 'hybrid-e2e-report-*' \\
+      --fail-on-regression --issues                          The nightly job (workflows/nightly.yml)";
+
+/// `hybrid-e2e regress`.
+#[derive(Debug, Args)]
+pub(crate) struct RegressArgs {
+    /// Report directories or timings.json files, searched recursively (repeatable).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) history: Vec<PathBuf>,
+    /// The compact history file (JSON lines): read if present, then rewritten with every run, capped.
+    #[arg(long, env = "HYBRID_E2E_HISTORY_FILE", value_name = "FILE")]
+    pub(crate) history_file: Option<PathBuf>,
+    /// Report directories of the run(s) to judge [default: each series' newest run].
+    #[arg(long, value_name = "DIR")]
+    pub(crate) current: Vec<PathBuf>,
+    /// Also read the artifacts of earlier workflow runs whose name matches this glob.
+    #[arg(long, value_name = "NAME_PATTERN")]
+    pub(crate) github_artifacts: Option<String>,
+    /// The workflow whose runs hold the artifacts: file name or id [default: this run's workflow].
+    #[arg(long, env = "HYBRID_E2E_REGRESS_WORKFLOW", value_name = "WORKFLOW")]
+    pub(crate) workflow: Option<String>,
+    /// Branch of the runs (artifacts: the runs listed; directories: the runs read) [default: GITHUB_REF_NAME].
+    #[arg(long, env = "GITHUB_REF_NAME", value_name = "BRANCH")]
+    pub(crate) branch: Option<String>,
+    /// Workflow runs looked at for artifacts, newest first.
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub(crate) max_runs: usize,
+    /// Artifacts downloaded per invocation (the rest wait for the next one).
+    #[arg(long, default_value_t = 500, value_name = "N")]
+    pub(crate) max_downloads: usize,
+    /// Where regress.json, regress.md and the charts go.
+    #[arg(short, long, default_value = "hybrid-e2e-regress", value_name = "DIR")]
+    pub(crate) output: PathBuf,
+    /// Exit 6 when a series has a confirmed regression (otherwise only reported).
+    #[arg(long, env = "HYBRID_E2E_FAIL_ON_REGRESSION")]
+    pub(crate) fail_on_regression: bool,
+    /// What splits series besides service, branch, phase and step: a list of engine, runner,
+    /// config-hash, or none.
+    #[arg(long, default_value = "engine,runner,config-hash", value_name = "LIST")]
+    pub(crate) group_by: String,
+    /// Runs in the rolling median and MAD [default: 28; the issue's first design used 14].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(2..))]
+    pub(crate) window: Option<u32>,
+    /// Breach when the change exceeds K scaled MADs [default: 3].
+    #[arg(long, value_name = "K")]
+    pub(crate) k: Option<f64>,
+    /// … and this share of the median [default: 0.10].
+    #[arg(long, value_name = "RATIO")]
+    pub(crate) min_ratio: Option<f64>,
+    /// … and this many seconds [default: 5].
+    #[arg(long, value_name = "SECONDS")]
+    pub(crate) floor: Option<f64>,
+    /// Breaches in a row that confirm a regression [default: 2].
+    #[arg(long, value_name = "M", value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) consecutive: Option<u32>,
+    /// Completed runs a series needs before it is judged [default: 7].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(2..))]
+    pub(crate) min_runs: Option<u32>,
+    /// Only the threshold rule: no change-point test.
+    #[arg(long)]
+    pub(crate) no_change_point: bool,
+    /// Parameters per phase (YAML or JSON: `defaults:` and `phases: {build: {...}, setup: {...}}`).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) params: Option<PathBuf>,
+    /// Groups whose newest run is this much older than the newest run are left out.
+    #[arg(long, default_value_t = 30.0, value_name = "DAYS")]
+    pub(crate) stale_after_days: f64,
+    /// History file cap: newest runs kept per service, engine, runner type and branch.
+    #[arg(long, default_value_t = 400, value_name = "N")]
+    pub(crate) history_runs: usize,
+    /// History file cap: its largest size in MiB (the oldest runs go first).
+    #[arg(long, default_value_t = 32, value_name = "MIB")]
+    pub(crate) history_max_mib: u64,
+    /// Open, update and close one GitHub issue per regressed series (label hybrid-e2e-regression).
+    #[arg(long, env = "HYBRID_E2E_REGRESS_ISSUES")]
+    pub(crate) issues: bool,
+    /// New issues opened per invocation, at most.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub(crate) max_new_issues: usize,
+    /// Append the report to the job summary.
+    #[arg(long, value_enum, default_value_t = GithubMode::Auto, env = "HYBRID_E2E_GITHUB")]
+    pub(crate) github: GithubMode,
+    /// Token for artifacts and issues [default: GITHUB_TOKEN]. Never printed.
+    #[arg(long, env = "GITHUB_TOKEN", hide_env_values = true, value_name = "TOKEN")]
+    pub(crate) github_token: Option<String>,
+    /// OWNER/NAME [default: GITHUB_REPOSITORY].
+    #[arg(long, env = "GITHUB_REPOSITORY", value_name = "OWNER/NAME")]
+    pub(crate) repo: Option<String>,
+    /// Stripped from absolute config paths to name services [default: GITHUB_WORKSPACE, else .].
+    #[arg(long, env = "GITHUB_WORKSPACE", value_name = "DIR")]
+    pub(crate) repo_root: Option<PathBuf>,
 }
 
 /// `hybrid-e2e lint`.

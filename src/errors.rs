@@ -24,6 +24,8 @@ pub(crate) mod exit_codes {
     pub(crate) const INFRASTRUCTURE: u8 = 5;
     /// `report --merge`: some report directories could not be read; the others were rendered.
     pub(crate) const REPORT_PARTIAL: u8 = 6;
+    /// `regress --fail-on-regression`: a series has a confirmed timing regression.
+    pub(crate) const REGRESSION: u8 = 7;
     /// `run` was interrupted (SIGINT/SIGTERM); the partial report was written.
     pub(crate) const CANCELLED: u8 = 130;
 }
@@ -47,6 +49,8 @@ pub(crate) enum ExpectedError {
     /// A command line or input that cannot work, said in words.
     #[error("{0}")]
     Usage(String),
+    #[error(transparent)]
+    Regress(#[from] crate::regress::RegressError),
 }
 
 impl ExpectedError {
@@ -56,7 +60,9 @@ impl ExpectedError {
             ExpectedError::Config(_)
             | ExpectedError::ReadReport(_)
             | ExpectedError::Action(_)
-            | ExpectedError::Usage(_) => exit_codes::USAGE,
+            | ExpectedError::Usage(_)
+            | ExpectedError::Regress(crate::regress::RegressError::Usage(_)) => exit_codes::USAGE,
+            ExpectedError::Regress(crate::regress::RegressError::Io(_)) => exit_codes::INFRASTRUCTURE,
             ExpectedError::Lint(error) if error.is_usage() => exit_codes::USAGE,
             ExpectedError::Lint(_) | ExpectedError::WriteOutput { .. } | ExpectedError::Runtime { .. } => {
                 exit_codes::INFRASTRUCTURE

@@ -19,6 +19,7 @@ mod model;
 mod phases;
 mod pipeline;
 mod plan;
+mod regress;
 mod report;
 mod runner;
 #[cfg(test)]
@@ -145,6 +146,7 @@ fn dispatch(cli: Cli, printer: &Printer) -> Result<ExitCode, ExpectedError> {
         Commands::Doctor(args) => commands::doctor::doctor(*args, config, printer),
         Commands::Cleanup(args) => commands::cleanup::cleanup(*args, config, printer),
         Commands::Report(args) => commands::report::report(*args, config, printer),
+        Commands::Regress(args) => commands::regress::regress(*args, printer),
         Commands::ConfigSchema(_) => {
             commands::write_stdout(printer, &config::json_schema())?;
             Ok(ExitCode::from(exit_codes::OK))
@@ -157,6 +159,12 @@ fn dispatch(cli: Cli, printer: &Printer) -> Result<ExitCode, ExpectedError> {
 /// Entry points for `benches/` only; not an API.
 #[doc(hidden)]
 pub mod bench_support {
+    /// `regress`: replay a series night by night and list its alarm events as JSON (the peer
+    /// comparison of `tests/peers/regress`, through `benches/regress.rs --replay`).
+    pub fn regress_replay(values: &[f64], params: &serde_json::Value) -> Result<serde_json::Value, String> {
+        crate::regress::replay::replay(values, params)
+    }
+
     use crate::k8s::readiness::{self, Context, Readiness};
 
     /// How many of `objects` the deploy wait would call ready (each also checked for pod states

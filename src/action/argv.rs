@@ -78,6 +78,8 @@ pub(crate) fn command_line(inputs: &Inputs, lint: &LintFrom) -> Vec<String> {
         }
         ActionCommand::Plan => setup(&mut argv, true),
         ActionCommand::Doctor => setup(&mut argv, false),
+        // Everything regress needs is in `args` (history, artifacts, issues); docs/regress.md.
+        ActionCommand::Regress => {}
     }
     argv.extend(inputs.args.iter().cloned());
     argv
@@ -192,6 +194,31 @@ mod tests {
         };
         assert_eq!(report.dir.as_deref(), Some(Path::new("reports/gateway")));
         assert_eq!(report.merge.len(), 2);
+    }
+
+    #[test]
+    fn regress_takes_its_options_from_args_alone() {
+        let words = command_line(
+            &inputs(&[
+                ("command", "regress"),
+                ("report_dir", "ignored"),
+                (
+                    "args",
+                    "--history-file history.jsonl --current tonight --github-artifacts 'nightly-*' --issues",
+                ),
+            ]),
+            &LintFrom::default(),
+        );
+        assert_eq!(
+            words.join(" "),
+            "hybrid-e2e regress --history-file history.jsonl --current tonight --github-artifacts nightly-* --issues"
+        );
+        let cli = Cli::try_parse_from(&words).expect("parses");
+        let Commands::Regress(regress) = cli.command else {
+            panic!("not regress")
+        };
+        assert_eq!(regress.github_artifacts.as_deref(), Some("nightly-*"));
+        assert!(regress.issues);
     }
 
     #[test]

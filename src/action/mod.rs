@@ -157,6 +157,7 @@ fn main_step() -> ExitCode {
         match &mut cli.command {
             Commands::Run(args) => args.publish.github_token = Some(token),
             Commands::Report(args) => args.publish.github_token = Some(token),
+            Commands::Regress(args) => args.github_token = Some(token),
             _ => {}
         }
     }

@@ -4,6 +4,7 @@ pub(crate) mod cleanup;
 pub(crate) mod doctor;
 pub(crate) mod lint;
 pub(crate) mod plan;
+pub(crate) mod regress;
 pub(crate) mod report;
 pub(crate) mod run;
 mod setup_args;

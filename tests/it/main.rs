@@ -6,5 +6,6 @@ mod architecture;
 mod bad_input;
 mod lint_cli;
 mod real_engines;
+mod regress_cli;
 mod run_cli;
 mod support;
