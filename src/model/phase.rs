@@ -8,6 +8,8 @@ pub(crate) enum PhaseName {
     Cluster,
     Load,
     Deploy,
+    /// `services up`: the integration tier's containers started and ready.
+    Services,
     Teardown,
 }
 
@@ -20,6 +22,7 @@ impl PhaseName {
             PhaseName::Cluster => "cluster",
             PhaseName::Load => "load",
             PhaseName::Deploy => "deploy",
+            PhaseName::Services => "services",
             PhaseName::Teardown => "teardown",
         }
     }
@@ -28,7 +31,7 @@ impl PhaseName {
     pub(crate) fn is_setup(self) -> bool {
         matches!(
             self,
-            PhaseName::Build | PhaseName::Cluster | PhaseName::Load | PhaseName::Deploy
+            PhaseName::Build | PhaseName::Cluster | PhaseName::Load | PhaseName::Deploy | PhaseName::Services
         )
     }
 }

@@ -8,6 +8,7 @@ pub(crate) mod cluster;
 pub(crate) mod deploy;
 pub(crate) mod load;
 pub(crate) mod preflight;
+pub(crate) mod services;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -27,6 +28,8 @@ pub(crate) struct RunContext {
     kind: OnceLock<Arc<Kind>>,
     kind_version: OnceLock<String>,
     cluster_created: AtomicBool,
+    /// What `services up` started, for its outputs.
+    pub(crate) services: Arc<services::Started>,
 }
 
 impl RunContext {
@@ -39,6 +42,7 @@ impl RunContext {
             kind: OnceLock::new(),
             kind_version: OnceLock::new(),
             cluster_created: AtomicBool::new(false),
+            services: Arc::default(),
         }
     }
 

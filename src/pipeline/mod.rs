@@ -4,6 +4,7 @@
 
 mod facts;
 mod schedule;
+mod services;
 
 use std::sync::{Arc, Mutex};
 
@@ -19,6 +20,7 @@ use crate::runner::{self, PhaseOptions};
 use facts::WarningLog;
 pub(crate) use facts::repository_root;
 use schedule::STRICT;
+pub(crate) use services::services_up_with_signals;
 
 /// What `run` was asked to do.
 pub(crate) struct RunOptions {
