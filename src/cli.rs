@@ -76,7 +76,7 @@ pub(crate) enum Commands {
     Plan(Box<PlanArgs>),
     /// Preflight checks: engine, kind, kubectl, free disk, inotify limits, cluster name, ports.
     Doctor(Box<DoctorArgs>),
-    /// Delete what a run left behind: its cluster, its images and image archives.
+    /// Delete what a run left behind: its cluster, its images and image archives, and the containers and networks `services up` started.
     Cleanup(Box<CleanupArgs>),
     /// Render or publish reports (JUnit, job summary, annotations, outputs) from saved report
     /// directories; `--merge` combines matrix jobs.

@@ -340,7 +340,7 @@ async fn start_service(
             ulimits: &service.ulimits,
         },
     );
-    let remove = engine.command().args(["rm", "--force", service.container.as_str()]);
+    let remove = containers::remove_command(engine).arg(service.container.as_str());
     let mut result = run_with_retry(context, &spec, RUN_TIMEOUT, || async {
         let _ = exec::query(&remove, QUERY_TIMEOUT).await;
     })

@@ -207,6 +207,16 @@ async fn list(spec: ProcessSpec) -> Result<Vec<String>, String> {
     }
 }
 
+/// `rm --force --volumes`, killing at once: Podman would otherwise wait 10 s for a main process
+/// that ignores SIGTERM (Docker's `rm --force` kills at once anyway).
+pub(crate) fn remove_command(engine: &ContainerEngine) -> ProcessSpec {
+    let spec = engine.command().args(["rm", "--force", "--volumes"]);
+    match engine.kind {
+        EngineKind::Podman => spec.args(["--time", "0"]),
+        EngineKind::Docker => spec,
+    }
+}
+
 /// What [`remove_labelled`] removed.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub(crate) struct Removed {
@@ -229,10 +239,7 @@ pub(crate) async fn remove_labelled(engine: &ContainerEngine, label: &str) -> Re
             }
         };
         if !containers.is_empty() {
-            let spec = engine
-                .command()
-                .args(["rm", "--force", "--volumes"])
-                .args(containers.iter().cloned());
+            let spec = remove_command(engine).args(containers.iter().cloned());
             match exec::query(&spec, Duration::from_secs(120)).await {
                 Ok((true, _)) => removed.containers.extend(containers.iter().cloned()),
                 Ok((false, output)) => removed.errors.push(format!("rm: {output}")),

@@ -8,4 +8,5 @@ mod lint_cli;
 mod real_engines;
 mod regress_cli;
 mod run_cli;
+mod services;
 mod support;
