@@ -12,6 +12,7 @@ Examples:
   hybrid-e2e plan                          Validate hybrid-e2e.yaml and show what a run would do
   hybrid-e2e run                           Build, create the Kind cluster, load, deploy; timed
   hybrid-e2e doctor                        Check the engine, kind, disk, inotify and ports
+  hybrid-e2e services up                   Start the integration tier's containers, health-gated
   hybrid-e2e lint                          Lint every Dockerfile under the current directory
   hybrid-e2e lint docker/ --format github  Annotate findings on a pull request
   hybrid-e2e lint --fix --dry-run          Show the fixes as a unified diff

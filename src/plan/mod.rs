@@ -701,6 +701,46 @@ impl Plan {
             let _ = writeln!(out, "   wave {}: {}", index + 1, names.join(", "));
         }
         let _ = writeln!(out, "total target {}", format(self.targets.total));
+        if !self.services.services.is_empty() {
+            let _ = writeln!(
+                out,
+                "\nservices (`hybrid-e2e services up`, target {}): network {}",
+                format(self.targets.services),
+                self.services.network
+            );
+            for service in &self.services.services {
+                let needs: Vec<String> = service
+                    .depends_on
+                    .iter()
+                    .map(|(name, condition)| format!("{name} {}", format!("{condition:?}").to_lowercase()))
+                    .collect();
+                let ports: Vec<String> = service
+                    .ports
+                    .iter()
+                    .map(|port| match port.host {
+                        0 => format!("{}", port.container),
+                        host => format!("{host}:{}", port.container),
+                    })
+                    .collect();
+                let _ = writeln!(
+                    out,
+                    "   {} {}{}{}{}",
+                    service.name,
+                    service.image,
+                    if service.one_shot { " (one-shot)" } else { "" },
+                    if ports.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ports {}", ports.join(", "))
+                    },
+                    if needs.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" after {}", needs.join(", "))
+                    }
+                );
+            }
+        }
         for warning in &self.warnings {
             let _ = writeln!(out, "warning: {warning}");
         }
@@ -719,6 +759,21 @@ mod tests {
         std::fs::write(directory.path().join("m.yaml"), "kind: List\n").expect("write");
         let config = LoadedConfig::parse(&directory.path().join("hybrid-e2e.yaml"), text).expect("valid");
         Plan::new(&config, overrides, "20261122-120000-0a1b2c3d".to_owned())
+    }
+
+    #[test]
+    fn services_get_unique_names_their_built_references_and_a_section_in_the_text() {
+        let text = "version: 1\nimages:\n  - {name: api, image: team/api, dockerfile: Dockerfile}\nservices:\n  - {name: db, image: docker.io/library/postgres:16, ports: [\"5432\"]}\n  - {name: app, build: api, ports: [\"18080:8080\"], depends_on: {db: healthy}}\n";
+        let plan = plan(text, &Overrides::default());
+        assert_eq!(plan.services.network, "hybrid-e2e-0a1b2c3d");
+        assert_eq!(plan.services.services[0].container, "hybrid-e2e-0a1b2c3d-db");
+        assert_eq!(plan.services.services[1].image, "localhost/team/api:e2e-0a1b2c3d");
+        assert_eq!(plan.services.project.len(), 12);
+        let rendered = plan.render_text();
+        assert!(
+            rendered.contains("   app localhost/team/api:e2e-0a1b2c3d ports 18080:8080 after db healthy"),
+            "{rendered}"
+        );
     }
 
     const CONFIG: &str = "version: 1\nimages:\n  - {name: api, image: team/api, dockerfile: Dockerfile, coverage: true}\n  - {name: db, image: quay.io/org/db:latest, dockerfile: Dockerfile}\ndeploy:\n  - {name: c, manifests: [m.yaml], depends_on: [a, b]}\n  - {name: a, manifests: [m.yaml]}\n  - {name: b, manifests: [m.yaml], depends_on: [a]}\n";
