@@ -487,13 +487,29 @@ fn sigterm_during_up_removes_everything_started_and_writes_the_report() {
 }
 
 #[test]
-fn cleanup_removes_service_containers_too() {
+fn cleanup_removes_service_containers_too_and_outputs_reach_github() {
     if !engine_ready("docker") {
         return;
     }
     let project = Project::real(&config(&[listener("db", 5432, 0, "")], false), &[]);
-    let output = up(&project, "docker");
+    let outputs = project.path().join("github-output");
+    let output = project.run(
+        &["services", "up", "--engine", "docker", "--no-check-run"],
+        &[
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_OUTPUT", outputs.to_str().expect("path")),
+        ],
+    );
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = std::fs::read_to_string(&outputs).expect("GITHUB_OUTPUT written");
+    let env = dotenv(&project);
+    for key in ["DB_HOST", "DB_PORT", "DB_PORT_5432", "SERVICES_RUN_ID", "status"] {
+        assert!(
+            text.contains(&format!("{key}<<ghadelimiter_")),
+            "{key} missing in {text}"
+        );
+    }
+    assert!(text.contains(&format!("\n{}\n", env["DB_PORT_5432"])), "{text}");
     let run_id = project.timings()["run_id"].as_str().expect("run id").to_owned();
     let cleanup = project.run(&["cleanup", "--engine", "docker"], &[]);
     assert_eq!(cleanup.status.code(), Some(0), "{}", stderr(&cleanup));
@@ -504,4 +520,98 @@ fn cleanup_removes_service_containers_too() {
         stdout(&cleanup)
     );
     assert!(labelled("docker", &format!("io.hybrid-e2e.services.run={run_id}")).is_empty());
+}
+
+#[test]
+fn a_service_that_crashes_is_an_application_failure_with_its_last_lines() {
+    if !engine_ready("docker") {
+        return;
+    }
+    let service = format!(
+        "  - name: api\n    image: {BASE_IMAGE}\n    command: [sh, -c, \"echo starting; echo 'panic: config missing'; exit 2\"]\n    ports: [\"8080\"]\n    healthcheck: {{tcp: 8080, interval: 100ms}}\n"
+    );
+    let project = Project::real(&config(&[service], false), &[]);
+    let output = up(&project, "docker");
+    assert_eq!(output.status.code(), Some(SETUP_FAILED), "{}", stderr(&output));
+    let api = step(&project.timings(), "services", "api").clone();
+    assert!(
+        api["message"]
+            .as_str()
+            .expect("message")
+            .contains("exited with code 2 before it was ready"),
+        "{api}"
+    );
+    assert_eq!(api["attempts"], 1, "{api}");
+    assert_eq!(api["excerpt"], "panic: config missing", "{api}");
+    assert!(stderr(&output).contains("panic: config missing"), "{}", stderr(&output));
+}
+
+#[test]
+fn a_transient_engine_failure_is_retried_once_after_removing_the_half_made_container() {
+    if !engine_ready("docker") {
+        return;
+    }
+    let project = Project::real(&config(&[listener("db", 5432, 0, "")], false), &[]);
+    // The real docker, whose first `run` creates the container and then reports Podman's
+    // transient `internal libpod error` (the seed's wording).
+    let wrapper = project.path().join("flaky-docker");
+    let marker = project.path().join("failed-once");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nif [ \"$1\" = run ] && [ ! -e {marker} ]; then\n  touch {marker}\n  docker \"$@\" >/dev/null\n  echo 'Error: unable to start container \"db\": internal libpod error' >&2\n  exit 125\nfi\nexec docker \"$@\"\n",
+            marker = marker.display()
+        ),
+    )
+    .expect("wrapper");
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let output = project.run(
+        &["services", "up", "--engine", "docker"],
+        &[("HYBRID_E2E_DOCKER", wrapper.to_str().expect("path"))],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(marker.exists(), "the failure was injected");
+    let db = step(&project.timings(), "services", "db").clone();
+    assert_eq!(db["status"], "ok", "{db}");
+    assert_eq!(db["attempts"], 2, "retried once: {db}");
+    let log = std::fs::read_to_string(project.path().join("hybrid-e2e-report/logs/services/db.log")).expect("log");
+    assert!(
+        log.contains("internal libpod error") && log.contains("retrying once"),
+        "{log}"
+    );
+    let down = project.run(&["services", "down", "--engine", "docker"], &[]);
+    assert_eq!(down.status.code(), Some(0), "{}", stderr(&down));
+}
+
+#[test]
+fn a_host_port_published_by_a_container_is_named_by_the_container() {
+    if !engine_ready("docker") {
+        return;
+    }
+    let free = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = free.local_addr().expect("addr").port();
+    drop(free);
+    let holder = format!("hybrid-e2e-test-holder-{port}");
+    let started = Command::new("docker")
+        .args(["run", "--detach", "--rm", "--name", &holder, "--publish"])
+        .arg(format!("127.0.0.1:{port}:80"))
+        .args([BASE_IMAGE, "sleep", "120"])
+        .output()
+        .expect("docker run");
+    assert!(started.status.success(), "{}", String::from_utf8_lossy(&started.stderr));
+    let service =
+        format!("  - name: db\n    image: {BASE_IMAGE}\n    command: [sleep, \"300\"]\n    ports: [\"{port}:5432\"]\n");
+    let project = Project::real(&config(&[service], false), &[]);
+    let output = up(&project, "docker");
+    let _ = Command::new("docker").args(["rm", "--force", &holder]).output();
+    assert_eq!(output.status.code(), Some(INFRASTRUCTURE), "{}", stderr(&output));
+    let ports = step(&project.timings(), "preflight", "ports").clone();
+    assert!(
+        ports["message"]
+            .as_str()
+            .expect("message")
+            .contains(&format!("container `{holder}`")),
+        "{ports}"
+    );
 }
