@@ -35,6 +35,8 @@ const RUN_TIMEOUT: Duration = Duration::from_secs(120);
 const FAILURE_LOG_LINES: usize = 30;
 /// Log lines per container written to diagnostics.
 const DIAGNOSTIC_LOG_LINES: usize = 200;
+/// Failed probes kept for the step log when a service ends unhealthy.
+const PROBES_KEPT: usize = 20;
 /// How long a dependent waits for the fail-fast cancellation after a dependency failed.
 const CANCEL_GRACE: Duration = Duration::from_secs(5);
 
@@ -449,6 +451,9 @@ async fn wait_ready(
                         }
                         Err(why) => {
                             failed_in_a_row += 1;
+                            if probes.len() == PROBES_KEPT {
+                                probes.remove(0);
+                            }
                             probes.push(format!("{at:>7.1}s  {why}"));
                             last_probe = why;
                             if health.retries > 0 && failed_in_a_row >= health.retries {
@@ -509,7 +514,7 @@ async fn wait_ready(
 }
 
 fn write_health_log(context: &StepContext, probes: &[String]) {
-    for line in probes.iter().rev().take(20).rev() {
+    for line in probes {
         context.say(&format!("probe failed at {line}"));
     }
 }

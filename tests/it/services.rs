@@ -615,3 +615,43 @@ fn a_host_port_published_by_a_container_is_named_by_the_container() {
         "{ports}"
     );
 }
+
+#[test]
+fn a_service_built_from_images_is_built_first_and_runs_under_the_run_reference() {
+    if !engine_ready("docker") {
+        return;
+    }
+    let text = "version: 1\nimages:\n  - name: tool\n    image: localhost/it-services/tool\n    dockerfile: tool.Dockerfile\n  - name: unused\n    image: localhost/it-services/unused\n    dockerfile: tool.Dockerfile\nservices:\n  - name: seed\n    build: tool\n    command: [cat, /seeded]\n    one_shot: true\n";
+    let project = Project::real(
+        text,
+        &[(
+            "tool.Dockerfile",
+            &format!("FROM {BASE_IMAGE}\nRUN echo seeded-by-the-build > /seeded\n"),
+        )],
+    );
+    let output = up(&project, "docker");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let timings = project.timings();
+    let images: Vec<String> = timings["images"]
+        .as_array()
+        .expect("images")
+        .iter()
+        .filter_map(|image| image.as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(images.len(), 1, "only what a service runs is built: {images:?}");
+    assert!(images[0].starts_with("localhost/it-services/tool:e2e-"), "{images:?}");
+    assert_eq!(step(&timings, "build", "tool")["status"], "ok");
+    assert_eq!(step(&timings, "services", "seed")["status"], "ok");
+    let run_id = timings["run_id"].as_str().expect("run id");
+    let suffix = run_id.rsplit('-').next().expect("suffix");
+    let logs = Command::new("docker")
+        .args(["logs", &format!("hybrid-e2e-{suffix}-seed")])
+        .output()
+        .expect("logs");
+    assert_eq!(String::from_utf8_lossy(&logs.stdout).trim(), "seeded-by-the-build");
+    let down = project.run(&["services", "down", "--engine", "docker"], &[]);
+    assert_eq!(down.status.code(), Some(0), "{}", stderr(&down));
+    let _ = Command::new("docker")
+        .args(["image", "rm", "--force", &images[0]])
+        .output();
+}
