@@ -350,7 +350,10 @@ fn a_failing_migration_is_an_application_failure_with_its_output_and_is_not_retr
     let junit = std::fs::read_to_string(project.path().join("hybrid-e2e-report/junit.xml")).expect("junit");
     assert!(junit.contains("migrate"), "{junit}");
     let summary = std::fs::read_to_string(project.path().join("hybrid-e2e-report/summary.md")).expect("summary");
-    assert!(summary.contains("services"), "{summary}");
+    assert!(
+        summary.contains("| services | ❌ failed") && summary.contains("· network `hybrid-e2e-"),
+        "{summary}"
+    );
 }
 
 #[test]
