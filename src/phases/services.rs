@@ -52,6 +52,8 @@ pub(crate) struct Endpoint {
 #[derive(Debug, Default)]
 pub(crate) struct Started {
     endpoints: Mutex<BTreeMap<String, Vec<Endpoint>>>,
+    /// Each running service's address on the run's network.
+    addresses: Mutex<BTreeMap<String, String>>,
 }
 
 impl Started {
@@ -60,6 +62,22 @@ impl Started {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
+    }
+
+    fn record_address(&self, service: &str, address: String) {
+        self.addresses
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(service.to_owned(), address);
+    }
+
+    fn addresses(&self) -> Vec<(String, String)> {
+        self.addresses
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .map(|(name, address)| (name.clone(), address.clone()))
+            .collect()
     }
 
     fn record(&self, service: &str, endpoints: Vec<Endpoint>) {
@@ -326,6 +344,8 @@ async fn start_service(
         .iter()
         .map(|(host, container, read_only)| (host.display().to_string(), container.clone(), *read_only))
         .collect();
+    // Every service running now (those it depends on among them) resolves by name.
+    let hosts = started.addresses();
     let spec = containers::run_command(
         engine,
         &RunSpec {
@@ -340,6 +360,7 @@ async fn start_service(
             env: &service.env,
             volumes: &volumes,
             ulimits: &service.ulimits,
+            hosts: &hosts,
         },
     );
     let remove = containers::remove_command(engine).arg(service.container.as_str());
@@ -349,6 +370,9 @@ async fn start_service(
     .await;
     if result.failure.is_some() || context.cancel.is_cancelled() {
         return result;
+    }
+    if let Some(address) = containers::address_on(engine, &service.container, &services.network).await {
+        started.record_address(&service.name, address);
     }
     let _ = signal.0.send(State::Started);
     let mut endpoints = Vec::new();

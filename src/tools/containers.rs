@@ -30,6 +30,9 @@ pub(crate) struct RunSpec<'a> {
     pub(crate) env: &'a [(String, String)],
     pub(crate) volumes: &'a [(String, String, bool)],
     pub(crate) ulimits: &'a [(String, u64)],
+    /// `--add-host NAME:IP` entries: the services already running, so they resolve by name
+    /// even where the network has no DNS (Podman's CNI backend without the dnsname plugin).
+    pub(crate) hosts: &'a [(String, String)],
 }
 
 /// `run -d` for a service. Environment values never appear in the argv (nor in logs): each
@@ -68,6 +71,9 @@ pub(crate) fn run_command(engine: &ContainerEngine, spec: &RunSpec<'_>) -> Proce
     }
     for (name, value) in spec.ulimits {
         command = command.arg("--ulimit").arg(format!("{name}={value}:{value}"));
+    }
+    for (name, address) in spec.hosts {
+        command = command.arg("--add-host").arg(format!("{name}:{address}"));
     }
     command = command.arg(spec.image);
     if let Some(argv) = spec.command {
@@ -134,6 +140,18 @@ pub(crate) async fn state(engine: &ContainerEngine, container: &str) -> Result<C
         }
         Ok((false, _, stderr)) => Err(stderr.trim().to_owned()),
         Err(error) => Err(error.to_string()),
+    }
+}
+
+/// The container's address on `network` (`None` when it has none: exited, or not attached).
+pub(crate) async fn address_on(engine: &ContainerEngine, container: &str, network: &str) -> Option<String> {
+    let format = format!("{{{{with index .NetworkSettings.Networks \"{network}\"}}}}{{{{.IPAddress}}}}{{{{end}}}}");
+    let spec = engine
+        .command()
+        .args(["inspect", "--type", "container", "--format", &format, container]);
+    match exec::capture(&spec, QUERY_TIMEOUT).await {
+        Ok((true, stdout, _)) => Some(stdout.trim().to_owned()).filter(|address| !address.is_empty()),
+        _ => None,
     }
 }
 
@@ -347,6 +365,7 @@ mod tests {
                 env: &env,
                 volumes: &[("/abs/sql".to_owned(), "/init".to_owned(), true)],
                 ulimits: &[("nofile".to_owned(), 1024)],
+                hosts: &[("cache".to_owned(), "10.89.0.2".to_owned())],
             },
         );
         let line = spec.display();
@@ -356,7 +375,7 @@ mod tests {
             "run --detach --name hybrid-e2e-ab12-db --network hybrid-e2e-ab12 --network-alias db",
             "--label io.hybrid-e2e.services.run=20261130-1-ab12",
             "--publish 127.0.0.1::5432 --publish 127.0.0.1:15432:5433",
-            "--env POSTGRES_PASSWORD --volume /abs/sql:/init:ro --ulimit nofile=1024:1024 localhost/db:1 nc -lk",
+            "--env POSTGRES_PASSWORD --volume /abs/sql:/init:ro --ulimit nofile=1024:1024 --add-host cache:10.89.0.2 localhost/db:1 nc -lk",
         ] {
             assert!(line.contains(expected), "missing `{expected}` in {line}");
         }

@@ -144,7 +144,10 @@ fn ordering_health_outputs_stale_and_down(engine: &str, ulimits: bool) {
         listener("db", 5432, 1, ""),
         // Independent of everything: starts at once, beside `db`.
         listener("cache", 6379, 0, ""),
-        one_shot("migrate", 0, "migrated", "    depends_on: {db: healthy}\n"),
+        // Reaches `db` by its name on the run's network (on Podman's CNI backend without DNS too).
+        format!(
+            "  - name: migrate\n    image: {BASE_IMAGE}\n    command: [sh, -c, \"echo ping | busybox nc -w 2 db 5432 | busybox grep ping\"]\n    one_shot: true\n    depends_on: {{db: healthy}}\n"
+        ),
         web("api", "    depends_on: {migrate: completed, cache: healthy}\n"),
     ];
     let project = Project::real(&config(&services, ulimits), &[]);
