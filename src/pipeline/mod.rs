@@ -84,6 +84,7 @@ pub(crate) async fn run(options: RunOptions, cancel: CancellationToken) -> RunOu
     let reporters = Arc::new(Reporters::new(sinks));
     let report_dir = plan.report_dir.display().to_string();
     reporters.emit(Event::RunStarted {
+        command: "run",
         run_id: &plan.run_id,
         cluster: &plan.cluster.name,
         report_dir: &report_dir,

@@ -63,6 +63,7 @@ pub(crate) async fn services_up(options: RunOptions, cancel: CancellationToken) 
     let reporters = Arc::new(Reporters::new(sinks));
     let report_dir = plan.report_dir.display().to_string();
     reporters.emit(Event::RunStarted {
+        command: "services up",
         run_id: &plan.run_id,
         cluster: &plan.services.network,
         report_dir: &report_dir,

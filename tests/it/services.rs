@@ -661,3 +661,62 @@ fn a_service_built_from_images_is_built_first_and_runs_under_the_run_reference()
         .args(["image", "rm", "--force", &images[0]])
         .output();
 }
+
+#[test]
+fn preflight_checks_the_engine_storage_root_and_a_podman_that_does_not_answer() {
+    if !engine_ready("docker") || !engine_ready("podman") {
+        return;
+    }
+    let project = Project::real(&config(&[listener("db", 5432, 0, "")], false), &[]);
+    // Free disk is read under the engine's storage root, not the report directory's disk.
+    let output = project.run(
+        &["services", "up", "--engine", "docker", "--min-free-disk", "1048576"],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(INFRASTRUCTURE), "{}", stderr(&output));
+    let disk = step(&project.timings(), "preflight", "disk").clone();
+    let root = Command::new("docker")
+        .args(["info", "--format", "{{.DockerRootDir}}"])
+        .output()
+        .expect("docker info");
+    let root = String::from_utf8_lossy(&root.stdout).trim().to_owned();
+    let message = disk["message"].as_str().expect("message");
+    assert!(
+        message.contains(&format!("free at {root}")) && message.contains("the docker storage root"),
+        "{disk}"
+    );
+    assert!(
+        disk["hint"].as_str().expect("hint").contains("docker system prune -af"),
+        "{disk}"
+    );
+    // A Podman whose `version` answers but whose service does not (`podman info` fails).
+    let wrapper = project.path().join("stuck-podman");
+    std::fs::write(
+        &wrapper,
+        "#!/bin/sh\nif [ \"$1\" = info ]; then\n  echo 'Error: unable to connect to Podman socket: Get \"http://d/v4.3.1/libpod/_ping\": dial unix /run/podman/podman.sock: connect: connection refused' >&2\n  exit 125\nfi\nexec podman \"$@\"\n",
+    )
+    .expect("wrapper");
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let output = project.run(
+        &["services", "up", "--engine", "podman"],
+        &[("HYBRID_E2E_PODMAN", wrapper.to_str().expect("path"))],
+    );
+    assert_eq!(output.status.code(), Some(INFRASTRUCTURE), "{}", stderr(&output));
+    let disk = step(&project.timings(), "preflight", "disk").clone();
+    assert!(
+        disk["message"]
+            .as_str()
+            .expect("message")
+            .contains("`podman info` does not answer")
+            && disk["message"]
+                .as_str()
+                .expect("message")
+                .contains("connection refused"),
+        "{disk}"
+    );
+    assert!(
+        disk["hint"].as_str().expect("hint").contains("podman machine start"),
+        "{disk}"
+    );
+}
