@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
-use crate::config::{EngineChoice, Preserve};
+use crate::config::{EngineChoice, Preserve, ScheduleMode};
 use crate::lint::{Format, Level, Rule};
 
 const EXAMPLES: &str = "\
@@ -126,6 +126,12 @@ pub(crate) struct SetupArgs {
     /// Server-side applies in flight at once within a deploy group [default: 16].
     #[arg(long, env = "HYBRID_E2E_APPLY_CONCURRENCY", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub(crate) apply_concurrency: Option<u32>,
+    /// Scheduling mode [default: `mode` of the config, else strict].
+    #[arg(long, value_enum, env = "HYBRID_E2E_MODE")]
+    pub(crate) mode: Option<ScheduleMode>,
+    /// `mode: pipelined`: a directory of earlier runs' timings.json to predict from [default: `pipelined.history` of the config].
+    #[arg(long, env = "HYBRID_E2E_HISTORY", value_name = "DIR")]
+    pub(crate) history: Option<PathBuf>,
     /// How often deploy readiness is polled, e.g. `500ms` [default: 1s].
     #[arg(long, env = "HYBRID_E2E_POLL_INTERVAL", value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub(crate) poll_interval: Option<std::time::Duration>,
