@@ -17,6 +17,9 @@ pub(crate) use events::{Event, Reporter, Reporters};
 pub(crate) use failure::{Failure, Finding};
 pub(crate) use outcome::{FailureClass, Status};
 pub(crate) use phase::PhaseName;
-pub(crate) use record::{PhaseRecord, ReadRecordError, RunFacts, RunRecord, StepRecord, read_run_record};
+pub(crate) use record::{
+    ClusterStartRecord, PhaseRecord, ReadRecordError, RunFacts, RunRecord, ScheduleRecord, StepRecord, busy,
+    read_run_record,
+};
 pub(crate) use report::{PhaseReport, StepReport};
 pub(crate) use stopwatch::{Stopwatch, Timing};

@@ -2,6 +2,7 @@
 
 mod architecture;
 mod lint_cli;
+mod pipelined;
 mod real_engines;
 mod run_cli;
 mod support;
