@@ -1,7 +1,8 @@
 //! An in-process Kubernetes API server on loopback for hybrid-e2e's tests and benchmarks.
 //!
 //! It speaks the endpoints the deploy phase uses — discovery (aggregated and per-group), server-side
-//! apply with strict field validation, get and list (label and field selectors), watches
+//! apply with strict field validation, get and list (label and field selectors, `limit`/`continue`
+//! pages), watches
 //! (`watch=true` from a `resourceVersion`, bookmarks, `timeoutSeconds`, 410 for a version older than
 //! its event log, scripted resets: [`watch`]), pod logs and events — and plays scripted status
 //! timelines. Every object it returns is built as the API's JSON and round-trips through the
@@ -1528,11 +1529,47 @@ fn read(
                     item
                 })
                 .collect();
+            // Pages: `limit`, then `continue` with the token the previous page gave (its offset
+            // and the list's resourceVersion, as the real server encodes them opaquely).
+            let (offset, version) = match parameters.get("continue").filter(|token| !token.is_empty()) {
+                Some(token) => {
+                    let parsed = token
+                        .split_once(':')
+                        .and_then(|(offset, version)| Some((offset.parse::<usize>().ok()?, version.to_owned())));
+                    match parsed {
+                        Some(parsed) => parsed,
+                        None => {
+                            return Err(status_error(
+                                StatusCode::BAD_REQUEST,
+                                "BadRequest",
+                                "continue key is not valid: invalid continue token",
+                            ));
+                        }
+                    }
+                }
+                None => (0, state.resource_version.to_string()),
+            };
+            let limit = parameters
+                .get("limit")
+                .and_then(|limit| limit.parse::<usize>().ok())
+                .filter(|limit| *limit > 0)
+                .unwrap_or(usize::MAX);
+            let end = offset.saturating_add(limit).min(items.len());
+            let mut metadata = json!({"resourceVersion": version});
+            if end < items.len() {
+                metadata["continue"] = json!(format!("{end}:{version}"));
+                metadata["remainingItemCount"] = json!(items.len() - end);
+            }
+            let page: Vec<Value> = items
+                .into_iter()
+                .skip(offset)
+                .take(end.saturating_sub(offset))
+                .collect();
             Ok((
                 StatusCode::OK,
                 Reply::Json(
                     json!({"apiVersion": target.resource.api_version(), "kind": format!("{}List", target.resource.kind),
-                    "metadata": {"resourceVersion": state.resource_version.to_string()}, "items": items}),
+                    "metadata": metadata, "items": page}),
                 ),
             ))
         }

@@ -355,6 +355,23 @@ fn lists_carry_no_item_kinds_and_filter_by_labels() {
     )
     .json();
     assert_eq!(by_name["items"].as_array().expect("items").len(), 1);
+    // Pages, as a watcher's first list asks for them.
+    let first = get(&api, "/api/v1/namespaces/team/pods?limit=2").json();
+    assert_eq!(first["items"].as_array().map(Vec::len), Some(2));
+    let token = first["metadata"]["continue"]
+        .as_str()
+        .expect("a continue token")
+        .to_owned();
+    let rest = get(&api, &format!("/api/v1/namespaces/team/pods?limit=2&continue={token}")).json();
+    let total = get(&api, "/api/v1/namespaces/team/pods").json()["items"]
+        .as_array()
+        .map_or(0, Vec::len);
+    assert_eq!(rest["items"].as_array().map(Vec::len), Some(total - 2));
+    assert_eq!(
+        rest["metadata"]["resourceVersion"],
+        first["metadata"]["resourceVersion"]
+    );
+    assert!(rest["metadata"].get("continue").is_none());
     let mut watch = Watch::open(
         &api,
         "/api/v1/namespaces/team/pods?watch=true&labelSelector=app%21%3Dapi&timeoutSeconds=5",
