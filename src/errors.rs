@@ -22,6 +22,10 @@ pub(crate) mod exit_codes {
     pub(crate) const TARGETS_EXCEEDED: u8 = 4;
     /// The machine failed us: engine, kind, disk, network, or a file that could not be written.
     pub(crate) const INFRASTRUCTURE: u8 = 5;
+    /// `report --merge`: some report directories could not be read; the others were rendered.
+    pub(crate) const REPORT_PARTIAL: u8 = 6;
+    /// `regress --fail-on-regression`: a series has a confirmed timing regression.
+    pub(crate) const REGRESSION: u8 = 7;
     /// `run` was interrupted (SIGINT/SIGTERM); the partial report was written.
     pub(crate) const CANCELLED: u8 = 130;
 }
@@ -39,17 +43,34 @@ pub(crate) enum ExpectedError {
     Runtime { source: std::io::Error },
     #[error(transparent)]
     ReadReport(#[from] ReadRecordError),
+    /// `hybrid-e2e action`: an input, or a setting the container action cannot honour.
+    #[error("{0}")]
+    Action(String),
+    /// A command line or input that cannot work, said in words.
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    Regress(#[from] crate::regress::RegressError),
 }
 
 impl ExpectedError {
-    pub(crate) fn exit_code(&self) -> ExitCode {
-        let code = match self {
-            ExpectedError::Config(_) | ExpectedError::ReadReport(_) => exit_codes::USAGE,
+    /// The documented exit code (docs/exit-codes.md).
+    pub(crate) fn code(&self) -> u8 {
+        match self {
+            ExpectedError::Config(_)
+            | ExpectedError::ReadReport(_)
+            | ExpectedError::Action(_)
+            | ExpectedError::Usage(_)
+            | ExpectedError::Regress(crate::regress::RegressError::Usage(_)) => exit_codes::USAGE,
+            ExpectedError::Regress(crate::regress::RegressError::Io(_)) => exit_codes::INFRASTRUCTURE,
             ExpectedError::Lint(error) if error.is_usage() => exit_codes::USAGE,
             ExpectedError::Lint(_) | ExpectedError::WriteOutput { .. } | ExpectedError::Runtime { .. } => {
                 exit_codes::INFRASTRUCTURE
             }
-        };
-        ExitCode::from(code)
+        }
+    }
+
+    pub(crate) fn exit_code(&self) -> ExitCode {
+        ExitCode::from(self.code())
     }
 }

@@ -3,12 +3,15 @@
 //! The library holds everything; `main.rs` only calls [`main_entry`]. Nothing here is a stable
 //! Rust API: the product is the binary, its files and exit codes (`docs/`).
 
+mod action;
 mod cli;
 mod commands;
 mod config;
 mod errors;
 mod exec;
 mod files;
+#[cfg(test)]
+mod fuzz_tests;
 mod image_ref;
 mod k8s;
 mod lint;
@@ -16,6 +19,7 @@ mod model;
 mod phases;
 mod pipeline;
 mod plan;
+mod regress;
 mod report;
 mod runner;
 #[cfg(test)]
@@ -35,9 +39,25 @@ use crate::report::printer::{Printer, Verbosity};
 pub fn main_entry() -> ExitCode {
     // One crypto provider for the whole process (kube's and octocrab's TLS): ring.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let error = name_the_variable(error);
+            let _ = error.print();
+            return ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(exit_codes::USAGE));
+        }
+    };
+    // The GitHub container action: its inputs name the command, which then runs like the CLI's.
+    if let Commands::Action(args) = cli.command {
+        return action::main(*args);
+    }
     let printer = init_output(&cli);
-    match dispatch(cli, &printer) {
+    finish(dispatch(cli, &printer), &printer)
+}
+
+/// A command's result as the exit code, the error (if any) printed.
+fn finish(result: Result<ExitCode, ExpectedError>, printer: &Printer) -> ExitCode {
+    match result {
         Ok(code) => code,
         Err(error) => {
             let _ = writeln!(
@@ -52,6 +72,42 @@ pub fn main_entry() -> ExitCode {
 }
 
 const ERROR_STYLE: anstyle::Style = anstyle::AnsiColor::Red.on_default().bold();
+
+/// A bad value that came from a `HYBRID_E2E_*` variable, not the command line, is blamed on the
+/// variable: clap names only the flag, and the user never typed it.
+fn name_the_variable(error: clap::Error) -> clap::Error {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if !matches!(error.kind(), ErrorKind::InvalidValue | ErrorKind::ValueValidation) {
+        return error;
+    }
+    let Some(ContextValue::String(arg)) = error.get(ContextKind::InvalidArg) else {
+        return error;
+    };
+    let long = arg.split_whitespace().next().unwrap_or_default().to_owned();
+    let typed = std::env::args().any(|word| word == long || word.starts_with(&format!("{long}=")));
+    if typed {
+        return error;
+    }
+    let command = <Cli as clap::CommandFactory>::command();
+    let variable = std::iter::once(&command)
+        .chain(command.get_subcommands())
+        .flat_map(|command| command.get_arguments())
+        .find(|candidate| candidate.get_long().is_some_and(|name| format!("--{name}") == long))
+        .and_then(|candidate| candidate.get_env())
+        .map(|variable| variable.to_string_lossy().into_owned());
+    match variable.filter(|variable| std::env::var_os(variable).is_some()) {
+        Some(variable) => {
+            let message = error.to_string();
+            let message = message.trim_start_matches("error: ").replacen(
+                &format!("for '{arg}'"),
+                &format!("in ${variable} (it sets {long})"),
+                1,
+            );
+            clap::Error::raw(error.kind(), message).with_cmd(&command)
+        }
+        None => error,
+    }
+}
 
 /// Decide how output looks, once, and set up logging to match.
 fn init_output(cli: &Cli) -> Printer {
@@ -82,24 +138,33 @@ fn init_output(cli: &Cli) -> Printer {
 }
 
 fn dispatch(cli: Cli, printer: &Printer) -> Result<ExitCode, ExpectedError> {
-    let config = cli.global.config.as_deref();
+    let config = cli.config.as_deref();
     match cli.command {
-        Commands::Lint(args) => commands::lint::lint_command(*args, config, printer.quiet()),
+        Commands::Lint(args) => commands::lint::lint_command(*args, config, printer),
         Commands::Run(args) => commands::run::run(*args, config, printer),
-        Commands::Plan(args) => commands::plan::plan(*args, config),
+        Commands::Plan(args) => commands::plan::plan(*args, config, printer),
         Commands::Doctor(args) => commands::doctor::doctor(*args, config, printer),
         Commands::Cleanup(args) => commands::cleanup::cleanup(*args, config, printer),
         Commands::Report(args) => commands::report::report(*args, config, printer),
-        Commands::ConfigSchema => {
-            let _ = std::io::stdout().write_all(config::json_schema().as_bytes());
+        Commands::Regress(args) => commands::regress::regress(*args, printer),
+        Commands::ConfigSchema(_) => {
+            commands::write_stdout(printer, &config::json_schema())?;
             Ok(ExitCode::from(exit_codes::OK))
         }
+        // `main_entry` hands it to `action::main`, which never names it again.
+        Commands::Action(_) => Err(ExpectedError::Action("`action` cannot run inside `action`".to_owned())),
     }
 }
 
 /// Entry points for `benches/` only; not an API.
 #[doc(hidden)]
 pub mod bench_support {
+    /// `regress`: replay a series night by night and list its alarm events as JSON (the peer
+    /// comparison of `tests/peers/regress`, through `benches/regress.rs --replay`).
+    pub fn regress_replay(values: &[f64], params: &serde_json::Value) -> Result<serde_json::Value, String> {
+        crate::regress::replay::replay(values, params)
+    }
+
     use crate::k8s::readiness::{self, Context, Readiness};
 
     /// How many of `objects` the deploy wait would call ready (each also checked for pod states

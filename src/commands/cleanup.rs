@@ -1,12 +1,12 @@
 //! `hybrid-e2e cleanup`: delete the clusters, images and archives runs left behind.
 
-use std::io::Write;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use super::runtime;
-use super::setup_args::overrides;
+use super::setup_args::naming;
 use crate::cli::CleanupArgs;
 use crate::config::LoadedConfig;
 use crate::errors::{ExpectedError, exit_codes};
@@ -22,8 +22,8 @@ pub(crate) fn cleanup(
     config_path: Option<&Path>,
     printer: &Printer,
 ) -> Result<ExitCode, ExpectedError> {
-    let config = LoadedConfig::load(config_path)?;
-    let plan = Plan::new(&config, &overrides(&args.setup), new_run_id());
+    let config = LoadedConfig::load(args.config.path.as_deref().or(config_path))?;
+    let plan = Plan::new(&config, &naming(&args.naming), new_run_id());
     let runtime = runtime()?;
     let previous = read_run_record(&plan.report_dir.join("timings.json")).ok();
     let engine = runtime.block_on(tools::detect_engine(plan.engine)).ok();
@@ -33,7 +33,7 @@ pub(crate) fn cleanup(
     if let Some(record) = &previous {
         clusters.push(record.cluster_name.clone());
     }
-    if config.file.cluster.name.is_some() || args.setup.cluster_name.is_some() {
+    if config.file.cluster.name.is_some() || args.naming.cluster_name.is_some() {
         clusters.push(plan.cluster.name.clone());
     }
     if let Some(prefix) = &args.prefix {
@@ -52,7 +52,7 @@ pub(crate) fn cleanup(
         .map(|record| record.images.clone())
         .unwrap_or_default();
     let archives: PathBuf = plan.report_dir.join("archives");
-    let mut out = printer.stdout();
+    let mut out = String::new();
     let mut failures = 0;
     let verb = if args.dry_run { "would delete" } else { "deleted" };
     for name in &clusters {
@@ -102,6 +102,7 @@ pub(crate) fn cleanup(
     if clusters.is_empty() && images.len() == gone.len() && !had_archives {
         let _ = writeln!(out, "nothing to clean up");
     }
+    super::write_stdout(printer, &out)?;
     Ok(ExitCode::from(if failures > 0 {
         exit_codes::INFRASTRUCTURE
     } else {

@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use crate::cli::LintArgs;
 use crate::config::LoadedConfig;
 use crate::errors::{ExpectedError, exit_codes};
-use crate::lint::{self, Format, LintOptions, RuleLevels};
+use crate::lint::{self, LintOptions, RuleLevels};
+use crate::report::printer::Printer;
 
 /// The lint levels from the config, then the flags.
 pub(crate) fn levels(config: &LoadedConfig, flags: &[(lint::Rule, lint::Level)]) -> RuleLevels {
@@ -21,8 +22,13 @@ pub(crate) fn levels(config: &LoadedConfig, flags: &[(lint::Rule, lint::Level)])
     levels
 }
 
-pub(crate) fn lint_command(args: LintArgs, config_path: Option<&Path>, quiet: bool) -> Result<ExitCode, ExpectedError> {
-    let loaded = LoadedConfig::load(config_path)?;
+pub(crate) fn lint_command(
+    args: LintArgs,
+    config_path: Option<&Path>,
+    printer: &Printer,
+) -> Result<ExitCode, ExpectedError> {
+    let quiet = printer.quiet();
+    let loaded = LoadedConfig::load(args.config.path.as_deref().or(config_path))?;
     let config = &loaded.file;
     let levels = levels(&loaded, &args.rules);
     let paths = if args.paths.is_empty() {
@@ -42,13 +48,12 @@ pub(crate) fn lint_command(args: LintArgs, config_path: Option<&Path>, quiet: bo
         quiet,
     };
     let outcome = lint::run(&options)?;
-    let mut stderr = anstream::stderr();
+    let mut stderr = printer.stderr();
     for problem in &outcome.fix_problems {
         let _ = writeln!(stderr, "warning: could not fix {problem}");
     }
     if options.dry_run {
-        let mut stdout = anstream::stdout();
-        let _ = stdout.write_all(outcome.diff.as_bytes());
+        super::write_stdout(printer, &outcome.diff)?;
         if !quiet {
             let _ = writeln!(
                 stderr,
@@ -64,7 +69,7 @@ pub(crate) fn lint_command(args: LintArgs, config_path: Option<&Path>, quiet: bo
                 outcome.fixes_applied, outcome.files_fixed
             );
         }
-        write_report(&outcome.rendered, args.output.as_deref(), options.format)?;
+        write_report(printer, &outcome.rendered, args.output.as_deref())?;
     }
     Ok(ExitCode::from(if outcome.failed {
         exit_codes::LINT_FINDINGS
@@ -73,8 +78,9 @@ pub(crate) fn lint_command(args: LintArgs, config_path: Option<&Path>, quiet: bo
     }))
 }
 
-/// Write to `--output` (never coloured) or standard output (coloured only on a terminal).
-fn write_report(rendered: &str, output: Option<&Path>, format: Format) -> Result<(), ExpectedError> {
+/// Write to `--output` (never coloured) or standard output (coloured only on a terminal, and
+/// only text: the other formats carry no styles).
+fn write_report(printer: &Printer, rendered: &str, output: Option<&Path>) -> Result<(), ExpectedError> {
     match output {
         Some(path) => {
             let plain = anstream::adapter::strip_str(rendered).to_string();
@@ -83,13 +89,6 @@ fn write_report(rendered: &str, output: Option<&Path>, format: Format) -> Result
                 source,
             })
         }
-        None if format == Format::Text => {
-            let _ = anstream::stdout().write_all(rendered.as_bytes());
-            Ok(())
-        }
-        None => {
-            let _ = std::io::stdout().write_all(rendered.as_bytes());
-            Ok(())
-        }
+        None => super::write_stdout(printer, rendered),
     }
 }

@@ -22,7 +22,7 @@ pub(crate) fn report(
     let first = match args.dir {
         Some(dir) => dir,
         None => {
-            let config = LoadedConfig::load(config_path)?;
+            let config = LoadedConfig::load(args.config.path.as_deref().or(config_path))?;
             config.resolve(&config.file.report_dir)
         }
     };
@@ -34,12 +34,26 @@ pub(crate) fn report(
         .block_on(pipeline::repository_root())
         .or_else(|| std::env::current_dir().ok());
     let mut records = Vec::new();
+    // One unreadable directory of a merge is a warning and a note in the summary; the others
+    // still render, and the exit code says the merge was partial.
+    let mut unreadable = Vec::new();
     for dir in std::iter::once(&first).chain(&args.merge) {
-        let mut record = read_run_record(&dir.join("timings.json"))?;
-        if let Some(root) = &root {
-            record.relative_to(root, root);
+        match read_run_record(&dir.join("timings.json")) {
+            Ok(mut record) => {
+                if let Some(root) = &root {
+                    record.relative_to(root, root);
+                }
+                records.push(record);
+            }
+            Err(error) if merging => unreadable.push(format!("not merged: {error}")),
+            Err(error) => return Err(error.into()),
         }
-        records.push(record);
+    }
+    if records.is_empty() {
+        return Err(ExpectedError::Usage(format!(
+            "no report directory could be read:\n{}",
+            unreadable.join("\n")
+        )));
     }
     let out_dir = args.output.unwrap_or_else(|| {
         if merging {
@@ -56,6 +70,7 @@ pub(crate) fn report(
     let published = runtime
         .block_on(publish::publish(
             &records,
+            &unreadable,
             &out_dir,
             github,
             args.fail_on_target,
@@ -65,6 +80,7 @@ pub(crate) fn report(
             path: error.path,
             source: error.source,
         })?;
+    super::write_stdout(printer, &published.commands)?;
     let mut err = printer.stderr();
     for warning in &published.warnings {
         let _ = writeln!(err, "warning: {warning}");
@@ -75,5 +91,12 @@ pub(crate) fn report(
     if let Some(url) = published.check_run_url.as_ref().filter(|_| !printer.quiet()) {
         let _ = writeln!(err, "check run: {url}");
     }
-    Ok(ExitCode::from(exit_codes::OK))
+    for note in &unreadable {
+        let _ = writeln!(err, "warning: {note}");
+    }
+    Ok(ExitCode::from(if unreadable.is_empty() {
+        exit_codes::OK
+    } else {
+        exit_codes::REPORT_PARTIAL
+    }))
 }

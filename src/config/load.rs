@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 
 use super::model::{ConfigFile, Located};
 use crate::files;
+use crate::image_ref::ImageReference;
 
 /// The file looked for in the current directory when `--config` is not given.
 pub(crate) const DEFAULT_CONFIG_FILE: &str = "hybrid-e2e.yaml";
@@ -140,7 +141,27 @@ impl LoadedConfig {
                 self.where_is("concurrency")
             ));
         }
+        if let Some(name) = &file.cluster.name
+            && let Err(why) = super::parse_cluster_name(&name.value)
+        {
+            problems.push(format!("{}: {why}", self.at(name)));
+        }
         let mut names = BTreeMap::new();
+        // Two images under one reference would build over each other; compare the references
+        // as the run qualifies them (`team/api` and `localhost/team/api` are the same image).
+        let mut references: BTreeMap<String, String> = BTreeMap::new();
+        for image in &file.images {
+            if let Ok(parsed) = ImageReference::parse(&image.image.value) {
+                let qualified = parsed.fully_qualified("e2e-RUN").to_string();
+                if let Some(first) = references.insert(qualified.clone(), self.at(&image.image)) {
+                    problems.push(format!(
+                        "{}: image `{}` is `{qualified}` for the run, like the image at {first}; two images cannot share a reference",
+                        self.at(&image.image),
+                        image.image.value
+                    ));
+                }
+            }
+        }
         for image in &file.images {
             let name = &image.name.value;
             if name.is_empty()
@@ -159,7 +180,7 @@ impl LoadedConfig {
                     self.at(&image.name)
                 ));
             }
-            if let Err(why) = crate::image_ref::ImageReference::parse(&image.image.value) {
+            if let Err(why) = ImageReference::parse(&image.image.value) {
                 problems.push(format!(
                     "{}: invalid image reference `{}`: {why}",
                     self.at(&image.image),

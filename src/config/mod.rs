@@ -3,9 +3,11 @@
 
 mod load;
 mod model;
+mod names;
 
 pub(crate) use load::{ConfigError, LoadedConfig};
 pub(crate) use model::{EngineChoice, HumanDuration, Located, Preserve, ScheduleMode};
+pub(crate) use names::{parse_cluster_name, parse_tag_suffix};
 
 /// The JSON Schema of the config file, generated from the Rust types.
 pub(crate) fn json_schema() -> String {

@@ -49,12 +49,25 @@ pub(crate) struct HumanDuration(pub(crate) Duration);
 impl<'de> Deserialize<'de> for HumanDuration {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
-        humantime::parse_duration(&text).map(HumanDuration).map_err(|error| {
+        let duration = humantime::parse_duration(&text).map_err(|error| {
             de::Error::custom(format!(
                 "invalid duration `{text}` ({error}); write e.g. `90s`, `3m` or `1m 30s`"
             ))
-        })
+        })?;
+        if duration > HumanDuration::MAX {
+            return Err(de::Error::custom(format!(
+                "duration `{text}` is too long: at most {} (7d)",
+                humantime::format_duration(HumanDuration::MAX)
+            )));
+        }
+        Ok(HumanDuration(duration))
     }
+}
+
+impl HumanDuration {
+    /// The longest duration the config accepts: no setup, target or timeout needs more, and
+    /// deadlines computed from it stay far inside what the clock can hold.
+    pub(crate) const MAX: Duration = Duration::from_secs(7 * 24 * 3600);
 }
 
 impl Serialize for HumanDuration {
@@ -268,7 +281,7 @@ fn default_context() -> Located<String> {
 pub(crate) struct ClusterConfig {
     /// The Kind cluster name. Default: `hybrid-e2e-<run id>`, unique per run.
     #[serde(default)]
-    pub(crate) name: Option<String>,
+    pub(crate) name: Option<Located<String>>,
     /// A Kind config file, relative to this file.
     #[serde(default)]
     pub(crate) config: Option<Located<String>>,

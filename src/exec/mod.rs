@@ -195,7 +195,9 @@ async fn spawn(
     let mut tail = VecDeque::with_capacity(TAIL_LINES);
     let (mut out_buffer, mut err_buffer) = (Vec::new(), Vec::new());
     let (mut out_open, mut err_open) = (true, true);
-    let deadline = timeout.map(|timeout| tokio::time::Instant::now() + timeout);
+    // A deadline past what the clock can hold is no deadline (durations are bounded at parse
+    // time; this is the second line of defence, never a panic).
+    let deadline = timeout.and_then(|timeout| tokio::time::Instant::now().checked_add(timeout));
     let sleep_until = |deadline: Option<tokio::time::Instant>| async move {
         match deadline {
             Some(deadline) => tokio::time::sleep_until(deadline).await,

@@ -114,21 +114,36 @@ pub(crate) struct ImageProblem {
     pub(crate) error: bool,
 }
 
+/// An image this run builds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct BuiltImage {
+    /// Its fully-qualified reference.
+    pub(crate) reference: String,
+    /// Its tag is the run's own, which no manifest can name.
+    pub(crate) per_run_tag: bool,
+}
+
 /// Compare manifest images with the fully-qualified references built this run.
-pub(crate) fn check_images(uses: &[ImageUse], built: &[String]) -> Vec<ImageProblem> {
-    let built: Vec<(String, ImageReference)> = built
+pub(crate) fn check_images(uses: &[ImageUse], built: &[BuiltImage]) -> Vec<ImageProblem> {
+    let built: Vec<(String, ImageReference, bool)> = built
         .iter()
-        .filter_map(|reference| Some((reference.clone(), ImageReference::parse(reference).ok()?)))
+        .filter_map(|image| {
+            Some((
+                image.reference.clone(),
+                ImageReference::parse(&image.reference).ok()?,
+                image.per_run_tag,
+            ))
+        })
         .collect();
     let mut problems = Vec::new();
     for use_ in uses {
-        let exact = built.iter().any(|(reference, _)| *reference == use_.image);
+        let exact = built.iter().any(|(reference, _, _)| *reference == use_.image);
         let parsed = ImageReference::parse(&use_.image).ok();
         // The same repository path under another spelling: the `localhost/` trap.
         let near = parsed.as_ref().and_then(|parsed| {
             built
                 .iter()
-                .find(|(reference, candidate)| *reference != use_.image && candidate.path == parsed.path)
+                .find(|(reference, candidate, _)| *reference != use_.image && candidate.path == parsed.path)
         });
         if exact {
             let policy = use_.pull_policy.as_deref();
@@ -148,11 +163,23 @@ pub(crate) fn check_images(uses: &[ImageUse], built: &[String]) -> Vec<ImageProb
                     error: true,
                 });
             }
-        } else if let Some((reference, _)) = near {
+        } else if let Some((reference, candidate, per_run_tag)) = near {
+            // A per-run tag cannot be written into a manifest: ask for a fixed one instead.
+            let fix = if *per_run_tag {
+                let fixed = ImageReference {
+                    tag: Some("e2e".to_owned()),
+                    ..candidate.clone()
+                };
+                format!(
+                    "give the image a fixed tag in hybrid-e2e.yaml (e.g. `image: {fixed}`) and run that in the manifest (this run's `{reference}` changes every run)"
+                )
+            } else {
+                format!("use `{reference}`")
+            };
             problems.push(ImageProblem {
                 use_: use_.clone(),
                 message: format!(
-                    "{} container `{}` runs `{}`, but this run builds and loads `{reference}`: containerd reads an unqualified name as docker.io/library/..., so the pod would fail with ErrImageNeverPull or ImagePullBackOff; use `{reference}`",
+                    "{} container `{}` runs `{}`, but this run builds and loads `{reference}`: containerd reads an unqualified name as docker.io/library/..., so the pod would fail with ErrImageNeverPull or ImagePullBackOff; {fix}",
                     use_.object, use_.container, use_.image
                 ),
                 error: true,
@@ -189,13 +216,35 @@ mod tests {
                 ("Pod/db", "docker.io/library/postgres:16"),
             ]
         );
-        let problems = check_images(&uses, &["localhost/team/api:e2e-1".to_owned()]);
+        let built = BuiltImage {
+            reference: "localhost/team/api:e2e-1".to_owned(),
+            per_run_tag: false,
+        };
+        let problems = check_images(&uses, &[built]);
         let messages: Vec<&str> = problems.iter().map(|problem| problem.message.as_str()).collect();
         assert_eq!(problems.len(), 2, "{messages:#?}");
         assert!(
             messages[0].contains("runs `team/api:e2e-1`, but this run builds and loads `localhost/team/api:e2e-1`")
         );
         assert!(messages[1].contains("imagePullPolicy Always"));
+        assert!(
+            messages[0].ends_with("use `localhost/team/api:e2e-1`"),
+            "{}",
+            messages[0]
+        );
+        // A per-run tag cannot go into a manifest: the hint asks for a fixed tag instead.
+        let per_run = BuiltImage {
+            reference: "localhost/team/api:e2e-1".to_owned(),
+            per_run_tag: true,
+        };
+        let problems = check_images(&uses, &[per_run]);
+        assert!(
+            problems[0]
+                .message
+                .ends_with("give the image a fixed tag in hybrid-e2e.yaml (e.g. `image: localhost/team/api:e2e`) and run that in the manifest (this run's `localhost/team/api:e2e-1` changes every run)"),
+            "{}",
+            problems[0].message
+        );
     }
 
     #[test]

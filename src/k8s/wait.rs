@@ -259,7 +259,9 @@ pub(crate) async fn wait(
     on_change: &mut (dyn FnMut(String) + Send),
 ) -> WaitOutcome {
     let started = Instant::now();
-    let deadline = started + options.timeout;
+    // Saturating: a timeout past what the clock holds means "no sooner than a year".
+    let far = |from: Instant| from + Duration::from_secs(365 * 24 * 3600);
+    let deadline = started.checked_add(options.timeout).unwrap_or_else(|| far(started));
     let context = readiness_context(session).await;
     let mut tracked: Vec<Tracked> = objects
         .iter()
@@ -275,7 +277,11 @@ pub(crate) async fn wait(
                 .value
                 .pointer("/spec/progressDeadlineSeconds")
                 .and_then(Value::as_u64)
-                .map(|seconds| started + Duration::from_secs(seconds)),
+                .map(|seconds| {
+                    started
+                        .checked_add(Duration::from_secs(seconds))
+                        .unwrap_or_else(|| far(started))
+                }),
         })
         .collect();
     let mut last_error: Option<String> = None;

@@ -19,6 +19,9 @@ pub(crate) enum DiscoverError {
 pub(crate) struct Target {
     pub(crate) path: PathBuf,
     pub(crate) display: String,
+    /// Why it cannot be linted, found while walking (an unreadable directory): reported as a
+    /// per-file diagnostic, never skipped silently.
+    pub(crate) problem: Option<String>,
 }
 
 /// Which files count as Dockerfiles, beyond the default names.
@@ -82,13 +85,37 @@ fn slash_path(path: &Path) -> String {
 }
 
 /// Expand the command-line paths into files. Explicit files are linted whatever their name.
+/// The path an `ignore` walk error is about, if it says.
+fn error_path(error: &ignore::Error) -> Option<PathBuf> {
+    match error {
+        ignore::Error::WithPath { path, .. } => Some(path.clone()),
+        ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => error_path(err),
+        _ => None,
+    }
+}
+
+/// An `ignore` walk error without its path (the target names it).
+fn error_text(error: &ignore::Error) -> String {
+    match error {
+        ignore::Error::WithPath { err, .. }
+        | ignore::Error::WithDepth { err, .. }
+        | ignore::Error::WithLineNumber { err, .. } => error_text(err),
+        ignore::Error::Io(io) => io.to_string(),
+        other => other.to_string(),
+    }
+}
+
 pub(crate) fn discover(paths: &[PathBuf], selection: &Selection) -> Result<Vec<Target>, DiscoverError> {
     let mut targets = Vec::new();
     for root in paths {
-        if root.is_file() {
+        // Anything named on the command line that is not a directory is linted, whatever it
+        // is: a FIFO or a link to a device gets a diagnostic, never "0 files checked".
+        let named_file = !root.is_dir() && (root.exists() || root.is_symlink());
+        if named_file {
             targets.push(Target {
                 path: root.clone(),
                 display: slash_path(root),
+                problem: None,
             });
             continue;
         }
@@ -118,11 +145,22 @@ pub(crate) fn discover(paths: &[PathBuf], selection: &Selection) -> Result<Vec<T
             .build();
         let mut found = Vec::new();
         for entry in walker {
-            let Ok(entry) = entry else {
-                // Unreadable directories are skipped; unreadable files are reported by the linter.
-                continue;
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(error) => {
+                    // An unreadable directory may hold Dockerfiles: say so for it.
+                    let path = error_path(&error).unwrap_or_else(|| root.clone());
+                    found.push(Target {
+                        display: slash_path(&path),
+                        path,
+                        problem: Some(format!("cannot read the directory: {}", error_text(&error))),
+                    });
+                    continue;
+                }
             };
-            if !entry.file_type().is_some_and(|kind| kind.is_file()) {
+            // Files, and whatever else is named like a Dockerfile (a link to a device, a FIFO):
+            // the linter says what it cannot read.
+            if entry.file_type().is_none_or(|kind| kind.is_dir()) {
                 continue;
             }
             let path = entry.path();
@@ -137,6 +175,7 @@ pub(crate) fn discover(paths: &[PathBuf], selection: &Selection) -> Result<Vec<T
                 found.push(Target {
                     path: path.to_path_buf(),
                     display,
+                    problem: None,
                 });
             }
         }

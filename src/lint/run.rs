@@ -133,10 +133,16 @@ fn check_all(targets: &[Target], options: &LintOptions) -> Result<Vec<FileResult
 
 fn check_one(target: &Target, options: &LintOptions) -> Result<FileResult, LintError> {
     let path = target.display.as_str();
-    let bytes = match files::read_capped(&target.path, files::DOCKERFILE_LIMIT) {
+    let read = match &target.problem {
+        Some(problem) => Err(problem.clone()),
+        None => {
+            files::read_capped(&target.path, files::DOCKERFILE_LIMIT).map_err(|error| format!("cannot lint: {error}"))
+        }
+    };
+    let bytes = match read {
         Ok(bytes) => bytes,
-        Err(error) => {
-            let problem = check::file_problem(path, &options.levels, 1, 1, format!("cannot lint: {error}"));
+        Err(message) => {
+            let problem = check::file_problem(path, &options.levels, 1, 1, message);
             let findings = problem.into_iter().collect();
             return Ok(FileResult {
                 findings,

@@ -17,6 +17,8 @@ pub(crate) use events::{Event, Reporter, Reporters};
 pub(crate) use failure::{Failure, Finding};
 pub(crate) use outcome::{FailureClass, Status};
 pub(crate) use phase::PhaseName;
+#[cfg(test)]
+pub(crate) use record::parse_run_record;
 pub(crate) use record::{
     ClusterStartRecord, PhaseRecord, ReadRecordError, RunFacts, RunRecord, ScheduleRecord, StepRecord, busy,
     read_run_record,

@@ -459,11 +459,16 @@ pub(crate) fn read_run_record(path: &Path) -> Result<RunRecord, ReadRecordError>
     if bytes.len() as u64 > MAX_RECORD_BYTES {
         return Err(ReadRecordError::TooLarge { path: path.to_owned() });
     }
+    parse_run_record(&bytes, path)
+}
+
+/// Check and parse the bytes of a `timings.json` read from `path` (named in errors).
+pub(crate) fn parse_run_record(bytes: &[u8], path: &Path) -> Result<RunRecord, ReadRecordError> {
     let invalid = |message: String| ReadRecordError::Invalid {
         path: path.to_owned(),
         message,
     };
-    let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|error| invalid(error.to_string()))?;
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|error| invalid(error.to_string()))?;
     match value.get("format_version").and_then(serde_json::Value::as_u64) {
         Some(version) if version == u64::from(TIMINGS_FORMAT_VERSION) => {}
         Some(version) if version > u64::from(TIMINGS_FORMAT_VERSION) => {

@@ -21,6 +21,8 @@ pub(crate) struct StepReport {
     pub(crate) log: Option<String>,
     /// A short note for the terminal (what a preflight check found).
     pub(crate) note: Option<String>,
+    /// It passed with a warning (the terminal says `warning`, not `ok`).
+    pub(crate) warned: bool,
 }
 
 impl StepReport {
@@ -36,6 +38,7 @@ impl StepReport {
             attempts: 0,
             log: None,
             note: None,
+            warned: false,
         }
     }
 

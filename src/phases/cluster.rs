@@ -16,6 +16,7 @@ use crate::runner::{Step, StepContext, StepResult};
 use crate::tools::Kind;
 
 pub(crate) mod gate;
+mod network;
 
 use gate::{GateChecks, GateError};
 
@@ -26,14 +27,20 @@ const CREATE_ATTEMPTS: u32 = 2;
 
 pub(crate) fn create_command(kind: &Kind, cluster: &PlannedCluster) -> ProcessSpec {
     let mut spec = kind.command().args(["create", "cluster", "--name", &cluster.name]);
-    if let Some(config) = &cluster.config {
+    // In the container action: the Kind config with host paths, and the host-side kubeconfig.
+    let in_container = cluster.in_container.as_ref();
+    if let Some(config) = in_container
+        .and_then(|access| access.kind_config.as_ref())
+        .or(cluster.config.as_ref())
+    {
         spec = spec.arg("--config").arg(config.display().to_string());
     }
     if let Some(image) = &cluster.node_image {
         spec = spec.arg("--image").arg(image);
     }
+    let kubeconfig = in_container.map_or(&cluster.kubeconfig, |access| &access.host_kubeconfig);
     spec.arg("--kubeconfig")
-        .arg(cluster.kubeconfig.display().to_string())
+        .arg(kubeconfig.display().to_string())
         .arg("--retain")
 }
 
@@ -77,7 +84,18 @@ fn step(run: Arc<RunContext>, cluster: PlannedCluster, diagnostics: PathBuf, pol
                 };
             }
             if outcome.success() {
-                let mut ready = match export_kubeconfig(&kind, &cluster).await {
+                let exported = match &cluster.in_container {
+                    None => write_kubeconfig(&kind, &cluster.name, false, &cluster.kubeconfig).await,
+                    // Inside the container action: join Kind's network, then both kubeconfigs.
+                    Some(access) => {
+                        let docker = run
+                            .engine()
+                            .map_or_else(|| "docker".to_owned(), |engine| engine.program.clone());
+                        let mut say = |line: &str| context.say(line);
+                        network::reach_from_container(&docker, &kind, &cluster, access, &mut say).await
+                    }
+                };
+                let mut ready = match exported {
                     Ok(()) => wait_until_ready(&context, &cluster, poll).await,
                     Err(failure) => Err(failure),
                 };
@@ -177,23 +195,27 @@ async fn wait_until_ready(context: &StepContext, cluster: &PlannedCluster, poll:
     }
 }
 
-/// `kind get kubeconfig` into the kubeconfig path: `--kubeconfig` alone is not always reliable.
-async fn export_kubeconfig(kind: &Kind, cluster: &PlannedCluster) -> Result<(), Failure> {
-    let spec = kind.command().args(["get", "kubeconfig", "--name", &cluster.name]);
+/// `kind get kubeconfig [--internal]` into `path`: `--kubeconfig` alone is not always reliable.
+async fn write_kubeconfig(kind: &Kind, name: &str, internal: bool, path: &std::path::Path) -> Result<(), Failure> {
+    let mut spec = kind.command().args(["get", "kubeconfig", "--name", name]);
+    if internal {
+        spec = spec.arg("--internal");
+    }
     let (ok, stdout, stderr) = crate::exec::capture(&spec, HOUSEKEEPING_TIMEOUT)
         .await
         .map_err(|error| Failure::new(FailureClass::Infrastructure, error.to_string()))?;
     if !ok || stdout.trim().is_empty() {
         let tail = stderr.lines().map(str::to_owned).collect();
-        return Err(Failure::new(FailureClass::Infrastructure, "`kind get kubeconfig` failed").tail(tail));
+        let message = format!("`{}` failed", spec.display());
+        return Err(Failure::new(FailureClass::Infrastructure, message).tail(tail));
     }
-    if let Some(parent) = cluster.kubeconfig.parent() {
+    if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).ok();
     }
-    std::fs::write(&cluster.kubeconfig, stdout).map_err(|error| {
+    std::fs::write(path, stdout).map_err(|error| {
         Failure::new(
             FailureClass::Infrastructure,
-            format!("failed to write {}: {error}", cluster.kubeconfig.display()),
+            format!("failed to write {}: {error}", path.display()),
         )
     })
 }

@@ -89,12 +89,12 @@ impl Check {
                 ));
                 StepResult {
                     note: Some(self.detail),
+                    warned: true,
                     ..StepResult::ok()
                 }
             }
             CheckStatus::Fail => {
-                let mut failure =
-                    Failure::new(self.class, format!("{}: {}", self.name, self.detail)).findings(self.findings);
+                let mut failure = Failure::new(self.class, self.detail.clone()).findings(self.findings);
                 if let Some(hint) = self.hint {
                     failure = failure.hint(hint);
                 }
@@ -174,10 +174,25 @@ pub(crate) fn steps(run: &Arc<RunContext>) -> Result<Vec<Step>, &'static str> {
         .map(|check| {
             let run = Arc::clone(run);
             Step::new(check.name, move |context: StepContext| async move {
-                (check.run)(run).await.into_result(&context)
+                // A signal ends a slow check at once (its child processes die with it); the
+                // runner reports the step cancelled.
+                tokio::select! {
+                    check = (check.run)(run) => check.into_result(&context),
+                    () = context.cancel.cancelled() => StepResult::ok(),
+                }
             })
         })
         .collect())
+}
+
+/// The checks that need nothing but the files (the Dockerfile lint, the manifests and their
+/// `wait_for`): what `hybrid-e2e plan` validates besides the config.
+pub(crate) fn file_checks(plan: &Plan, levels: &lint::RuleLevels) -> Vec<Check> {
+    let mut checks = vec![lint_check(plan, levels)];
+    if !plan.deploy.is_empty() {
+        checks.push(manifest_check(plan));
+    }
+    checks
 }
 
 /// Every check's result, for `hybrid-e2e doctor`.
@@ -393,7 +408,14 @@ fn port_check(config: Option<&Path>) -> Check {
 /// names an object. Each problem is a finding at the file and line it comes from: the manifest
 /// document, or the config entry.
 fn manifest_check(plan: &Plan) -> Check {
-    let built: Vec<String> = plan.images.iter().map(|image| image.reference.clone()).collect();
+    let built: Vec<manifests::BuiltImage> = plan
+        .images
+        .iter()
+        .map(|image| manifests::BuiltImage {
+            reference: image.reference.clone(),
+            per_run_tag: image.per_run_tag,
+        })
+        .collect();
     let config = plan.config_file.clone().unwrap_or_else(|| "hybrid-e2e.yaml".to_owned());
     let mut findings: Vec<Finding> = Vec::new();
     let mut hints: Vec<&'static str> = Vec::new();
@@ -434,13 +456,12 @@ fn manifest_check(plan: &Plan) -> Check {
                     }
                 }
                 Err(error) => {
-                    let (_, line) = error.location();
-                    findings.push(finding(
-                        path.clone(),
-                        line.unwrap_or(1),
-                        "manifest-yaml",
-                        error.to_string(),
-                    ));
+                    // The finding names the file and line; the message is the problem alone.
+                    let (line, message) = match &error {
+                        manifests::ManifestError::Yaml { error, .. } => (error.line, error.problem.to_string()),
+                        other => (1, other.to_string()),
+                    };
+                    findings.push(finding(path.clone(), line, "manifest-yaml", message));
                     hints.push("fix the manifest: `kubectl apply -f` would refuse it too");
                 }
             }

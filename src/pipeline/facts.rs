@@ -52,8 +52,15 @@ pub(crate) async fn repository_root() -> Option<std::path::PathBuf> {
     }
 }
 
-/// This machine's name.
+/// The machine's name as regression series want it: in GitHub Actions the runner's name
+/// (`RUNNER_NAME`, passed into container actions too, where the host name would be a fresh
+/// container id every run), else the host name.
 pub(super) fn host() -> String {
+    if let Ok(runner) = std::env::var("RUNNER_NAME")
+        && !runner.trim().is_empty()
+    {
+        return runner.trim().to_owned();
+    }
     nix::unistd::gethostname()
         .map(|name| name.to_string_lossy().into_owned())
         .unwrap_or_default()

@@ -47,20 +47,26 @@ pub(crate) async fn run_with_signals(options: RunOptions) -> RunOutcome {
     let cancel = CancellationToken::new();
     let signals = cancel.clone();
     let listener = tokio::spawn(async move {
-        use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut terminate), Ok(mut interrupt)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
-        else {
-            return;
-        };
-        tokio::select! {
-            _ = terminate.recv() => {}
-            _ = interrupt.recv() => {}
+        if signalled().await {
+            signals.cancel();
         }
-        signals.cancel();
     });
     let outcome = run(options, cancel).await;
     listener.abort();
     outcome
+}
+
+/// Resolves when SIGINT or SIGTERM arrives (`false` if they cannot be listened for).
+pub(crate) async fn signalled() -> bool {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut terminate), Ok(mut interrupt)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
+    else {
+        return false;
+    };
+    tokio::select! {
+        _ = terminate.recv() => true,
+        _ = interrupt.recv() => true,
+    }
 }
 
 /// The run itself, cancellable through `cancel`.
@@ -125,7 +131,8 @@ pub(crate) async fn run(options: RunOptions, cancel: CancellationToken) -> RunOu
         phases.push(report);
     }
     let failed = phases.iter().any(|phase| phase.status == Status::Failed) || cancel.is_cancelled();
-    if context.cluster_created() {
+    // `hybrid-e2e action` leaves the cluster to the job's later steps; its post step tears down.
+    if context.cluster_created() && !plan.cluster.teardown_deferred {
         if keep_cluster(plan.cluster.preserve, failed) {
             let message = preserved_message(&context).await;
             reporters.emit(Event::Warning { message: &message });

@@ -47,6 +47,10 @@ pub(crate) struct PlannedImage {
     pub(crate) name: String,
     /// The one fully-qualified reference used to tag, load and deploy.
     pub(crate) reference: String,
+    /// The tag is the run's own (the config gave none): unique per run, so no manifest can
+    /// name it.
+    #[serde(skip)]
+    pub(crate) per_run_tag: bool,
     pub(crate) dockerfile: PathBuf,
     pub(crate) context: PathBuf,
     pub(crate) build_args: Vec<(String, String)>,
@@ -66,6 +70,32 @@ pub(crate) struct PlannedCluster {
     pub(crate) create_timeout: Duration,
     #[serde(serialize_with = "seconds")]
     pub(crate) ready_timeout: Duration,
+    /// `hybrid-e2e action`: the run never deletes the cluster (the job's later steps use it);
+    /// the action's post step does, per `preserve`.
+    #[serde(skip)]
+    pub(crate) teardown_deferred: bool,
+    /// `hybrid-e2e action` inside a container: how the run reaches the Kind API (see
+    /// [`InContainer`]). `None` everywhere else.
+    #[serde(skip)]
+    pub(crate) in_container: Option<InContainer>,
+}
+
+/// A run inside a container whose engine is the host's (the GitHub container action): Kind
+/// publishes its API on the *host's* 127.0.0.1, unreachable from here. After the cluster exists
+/// the run joins Kind's Docker network and uses `kind get kubeconfig --internal`
+/// (`https://<cluster>-control-plane:6443`) for its own client, `kubeconfig` of the cluster; the
+/// host-side kubeconfig goes to `host_kubeconfig` for the job's later steps.
+#[derive(Debug, Clone)]
+pub(crate) struct InContainer {
+    /// This container as the engine knows it (`docker network connect NETWORK CONTAINER`).
+    pub(crate) container: String,
+    /// The Docker network of Kind's nodes: `kind`, or `KIND_EXPERIMENTAL_DOCKER_NETWORK`.
+    pub(crate) network: String,
+    /// Where `kind get kubeconfig` (API at the host's 127.0.0.1:PORT) is written.
+    pub(crate) host_kubeconfig: PathBuf,
+    /// The Kind config with `extraMounts.hostPath` translated to host paths, given to kind
+    /// instead of the cluster's `config` (which stays the file annotations point at).
+    pub(crate) kind_config: Option<PathBuf>,
 }
 
 /// DD-TEST-002's budgets.
@@ -166,14 +196,25 @@ fn expand_manifests(config: &LoadedConfig, entry: &str) -> Vec<PathBuf> {
             .filter_map(|entry| entry.ok().map(|entry| entry.path()))
             .filter(|path| path.is_file() && is_manifest(path))
             .collect()
-    } else if let Ok(glob) = globset::Glob::new(entry) {
+    } else if let Ok(glob) = globset::Glob::new(&path.to_string_lossy()) {
+        // Walk from the glob's literal directory (absolute or relative alike) and match the
+        // paths the walk yields, which are spelled the way the glob is.
         let matcher = glob.compile_matcher();
-        ignore::WalkBuilder::new(&config.base_dir)
+        let root: PathBuf = path
+            .components()
+            .take_while(|component| !component.as_os_str().to_string_lossy().contains(['*', '?', '[', '{']))
+            .collect();
+        let root = if root.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            root
+        };
+        ignore::WalkBuilder::new(&root)
             .hidden(false)
             .build()
             .filter_map(Result::ok)
             .map(|entry| entry.into_path())
-            .filter(|path| path.is_file() && matcher.is_match(path.strip_prefix(&config.base_dir).unwrap_or(path)))
+            .filter(|path| path.is_file() && matcher.is_match(path.strip_prefix("./").unwrap_or(path)))
             .collect()
     } else {
         Vec::new()
@@ -248,6 +289,7 @@ impl Plan {
                 }
                 PlannedImage {
                     name: image.name.value.clone(),
+                    per_run_tag: parsed.tag.is_none() && parsed.digest.is_none(),
                     reference: reference.to_string(),
                     dockerfile: config.resolve(&image.dockerfile.value),
                     context: config.resolve(&image.context.value),
@@ -264,7 +306,7 @@ impl Plan {
             name: overrides
                 .cluster_name
                 .clone()
-                .or_else(|| file.cluster.name.clone())
+                .or_else(|| file.cluster.name.as_ref().map(|name| name.value.clone()))
                 .unwrap_or_else(|| format!("hybrid-e2e-{suffix}")),
             config: file
                 .cluster
@@ -286,6 +328,8 @@ impl Plan {
                 .cluster
                 .ready_timeout
                 .map_or(Duration::from_secs(180), |timeout| timeout.0),
+            teardown_deferred: false,
+            in_container: None,
         };
         Plan {
             run_id,
@@ -573,6 +617,35 @@ mod tests {
         let plan = plan(&format!("{CONFIG}targets:\n  load: 1m\n"), &Overrides::default());
         assert_eq!(plan.target_line(PhaseName::Load), Some(10));
         assert_eq!(plan.target_line(PhaseName::Build), None, "defaults have no line");
+    }
+
+    #[test]
+    fn manifest_globs_match_relative_and_absolute_alike() {
+        let directory = tempfile::tempdir().expect("tempdir");
+        let deploy = directory.path().join("deploy");
+        std::fs::create_dir_all(&deploy).expect("mkdir");
+        for name in ["a1.yaml", "a2.yaml", "b.yaml"] {
+            std::fs::write(deploy.join(name), "kind: List\n").expect("write");
+        }
+        let absolute = format!("{}/deploy/a*.yaml", directory.path().display());
+        let text = format!(
+            "version: 1\ndeploy:\n  - {{name: rel, manifests: [\"deploy/a*.yaml\"]}}\n  - {{name: abs, manifests: [\"{absolute}\"]}}\n"
+        );
+        let config = LoadedConfig::parse(&directory.path().join("hybrid-e2e.yaml"), &text).expect("valid");
+        let plan = Plan::new(&config, &Overrides::default(), "20261122-120000-0a1b2c3d".to_owned());
+        let names = |group: &PlannedGroup| -> Vec<String> {
+            group
+                .files
+                .iter()
+                .map(|file| file.file_name().expect("name").to_string_lossy().into_owned())
+                .collect()
+        };
+        assert_eq!(names(&plan.deploy[0]), vec!["a1.yaml", "a2.yaml"]);
+        assert_eq!(
+            names(&plan.deploy[1]),
+            vec!["a1.yaml", "a2.yaml"],
+            "an absolute glob matches too"
+        );
     }
 
     #[test]

@@ -169,7 +169,11 @@ impl Reporter for Display {
                 writeln!(out, "    {DIM}{}/{step}:{DIM:#} {line}", phase.as_str())
             }
             Event::StepFinished { phase, report } => {
-                let (style, label) = status_style(report.status);
+                let (style, label) = if report.warned && report.status == Status::Ok {
+                    (WARN, "warning")
+                } else {
+                    status_style(report.status)
+                };
                 let time = report.timing.map(|timing| seconds(timing.duration)).unwrap_or_default();
                 // A check's finding (preflight), unless the failure says it below.
                 let note = match (&report.note, &report.failure) {
@@ -428,6 +432,24 @@ mod tests {
         insta::assert_snapshot!("display_github", scripted_run(&github));
         insta::assert_snapshot!("display_verbose", scripted_run(&Printer::plain(Verbosity::Verbose)));
         insta::assert_snapshot!("display_quiet", scripted_run(&Printer::plain(Verbosity::Quiet)));
+    }
+
+    #[test]
+    fn a_check_that_passed_with_a_warning_says_warning_not_ok() {
+        let shared = Shared::default();
+        let mut display = Display::new(Box::new(shared.clone()), &Printer::plain(Verbosity::Normal));
+        let inotify = StepReport {
+            timing: Some(timing(0.0)),
+            note: Some("max_user_watches 8192".to_owned()),
+            warned: true,
+            ..StepReport::not_run("inotify", Status::Ok)
+        };
+        display.handle(&Event::StepFinished {
+            phase: PhaseName::Preflight,
+            report: &inotify,
+        });
+        let text = String::from_utf8(shared.0.lock().expect("lock").clone()).expect("UTF-8");
+        assert_eq!(text, "      warning preflight/inotify 0.0s max_user_watches 8192\n");
     }
 
     #[test]

@@ -97,16 +97,6 @@ impl Printer {
         };
         Box::new(anstream::AutoStream::new(std::io::stderr(), choice))
     }
-
-    /// Standard output with this printer's colour decision for terminals.
-    pub(crate) fn stdout(&self) -> anstream::AutoStream<std::io::Stdout> {
-        let choice = if self.color {
-            anstream::ColorChoice::Auto
-        } else {
-            anstream::ColorChoice::Never
-        };
-        anstream::AutoStream::new(std::io::stdout(), choice)
-    }
 }
 
 #[cfg(test)]

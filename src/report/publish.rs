@@ -18,6 +18,8 @@ pub(crate) struct Published {
     pub(crate) warnings: Vec<String>,
     /// The check run, where users see it.
     pub(crate) check_run_url: Option<String>,
+    /// Workflow commands (annotations, notices) for standard output.
+    pub(crate) commands: String,
 }
 
 /// Why the local reports could not be written (fatal: that is where nothing may be lost).
@@ -46,6 +48,7 @@ fn write(path: PathBuf, text: &str) -> Result<PathBuf, WriteError> {
 /// job summary, the step outputs and the check run.
 pub(crate) async fn publish(
     runs: &[RunRecord],
+    notes: &[String],
     out_dir: &Path,
     github: bool,
     fail_on_target: bool,
@@ -53,7 +56,7 @@ pub(crate) async fn publish(
 ) -> Result<Published, WriteError> {
     let annotations = github::annotations(runs);
     let (commands, hidden) = github::annotation_commands(&annotations);
-    let summary = summary::render(runs, hidden);
+    let summary = summary::render_noted(runs, hidden, notes);
     let mut published = Published::default();
     published
         .files
@@ -62,7 +65,7 @@ pub(crate) async fn publish(
     if !github {
         return Ok(published);
     }
-    print!("{commands}");
+    published.commands.push_str(&commands);
     if let Err(warning) = github::append("GITHUB_STEP_SUMMARY", &summary) {
         published.warnings.push(warning);
     }
@@ -85,17 +88,14 @@ pub(crate) async fn publish(
             }
             Ok(CheckOutcome::Forbidden) => {
                 // On the run page too, not only in the log.
-                print!(
-                    "{}",
-                    workflow::annotation(
-                        AnnotationLevel::Warning,
-                        &AnnotationProperties {
-                            title: Some("hybrid-e2e check run".to_owned()),
-                            ..AnnotationProperties::default()
-                        },
-                        FORBIDDEN_NOTICE
-                    )
-                );
+                published.commands.push_str(&workflow::annotation(
+                    AnnotationLevel::Warning,
+                    &AnnotationProperties {
+                        title: Some("hybrid-e2e check run".to_owned()),
+                        ..AnnotationProperties::default()
+                    },
+                    FORBIDDEN_NOTICE,
+                ));
                 published.warnings.push(FORBIDDEN_NOTICE.to_owned());
             }
             Err(error) => published.warnings.push(format!("check run not published: {error}")),

@@ -82,17 +82,27 @@ const DETAILS: [Detail; 5] = [
 /// Render the summary of one or more runs (matrix jobs: a fleet table, then one section per
 /// run) within GitHub's step-summary budget. `hidden_annotations` is how many annotations
 /// GitHub's display caps dropped.
+#[cfg(test)]
 pub(crate) fn render(runs: &[RunRecord], hidden_annotations: usize) -> String {
     render_within(runs, hidden_annotations, SUMMARY_BUDGET)
+}
+
+/// [`render`] with notes shown first (report directories a merge could not read).
+pub(crate) fn render_noted(runs: &[RunRecord], hidden_annotations: usize, notes: &[String]) -> String {
+    render_budgeted(runs, hidden_annotations, notes, SUMMARY_BUDGET)
 }
 
 /// Render within `budget` bytes: the verdict, failures and the phase table first; details are
 /// dropped in a fixed order (with a visible note), and if that is not enough, whole sections are
 /// left out. Nothing is ever cut inside a block, so fences and `<details>` stay balanced.
 pub(crate) fn render_within(runs: &[RunRecord], hidden_annotations: usize, budget: usize) -> String {
+    render_budgeted(runs, hidden_annotations, &[], budget)
+}
+
+fn render_budgeted(runs: &[RunRecord], hidden_annotations: usize, first: &[String], budget: usize) -> String {
     let mut notes = Vec::new();
     for detail in DETAILS {
-        let text = blocks(runs, hidden_annotations, detail, &notes).concat();
+        let text = blocks(runs, hidden_annotations, first, detail, &notes).concat();
         if text.len() <= budget {
             return text;
         }
@@ -105,7 +115,7 @@ pub(crate) fn render_within(runs: &[RunRecord], hidden_annotations: usize, budge
         });
     }
     fit_blocks(
-        blocks(runs, hidden_annotations, Detail::FirstFailuresOnly, &notes),
+        blocks(runs, hidden_annotations, first, Detail::FirstFailuresOnly, &notes),
         budget,
     )
 }
@@ -130,8 +140,17 @@ fn fit_blocks(blocks: Vec<String>, budget: usize) -> String {
 }
 
 /// Self-contained Markdown blocks, most important first.
-fn blocks(runs: &[RunRecord], hidden_annotations: usize, detail: Detail, notes: &[&str]) -> Vec<String> {
+fn blocks(
+    runs: &[RunRecord],
+    hidden_annotations: usize,
+    first: &[String],
+    detail: Detail,
+    notes: &[&str],
+) -> Vec<String> {
     let mut blocks = Vec::new();
+    for note in first {
+        blocks.push(format!("> ⚠️ {}\n\n", inline(note)));
+    }
     if runs.len() > 1 {
         blocks.push(fleet(runs));
     }

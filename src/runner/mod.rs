@@ -24,6 +24,8 @@ pub(crate) struct StepResult {
     pub(crate) attempts: u32,
     /// A short note for the terminal (what a preflight check found).
     pub(crate) note: Option<String>,
+    /// The step passed with a warning (shown as such, not as a plain `ok`).
+    pub(crate) warned: bool,
 }
 
 impl Default for StepResult {
@@ -39,6 +41,7 @@ impl StepResult {
             bytes: None,
             attempts: 1,
             note: None,
+            warned: false,
         }
     }
 
@@ -345,6 +348,7 @@ async fn run_step(step: Step, context: StepContext) -> StepReport {
         attempts: result.attempts,
         log: log.exists().then(|| log_path(phase, &step.name)),
         note: result.note,
+        warned: result.warned,
         ..StepReport::not_run(step.name, status)
     };
     reporters.emit(Event::StepFinished { phase, report: &report });

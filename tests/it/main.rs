@@ -1,8 +1,12 @@
 //! The one integration-test binary: drives the real `hybrid-e2e` executable.
 
+mod action;
+mod action_image;
 mod architecture;
+mod bad_input;
 mod lint_cli;
 mod pipelined;
 mod real_engines;
+mod regress_cli;
 mod run_cli;
 mod support;

@@ -3,6 +3,7 @@
 //! retries, cancellation, fail-fast, preserve, publishing — needs no engine. The real-engine
 //! runs are in `real_engines`.
 
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -298,9 +299,17 @@ fn plan_prints_the_graph_without_side_effects() {
     let project = project(
         "auto",
         "it-plan",
-        "deploy:\n  - {name: db, manifests: [docker/api.Dockerfile]}\n  - {name: app, manifests: [docker/api.Dockerfile], depends_on: [db]}\n",
+        "deploy:\n  - {name: db, manifests: [k8s/db.yaml]}\n  - {name: app, manifests: [k8s/app.yaml], depends_on: [db]}\n",
         "true",
     );
+    std::fs::create_dir_all(project.path().join("k8s")).expect("k8s dir");
+    for (file, name) in [("db.yaml", "db"), ("app.yaml", "app")] {
+        std::fs::write(
+            project.path().join("k8s").join(file),
+            format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  role: {name}\n"),
+        )
+        .expect("manifest");
+    }
     let output = project.run(&["plan", "--tag-suffix", "pr7"], &[]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let text = stdout(&output);
@@ -973,7 +982,7 @@ fn an_error_without_a_file_is_anchored_on_the_config() {
     assert_eq!(output.status.code(), Some(INFRASTRUCTURE));
     assert!(
         stdout(&output)
-            .contains("::error title=hybrid-e2e preflight/kind,file=hybrid-e2e.yaml,line=1::[infrastructure] kind:"),
+            .contains("::error title=hybrid-e2e preflight/kind,file=hybrid-e2e.yaml,line=1::[infrastructure] `/nonexistent/kind` is not installed"),
         "{}",
         stdout(&output)
     );
@@ -1163,4 +1172,79 @@ fn the_bundled_example_is_ready_only_with_what_was_loaded() {
         "{message}"
     );
     assert_eq!(failed["file"], "deploy/gateway.yaml");
+}
+
+/// A signal during preflight (a daemon slow to answer) ends the run at once: 130, `cancelled`,
+/// a complete `timings.json`.
+#[test]
+fn a_signal_during_preflight_ends_the_run_at_once() {
+    let project = project("docker", "it-preflight-signal", "", "true");
+    let mut child = project
+        .command(&["run"], &[("FAKE_ENGINE_VERSION_DELAY_MS", "30000")])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let calls = project.path().join("engine-state/engine-calls.jsonl");
+    let started = Instant::now();
+    while !std::fs::read_to_string(&calls).unwrap_or_default().contains("version")
+        && started.elapsed() < Duration::from_secs(30)
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    nix_kill(child.id());
+    let stopped = Instant::now();
+    let status = child.wait().expect("wait");
+    assert!(
+        stopped.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        stopped.elapsed()
+    );
+    assert_eq!(status.code(), Some(CANCELLED));
+    let timings = project.timings();
+    assert_eq!(timings["status"], "cancelled");
+    assert_eq!(phase(&timings, "preflight")["status"], "cancelled");
+    assert_eq!(phase(&timings, "build")["status"], "skipped");
+}
+
+/// On a terminal (a pseudo-terminal from `script`), `NO_COLOR`, `--color never` and
+/// `HYBRID_E2E_COLOR=never` all mean no colour: no SGR sequence is written.
+#[test]
+fn colour_is_off_on_a_terminal_when_asked() {
+    let project = Project::new("version: 1\n", &[]);
+    let binary = env!("CARGO_BIN_EXE_hybrid-e2e");
+    let on_a_terminal = |line: &str, env: &[(&str, &str)]| {
+        let mut command = project.command(&[], &[]);
+        command
+            .env_remove("NO_COLOR")
+            .env("HYBRID_E2E_KIND", "/nonexistent/kind")
+            .envs(env.iter().copied())
+            .args(["-qec", &format!("{binary} {line}"), "/dev/null"]);
+        let mut script = Command::new("script");
+        script.current_dir(project.path());
+        for (key, value) in command.get_envs() {
+            match value {
+                Some(value) => script.env(key, value),
+                None => script.env_remove(key),
+            };
+        }
+        script.args(command.get_args());
+        let output = script.output().expect("script runs");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    // Select Graphic Rendition (`ESC [ digits ; … m`): colour and bold, not cursor movement.
+    let sgr = |text: &str| {
+        text.match_indices("\u{1b}[").any(|(index, _)| {
+            text[index + 2..]
+                .trim_start_matches(|c: char| c.is_ascii_digit() || c == ';')
+                .starts_with('m')
+        })
+    };
+    assert!(sgr(&on_a_terminal("run", &[])), "colour on a terminal by default");
+    assert!(!sgr(&on_a_terminal("run", &[("NO_COLOR", "1")])), "NO_COLOR");
+    assert!(!sgr(&on_a_terminal("--color never run", &[])), "--color never");
+    assert!(
+        !sgr(&on_a_terminal("run", &[("HYBRID_E2E_COLOR", "never")])),
+        "HYBRID_E2E_COLOR"
+    );
 }

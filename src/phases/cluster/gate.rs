@@ -131,7 +131,9 @@ pub(crate) async fn wait_until_ready(
     cancel: &CancellationToken,
     on_change: &mut (dyn FnMut(String) + Send),
 ) -> Result<(), GateError> {
-    let deadline = Instant::now() + timeout;
+    let deadline = Instant::now()
+        .checked_add(timeout)
+        .unwrap_or_else(|| Instant::now() + Duration::from_secs(365 * 24 * 3600));
     let mut last: Option<Vec<String>> = None;
     loop {
         let now_missing = tokio::select! {

@@ -10,7 +10,7 @@
 //!
 //! State lives in `FAKE_ENGINE_STATE` (or `FAKE_DOCKER_STATE`): one JSON file per image, and
 //! `engine-calls.jsonl` with every call. `FAKE_ENGINE_DOWN=1` makes every call fail as a daemon
-//! that does not answer.
+//! that does not answer; `FAKE_ENGINE_VERSION_DELAY_MS` makes `version` slow.
 
 use std::fs;
 use std::io::Write;
@@ -217,6 +217,13 @@ pub fn main(flavor: Flavor, args: Vec<String>) -> ExitCode {
     let words: Vec<&str> = args.iter().map(String::as_str).collect();
     match words.as_slice() {
         ["version", ..] => {
+            // A daemon slow to answer (to interrupt preflight in tests).
+            if let Some(millis) = std::env::var("FAKE_ENGINE_VERSION_DELAY_MS")
+                .ok()
+                .and_then(|value| value.parse::<u64>().ok())
+            {
+                std::thread::sleep(Duration::from_millis(millis));
+            }
             println!(
                 "{}",
                 match flavor {

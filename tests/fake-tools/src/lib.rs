@@ -8,6 +8,7 @@ use std::sync::OnceLock;
 
 pub mod engine;
 pub mod kind_cli;
+pub mod kind_node;
 
 /// The directory holding the fake `kind`, `docker` and `podman`, built (release, in their own
 /// target directory, so this never waits for the lock of the build that runs the tests) on
@@ -19,8 +20,12 @@ pub fn binaries() -> &'static Path {
         let workspace = manifest.join("../..");
         let target = workspace.join("target/fake-tools");
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        // Host binaries in their own directory, whatever target the tests themselves are built
+        // for (`.ci/test.sh` builds them for the static target).
         let output = Command::new(cargo)
             .current_dir(&workspace)
+            .env_remove("CARGO_BUILD_TARGET")
+            .env_remove("CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS")
             .args([
                 "build",
                 "--release",

@@ -13,6 +13,8 @@
 //! - `FAKE_KIND_LOAD_FAILURE`: every load fails after its images were checked: `ctr` (or `1`:
 //!   containerd cannot import what `docker save` streamed, `content digest ... not found`), `disk`
 //!   (the node's disk is full), `node-gone` (the node container vanished).
+//! - `FAKE_KIND_NODE_IMAGE`: clusters are sibling containers on the `kind` Docker network, API
+//!   over TLS on the host's 127.0.0.1 (src/kind_node.rs); the variables above do not apply then.
 //!
 //! Arguments are parsed as kind's cobra CLI parses them (`fake_tools::kind_cli`): flags anywhere,
 //! unknown flags and missing values are errors; `--config` must be a v1alpha4 `Cluster`.
@@ -287,6 +289,11 @@ fn load_image_archive(invocation: &Invocation) -> ExitCode {
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     record(&args);
+    // --- sibling-container clusters (FAKE_KIND_NODE_IMAGE): tests/fake-tools/src/kind_node.rs ---
+    if let Some(code) = fake_tools::kind_node::handle(&args) {
+        return code;
+    }
+    // --- end sibling-container clusters ---
     let invocation = match kind_cli::parse(&args) {
         Ok(invocation) => invocation,
         Err(error) => return fail(&format!("ERROR: {error}")),

@@ -1,0 +1,36 @@
+//! Names users choose that other tools must accept: checked where they enter (the config file,
+//! flags, variables) with the other tool's rule in the message, not when that tool refuses them.
+
+/// kind's own rule for cluster names (`^[a-z0-9.-]+$`), starting with a letter or digit (the node
+/// container is `NAME-control-plane`), at most 50 characters (its hostname stays under 64).
+pub(crate) fn parse_cluster_name(value: &str) -> Result<String, String> {
+    let valid = !value.is_empty()
+        && value.len() <= 50
+        && value.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && value
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-');
+    if valid {
+        Ok(value.to_owned())
+    } else {
+        Err(format!(
+            "`{value}` is not a valid Kind cluster name: lowercase letters, digits, `.` and `-` (kind's `^[a-z0-9.-]+$`), starting with a letter or digit, at most 50 characters"
+        ))
+    }
+}
+
+/// What Docker allows in a tag (`[A-Za-z0-9_.-]`), short enough that the run tag plus the suffix
+/// stays under Docker's 128 characters.
+pub(crate) fn parse_tag_suffix(value: &str) -> Result<String, String> {
+    let valid = value.len() <= 100
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    if valid {
+        Ok(value.to_owned())
+    } else {
+        Err(format!(
+            "`{value}` cannot be part of an image tag: letters, digits, `_`, `.` and `-` only (Docker's tag rule), at most 100 characters"
+        ))
+    }
+}
