@@ -69,5 +69,9 @@ cargo test --locked --test it architecture
 step "cargo test (the fakes in tests/fake-tools are built on first use; real_engines:: needs the engines above)"
 cargo test --locked --workspace
 
-# The benchmarks (benches/) are type-checked by clippy --all-targets above; run them with
-# `cargo bench` (figures in the README's Benchmarks section).
+step "benchmarks, quick mode (test profile: unoptimized, no release build; each exits non-zero on a missed goal)"
+# `cargo bench` runs them in full (the README's Benchmarks figures); here each runs its quick mode:
+# smaller sizes, the same ratios and correctness checks, wider margins (benches/common/mod.rs).
+bench_started=$SECONDS
+cargo test --locked --benches -- --quick
+echo "quick benchmarks: $((SECONDS - bench_started)) s"
