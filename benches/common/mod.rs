@@ -1,7 +1,7 @@
 //! What every benchmark shares: `--quick` (smaller sizes, the same ratios and correctness
 //! asserts, a wider margin for noise; `.ci/test.sh` runs it) and goals that fail the process.
 //!
-//! `.ci/test.sh` runs the quick modes through `cargo test --benches`, in the test profile
+//! `.ci/test.sh` runs the quick modes through `cargo test --bench NAME`, in the test profile
 //! (unoptimized, like the `hybrid-e2e` binary it then runs): a release build of every dependency
 //! would more than double CI's compile time. Goals that do not depend on the code's own speed
 //! (scheduling ratios, parallel builds, memory, every correctness check) are the same there;
