@@ -19,8 +19,9 @@ Examples:
   hybrid-e2e regress --history reports/    Nightly: real timing regressions, not runner noise
 
 Exit codes: 0 ok, 1 setup failed (application), 2 usage or config error, 3 lint findings,
-4 targets exceeded (--fail-on-target), 5 infrastructure failure, 6 timing regression
-(regress --fail-on-regression), 130 cancelled (see docs/exit-codes.md).";
+4 targets exceeded (--fail-on-target), 5 infrastructure failure, 6 some merged reports
+unreadable (report --merge), 7 timing regression (regress --fail-on-regression), 130 cancelled
+(see docs/exit-codes.md).";
 
 /// Fast, trustworthy hybrid-parallel E2E setup for Kubernetes projects in CI.
 #[derive(Debug, Parser)]
@@ -370,7 +371,7 @@ pub(crate) struct RegressArgs {
     /// Where regress.json, regress.md and the charts go.
     #[arg(short, long, default_value = "hybrid-e2e-regress", value_name = "DIR")]
     pub(crate) output: PathBuf,
-    /// Exit 6 when a series has a confirmed regression (otherwise only reported).
+    /// Exit 7 when a series has a confirmed regression (otherwise only reported).
     #[arg(long, env = "HYBRID_E2E_FAIL_ON_REGRESSION")]
     pub(crate) fail_on_regression: bool,
     /// What splits series besides service, branch, phase and step: a list of engine, runner,
