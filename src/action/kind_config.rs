@@ -72,8 +72,8 @@ pub(crate) fn rewrite_file(
     working_dir: &Path,
     mounts: &[Mount],
 ) -> Result<(Option<PathBuf>, Rewrite), String> {
-    let text = std::fs::read_to_string(config)
-        .map_err(|error| format!("cannot read the Kind config {}: {error}", config.display()))?;
+    let text = crate::files::read_text_capped(config, crate::files::CONFIG_LIMIT)
+        .map_err(|error| format!("cannot read the Kind config: {error}"))?;
     let mut document: Value = serde_saphyr::from_str(&text)
         .map_err(|error| format!("the Kind config {} is not valid YAML: {error}", config.display()))?;
     let rewrite = translate(&mut document, working_dir, mounts)

@@ -75,12 +75,7 @@ impl Tracked {
                 .value
                 .pointer("/spec/progressDeadlineSeconds")
                 .and_then(Value::as_u64)
-                .map(|seconds| {
-                    // Saturating: a deadline past what the clock holds means "no sooner than a year".
-                    started
-                        .checked_add(Duration::from_secs(seconds))
-                        .unwrap_or_else(|| started + Duration::from_secs(365 * 24 * 3600))
-                }),
+                .map(|seconds| deadline_after(started, Duration::from_secs(seconds))),
         }
     }
 
@@ -275,6 +270,13 @@ pub(crate) async fn list_pods(session: &Session, namespace: &str) -> Result<Vec<
     }
 }
 
+/// `from + after`, saturating: a timeout or `progressDeadlineSeconds` past what the clock holds
+/// means "no sooner than a year" instead of a panic (both the polling and the watching wait).
+pub(crate) fn deadline_after(from: Instant, after: Duration) -> Instant {
+    from.checked_add(after)
+        .unwrap_or_else(|| from + Duration::from_secs(365 * 24 * 3600))
+}
+
 /// Wait until every object in `objects` is ready, one fails, the deadline passes or `cancel` fires.
 /// `on_change` gets a line whenever an object's status changes.
 pub(crate) async fn wait(
@@ -286,8 +288,7 @@ pub(crate) async fn wait(
 ) -> WaitOutcome {
     let started = Instant::now();
     // Saturating: a timeout past what the clock holds means "no sooner than a year".
-    let far = |from: Instant| from + Duration::from_secs(365 * 24 * 3600);
-    let deadline = started.checked_add(options.timeout).unwrap_or_else(|| far(started));
+    let deadline = deadline_after(started, options.timeout);
     let context = readiness_context(session).await;
     let mut tracked: Vec<Tracked> = objects.iter().map(|applied| Tracked::new(applied, started)).collect();
     let mut last_error: Option<String> = None;
@@ -576,6 +577,17 @@ fn set_message(entry: &mut Tracked, message: String, on_change: &mut (dyn FnMut(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn deadlines_past_what_the_clock_holds_saturate_instead_of_panicking() {
+        let now = Instant::now();
+        // `progressDeadlineSeconds: 18446744073709551615` (u64::MAX) or `--timeout` near Duration::MAX.
+        for after in [Duration::from_secs(u64::MAX), Duration::MAX] {
+            let deadline = deadline_after(now, after);
+            assert!(deadline >= now + Duration::from_secs(365 * 24 * 3600));
+        }
+        assert_eq!(deadline_after(now, Duration::from_secs(5)), now + Duration::from_secs(5));
+    }
 
     #[test]
     fn selectors_match_like_the_api_server() {

@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 use super::apply::Applied;
 use super::client::{REQUEST_TIMEOUT, Session};
 use super::readiness::{self, Problem, Readiness};
-use super::wait::{NotReady, WaitOptions, WaitOutcome, pods_of, readiness_context};
+use super::wait::{NotReady, WaitOptions, WaitOutcome, deadline_after, pods_of, readiness_context};
 use crate::model::FailureClass;
 
 /// Watches end (cleanly) after this many seconds and are renewed from the last version seen:
@@ -174,7 +174,7 @@ pub(crate) async fn wait(
     on_change: &mut (dyn FnMut(String) + Send),
 ) -> WaitOutcome {
     let started = Instant::now();
-    let deadline = started + options.timeout;
+    let deadline = deadline_after(started, options.timeout);
     if objects.is_empty() {
         return WaitOutcome::Ready;
     }
@@ -216,7 +216,7 @@ pub(crate) async fn wait(
                 .value
                 .pointer("/spec/progressDeadlineSeconds")
                 .and_then(Value::as_u64)
-                .map(|seconds| started + Duration::from_secs(seconds)),
+                .map(|seconds| deadline_after(started, Duration::from_secs(seconds))),
         });
     }
     // One pod watcher per namespace of objects that have pods.

@@ -377,12 +377,9 @@ fn port_check(config: Option<&Path>) -> Check {
     let Some(config) = config else {
         return Check::pass("ports", "no Kind config: Kind picks a free API server port");
     };
-    let Ok(text) = std::fs::read_to_string(config) else {
-        return Check::fail(
-            "ports",
-            format!("cannot read Kind config {}", config.display()),
-            "check the path",
-        );
+    let text = match files::read_text_capped(config, files::CONFIG_LIMIT) {
+        Ok(text) => text,
+        Err(error) => return Check::fail("ports", format!("cannot read the Kind config: {error}"), "check the path"),
     };
     let busy: Vec<String> = kind_config_ports(&text)
         .into_iter()
