@@ -383,7 +383,9 @@ fn main() -> ExitCode {
     );
     goals.require(
         "the injected regression (svc07's image-3 build, +30 % for 10 nights) is found",
-        regressed.iter().any(|series| series == "services/svc07/hybrid-e2e.yaml build/image-3"),
+        regressed
+            .iter()
+            .any(|series| series == "services/svc07/hybrid-e2e.yaml build/image-3"),
         &format!("regressed: {}", regressed.join(", ")),
     );
     goals.finish()

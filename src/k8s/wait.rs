@@ -586,7 +586,10 @@ mod tests {
             let deadline = deadline_after(now, after);
             assert!(deadline >= now + Duration::from_secs(365 * 24 * 3600));
         }
-        assert_eq!(deadline_after(now, Duration::from_secs(5)), now + Duration::from_secs(5));
+        assert_eq!(
+            deadline_after(now, Duration::from_secs(5)),
+            now + Duration::from_secs(5)
+        );
     }
 
     #[test]

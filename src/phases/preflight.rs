@@ -379,7 +379,13 @@ fn port_check(config: Option<&Path>) -> Check {
     };
     let text = match files::read_text_capped(config, files::CONFIG_LIMIT) {
         Ok(text) => text,
-        Err(error) => return Check::fail("ports", format!("cannot read the Kind config: {error}"), "check the path"),
+        Err(error) => {
+            return Check::fail(
+                "ports",
+                format!("cannot read the Kind config: {error}"),
+                "check the path",
+            );
+        }
     };
     let busy: Vec<String> = kind_config_ports(&text)
         .into_iter()

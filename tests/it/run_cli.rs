@@ -1248,3 +1248,65 @@ fn colour_is_off_on_a_terminal_when_asked() {
         "HYBRID_E2E_COLOR"
     );
 }
+
+/// Every committed `timings.json` fixture follows from its own timeline: the setup is the sum of
+/// its phases (strict), every phase spans its steps, every duration is its timestamps' difference,
+/// and two fixtures never share a cluster name (a merge would give both runs one suite name).
+#[test]
+fn committed_report_fixtures_follow_from_their_own_timeline() {
+    use chrono::DateTime;
+    let seconds = |value: &serde_json::Value| {
+        DateTime::parse_from_rfc3339(value.as_str().expect("a timestamp"))
+            .expect("RFC 3339")
+            .timestamp_millis() as f64
+            / 1000.0
+    };
+    let fixtures = crate::support::repo().join("tests/fixtures/reports");
+    let mut clusters = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir(&fixtures).expect("fixtures") {
+        let path = entry.expect("entry").path().join("timings.json");
+        let record: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("JSON");
+        let name = path.display().to_string();
+        assert!(
+            clusters.insert(record["cluster_name"].to_string()),
+            "{name}: cluster name reused"
+        );
+        let phases = record["phases"].as_array().expect("phases");
+        let sum: f64 = phases
+            .iter()
+            .map(|phase| phase["duration_seconds"].as_f64().expect("duration"))
+            .sum();
+        let setup = record["setup_seconds"].as_f64().expect("setup_seconds");
+        assert!((setup - sum).abs() < 1e-6, "{name}: setup {setup} s, phases {sum} s");
+        let span = seconds(&record["finished_at"]) - seconds(&record["started_at"]);
+        assert!(
+            (span - setup).abs() < 1e-3,
+            "{name}: {span} s between start and finish, setup {setup} s"
+        );
+        for phase in phases {
+            let (start, finish) = (seconds(&phase["started_at"]), seconds(&phase["finished_at"]));
+            let duration = phase["duration_seconds"].as_f64().expect("duration");
+            assert!(
+                (finish - start - duration).abs() < 1e-3,
+                "{name}: phase {}",
+                phase["name"]
+            );
+            for step in phase["steps"].as_array().expect("steps") {
+                let (step_start, step_finish) = (seconds(&step["started_at"]), seconds(&step["finished_at"]));
+                assert!(
+                    step_start >= start && step_finish <= finish,
+                    "{name}: step {} outside its phase",
+                    step["name"]
+                );
+                let step_duration = step["duration_seconds"].as_f64().expect("duration");
+                assert!(
+                    (step_finish - step_start - step_duration).abs() < 1e-3,
+                    "{name}: step {}",
+                    step["name"]
+                );
+            }
+        }
+    }
+    assert!(clusters.len() >= 2, "the merge fixtures are there");
+}
