@@ -518,9 +518,14 @@ fn a_forbidden_check_run_is_a_notice_and_the_token_never_shows() {
 fn manifests_that_would_run_the_wrong_image_or_wait_for_nothing_stop_the_run_before_any_build() {
     let files = [
         ("Dockerfile", format!("FROM {BASE_IMAGE}\nRUN echo it-manifest > /id\n")),
+        // The config's first manifest is clean: the failure must not be anchored here.
         (
-            "deploy/app.yaml",
-            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: app}\nspec:\n  template:\n    spec:\n      containers:\n        - {name: app, image: \"it-manifest/app:1\"}\n".to_owned(),
+            "deploy/00-namespace.yaml",
+            "apiVersion: v1\nkind: Namespace\nmetadata: {name: apps}\n".to_owned(),
+        ),
+        (
+            "deploy/10-app.yaml",
+            "# the service\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {a: b}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: app}\nspec:\n  template:\n    spec:\n      containers:\n        - {name: app, image: \"it-manifest/app:1\"}\n".to_owned(),
         ),
     ];
     let files: Vec<(&str, &str)> = files.iter().map(|(path, body)| (*path, body.as_str())).collect();
@@ -538,14 +543,15 @@ fn manifests_that_would_run_the_wrong_image_or_wait_for_nothing_stop_the_run_bef
         .expect("manifests check")
         .clone();
     assert_eq!(manifests["status"], "failed", "{}", stderr(&output));
-    // The failure points at the broken manifest, not at the config's first manifest.
-    assert_eq!(manifests["file"], "deploy/app.yaml", "{manifests}");
-    assert_eq!(manifests["line"], 1, "{manifests}");
+    // The failure points at the broken object (third document, line 8 of the second file), not
+    // at the config's first manifest.
+    assert_eq!(manifests["file"], "deploy/10-app.yaml", "{manifests}");
+    assert_eq!(manifests["line"], 8, "{manifests}");
     let findings = manifests["findings"].as_array().expect("findings");
     assert_eq!(findings.len(), 2, "{manifests}");
     assert_eq!(
         (findings[0]["path"].as_str(), findings[0]["line"].as_u64()),
-        (Some("deploy/app.yaml"), Some(1))
+        (Some("deploy/10-app.yaml"), Some(8))
     );
     assert!(
         findings[0]["message"]
