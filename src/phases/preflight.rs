@@ -333,7 +333,8 @@ fn inotify_check() -> Check {
 
 /// Host ports a Kind config maps (`extraPortMappings[].hostPort`, `networking.apiServerPort`).
 pub(crate) fn kind_config_ports(text: &str) -> Vec<(String, u16)> {
-    let Ok(value) = serde_saphyr::from_str::<serde_json::Value>(text) else {
+    // kind reads its config with sigs.k8s.io/yaml (YAML 1.1): `hostPort: 0100` is port 64 there.
+    let Ok(Some(value)) = crate::k8s::yaml::first_document_value(text) else {
         return Vec::new();
     };
     let mut ports = Vec::new();
@@ -580,6 +581,9 @@ mod tests {
                 ("127.0.0.1".to_owned(), 8443)
             ]
         );
+        // YAML 1.1, as kind reads it: a leading zero is octal.
+        let octal = "kind: Cluster\nnodes:\n  - role: control-plane\n    extraPortMappings:\n      - {containerPort: 30080, hostPort: 010000}\n";
+        assert_eq!(kind_config_ports(octal), vec![("0.0.0.0".to_owned(), 4096)]);
     }
 
     #[test]
