@@ -1316,3 +1316,64 @@ fn committed_report_fixtures_follow_from_their_own_timeline() {
     }
     assert!(clusters.len() >= 2, "the merge fixtures are there");
 }
+
+/// The building blocks of `manifests/` (PostgreSQL, Redis, the migrations Job and its ConfigMap,
+/// the DD-TEST-001 Kind config) as a user references them: every object is accepted by the fake
+/// API server's validation and the groups become ready through the deploy phase, the migrations
+/// only after the databases.
+#[test]
+fn the_building_blocks_apply_and_become_ready_through_the_deploy_phase() {
+    let repo = crate::support::repo();
+    let read = |relative: &str| std::fs::read_to_string(repo.join(relative)).expect("building block");
+    let files: Vec<(&str, String)> = vec![
+        ("Dockerfile", format!("FROM {BASE_IMAGE}\nRUN echo it-blocks > /id\n")),
+        ("manifests/kind/cluster.yaml", read("manifests/kind/cluster.yaml")),
+        ("manifests/postgres.yaml", read("manifests/postgres.yaml")),
+        ("manifests/redis.yaml", read("manifests/redis.yaml")),
+        ("manifests/migrations-job.yaml", read("manifests/migrations-job.yaml")),
+        (
+            "manifests/migrations-configmap.example.yaml",
+            read("manifests/migrations-configmap.example.yaml"),
+        ),
+    ];
+    let files: Vec<(&str, &str)> = files.iter().map(|(path, body)| (*path, body.as_str())).collect();
+    let script = fake_apiserver::Script::default().pullable(&[
+        "docker.io/library/postgres:16-alpine",
+        "docker.io/library/redis:7-alpine",
+    ]);
+    let project = Project::with_script(
+        "version: 1\nimages:\n  - {name: app, image: it-blocks/app:1, dockerfile: Dockerfile}\ncluster:\n  config: manifests/kind/cluster.yaml\ndeploy:\n  - name: deps\n    manifests: [manifests/postgres.yaml, manifests/redis.yaml]\n  - name: migrations\n    manifests: [manifests/migrations-job.yaml, manifests/migrations-configmap.example.yaml]\n    depends_on: [deps]\n",
+        &files,
+        script,
+    );
+    let output = project.run(&["run", "--preserve", "never"], &[]);
+    let timings = project.timings();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let deploy = phase(&timings, "deploy");
+    let step = |name: &str| {
+        deploy["steps"]
+            .as_array()
+            .and_then(|steps| steps.iter().find(|step| step["name"] == name))
+            .cloned()
+            .unwrap_or_else(|| panic!("step {name}: {deploy}"))
+    };
+    assert_eq!(step("deps")["status"], "ok", "{deploy}");
+    assert_eq!(step("migrations")["status"], "ok", "{deploy}");
+    // The migrations waited for the databases (their clock is their own work, the wait apart).
+    assert!(
+        step("migrations")["waited_seconds"].as_f64().unwrap_or(0.0) > 0.0,
+        "{deploy}"
+    );
+    for (api_version, kind, name) in [
+        ("apps/v1", "Deployment", "postgres"),
+        ("apps/v1", "Deployment", "redis"),
+        ("v1", "Service", "postgres"),
+        ("v1", "Secret", "postgres"),
+        ("batch/v1", "Job", "datastorage-migrations"),
+    ] {
+        assert!(
+            project.api.object(api_version, kind, Some("default"), name).is_some(),
+            "{kind}/{name} applied"
+        );
+    }
+}
