@@ -20,8 +20,8 @@ pub(crate) use phase::PhaseName;
 #[cfg(test)]
 pub(crate) use record::parse_run_record;
 pub(crate) use record::{
-    ClusterStartRecord, PhaseRecord, ReadRecordError, RunFacts, RunRecord, ScheduleRecord, StepRecord, busy,
-    read_run_record,
+    ClusterStartRecord, DockerfileFindings, PhaseRecord, ReadRecordError, RunFacts, RunRecord, ScheduleRecord,
+    StepRecord, busy, read_run_record,
 };
 pub(crate) use report::{PhaseReport, StepReport};
 pub(crate) use stopwatch::{Stopwatch, Timing};

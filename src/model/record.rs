@@ -47,7 +47,18 @@ pub(crate) struct RunRecord {
     /// `mode: pipelined` only (`null` in strict runs): how the graph was scheduled.
     #[serde(default)]
     pub(crate) schedule: Option<ScheduleRecord>,
+    /// What preflight's lint found in the Dockerfiles about to be built (`null` when the lint
+    /// did not run, e.g. a run stopped before it); suppressed findings are not counted.
+    #[serde(default)]
+    pub(crate) dockerfile_findings: Option<DockerfileFindings>,
     pub(crate) warnings: Vec<String>,
+}
+
+/// Counts of unsuppressed lint findings by level, for the fleet table and dashboards.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct DockerfileFindings {
+    pub(crate) errors: usize,
+    pub(crate) warnings: usize,
 }
 
 fn strict_mode() -> String {
@@ -184,6 +195,7 @@ pub(crate) struct RunFacts {
     pub(crate) cluster_name: String,
     pub(crate) images: Vec<String>,
     pub(crate) total_target: Duration,
+    pub(crate) dockerfile_findings: Option<DockerfileFindings>,
     pub(crate) warnings: Vec<String>,
 }
 
@@ -367,6 +379,7 @@ impl RunRecord {
             within_target: setup <= facts.total_target && !over && failed.is_none() && !cancelled,
             phases: phases.iter().map(PhaseRecord::from_report).collect(),
             schedule: None,
+            dockerfile_findings: facts.dockerfile_findings,
             warnings: facts.warnings,
         }
     }

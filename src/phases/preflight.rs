@@ -12,7 +12,7 @@ use super::RunContext;
 use crate::files;
 use crate::k8s::{manifests, objects};
 use crate::lint;
-use crate::model::{Failure, FailureClass, Finding};
+use crate::model::{DockerfileFindings, Failure, FailureClass, Finding};
 use crate::plan::Plan;
 use crate::runner::{Step, StepContext, StepResult};
 use crate::tools::{self, Kind};
@@ -156,7 +156,13 @@ fn checks(run: &RunContext) -> Vec<CheckSpec> {
     }
     checks.push(CheckSpec {
         name: "lint",
-        run: |run| Box::pin(async move { lint_check(&run.plan, &run.lint_levels) }),
+        run: |run| {
+            Box::pin(async move {
+                let (check, counts) = lint_check(&run.plan, &run.lint_levels);
+                run.set_dockerfile_findings(counts);
+                check
+            })
+        },
     });
     if !run.plan.deploy.is_empty() {
         checks.push(CheckSpec {
@@ -188,7 +194,7 @@ pub(crate) fn steps(run: &Arc<RunContext>) -> Result<Vec<Step>, &'static str> {
 /// The checks that need nothing but the files (the Dockerfile lint, the manifests and their
 /// `wait_for`): what `hybrid-e2e plan` validates besides the config.
 pub(crate) fn file_checks(plan: &Plan, levels: &lint::RuleLevels) -> Vec<Check> {
-    let mut checks = vec![lint_check(plan, levels)];
+    let mut checks = vec![lint_check(plan, levels).0];
     if !plan.deploy.is_empty() {
         checks.push(manifest_check(plan));
     }
@@ -514,7 +520,7 @@ fn manifest_check(plan: &Plan) -> Check {
 }
 
 /// The Dockerfiles about to be built, through `hybrid-e2e lint`'s rules.
-fn lint_check(plan: &Plan, levels: &lint::RuleLevels) -> Check {
+fn lint_check(plan: &Plan, levels: &lint::RuleLevels) -> (Check, DockerfileFindings) {
     let mut failures = Vec::new();
     let mut findings = Vec::new();
     let mut warnings = 0;
@@ -545,15 +551,23 @@ fn lint_check(plan: &Plan, levels: &lint::RuleLevels) -> Check {
             }
         }
     }
+    let counts = DockerfileFindings {
+        // Each failure line is an error finding or a Dockerfile that could not be linted.
+        errors: failures.len(),
+        warnings,
+    };
     if failures.is_empty() {
         let suffix = if warnings > 0 {
             format!(", {warnings} warning(s)")
         } else {
             String::new()
         };
-        return Check::pass("lint", format!("{} Dockerfile(s) clean{suffix}", plan.images.len()));
+        return (
+            Check::pass("lint", format!("{} Dockerfile(s) clean{suffix}", plan.images.len())),
+            counts,
+        );
     }
-    Check {
+    let check = Check {
         class: FailureClass::Application,
         file: findings.first().map(|finding| finding.path.clone()),
         line: findings.first().map(|finding| finding.line),
@@ -563,7 +577,8 @@ fn lint_check(plan: &Plan, levels: &lint::RuleLevels) -> Check {
             failures.join("\n"),
             "fix the Dockerfile (`hybrid-e2e lint --fix`), suppress with a reason, or lower the rule in `lint: rules:`",
         )
-    }
+    };
+    (check, counts)
 }
 
 #[cfg(test)]

@@ -169,6 +169,7 @@ pub(crate) async fn run(options: RunOptions, cancel: CancellationToken) -> RunOu
             .engine()
             .map(|engine| (engine.kind.as_str().to_owned(), engine.version.clone())),
         kind_version: context.kind_version(),
+        dockerfile_findings: context.dockerfile_findings(),
         cluster_name: plan.cluster.name.clone(),
         images: plan.images.iter().map(|image| image.reference.clone()).collect(),
         total_target: plan.targets.total,

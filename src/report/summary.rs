@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 
 use chrono::DateTime;
 
-use crate::model::{FailureClass, RunRecord, Status, StepRecord};
+use crate::model::{DockerfileFindings, FailureClass, RunRecord, Status, StepRecord};
 
 /// GitHub rejects step summaries over 1 MiB; leave room for what other steps append.
 pub(crate) const SUMMARY_BUDGET: usize = 1024 * 1024 - 16 * 1024;
@@ -226,11 +226,13 @@ fn fleet(runs: &[RunRecord]) -> String {
         status_icon(worst),
         runs.len()
     );
-    out.push_str("| Job | Status | Setup | Budget | Failed phase | Class |\n| --- | --- | ---: | ---: | --- | --- |\n");
+    out.push_str(
+        "| Job | Status | Setup | Budget | Failed phase | Class | Dockerfile findings |\n| --- | --- | ---: | ---: | --- | --- | --- |\n",
+    );
     for (run, label) in runs.iter().zip(job_labels(runs)) {
         let _ = writeln!(
             out,
-            "| `{}` | {} {} | {} | {} | {} | {} |",
+            "| `{}` | {} {} | {} | {} | {} | {} | {} |",
             inline(&label),
             status_icon(run.status),
             verdict(run.status),
@@ -238,10 +240,25 @@ fn fleet(runs: &[RunRecord]) -> String {
             duration(run.total_target_seconds),
             run.failed_phase.as_deref().unwrap_or("—"),
             run.failure_class.map_or("—", |class| class.as_str()),
+            dockerfile_findings(run.dockerfile_findings),
         );
     }
     out.push('\n');
     out
+}
+
+/// "2 errors, 1 warning"; "none"; "—" when the lint did not run.
+fn dockerfile_findings(findings: Option<DockerfileFindings>) -> String {
+    let Some(DockerfileFindings { errors, warnings }) = findings else {
+        return "—".to_owned();
+    };
+    let plural = |count: usize, what: &str| format!("{count} {what}{}", if count == 1 { "" } else { "s" });
+    match (errors, warnings) {
+        (0, 0) => "none".to_owned(),
+        (0, warnings) => plural(warnings, "warning"),
+        (errors, 0) => format!("**{}**", plural(errors, "error")),
+        (errors, warnings) => format!("**{}**, {}", plural(errors, "error"), plural(warnings, "warning")),
+    }
 }
 
 /// One run's section; `job` names it in a merged report.
