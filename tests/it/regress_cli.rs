@@ -216,7 +216,7 @@ fn report_directories_become_the_documented_contract_and_bad_files_are_skipped()
 }
 
 #[test]
-fn fail_on_regression_exits_6_only_on_a_confirmed_regression() {
+fn fail_on_regression_exits_7_only_on_a_confirmed_regression() {
     let dir = tempfile::tempdir().expect("tempdir");
     history(&dir.path().join("reports"), 32, 31);
     // One slow night is a breach, not a regression.
