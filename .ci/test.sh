@@ -91,5 +91,10 @@ started=$SECONDS
 cargo test --locked --test it action_image:: -- --test-threads 2
 echo "action_image: $((SECONDS - started))s"
 
-# The benchmarks (benches/) are type-checked by clippy --all-targets above; run them with
-# `cargo bench` (figures in the README's Benchmarks section).
+step "benchmarks, quick mode (test profile: unoptimized, no release build; each exits non-zero on a missed goal)"
+# `cargo bench` runs them in full (the README's Benchmarks figures); here each runs its quick mode:
+# smaller sizes, the same ratios and correctness checks, wider margins (benches/common/mod.rs).
+bench_started=$SECONDS
+# The bench targets by name: `--benches` would also run the library's tests with `--quick`.
+cargo test --locked --bench lint_corpus --bench run_engine --bench report_render --bench deploy --bench pipelined --bench regress -- --quick
+echo "quick benchmarks: $((SECONDS - bench_started)) s"

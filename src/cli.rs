@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
-use crate::config::{self, EngineChoice, Preserve};
+use crate::config::{self, EngineChoice, Preserve, ScheduleMode};
 use crate::lint::{Format, Level, Rule};
 
 const EXAMPLES: &str = "\
@@ -20,8 +20,9 @@ Examples:
   hybrid-e2e regress --history reports/    Nightly: real timing regressions, not runner noise
 
 Exit codes: 0 ok, 1 setup failed (application), 2 usage or config error, 3 lint findings,
-4 targets exceeded (--fail-on-target), 5 infrastructure failure, 6 timing regression
-(regress --fail-on-regression), 130 cancelled (see docs/exit-codes.md).";
+4 targets exceeded (--fail-on-target), 5 infrastructure failure, 6 some merged reports
+unreadable (report --merge), 7 timing regression (regress --fail-on-regression), 130 cancelled
+(see docs/exit-codes.md).";
 
 /// Fast, trustworthy hybrid-parallel E2E setup for Kubernetes projects in CI.
 #[derive(Debug, Parser)]
@@ -174,6 +175,12 @@ pub(crate) struct SetupArgs {
     /// Server-side applies in flight at once within a deploy group [default: 16].
     #[arg(long, env = "HYBRID_E2E_APPLY_CONCURRENCY", value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
     pub(crate) apply_concurrency: Option<u32>,
+    /// Scheduling mode [default: `mode` of the config, else strict].
+    #[arg(long, value_enum, env = "HYBRID_E2E_MODE")]
+    pub(crate) mode: Option<ScheduleMode>,
+    /// `mode: pipelined`: a directory of earlier runs' timings.json to predict from [default: `pipelined.history` of the config].
+    #[arg(long, env = "HYBRID_E2E_HISTORY", value_name = "DIR")]
+    pub(crate) history: Option<PathBuf>,
     /// How often deploy readiness is polled, e.g. `500ms` [default: 1s; 10ms to 1m].
     #[arg(long, env = "HYBRID_E2E_POLL_INTERVAL", value_name = "DURATION", value_parser = parse_poll_interval)]
     pub(crate) poll_interval: Option<std::time::Duration>,
@@ -441,7 +448,7 @@ pub(crate) struct RegressArgs {
     /// Where regress.json, regress.md and the charts go.
     #[arg(short, long, default_value = "hybrid-e2e-regress", value_name = "DIR")]
     pub(crate) output: PathBuf,
-    /// Exit 6 when a series has a confirmed regression (otherwise only reported).
+    /// Exit 7 when a series has a confirmed regression (otherwise only reported).
     #[arg(long, env = "HYBRID_E2E_FAIL_ON_REGRESSION")]
     pub(crate) fail_on_regression: bool,
     /// What splits series besides service, branch, phase and step: a list of engine, runner,

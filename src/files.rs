@@ -11,6 +11,8 @@ pub(crate) const CONFIG_LIMIT: u64 = 1024 * 1024;
 pub(crate) const MANIFEST_LIMIT: u64 = 32 * 1024 * 1024;
 /// The largest Dockerfile we lint.
 pub(crate) const DOCKERFILE_LIMIT: u64 = 8 * 1024 * 1024;
+/// GitHub's webhook payloads are capped at 25 MB; an event file larger than this is not one.
+pub(crate) const EVENT_LIMIT: u64 = 32 * 1024 * 1024;
 
 /// Why a file could not be read.
 #[derive(Debug, thiserror::Error)]

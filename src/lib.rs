@@ -160,26 +160,87 @@ fn dispatch(cli: Cli, printer: &Printer) -> Result<ExitCode, ExpectedError> {
 /// Entry points for `benches/` only; not an API.
 #[doc(hidden)]
 pub mod bench_support {
+    use std::sync::Arc;
+
+    use kube::api::GroupVersionKind;
+    use kube::discovery::ApiResource;
+    use serde_json::Value;
+
+    use crate::k8s::apply::Applied;
+    use crate::k8s::objects::ManifestObject;
+    use crate::k8s::wait::FetchedTick;
+
     /// `regress`: replay a series night by night and list its alarm events as JSON (the peer
     /// comparison of `tests/peers/regress`, through `benches/regress.rs --replay`).
-    pub fn regress_replay(values: &[f64], params: &serde_json::Value) -> Result<serde_json::Value, String> {
+    pub fn regress_replay(values: &[f64], params: &Value) -> Result<Value, String> {
         crate::regress::replay::replay(values, params)
     }
 
-    use crate::k8s::readiness::{self, Context, Readiness};
+    /// What one tick of the deploy wait left.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct TickCounts {
+        pub ready: usize,
+        pub failed: usize,
+        pub pending: usize,
+        /// LIST bodies that did not decode (a bench bug, not a readiness result).
+        pub undecodable: usize,
+    }
 
-    /// How many of `objects` the deploy wait would call ready (each also checked for pod states
-    /// that fail fast), exactly as one tick of the wait evaluates them.
-    pub fn evaluate_readiness(objects: &[serde_json::Value]) -> usize {
-        let context = Context::default();
-        objects
-            .iter()
-            .filter(|object| {
-                let ready = matches!(readiness::evaluate(object, &context), Readiness::Current);
-                let failing = object.get("kind").and_then(serde_json::Value::as_str) == Some("Pod")
-                    && readiness::pod_problem(object).is_some();
-                ready && !failing
-            })
-            .count()
+    /// The deploy wait's state just after the applies of `objects` (as written: `apiVersion`,
+    /// `kind`, `metadata.name`, and `metadata.namespace` for namespaced ones), ready for one tick.
+    pub struct ReadinessTick(FetchedTick);
+
+    impl ReadinessTick {
+        pub fn new(objects: &[Value]) -> ReadinessTick {
+            let applied: Vec<Applied> = objects.iter().map(applied).collect();
+            ReadinessTick(FetchedTick::new(&applied))
+        }
+
+        /// One tick of the real wait (`src/k8s/wait.rs`): one LIST per pending resource and
+        /// namespace, decoded as kube decodes it, each object judged by the readiness rules,
+        /// then each namespace's pods matched to their owners for fail-fast states and
+        /// unschedulable pods (which fail at once here). `list(api_version, kind, namespace)`
+        /// and `pods(namespace)` return the LIST response bodies.
+        pub fn run(
+            &mut self,
+            mut list: impl FnMut(&str, &str, Option<&str>) -> Vec<u8>,
+            pods: impl FnMut(&str) -> Vec<u8>,
+        ) -> TickCounts {
+            let counts = self.0.run(
+                |resource: &ApiResource, namespace: Option<&str>| {
+                    list(&resource.api_version, &resource.kind, namespace)
+                },
+                pods,
+            );
+            TickCounts {
+                ready: counts.ready,
+                failed: counts.failed,
+                pending: counts.pending,
+                undecodable: counts.undecodable,
+            }
+        }
+    }
+
+    fn applied(object: &Value) -> Applied {
+        let text = |pointer: &str| object.pointer(pointer).and_then(Value::as_str).map(str::to_owned);
+        let api_version = text("/apiVersion").unwrap_or_default();
+        let kind = text("/kind").unwrap_or_default();
+        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version.as_str()));
+        let resource = ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, &kind));
+        let namespace = text("/metadata/namespace");
+        Applied {
+            object: Arc::new(ManifestObject {
+                file: "bench.yaml".into(),
+                document: 1,
+                line: 1,
+                api_version: api_version.clone(),
+                kind: kind.clone(),
+                name: text("/metadata/name").unwrap_or_default(),
+                namespace: namespace.clone(),
+                value: object.clone(),
+            }),
+            resource,
+            namespace,
+        }
     }
 }

@@ -72,10 +72,13 @@ pub(crate) fn rewrite_file(
     working_dir: &Path,
     mounts: &[Mount],
 ) -> Result<(Option<PathBuf>, Rewrite), String> {
-    let text = std::fs::read_to_string(config)
-        .map_err(|error| format!("cannot read the Kind config {}: {error}", config.display()))?;
-    let mut document: Value = serde_saphyr::from_str(&text)
-        .map_err(|error| format!("the Kind config {} is not valid YAML: {error}", config.display()))?;
+    let text = crate::files::read_text_capped(config, crate::files::CONFIG_LIMIT)
+        .map_err(|error| format!("cannot read the Kind config: {error}"))?;
+    // Read as kind reads it (sigs.k8s.io/yaml, YAML 1.1), so the JSON copy means what the
+    // original meant to kind: `readOnly: yes` stays true, `0644` stays 420.
+    let mut document: Value = crate::k8s::yaml::first_document_value(&text)
+        .map_err(|error| format!("the Kind config {} is not valid YAML: {error}", config.display()))?
+        .unwrap_or(Value::Null);
     let rewrite = translate(&mut document, working_dir, mounts)
         .map_err(|error| format!("Kind config {}: {error}", config.display()))?;
     if rewrite.translated.is_empty() {
@@ -156,6 +159,22 @@ mod tests {
             Ok(Rewrite::default())
         );
         assert_eq!(document, before);
+    }
+
+    #[test]
+    fn the_rewritten_copy_means_what_kind_read_in_the_original() {
+        let directory = tempfile::tempdir().expect("tempdir");
+        let original = directory.path().join("kind.yaml");
+        std::fs::write(
+            &original,
+            "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n  - role: control-plane\n    extraMounts:\n      - hostPath: coverdata\n        containerPath: /coverdata\n        readOnly: yes\n    extraPortMappings:\n      - {containerPort: 30080, hostPort: 010000}\n",
+        )
+        .expect("write");
+        let out = directory.path().join("out/kind-config.json");
+        rewrite_file(&original, &out, Path::new("/github/workspace"), &mounts()).expect("rewritten");
+        let back: Value = serde_json::from_str(&std::fs::read_to_string(&out).expect("read")).expect("JSON");
+        assert_eq!(back["nodes"][0]["extraMounts"][0]["readOnly"], true);
+        assert_eq!(back["nodes"][0]["extraPortMappings"][0]["hostPort"], 4096);
     }
 
     #[test]

@@ -10,6 +10,7 @@ use crate::cli::{PlanArgs, PlanFormat};
 use crate::config::LoadedConfig;
 use crate::errors::{ExpectedError, exit_codes};
 use crate::phases::preflight::{self, Check, CheckStatus};
+use crate::pipeline::timeline;
 use crate::plan::{Plan, new_run_id};
 use crate::report::printer::Printer;
 
@@ -17,8 +18,13 @@ pub(crate) fn plan(args: PlanArgs, config_path: Option<&Path>, printer: &Printer
     let config = LoadedConfig::require(args.config.path.as_deref().or(config_path))?;
     let plan = Plan::new(&config, &overrides(&args.setup), new_run_id());
     let text = match args.format {
-        PlanFormat::Text => plan.render_text(),
-        PlanFormat::Json => serde_json::to_string_pretty(&plan).unwrap_or_default() + "\n",
+        // The graph and both modes' predicted timelines follow the plan itself.
+        PlanFormat::Text => plan.render_text() + &timeline::render_text(&plan),
+        PlanFormat::Json => {
+            let mut value = serde_json::to_value(&plan).unwrap_or_default();
+            value["schedule"] = timeline::to_json(&plan);
+            serde_json::to_string_pretty(&value).unwrap_or_default() + "\n"
+        }
     };
     super::write_stdout(printer, &text)?;
     // Everything that needs no machine is checked here, as `run` would in preflight.

@@ -8,8 +8,8 @@ use super::runtime;
 use crate::cli::{GithubMode, RegressArgs};
 use crate::errors::{ExpectedError, exit_codes};
 use crate::regress::{
-    AnalysisOptions, ApiTarget, ArtifactOptions, Cap, GroupBy, ParamFlags, RegressOptions, Verdict,
-    load_params, regress as run_regress,
+    AnalysisOptions, ApiTarget, ArtifactOptions, Cap, GroupBy, ParamFlags, RegressOptions, Verdict, load_params,
+    regress as run_regress,
 };
 use crate::report::printer::Printer;
 

@@ -23,6 +23,8 @@ pub(super) fn overrides(args: &SetupArgs) -> Overrides {
         concurrency: args.concurrency.map(|concurrency| concurrency as usize),
         apply_concurrency: args.apply_concurrency.map(|concurrency| concurrency as usize),
         poll_interval: args.poll_interval,
+        mode: args.mode,
+        history: args.history.clone(),
         ..naming(&args.naming)
     }
 }

@@ -110,9 +110,15 @@ pub(crate) struct ConfigFile {
     #[serde(default)]
     pub(crate) engine: EngineChoice,
     /// Scheduling mode. `strict` runs DD-TEST-002 exactly: every build, then the cluster, then every
-    /// load, then every deploy.
+    /// load, then every deploy. `pipelined` runs the same steps as a dependency graph: a load starts
+    /// when its image is built and the cluster is ready, a deploy group when the images it runs
+    /// are loaded and its `depends_on` groups are ready (groups of public images need only the
+    /// cluster); the cluster starts just in time (see `pipelined:`).
     #[serde(default)]
     pub(crate) mode: ScheduleMode,
+    /// Options of `mode: pipelined` (`strict` ignores them).
+    #[serde(default)]
+    pub(crate) pipelined: PipelinedConfig,
     /// How many steps of one phase may run at once.
     #[serde(default = "default_concurrency")]
     #[schemars(range(min = 1))]
@@ -175,12 +181,69 @@ pub(crate) enum EngineChoice {
 }
 
 /// `mode:`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum ScheduleMode {
-    /// DD-TEST-002 exactly.
+    /// DD-TEST-002 exactly: every build, then the cluster, then every load, then every deploy.
     #[default]
     Strict,
+    /// The same steps as a dependency graph, the cluster started just in time.
+    Pipelined,
+}
+
+impl ScheduleMode {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            ScheduleMode::Strict => "strict",
+            ScheduleMode::Pipelined => "pipelined",
+        }
+    }
+}
+
+/// `pipelined:`: when the cluster starts. From the history of earlier runs of this config it
+/// starts so that it is predicted ready when the builds finish (predicted build end − predicted
+/// cluster time − `margin`), never before the builds start and never planned to sit ready,
+/// unused, longer than `max_idle`; without history it starts when the first build finishes.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PipelinedConfig {
+    /// A directory of earlier runs' `timings.json` (searched recursively; relative to this file),
+    /// such as the one the nightly workflow keeps. Only runs of this same config file count.
+    #[serde(default)]
+    pub(crate) history: Option<String>,
+    /// How many of the latest runs of this config to learn from.
+    #[serde(default = "default_history_runs")]
+    #[schemars(range(min = 1))]
+    pub(crate) history_runs: u32,
+    /// Aim for the cluster to be ready this long before the builds are predicted to finish.
+    #[serde(default = "default_margin")]
+    pub(crate) margin: HumanDuration,
+    /// The longest the plan may leave a ready cluster waiting for its first image.
+    #[serde(default = "default_max_idle")]
+    pub(crate) max_idle: HumanDuration,
+}
+
+fn default_history_runs() -> u32 {
+    10
+}
+
+fn default_margin() -> HumanDuration {
+    HumanDuration(Duration::from_secs(5))
+}
+
+fn default_max_idle() -> HumanDuration {
+    HumanDuration(Duration::from_secs(30))
+}
+
+impl Default for PipelinedConfig {
+    fn default() -> Self {
+        PipelinedConfig {
+            history: None,
+            history_runs: default_history_runs(),
+            margin: default_margin(),
+            max_idle: default_max_idle(),
+        }
+    }
 }
 
 /// One image to build.

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::storage::v1::StorageClass;
-use kube::api::{Api, ListParams};
+use kube::api::{Api, DynamicObject, ListParams};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
@@ -62,6 +62,23 @@ struct Tracked {
 }
 
 impl Tracked {
+    fn new(applied: &Applied, started: Instant) -> Tracked {
+        Tracked {
+            applied: applied.clone(),
+            last_seen: None,
+            message: None,
+            ready: false,
+            problem: None,
+            unschedulable_since: None,
+            deadline: applied
+                .object
+                .value
+                .pointer("/spec/progressDeadlineSeconds")
+                .and_then(Value::as_u64)
+                .map(|seconds| deadline_after(started, Duration::from_secs(seconds))),
+        }
+    }
+
     fn not_ready(&self) -> NotReady {
         NotReady {
             applied: self.applied.clone(),
@@ -228,25 +245,36 @@ fn typed(mut item: Value, applied: &Applied) -> Value {
     item
 }
 
+/// Listed pods as the readiness rules read them (typed: list items leave the type out).
+fn pod_values(items: Vec<k8s_openapi::api::core::v1::Pod>) -> Vec<Value> {
+    items
+        .into_iter()
+        .filter_map(|pod| {
+            let mut value = serde_json::to_value(pod).ok()?;
+            if let Some(map) = value.as_object_mut() {
+                map.insert("apiVersion".to_owned(), Value::String("v1".to_owned()));
+                map.insert("kind".to_owned(), Value::String("Pod".to_owned()));
+            }
+            Some(value)
+        })
+        .collect()
+}
+
 /// List `namespace`'s pods (or `None` on error).
 pub(crate) async fn list_pods(session: &Session, namespace: &str) -> Result<Vec<Value>, String> {
     let api: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(session.client.clone(), namespace);
     match tokio::time::timeout(REQUEST_TIMEOUT, api.list(&ListParams::default())).await {
-        Ok(Ok(list)) => Ok(list
-            .items
-            .into_iter()
-            .filter_map(|pod| {
-                let mut value = serde_json::to_value(pod).ok()?;
-                if let Some(map) = value.as_object_mut() {
-                    map.insert("apiVersion".to_owned(), Value::String("v1".to_owned()));
-                    map.insert("kind".to_owned(), Value::String("Pod".to_owned()));
-                }
-                Some(value)
-            })
-            .collect()),
+        Ok(Ok(list)) => Ok(pod_values(list.items)),
         Ok(Err(error)) => Err(error.to_string()),
         Err(_) => Err("listing pods timed out".to_owned()),
     }
+}
+
+/// `from + after`, saturating: a timeout or `progressDeadlineSeconds` past what the clock holds
+/// means "no sooner than a year" instead of a panic (both the polling and the watching wait).
+pub(crate) fn deadline_after(from: Instant, after: Duration) -> Instant {
+    from.checked_add(after)
+        .unwrap_or_else(|| from + Duration::from_secs(365 * 24 * 3600))
 }
 
 /// Wait until every object in `objects` is ready, one fails, the deadline passes or `cancel` fires.
@@ -260,47 +288,13 @@ pub(crate) async fn wait(
 ) -> WaitOutcome {
     let started = Instant::now();
     // Saturating: a timeout past what the clock holds means "no sooner than a year".
-    let far = |from: Instant| from + Duration::from_secs(365 * 24 * 3600);
-    let deadline = started.checked_add(options.timeout).unwrap_or_else(|| far(started));
+    let deadline = deadline_after(started, options.timeout);
     let context = readiness_context(session).await;
-    let mut tracked: Vec<Tracked> = objects
-        .iter()
-        .map(|applied| Tracked {
-            applied: applied.clone(),
-            last_seen: None,
-            message: None,
-            ready: false,
-            problem: None,
-            unschedulable_since: None,
-            deadline: applied
-                .object
-                .value
-                .pointer("/spec/progressDeadlineSeconds")
-                .and_then(Value::as_u64)
-                .map(|seconds| {
-                    started
-                        .checked_add(Duration::from_secs(seconds))
-                        .unwrap_or_else(|| far(started))
-                }),
-        })
-        .collect();
+    let mut tracked: Vec<Tracked> = objects.iter().map(|applied| Tracked::new(applied, started)).collect();
     let mut last_error: Option<String> = None;
     loop {
         let now = Instant::now();
-        // One LIST per (resource, namespace) still pending.
-        let mut lists: BTreeMap<(String, String, Option<String>), Vec<usize>> = BTreeMap::new();
-        for (index, entry) in tracked.iter().enumerate().filter(|(_, entry)| !entry.ready) {
-            let resource = &entry.applied.resource;
-            lists
-                .entry((
-                    resource.api_version.clone(),
-                    resource.plural.clone(),
-                    entry.applied.namespace.clone(),
-                ))
-                .or_default()
-                .push(index);
-        }
-        for ((_, _, namespace), indexes) in &lists {
+        for ((_, _, namespace), indexes) in &pending_lists(&tracked) {
             let applied = &tracked[indexes[0]].applied;
             let api = session.api(&applied.resource, namespace.is_some(), namespace.as_deref());
             let request_timeout =
@@ -311,120 +305,32 @@ pub(crate) async fn wait(
                 () = cancel.cancelled() => return WaitOutcome::Cancelled,
                 listed = tokio::time::timeout(request_timeout, api.list(&params)) => listed,
             };
-            let items = match listed {
-                Ok(Ok(list)) => list.items,
-                Ok(Err(error)) => {
-                    last_error = Some(format!("listing {}: {error}", applied.resource.plural));
-                    continue;
-                }
-                Err(_) => {
-                    last_error = Some(format!("listing {} timed out", applied.resource.plural));
-                    continue;
-                }
-            };
-            let mut by_name: HashMap<String, Value> = HashMap::new();
-            for item in items {
-                let name = item.metadata.name.clone().unwrap_or_default();
-                if let Ok(value) = serde_json::to_value(item) {
-                    by_name.insert(name, value);
-                }
-            }
-            for &index in indexes {
-                let entry = &mut tracked[index];
-                // `get`, not `remove`: the same object may be tracked twice (two files, one name).
-                let Some(value) = by_name.get(&entry.applied.object.name).cloned() else {
-                    set_message(entry, "not found on the server (deleted?)".to_owned(), on_change);
-                    continue;
-                };
-                let value = typed(value, &entry.applied);
-                match readiness::evaluate(&value, &context) {
-                    Readiness::Current => {
-                        entry.ready = true;
-                        set_message(entry, "ready".to_owned(), on_change);
-                    }
-                    Readiness::InProgress(message) => set_message(entry, message, on_change),
-                    Readiness::Failed(problem) => {
-                        set_message(entry, format!("failed: {problem}"), on_change);
-                        entry.problem = Some(problem);
-                    }
-                }
-                entry.last_seen = Some(value);
+            match listed {
+                Ok(Ok(list)) => observe_list(&mut tracked, indexes, list.items, &context, on_change),
+                Ok(Err(error)) => last_error = Some(format!("listing {}: {error}", applied.resource.plural)),
+                Err(_) => last_error = Some(format!("listing {} timed out", applied.resource.plural)),
             }
         }
         // Pods of workloads still pending: fail fast on states that will not heal.
-        let namespaces: BTreeSet<String> = tracked
-            .iter()
-            .filter(|entry| !entry.ready && entry.problem.is_none())
-            .filter(|entry| entry.last_seen.as_ref().is_some_and(has_pods))
-            .filter_map(|entry| entry.applied.namespace.clone())
-            .collect();
-        for namespace in namespaces {
+        for namespace in pod_namespaces(&tracked) {
             let listed = tokio::select! {
                 biased;
                 () = cancel.cancelled() => return WaitOutcome::Cancelled,
                 listed = list_pods(session, &namespace) => listed,
             };
-            let pods = match listed {
-                Ok(pods) => pods,
-                Err(error) => {
-                    last_error = Some(format!("listing pods in {namespace}: {error}"));
-                    continue;
-                }
-            };
-            for entry in tracked
-                .iter_mut()
-                .filter(|entry| !entry.ready && entry.problem.is_none())
-                .filter(|entry| entry.applied.namespace.as_deref() == Some(namespace.as_str()))
-            {
-                let Some(object) = &entry.last_seen else { continue };
-                let owned = pods_of(object, &pods);
-                let owner_kind = entry.applied.object.kind.as_str();
-                let failing = owned
-                    .iter()
-                    .find_map(|pod| readiness::owned_pod_problem(pod, owner_kind).map(|problem| (pod, problem)));
-                if let Some((pod, problem)) = failing {
-                    let pod = pod.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("?");
-                    set_message(entry, format!("failed: pod {pod}: {problem}"), on_change);
-                    entry.problem = Some(problem);
-                    continue;
-                }
-                match owned.iter().find_map(|pod| readiness::unschedulable(pod)) {
-                    Some(message) => {
-                        let since = *entry.unschedulable_since.get_or_insert(now);
-                        if now.duration_since(since) >= options.unschedulable_window {
-                            set_message(entry, format!("failed: unschedulable: {message}"), on_change);
-                            entry.problem = Some(readiness::unschedulable_problem(message));
-                        }
-                    }
-                    None => entry.unschedulable_since = None,
-                }
+            match listed {
+                Ok(pods) => check_pods(
+                    &mut tracked,
+                    &namespace,
+                    &pods,
+                    now,
+                    options.unschedulable_window,
+                    on_change,
+                ),
+                Err(error) => last_error = Some(format!("listing pods in {namespace}: {error}")),
             }
         }
-        for entry in tracked
-            .iter_mut()
-            .filter(|entry| !entry.ready && entry.problem.is_none())
-        {
-            if let Some(limit) = entry.deadline
-                && now >= limit
-            {
-                let seconds = entry
-                    .applied
-                    .object
-                    .value
-                    .pointer("/spec/progressDeadlineSeconds")
-                    .and_then(Value::as_u64)
-                    .unwrap_or(0);
-                entry.problem = Some(Problem {
-                    reason: "ProgressDeadlineExceeded".to_owned(),
-                    message: format!(
-                        "not ready within its progressDeadlineSeconds ({seconds}s): {}",
-                        entry.message.as_deref().unwrap_or("no status")
-                    ),
-                    class: FailureClass::Application,
-                    hint: None,
-                });
-            }
-        }
+        check_deadlines(&mut tracked, now);
         if tracked.iter().all(|entry| entry.ready) {
             return WaitOutcome::Ready;
         }
@@ -455,6 +361,211 @@ pub(crate) async fn wait(
     }
 }
 
+/// One LIST per (resource, namespace) with objects still pending: the tracked indexes of each.
+fn pending_lists(tracked: &[Tracked]) -> BTreeMap<(String, String, Option<String>), Vec<usize>> {
+    let mut lists: BTreeMap<(String, String, Option<String>), Vec<usize>> = BTreeMap::new();
+    for (index, entry) in tracked.iter().enumerate().filter(|(_, entry)| !entry.ready) {
+        let resource = &entry.applied.resource;
+        lists
+            .entry((
+                resource.api_version.clone(),
+                resource.plural.clone(),
+                entry.applied.namespace.clone(),
+            ))
+            .or_default()
+            .push(index);
+    }
+    lists
+}
+
+/// Fold one LIST's items into the objects at `indexes`: each found by name, typed, and judged by
+/// the readiness rules.
+fn observe_list(
+    tracked: &mut [Tracked],
+    indexes: &[usize],
+    items: Vec<DynamicObject>,
+    context: &Context,
+    on_change: &mut (dyn FnMut(String) + Send),
+) {
+    let mut by_name: HashMap<String, Value> = HashMap::new();
+    for item in items {
+        let name = item.metadata.name.clone().unwrap_or_default();
+        if let Ok(value) = serde_json::to_value(item) {
+            by_name.insert(name, value);
+        }
+    }
+    for &index in indexes {
+        let entry = &mut tracked[index];
+        // `get`, not `remove`: the same object may be tracked twice (two files, one name).
+        let Some(value) = by_name.get(&entry.applied.object.name).cloned() else {
+            set_message(entry, "not found on the server (deleted?)".to_owned(), on_change);
+            continue;
+        };
+        let value = typed(value, &entry.applied);
+        match readiness::evaluate(&value, context) {
+            Readiness::Current => {
+                entry.ready = true;
+                set_message(entry, "ready".to_owned(), on_change);
+            }
+            Readiness::InProgress(message) => set_message(entry, message, on_change),
+            Readiness::Failed(problem) => {
+                set_message(entry, format!("failed: {problem}"), on_change);
+                entry.problem = Some(problem);
+            }
+        }
+        entry.last_seen = Some(value);
+    }
+}
+
+/// Namespaces whose pods the pending workloads need checked.
+fn pod_namespaces(tracked: &[Tracked]) -> BTreeSet<String> {
+    tracked
+        .iter()
+        .filter(|entry| !entry.ready && entry.problem.is_none())
+        .filter(|entry| entry.last_seen.as_ref().is_some_and(has_pods))
+        .filter_map(|entry| entry.applied.namespace.clone())
+        .collect()
+}
+
+/// Match `namespace`'s pods to their pending owners; fail fast on states that will not heal, and
+/// on pods unschedulable for longer than `unschedulable_window`.
+fn check_pods(
+    tracked: &mut [Tracked],
+    namespace: &str,
+    pods: &[Value],
+    now: Instant,
+    unschedulable_window: Duration,
+    on_change: &mut (dyn FnMut(String) + Send),
+) {
+    for entry in tracked
+        .iter_mut()
+        .filter(|entry| !entry.ready && entry.problem.is_none())
+        .filter(|entry| entry.applied.namespace.as_deref() == Some(namespace))
+    {
+        let Some(object) = &entry.last_seen else { continue };
+        let owned = pods_of(object, pods);
+        let owner_kind = entry.applied.object.kind.as_str();
+        let failing = owned
+            .iter()
+            .find_map(|pod| readiness::owned_pod_problem(pod, owner_kind).map(|problem| (pod, problem)));
+        if let Some((pod, problem)) = failing {
+            let pod = pod.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("?");
+            set_message(entry, format!("failed: pod {pod}: {problem}"), on_change);
+            entry.problem = Some(problem);
+            continue;
+        }
+        match owned.iter().find_map(|pod| readiness::unschedulable(pod)) {
+            Some(message) => {
+                let since = *entry.unschedulable_since.get_or_insert(now);
+                if now.duration_since(since) >= unschedulable_window {
+                    set_message(entry, format!("failed: unschedulable: {message}"), on_change);
+                    entry.problem = Some(readiness::unschedulable_problem(message));
+                }
+            }
+            None => entry.unschedulable_since = None,
+        }
+    }
+}
+
+/// Objects past their own `spec.progressDeadlineSeconds` fail.
+fn check_deadlines(tracked: &mut [Tracked], now: Instant) {
+    for entry in tracked
+        .iter_mut()
+        .filter(|entry| !entry.ready && entry.problem.is_none())
+    {
+        if let Some(limit) = entry.deadline
+            && now >= limit
+        {
+            let seconds = entry
+                .applied
+                .object
+                .value
+                .pointer("/spec/progressDeadlineSeconds")
+                .and_then(Value::as_u64)
+                .unwrap_or(0);
+            entry.problem = Some(Problem {
+                reason: "ProgressDeadlineExceeded".to_owned(),
+                message: format!(
+                    "not ready within its progressDeadlineSeconds ({seconds}s): {}",
+                    entry.message.as_deref().unwrap_or("no status")
+                ),
+                class: FailureClass::Application,
+                hint: None,
+            });
+        }
+    }
+}
+
+/// The wait's first tick over response bodies already fetched, for `benches/deploy.rs` (through
+/// `bench_support`): the same steps in the same order as [`wait`], the bodies decoded as kube
+/// decodes them (`ObjectList` from the JSON text).
+pub(crate) struct FetchedTick {
+    tracked: Vec<Tracked>,
+    context: Context,
+}
+
+/// What a tick left: how many objects are ready, failed or still pending, and how many bodies
+/// did not decode.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct TickCounts {
+    pub(crate) ready: usize,
+    pub(crate) failed: usize,
+    pub(crate) pending: usize,
+    pub(crate) undecodable: usize,
+}
+
+impl FetchedTick {
+    pub(crate) fn new(objects: &[Applied]) -> FetchedTick {
+        let started = Instant::now();
+        FetchedTick {
+            tracked: objects.iter().map(|applied| Tracked::new(applied, started)).collect(),
+            context: Context::default(),
+        }
+    }
+
+    /// One tick: `list(resource, namespace)` and `pods(namespace)` answer with the body of that
+    /// LIST. Pods unschedulable at all fail (a zero window).
+    pub(crate) fn run(
+        &mut self,
+        mut list: impl FnMut(&kube::discovery::ApiResource, Option<&str>) -> Vec<u8>,
+        mut pods: impl FnMut(&str) -> Vec<u8>,
+    ) -> TickCounts {
+        let now = Instant::now();
+        let mut undecodable = 0;
+        let mut on_change = |_: String| {};
+        for ((_, _, namespace), indexes) in &pending_lists(&self.tracked) {
+            let body = list(&self.tracked[indexes[0]].applied.resource, namespace.as_deref());
+            match serde_json::from_slice::<kube::core::ObjectList<DynamicObject>>(&body) {
+                Ok(listed) => observe_list(&mut self.tracked, indexes, listed.items, &self.context, &mut on_change),
+                Err(_) => undecodable += 1,
+            }
+        }
+        for namespace in pod_namespaces(&self.tracked) {
+            let body = pods(&namespace);
+            match serde_json::from_slice::<kube::core::ObjectList<k8s_openapi::api::core::v1::Pod>>(&body) {
+                Ok(listed) => check_pods(
+                    &mut self.tracked,
+                    &namespace,
+                    &pod_values(listed.items),
+                    now,
+                    Duration::ZERO,
+                    &mut on_change,
+                ),
+                Err(_) => undecodable += 1,
+            }
+        }
+        check_deadlines(&mut self.tracked, now);
+        let ready = self.tracked.iter().filter(|entry| entry.ready).count();
+        let failed = self.tracked.iter().filter(|entry| entry.problem.is_some()).count();
+        TickCounts {
+            ready,
+            failed,
+            pending: self.tracked.len() - ready - failed,
+            undecodable,
+        }
+    }
+}
+
 fn set_message(entry: &mut Tracked, message: String, on_change: &mut (dyn FnMut(String) + Send)) {
     if entry.message.as_deref() != Some(message.as_str()) {
         on_change(format!("{}: {message}", entry.applied.object.describe()));
@@ -466,6 +577,20 @@ fn set_message(entry: &mut Tracked, message: String, on_change: &mut (dyn FnMut(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn deadlines_past_what_the_clock_holds_saturate_instead_of_panicking() {
+        let now = Instant::now();
+        // `progressDeadlineSeconds: 18446744073709551615` (u64::MAX) or `--timeout` near Duration::MAX.
+        for after in [Duration::from_secs(u64::MAX), Duration::MAX] {
+            let deadline = deadline_after(now, after);
+            assert!(deadline >= now + Duration::from_secs(365 * 24 * 3600));
+        }
+        assert_eq!(
+            deadline_after(now, Duration::from_secs(5)),
+            now + Duration::from_secs(5)
+        );
+    }
 
     #[test]
     fn selectors_match_like_the_api_server() {

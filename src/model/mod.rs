@@ -19,6 +19,9 @@ pub(crate) use outcome::{FailureClass, Status};
 pub(crate) use phase::PhaseName;
 #[cfg(test)]
 pub(crate) use record::parse_run_record;
-pub(crate) use record::{PhaseRecord, ReadRecordError, RunFacts, RunRecord, StepRecord, read_run_record};
+pub(crate) use record::{
+    ClusterStartRecord, DockerfileFindings, PhaseRecord, ReadRecordError, RunFacts, RunRecord, ScheduleRecord,
+    StepRecord, busy, read_run_record,
+};
 pub(crate) use report::{PhaseReport, StepReport};
 pub(crate) use stopwatch::{Stopwatch, Timing};

@@ -27,18 +27,93 @@ pub(crate) struct RunRecord {
     pub(crate) cluster_name: String,
     /// The fully-qualified image references the run built.
     pub(crate) images: Vec<String>,
+    /// The scheduling mode: `strict` (DD-TEST-002's phases, one after another) or `pipelined`
+    /// (the same steps as a dependency graph).
+    #[serde(default = "strict_mode")]
+    pub(crate) mode: String,
     pub(crate) started_at: String,
     pub(crate) finished_at: Option<String>,
     pub(crate) status: Status,
     pub(crate) failure_class: Option<FailureClass>,
     pub(crate) failed_phase: Option<String>,
     pub(crate) message: Option<String>,
-    /// From the start of the build phase to the end of the deploy phase.
+    /// From the start of the build phase to the end of the deploy phase: the sum of the phases
+    /// in `strict` mode, the span from the first setup step's start to the last one's end in
+    /// `pipelined` mode (phases overlap).
     pub(crate) setup_seconds: f64,
     pub(crate) total_target_seconds: f64,
     pub(crate) within_target: bool,
     pub(crate) phases: Vec<PhaseRecord>,
+    /// `mode: pipelined` only (`null` in strict runs): how the graph was scheduled.
+    #[serde(default)]
+    pub(crate) schedule: Option<ScheduleRecord>,
+    /// What preflight's lint found in the Dockerfiles about to be built (`null` when the lint
+    /// did not run, e.g. a run stopped before it); suppressed findings are not counted.
+    #[serde(default)]
+    pub(crate) dockerfile_findings: Option<DockerfileFindings>,
     pub(crate) warnings: Vec<String>,
+}
+
+/// Counts of unsuppressed lint findings by level, for the fleet table and dashboards.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct DockerfileFindings {
+    pub(crate) errors: usize,
+    pub(crate) warnings: usize,
+}
+
+fn strict_mode() -> String {
+    "strict".to_owned()
+}
+
+/// How a pipelined run was scheduled: the just-in-time cluster start (prediction, and its
+/// error), the critical path, and what the strict schedule would have taken with the same step
+/// durations. Times are seconds from the start of the builds (the graph's start).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct ScheduleRecord {
+    pub(crate) cluster_start: ClusterStartRecord,
+    /// Build slots while the cluster booted (one fewer than `concurrency`, at least one).
+    pub(crate) build_slots_while_booting: u32,
+    /// The longest chain of dependent steps by their own durations: no schedule is faster.
+    pub(crate) critical_path_seconds: Option<f64>,
+    /// That chain, as `phase/step`.
+    pub(crate) critical_path: Vec<String>,
+    /// DD-TEST-002's strict schedule with the same step durations (phases one after another,
+    /// steps of a phase under the concurrency limit, deploy groups in `depends_on` waves);
+    /// `null` when not every setup step ran.
+    pub(crate) strict_seconds: Option<f64>,
+}
+
+/// When the cluster started, and why then.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct ClusterStartRecord {
+    /// `history` (predicted from earlier runs), `first-build` (no usable history: when the first
+    /// build finished), `no-builds` (nothing to wait for).
+    pub(crate) policy: String,
+    /// Earlier runs of this config the prediction used.
+    pub(crate) history_runs: u32,
+    /// Predicted end of the first and of the last build, and the predicted `cluster/create` time.
+    pub(crate) predicted_first_build_seconds: Option<f64>,
+    pub(crate) predicted_build_seconds: Option<f64>,
+    pub(crate) predicted_cluster_seconds: Option<f64>,
+    pub(crate) margin_seconds: f64,
+    pub(crate) max_idle_seconds: f64,
+    /// The latest start with which the graph, simulated with the predicted step times, ends no
+    /// later than with the cluster started at once (at most the builds' predicted end).
+    pub(crate) predicted_latest_start_seconds: Option<f64>,
+    /// The planned start: min(predicted build end − predicted cluster time, latest start) −
+    /// margin, never before 0, never so early that the ready cluster is predicted to wait for its
+    /// first image longer than `max_idle`.
+    pub(crate) planned_start_seconds: Option<f64>,
+    /// What happened: the start, the ready cluster, the builds' end, the create's time.
+    pub(crate) started_seconds: Option<f64>,
+    pub(crate) ready_seconds: Option<f64>,
+    pub(crate) build_seconds: Option<f64>,
+    pub(crate) cluster_seconds: Option<f64>,
+    /// Actual − predicted.
+    pub(crate) build_error_seconds: Option<f64>,
+    pub(crate) cluster_error_seconds: Option<f64>,
+    /// How long the ready cluster waited for its first load (0 when an image was waiting for it).
+    pub(crate) idle_seconds: Option<f64>,
 }
 
 /// One phase.
@@ -48,6 +123,11 @@ pub(crate) struct PhaseRecord {
     pub(crate) started_at: Option<String>,
     pub(crate) finished_at: Option<String>,
     pub(crate) duration_seconds: f64,
+    /// How long at least one of its steps was running (the union of their own work); less than
+    /// the span when steps waited for other phases (`mode: pipelined`, where the target applies
+    /// to this). `null` when no step ran.
+    #[serde(default)]
+    pub(crate) busy_seconds: Option<f64>,
     pub(crate) target_seconds: Option<f64>,
     /// The config-file line setting the target, when the config sets it.
     #[serde(default)]
@@ -115,6 +195,7 @@ pub(crate) struct RunFacts {
     pub(crate) cluster_name: String,
     pub(crate) images: Vec<String>,
     pub(crate) total_target: Duration,
+    pub(crate) dockerfile_findings: Option<DockerfileFindings>,
     pub(crate) warnings: Vec<String>,
 }
 
@@ -158,6 +239,34 @@ impl StepRecord {
     }
 }
 
+/// The union of the steps' own work: how long at least one of them was running.
+pub(crate) fn busy(steps: &[StepReport]) -> Option<Duration> {
+    let mut spans: Vec<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)> = steps
+        .iter()
+        .filter_map(|step| step.timing)
+        .map(|timing| {
+            let end = timing.started_at + chrono::Duration::from_std(timing.duration).unwrap_or_default();
+            (timing.started_at, end)
+        })
+        .collect();
+    if spans.is_empty() {
+        return None;
+    }
+    spans.sort();
+    let mut total = chrono::Duration::zero();
+    let (mut start, mut end) = spans[0];
+    for (next_start, next_end) in spans.into_iter().skip(1) {
+        if next_start > end {
+            total += end - start;
+            (start, end) = (next_start, next_end);
+        } else if next_end > end {
+            end = next_end;
+        }
+    }
+    total += end - start;
+    Some(total.to_std().unwrap_or_default())
+}
+
 impl PhaseRecord {
     fn from_report(phase: &PhaseReport) -> PhaseRecord {
         PhaseRecord {
@@ -165,6 +274,7 @@ impl PhaseRecord {
             started_at: phase.timing.map(|timing| rfc3339(timing.started_at)),
             finished_at: phase.timing.map(|timing| rfc3339(timing.finished_at)),
             duration_seconds: phase.timing.map_or(0.0, |timing| timing.duration.as_secs_f64()),
+            busy_seconds: busy(&phase.steps).map(|busy| busy.as_secs_f64()),
             target_seconds: phase.target.map(|target| target.as_secs_f64()),
             target_line: phase.target_line,
             status: phase.status,
@@ -185,6 +295,42 @@ impl RunRecord {
             .filter_map(|phase| phase.timing)
             .map(|timing| timing.duration)
             .sum();
+        RunRecord::with_setup(facts, phases, total, cancelled, setup)
+    }
+
+    /// The record of a pipelined run: its phases overlap, so the setup time is their span.
+    pub(crate) fn pipelined(
+        facts: RunFacts,
+        phases: &[PhaseReport],
+        total: Timing,
+        cancelled: bool,
+        schedule: Option<ScheduleRecord>,
+    ) -> RunRecord {
+        let timings: Vec<Timing> = phases
+            .iter()
+            .filter(|phase| phase.phase.is_setup())
+            .filter_map(|phase| phase.timing)
+            .collect();
+        let setup = match (
+            timings.iter().map(|timing| timing.started_at).min(),
+            timings.iter().map(|timing| timing.finished_at).max(),
+        ) {
+            (Some(start), Some(end)) => (end - start).to_std().unwrap_or_default(),
+            _ => Duration::ZERO,
+        };
+        let mut record = RunRecord::with_setup(facts, phases, total, cancelled, setup);
+        record.mode = "pipelined".to_owned();
+        record.schedule = schedule;
+        record
+    }
+
+    fn with_setup(
+        facts: RunFacts,
+        phases: &[PhaseReport],
+        total: Timing,
+        cancelled: bool,
+        setup: Duration,
+    ) -> RunRecord {
         let failed = phases.iter().find(|phase| phase.status == Status::Failed);
         let first_failure = failed.and_then(PhaseReport::failure);
         let over = phases.iter().any(|phase| phase.status == Status::OverTarget) || setup > facts.total_target;
@@ -219,6 +365,7 @@ impl RunRecord {
             kind_version: facts.kind_version,
             cluster_name: facts.cluster_name,
             images: facts.images,
+            mode: strict_mode(),
             started_at: rfc3339(total.started_at),
             finished_at: Some(rfc3339(total.finished_at)),
             status,
@@ -231,6 +378,8 @@ impl RunRecord {
             total_target_seconds: facts.total_target.as_secs_f64(),
             within_target: setup <= facts.total_target && !over && failed.is_none() && !cancelled,
             phases: phases.iter().map(PhaseRecord::from_report).collect(),
+            schedule: None,
+            dockerfile_findings: facts.dockerfile_findings,
             warnings: facts.warnings,
         }
     }
@@ -365,9 +514,56 @@ impl RunRecord {
             }
         };
         check("setup_seconds".to_owned(), self.setup_seconds)?;
+        if let Some(schedule) = &self.schedule {
+            let start = &schedule.cluster_start;
+            let optional = [
+                ("critical_path_seconds", schedule.critical_path_seconds),
+                ("strict_seconds", schedule.strict_seconds),
+                (
+                    "cluster_start.predicted_first_build_seconds",
+                    start.predicted_first_build_seconds,
+                ),
+                ("cluster_start.predicted_build_seconds", start.predicted_build_seconds),
+                (
+                    "cluster_start.predicted_cluster_seconds",
+                    start.predicted_cluster_seconds,
+                ),
+                (
+                    "cluster_start.predicted_latest_start_seconds",
+                    start.predicted_latest_start_seconds,
+                ),
+                ("cluster_start.planned_start_seconds", start.planned_start_seconds),
+                ("cluster_start.started_seconds", start.started_seconds),
+                ("cluster_start.ready_seconds", start.ready_seconds),
+                ("cluster_start.build_seconds", start.build_seconds),
+                ("cluster_start.cluster_seconds", start.cluster_seconds),
+                ("cluster_start.idle_seconds", start.idle_seconds),
+                ("cluster_start.margin_seconds", Some(start.margin_seconds)),
+                ("cluster_start.max_idle_seconds", Some(start.max_idle_seconds)),
+            ];
+            for (field, value) in optional {
+                if let Some(value) = value {
+                    check(format!("schedule.{field}"), value)?;
+                }
+            }
+            // Errors are signed.
+            for (field, value) in [
+                ("build_error_seconds", start.build_error_seconds),
+                ("cluster_error_seconds", start.cluster_error_seconds),
+            ] {
+                if let Some(value) = value
+                    && !(value.is_finite() && value.abs() <= MAX_SECONDS)
+                {
+                    return Err((format!("schedule.cluster_start.{field}"), value));
+                }
+            }
+        }
         check("total_target_seconds".to_owned(), self.total_target_seconds)?;
         for (index, phase) in self.phases.iter().enumerate() {
             check(format!("phases[{index}].duration_seconds"), phase.duration_seconds)?;
+            if let Some(busy) = phase.busy_seconds {
+                check(format!("phases[{index}].busy_seconds"), busy)?;
+            }
             if let Some(target) = phase.target_seconds {
                 check(format!("phases[{index}].target_seconds"), target)?;
             }

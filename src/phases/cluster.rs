@@ -51,7 +51,7 @@ pub(crate) fn steps(run: &Arc<RunContext>) -> Result<Vec<Step>, &'static str> {
         Arc::clone(run),
         plan.cluster.clone(),
         plan.report_dir.join("diagnostics"),
-        plan.poll_interval,
+        gate::poll(plan.poll_interval, plan.mode == crate::config::ScheduleMode::Pipelined),
     )])
 }
 

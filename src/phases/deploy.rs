@@ -17,6 +17,7 @@ use crate::k8s::client::{self, Session};
 use crate::k8s::diagnose;
 use crate::k8s::objects::{self, ManifestObject};
 use crate::k8s::wait::{self, NotReady, WaitOptions, WaitOutcome};
+use crate::k8s::watch as event_driven;
 use crate::model::{Failure, FailureClass};
 use crate::plan::{Plan, PlannedGroup};
 use crate::runner::{Step, StepContext, StepResult};
@@ -46,6 +47,8 @@ pub(crate) struct DeployOptions {
     /// The engine cancels the phase on the first failure: dependents of a failed group are
     /// then cancelled, not failed a second time.
     pub(crate) fail_fast: bool,
+    /// Event-driven readiness (a watch per group: `mode: pipelined`) instead of polling.
+    pub(crate) watch: bool,
 }
 
 impl DeployOptions {
@@ -61,6 +64,7 @@ impl DeployOptions {
             poll: plan.poll_interval,
             unschedulable_window: UNSCHEDULABLE_WINDOW,
             fail_fast: plan.fail_fast,
+            watch: plan.mode == crate::config::ScheduleMode::Pipelined,
         }
     }
 
@@ -276,7 +280,8 @@ async fn prepare(options: &DeployOptions, context: &StepContext) -> Result<Arc<S
     if !errors.is_empty() {
         return Err(apply_failure(&errors));
     }
-    let outcome = wait::wait(
+    let outcome = wait_for(
+        options,
         &session,
         &applied,
         WaitOptions {
@@ -284,8 +289,7 @@ async fn prepare(options: &DeployOptions, context: &StepContext) -> Result<Arc<S
             poll: options.poll,
             unschedulable_window: options.unschedulable_window,
         },
-        &context.cancel,
-        &mut |line| context.say(&line),
+        context,
     )
     .await;
     if let Some(failure) = wait_failure(&session, outcome, PREPARE_TIMEOUT, &options.report_dir).await {
@@ -308,7 +312,7 @@ async fn prepare(options: &DeployOptions, context: &StepContext) -> Result<Arc<S
             &session.client,
             &checks,
             PREPARE_TIMEOUT,
-            options.poll,
+            gate::poll(options.poll, options.watch),
             &context.cancel,
             &mut |line| context.say(&line),
         )
@@ -410,7 +414,8 @@ async fn deploy_group(
         .timeout
         .saturating_sub(started.elapsed())
         .max(Duration::from_secs(1));
-    let outcome = wait::wait(
+    let outcome = wait_for(
+        options,
         session,
         &waited_for,
         WaitOptions {
@@ -418,13 +423,28 @@ async fn deploy_group(
             poll: options.poll,
             unschedulable_window: options.unschedulable_window,
         },
-        &context.cancel,
-        &mut |line| context.say(&line),
+        context,
     )
     .await;
     match wait_failure(session, outcome, group.timeout, &options.report_dir).await {
         Some(failure) => StepResult::failed(failure),
         None => StepResult::ok(),
+    }
+}
+
+/// The one readiness wait, polling or event-driven as the mode says.
+async fn wait_for(
+    options: &DeployOptions,
+    session: &Session,
+    objects: &[Applied],
+    wait_options: WaitOptions,
+    context: &StepContext,
+) -> WaitOutcome {
+    let mut say = |line: String| context.say(&line);
+    if options.watch {
+        event_driven::wait(session, objects, wait_options, &context.cancel, &mut say).await
+    } else {
+        wait::wait(session, objects, wait_options, &context.cancel, &mut say).await
     }
 }
 

@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use crate::lint::RuleLevels;
+use crate::model::DockerfileFindings;
 use crate::plan::Plan;
 use crate::tools::{ContainerEngine, Kind};
 
@@ -27,6 +28,7 @@ pub(crate) struct RunContext {
     engine: OnceLock<Arc<ContainerEngine>>,
     kind: OnceLock<Arc<Kind>>,
     kind_version: OnceLock<String>,
+    dockerfile_findings: OnceLock<DockerfileFindings>,
     cluster_created: AtomicBool,
     /// What `services up` started, for its outputs.
     pub(crate) services: Arc<services::Started>,
@@ -41,6 +43,7 @@ impl RunContext {
             engine: OnceLock::new(),
             kind: OnceLock::new(),
             kind_version: OnceLock::new(),
+            dockerfile_findings: OnceLock::new(),
             cluster_created: AtomicBool::new(false),
             services: Arc::default(),
         }
@@ -69,6 +72,15 @@ impl RunContext {
 
     pub(crate) fn set_kind_version(&self, version: String) {
         let _ = self.kind_version.set(version);
+    }
+
+    /// What preflight's lint found (`None` before it ran).
+    pub(crate) fn dockerfile_findings(&self) -> Option<DockerfileFindings> {
+        self.dockerfile_findings.get().copied()
+    }
+
+    pub(crate) fn set_dockerfile_findings(&self, findings: DockerfileFindings) {
+        let _ = self.dockerfile_findings.set(findings);
     }
 
     /// Whether `kind create cluster` ran (a failed create is retained and may need deleting).

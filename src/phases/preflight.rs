@@ -12,7 +12,7 @@ use super::RunContext;
 use crate::files;
 use crate::k8s::{manifests, objects};
 use crate::lint;
-use crate::model::{Failure, FailureClass, Finding};
+use crate::model::{DockerfileFindings, Failure, FailureClass, Finding};
 use crate::plan::Plan;
 use crate::runner::{Step, StepContext, StepResult};
 use crate::tools::{self, Kind};
@@ -158,7 +158,13 @@ fn checks(run: &RunContext) -> Vec<CheckSpec> {
     }
     checks.push(CheckSpec {
         name: "lint",
-        run: |run| Box::pin(async move { lint_check(&run.plan, &run.lint_levels) }),
+        run: |run| {
+            Box::pin(async move {
+                let (check, counts) = lint_check(&run.plan, &run.lint_levels);
+                run.set_dockerfile_findings(counts);
+                check
+            })
+        },
     });
     if !run.plan.deploy.is_empty() {
         checks.push(CheckSpec {
@@ -200,7 +206,7 @@ fn check_steps(run: &Arc<RunContext>, checks: Vec<CheckSpec>) -> Vec<Step> {
 /// The checks that need nothing but the files (the Dockerfile lint, the manifests and their
 /// `wait_for`): what `hybrid-e2e plan` validates besides the config.
 pub(crate) fn file_checks(plan: &Plan, levels: &lint::RuleLevels) -> Vec<Check> {
-    let mut checks = vec![lint_check(plan, levels)];
+    let mut checks = vec![lint_check(plan, levels).0];
     if !plan.deploy.is_empty() {
         checks.push(manifest_check(plan));
     }
@@ -345,7 +351,8 @@ fn inotify_check() -> Check {
 
 /// Host ports a Kind config maps (`extraPortMappings[].hostPort`, `networking.apiServerPort`).
 pub(crate) fn kind_config_ports(text: &str) -> Vec<(String, u16)> {
-    let Ok(value) = serde_saphyr::from_str::<serde_json::Value>(text) else {
+    // kind reads its config with sigs.k8s.io/yaml (YAML 1.1): `hostPort: 0100` is port 64 there.
+    let Ok(Some(value)) = crate::k8s::yaml::first_document_value(text) else {
         return Vec::new();
     };
     let mut ports = Vec::new();
@@ -389,12 +396,15 @@ fn port_check(config: Option<&Path>) -> Check {
     let Some(config) = config else {
         return Check::pass("ports", "no Kind config: Kind picks a free API server port");
     };
-    let Ok(text) = std::fs::read_to_string(config) else {
-        return Check::fail(
-            "ports",
-            format!("cannot read Kind config {}", config.display()),
-            "check the path",
-        );
+    let text = match files::read_text_capped(config, files::CONFIG_LIMIT) {
+        Ok(text) => text,
+        Err(error) => {
+            return Check::fail(
+                "ports",
+                format!("cannot read the Kind config: {error}"),
+                "check the path",
+            );
+        }
     };
     let busy: Vec<String> = kind_config_ports(&text)
         .into_iter()
@@ -522,7 +532,7 @@ fn manifest_check(plan: &Plan) -> Check {
 }
 
 /// The Dockerfiles about to be built, through `hybrid-e2e lint`'s rules.
-fn lint_check(plan: &Plan, levels: &lint::RuleLevels) -> Check {
+fn lint_check(plan: &Plan, levels: &lint::RuleLevels) -> (Check, DockerfileFindings) {
     let mut failures = Vec::new();
     let mut findings = Vec::new();
     let mut warnings = 0;
@@ -553,15 +563,23 @@ fn lint_check(plan: &Plan, levels: &lint::RuleLevels) -> Check {
             }
         }
     }
+    let counts = DockerfileFindings {
+        // Each failure line is an error finding or a Dockerfile that could not be linted.
+        errors: failures.len(),
+        warnings,
+    };
     if failures.is_empty() {
         let suffix = if warnings > 0 {
             format!(", {warnings} warning(s)")
         } else {
             String::new()
         };
-        return Check::pass("lint", format!("{} Dockerfile(s) clean{suffix}", plan.images.len()));
+        return (
+            Check::pass("lint", format!("{} Dockerfile(s) clean{suffix}", plan.images.len())),
+            counts,
+        );
     }
-    Check {
+    let check = Check {
         class: FailureClass::Application,
         file: findings.first().map(|finding| finding.path.clone()),
         line: findings.first().map(|finding| finding.line),
@@ -571,7 +589,8 @@ fn lint_check(plan: &Plan, levels: &lint::RuleLevels) -> Check {
             failures.join("\n"),
             "fix the Dockerfile (`hybrid-e2e lint --fix`), suppress with a reason, or lower the rule in `lint: rules:`",
         )
-    }
+    };
+    (check, counts)
 }
 
 #[cfg(test)]
@@ -589,6 +608,9 @@ mod tests {
                 ("127.0.0.1".to_owned(), 8443)
             ]
         );
+        // YAML 1.1, as kind reads it: a leading zero is octal.
+        let octal = "kind: Cluster\nnodes:\n  - role: control-plane\n    extraPortMappings:\n      - {containerPort: 30080, hostPort: 010000}\n";
+        assert_eq!(kind_config_ports(octal), vec![("0.0.0.0".to_owned(), 4096)]);
     }
 
     #[test]

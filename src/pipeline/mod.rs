@@ -1,16 +1,22 @@
-//! The orchestrator of `hybrid-e2e run`: the schedule as a table of phases, each run through the
-//! same phase runner; teardown per `preserve`; `timings.json` written whatever happens (success,
-//! failure, Ctrl-C or SIGTERM).
+//! The orchestrator of `hybrid-e2e run`: the strict schedule as a table of phases, each run
+//! through the same phase runner — or, in `mode: pipelined`, preflight and then one dependency
+//! graph of steps (`graph.rs`, `scheduler.rs`, the just-in-time cluster start in `history.rs`);
+//! teardown per `preserve`; `timings.json` written whatever happens (success, failure, Ctrl-C or
+//! SIGTERM). `timeline.rs` is `plan`'s view of both schedules.
 
 mod facts;
+pub(crate) mod graph;
+pub(crate) mod history;
 mod schedule;
+mod scheduler;
 mod services;
+pub(crate) mod timeline;
 
 use std::sync::{Arc, Mutex};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Preserve;
+use crate::config::{Preserve, ScheduleMode};
 use crate::lint::RuleLevels;
 use crate::model::{Event, PhaseName, PhaseReport, Reporter, Reporters, RunFacts, RunRecord, Status, Stopwatch};
 use crate::phases::{self, RunContext};
@@ -95,8 +101,16 @@ pub(crate) async fn run(options: RunOptions, cancel: CancellationToken) -> RunOu
     let started = Stopwatch::start();
     let mut phases: Vec<PhaseReport> = Vec::new();
     let mut stopped = false;
+    let mut schedule = None;
     for entry in &STRICT {
         let target = plan.target(entry.phase);
+        // `mode: pipelined`: after preflight, the other phases run as one dependency graph.
+        if plan.mode == ScheduleMode::Pipelined && entry.phase == PhaseName::Build && !stopped {
+            let outcome = scheduler::run(&context, &cancel, &reporters).await;
+            phases.extend(outcome.phases);
+            schedule = outcome.schedule;
+            break;
+        }
         if stopped {
             phases.push(PhaseReport::skipped(
                 entry.phase,
@@ -158,12 +172,18 @@ pub(crate) async fn run(options: RunOptions, cancel: CancellationToken) -> RunOu
             .engine()
             .map(|engine| (engine.kind.as_str().to_owned(), engine.version.clone())),
         kind_version: context.kind_version(),
+        dockerfile_findings: context.dockerfile_findings(),
         cluster_name: plan.cluster.name.clone(),
         images: plan.images.iter().map(|image| image.reference.clone()).collect(),
         total_target: plan.targets.total,
         warnings: std::mem::take(&mut *warnings.lock().unwrap_or_else(std::sync::PoisonError::into_inner)),
     };
-    let mut record = RunRecord::new(facts, &phases, started.stop(), cancel.is_cancelled());
+    let mut record = match plan.mode {
+        ScheduleMode::Strict => RunRecord::new(facts, &phases, started.stop(), cancel.is_cancelled()),
+        ScheduleMode::Pipelined => {
+            RunRecord::pipelined(facts, &phases, started.stop(), cancel.is_cancelled(), schedule)
+        }
+    };
     if let (Some(root), Ok(cwd)) = (facts::repository_root().await, std::env::current_dir()) {
         record.relative_to(&root, &cwd);
     }

@@ -180,6 +180,7 @@ pub(crate) async fn services_up(options: RunOptions, cancel: CancellationToken) 
         images: plan.images.iter().map(|image| image.reference.clone()).collect(),
         total_target: plan.targets.total,
         warnings: std::mem::take(&mut *warnings.lock().unwrap_or_else(std::sync::PoisonError::into_inner)),
+        dockerfile_findings: context.dockerfile_findings(),
     };
     let mut record = RunRecord::new(facts, &phases, started.stop(), cancel.is_cancelled());
     if let (Some(root), Ok(cwd)) = (facts::repository_root().await, std::env::current_dir()) {

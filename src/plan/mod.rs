@@ -23,6 +23,22 @@ pub(crate) struct Overrides {
     pub(crate) concurrency: Option<usize>,
     pub(crate) apply_concurrency: Option<usize>,
     pub(crate) poll_interval: Option<Duration>,
+    pub(crate) mode: Option<ScheduleMode>,
+    /// `pipelined.history`: the directory of earlier runs' `timings.json`.
+    pub(crate) history: Option<PathBuf>,
+}
+
+/// `mode: pipelined`'s just-in-time cluster start.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct PlannedPipelined {
+    /// Where earlier runs' `timings.json` are (absolute, or relative to the working directory).
+    pub(crate) history: Option<PathBuf>,
+    /// How many of the latest runs of this config count.
+    pub(crate) history_runs: usize,
+    #[serde(serialize_with = "seconds")]
+    pub(crate) margin: Duration,
+    #[serde(serialize_with = "seconds")]
+    pub(crate) max_idle: Duration,
 }
 
 /// One image to build and load.
@@ -197,6 +213,8 @@ pub(crate) struct Plan {
     pub(crate) config_hash: String,
     pub(crate) engine: EngineChoice,
     pub(crate) mode: ScheduleMode,
+    /// The just-in-time cluster start of `mode: pipelined`.
+    pub(crate) pipelined: PlannedPipelined,
     pub(crate) concurrency: usize,
     pub(crate) fail_fast: bool,
     pub(crate) report_dir: PathBuf,
@@ -483,7 +501,16 @@ impl Plan {
             config_file: config.path.as_ref().map(|path| path.display().to_string()),
             config_hash: config.hash.clone(),
             engine: overrides.engine.unwrap_or(file.engine),
-            mode: file.mode,
+            mode: overrides.mode.unwrap_or(file.mode),
+            pipelined: PlannedPipelined {
+                history: overrides
+                    .history
+                    .clone()
+                    .or_else(|| file.pipelined.history.as_deref().map(|path| config.resolve(path))),
+                history_runs: (file.pipelined.history_runs as usize).max(1),
+                margin: file.pipelined.margin.0,
+                max_idle: file.pipelined.max_idle.0,
+            },
             concurrency: overrides.concurrency.unwrap_or(file.concurrency as usize).max(1),
             fail_fast: file.fail_fast,
             report_dir,
@@ -606,15 +633,18 @@ impl Plan {
         );
         let _ = writeln!(
             out,
-            "engine {} · up to {} steps at once per phase · {} · mode {} (DD-TEST-002)",
+            "engine {} · up to {} steps at once per phase · {} · mode {}",
             format!("{:?}", self.engine).to_lowercase(),
             self.concurrency,
-            if self.fail_fast {
-                "first failure cancels the phase"
-            } else {
-                "collect every failure"
+            match (self.mode, self.fail_fast) {
+                (ScheduleMode::Strict, true) => "first failure cancels the phase",
+                (ScheduleMode::Pipelined, true) => "a failure cancels what depends on it",
+                (_, false) => "collect every failure",
             },
-            format!("{:?}", self.mode).to_lowercase()
+            match self.mode {
+                ScheduleMode::Strict => "strict (DD-TEST-002)",
+                ScheduleMode::Pipelined => "pipelined (a dependency graph: see the schedule below)",
+            }
         );
         let _ = writeln!(out, "reports: {}", self.report_dir.display());
         let _ = writeln!(out);

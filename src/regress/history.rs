@@ -144,12 +144,19 @@ impl HistoryRun {
     /// The history line of a checked `timings.json`; `None` when its `started_at` is not a time.
     pub(crate) fn from_record(record: &RunRecord, origin: &Origin, repo_root: Option<&Path>) -> Option<HistoryRun> {
         let timestamp = epoch_seconds(&record.started_at)?;
-        let findings = record
-            .phases
-            .iter()
-            .flat_map(|phase| &phase.steps)
-            .map(|step| step.findings.len())
-            .sum();
+        // Preflight's lint counts (errors and warnings) where the record has them; records older
+        // than that field carry findings only behind a failure.
+        let findings = record.dockerfile_findings.map_or_else(
+            || {
+                record
+                    .phases
+                    .iter()
+                    .flat_map(|phase| &phase.steps)
+                    .map(|step| step.findings.len())
+                    .sum()
+            },
+            |counts| counts.errors + counts.warnings,
+        );
         Some(
             HistoryRun {
                 format_version: HISTORY_FORMAT_VERSION,

@@ -85,7 +85,7 @@ pub(crate) fn load(file: Option<&Path>, flags: &ParamFlags) -> Result<PhaseParam
         None => ParamsFile::default(),
         Some(path) => {
             let text =
-                std::fs::read_to_string(path).map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+                crate::files::read_text_capped(path, crate::files::CONFIG_LIMIT).map_err(|error| error.to_string())?;
             serde_saphyr::from_str::<ParamsFile>(&text).map_err(|error| format!("{}: {error}", path.display()))?
         }
     };

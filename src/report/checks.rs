@@ -87,7 +87,8 @@ impl CheckTarget {
 /// The PR head commit of a `pull_request` event (`GITHUB_SHA` is the merge commit there).
 fn pull_request_head() -> Option<String> {
     let path = std::env::var("GITHUB_EVENT_PATH").ok()?;
-    let event: Value = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+    let text = crate::files::read_text_capped(std::path::Path::new(&path), crate::files::EVENT_LIMIT).ok()?;
+    let event: Value = serde_json::from_str(&text).ok()?;
     event.pointer("/pull_request/head/sha")?.as_str().map(str::to_owned)
 }
 

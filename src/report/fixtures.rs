@@ -8,7 +8,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::model::{
-    Failure, FailureClass, Finding, PhaseName, PhaseReport, RunFacts, RunRecord, Status, StepReport, Timing,
+    DockerfileFindings, Failure, FailureClass, Finding, PhaseName, PhaseReport, RunFacts, RunRecord, Status,
+    StepReport, Timing,
 };
 
 /// The fixtures' clock starts here.
@@ -117,6 +118,8 @@ fn facts(run: &str, cluster: &str) -> RunFacts {
             "localhost/team/worker:e2e-0a1b2c3d".to_owned(),
         ],
         total_target: Duration::from_secs(360),
+        // One warning-level finding (e.g. a floating base-image tag) in every fixture run.
+        dockerfile_findings: Some(DockerfileFindings { errors: 0, warnings: 1 }),
         warnings: Vec::new(),
     }
 }
@@ -321,7 +324,11 @@ pub(crate) fn lint_failure() -> RunRecord {
         skipped(PhaseName::Load, 45.0, reason),
         skipped(PhaseName::Deploy, 180.0, reason),
     ];
-    record(facts("0a1b2c3d", "hybrid-e2e-0a1b2c3d"), &phases, false)
+    let facts = RunFacts {
+        dockerfile_findings: Some(DockerfileFindings { errors: 2, warnings: 1 }),
+        ..facts("0a1b2c3d", "hybrid-e2e-0a1b2c3d")
+    };
+    record(facts, &phases, false)
 }
 
 /// Ctrl-C four seconds into the builds.

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 
 use chrono::DateTime;
 
-use crate::model::{FailureClass, RunRecord, Status, StepRecord};
+use crate::model::{DockerfileFindings, FailureClass, RunRecord, Status, StepRecord};
 
 /// GitHub rejects step summaries over 1 MiB; leave room for what other steps append.
 pub(crate) const SUMMARY_BUDGET: usize = 1024 * 1024 - 16 * 1024;
@@ -226,11 +226,13 @@ fn fleet(runs: &[RunRecord]) -> String {
         status_icon(worst),
         runs.len()
     );
-    out.push_str("| Job | Status | Setup | Budget | Failed phase | Class |\n| --- | --- | ---: | ---: | --- | --- |\n");
+    out.push_str(
+        "| Job | Status | Setup | Budget | Failed phase | Class | Dockerfile findings |\n| --- | --- | ---: | ---: | --- | --- | --- |\n",
+    );
     for (run, label) in runs.iter().zip(job_labels(runs)) {
         let _ = writeln!(
             out,
-            "| `{}` | {} {} | {} | {} | {} | {} |",
+            "| `{}` | {} {} | {} | {} | {} | {} | {} |",
             inline(&label),
             status_icon(run.status),
             verdict(run.status),
@@ -238,10 +240,25 @@ fn fleet(runs: &[RunRecord]) -> String {
             duration(run.total_target_seconds),
             run.failed_phase.as_deref().unwrap_or("—"),
             run.failure_class.map_or("—", |class| class.as_str()),
+            dockerfile_findings(run.dockerfile_findings),
         );
     }
     out.push('\n');
     out
+}
+
+/// "2 errors, 1 warning"; "none"; "—" when the lint did not run.
+fn dockerfile_findings(findings: Option<DockerfileFindings>) -> String {
+    let Some(DockerfileFindings { errors, warnings }) = findings else {
+        return "—".to_owned();
+    };
+    let plural = |count: usize, what: &str| format!("{count} {what}{}", if count == 1 { "" } else { "s" });
+    match (errors, warnings) {
+        (0, 0) => "none".to_owned(),
+        (0, warnings) => plural(warnings, "warning"),
+        (errors, 0) => format!("**{}**", plural(errors, "error")),
+        (errors, warnings) => format!("**{}**, {}", plural(errors, "error"), plural(warnings, "warning")),
+    }
 }
 
 /// One run's section; `job` names it in a merged report.
@@ -290,6 +307,7 @@ fn section(blocks: &mut Vec<String>, run: &RunRecord, job: Option<&str>, detail:
     blocks.push(out);
     failures(blocks, run, detail);
     blocks.push(phase_table(run));
+    blocks.extend(pipelined(run));
     blocks.extend(critical_path(run));
     if detail < Detail::NoGantt {
         blocks.extend(gantt(run));
@@ -348,10 +366,91 @@ fn phase_table(run: &RunRecord) -> String {
     out
 }
 
+/// `mode: pipelined`: the wall time next to what the strict schedule would have taken with the
+/// same step durations, and when the cluster started against its prediction.
+fn pipelined(run: &RunRecord) -> Option<String> {
+    let schedule = run.schedule.as_ref()?;
+    let mut out = format!("**Pipelined:** setup {} wall", duration(run.setup_seconds));
+    if let Some(strict) = schedule.strict_seconds.filter(|strict| *strict > 0.0) {
+        let change = 1.0 - run.setup_seconds / strict;
+        let _ = write!(
+            out,
+            "; strict (DD-TEST-002) would have taken {} with the same step durations ({:.0}% {})",
+            duration(strict),
+            change.abs() * 100.0,
+            if change >= 0.0 { "saved" } else { "lost" }
+        );
+    }
+    if let Some(bound) = schedule.critical_path_seconds {
+        let _ = write!(out, "; critical-path bound {}", duration(bound));
+    }
+    out.push_str(".\n\n");
+    let start = &schedule.cluster_start;
+    if let Some(started) = start.started_seconds {
+        let why = match (
+            start.policy.as_str(),
+            start.predicted_build_seconds,
+            start.predicted_cluster_seconds,
+        ) {
+            ("history", Some(build), Some(cluster)) => format!(
+                "just in time from {} earlier run(s): builds predicted to end at {}, the cluster to take {}, margin {}",
+                start.history_runs,
+                duration(build),
+                duration(cluster),
+                duration(start.margin_seconds)
+            ),
+            ("no-builds", _, _) => "at once: nothing to build".to_owned(),
+            _ => "when the first build finished: no history".to_owned(),
+        };
+        let _ = write!(out, "Cluster started at {} ({why})", duration(started));
+        if let Some(ready) = start.ready_seconds {
+            let _ = write!(out, ", ready at {}", duration(ready));
+        }
+        if let Some(idle) = start.idle_seconds {
+            let _ = write!(out, ", idle {} before its first image", duration(idle));
+        }
+        let errors: Vec<String> = [
+            ("builds", start.build_error_seconds),
+            ("cluster", start.cluster_error_seconds),
+        ]
+        .iter()
+        .filter_map(|(what, error)| error.map(|error| format!("{what} {error:+.1}s")))
+        .collect();
+        if !errors.is_empty() {
+            let _ = write!(out, "; prediction error {}", errors.join(", "));
+        }
+        out.push_str(".\n\n");
+    }
+    Some(out)
+}
+
 /// Phases run one after another; within a phase, the step that finished last ends it (a deploy
 /// group that waited for its dependencies says how long). A cancelled step bounds nothing: it
-/// was stopped, not waited for.
+/// was stopped, not waited for. In a pipelined run the record names the chain of steps.
 fn critical_path(run: &RunRecord) -> Option<String> {
+    if let Some(schedule) = run
+        .schedule
+        .as_ref()
+        .filter(|schedule| !schedule.critical_path.is_empty())
+    {
+        let path: Vec<String> = schedule
+            .critical_path
+            .iter()
+            .map(|id| {
+                let (phase, step) = id.split_once('/').unwrap_or(("", id));
+                let seconds = run
+                    .phases
+                    .iter()
+                    .filter(|record| record.name == phase)
+                    .flat_map(|record| &record.steps)
+                    .find(|record| record.name == step)
+                    .map(|record| format!(" {}", duration(record.duration_seconds)))
+                    .unwrap_or_default();
+                format!("`{id}`{seconds}")
+            })
+            .collect();
+        return Some(format!("**Critical path:** {}\n\n", path.join(" → ")));
+    }
     let path: Vec<String> = run
         .phases
         .iter()
@@ -595,6 +694,44 @@ mod tests {
             failure < table && table < timeline,
             "failures, then the table, then the timeline"
         );
+    }
+
+    #[test]
+    fn a_pipelined_run_states_what_strict_would_have_taken_and_its_critical_path() {
+        let mut run = fixtures::green();
+        run.mode = "pipelined".to_owned();
+        run.setup_seconds = 14.6;
+        run.schedule = Some(crate::model::ScheduleRecord {
+            cluster_start: crate::model::ClusterStartRecord {
+                policy: "history".to_owned(),
+                history_runs: 4,
+                predicted_build_seconds: Some(12.3),
+                predicted_cluster_seconds: Some(2.6),
+                margin_seconds: 0.3,
+                started_seconds: Some(9.4),
+                ready_seconds: Some(12.1),
+                build_error_seconds: Some(0.2),
+                cluster_error_seconds: Some(0.1),
+                idle_seconds: Some(0.0),
+                ..Default::default()
+            },
+            build_slots_while_booting: 3,
+            critical_path_seconds: Some(14.5),
+            critical_path: vec!["build/api".to_owned(), "load/api".to_owned()],
+            strict_seconds: Some(20.3),
+        });
+        let text = render(&[run], 0);
+        assert!(
+            text.contains("**Pipelined:** setup 14.6s wall; strict (DD-TEST-002) would have taken 20.3s with the same step durations (28% saved); critical-path bound 14.5s."),
+            "{text}"
+        );
+        assert!(
+            text.contains("Cluster started at 9.4s (just in time from 4 earlier run(s)"),
+            "{text}"
+        );
+        assert!(text.contains("prediction error builds +0.2s, cluster +0.1s"), "{text}");
+        assert!(text.contains("**Critical path:** `build/api`"), "{text}");
+        assert_balanced(&text);
     }
 
     #[test]

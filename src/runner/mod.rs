@@ -1,6 +1,7 @@
 //! The phase runner: runs a phase's steps under a concurrency limit (started in the order
 //! given), cancels the rest on the first failure (unless `fail_fast: false`), times every step
-//! and emits events. Every phase of a run, preflight and teardown included, goes through here.
+//! and emits events. Every phase of a strict run, preflight and teardown included, goes through
+//! here; the pipelined scheduler (`pipeline::scheduler`) runs each step through [`run_one`].
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -215,20 +216,8 @@ pub(crate) async fn run_phase(
         .map(|(report, name)| report.unwrap_or_else(|| StepReport::panicked(name)))
         .collect();
     let timing = stopwatch.stop();
-    let status = if steps.iter().any(|step| step.status == Status::Failed) {
-        Status::Failed
-    } else if cancel.is_cancelled() || steps.iter().any(|step| step.status == Status::Cancelled) {
-        Status::Cancelled
-    } else if options.target.is_some_and(|target| timing.duration > target) {
-        Status::OverTarget
-    } else {
-        Status::Ok
-    };
-    let message = steps.iter().find_map(|step| {
-        step.failure
-            .as_ref()
-            .map(|failure| format!("{}: {}", step.name, failure.message))
-    });
+    let status = phase_status(&steps, cancel.is_cancelled(), options.target, timing.duration);
+    let message = phase_message(&steps);
     let report = PhaseReport {
         phase,
         timing: Some(timing),
@@ -240,6 +229,54 @@ pub(crate) async fn run_phase(
     };
     reporters.emit(Event::PhaseFinished { report: &report });
     report
+}
+
+/// A phase's status from its steps: failed if one failed, cancelled if the run or a step was,
+/// over target if it took longer than `target`, else ok.
+pub(crate) fn phase_status(
+    steps: &[StepReport],
+    cancelled: bool,
+    target: Option<Duration>,
+    duration: Duration,
+) -> Status {
+    if steps.iter().any(|step| step.status == Status::Failed) {
+        Status::Failed
+    } else if cancelled || steps.iter().any(|step| step.status == Status::Cancelled) {
+        Status::Cancelled
+    } else if target.is_some_and(|target| duration > target) {
+        Status::OverTarget
+    } else {
+        Status::Ok
+    }
+}
+
+/// A phase's message: its first failure, as `step: message`.
+pub(crate) fn phase_message(steps: &[StepReport]) -> Option<String> {
+    steps.iter().find_map(|step| {
+        step.failure
+            .as_ref()
+            .map(|failure| format!("{}: {}", step.name, failure.message))
+    })
+}
+
+/// Run one step of `phase` on its own, when a scheduler other than [`run_phase`] decides it
+/// may start (`mode: pipelined`): its log, its clock, its events, as in a phase.
+pub(crate) async fn run_one(
+    phase: PhaseName,
+    step: Step,
+    cancel: CancellationToken,
+    reporters: &Arc<Reporters>,
+    report_dir: &Path,
+) -> StepReport {
+    let context = StepContext {
+        phase,
+        name: step.name.clone(),
+        cancel,
+        log: report_dir.join(log_path(phase, &step.name)),
+        reporters: Arc::clone(reporters),
+        work_started: Arc::default(),
+    };
+    run_step(step, context).await
 }
 
 /// A step's log file, relative to the report directory.

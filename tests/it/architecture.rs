@@ -47,6 +47,11 @@ fn module_graph() -> BTreeMap<String, BTreeSet<String>> {
             }
         }
     }
+    // Only modules are nodes: `crate::dispatch` (a function of lib.rs) is not an edge.
+    let modules: BTreeSet<String> = graph.keys().cloned().collect();
+    for edges in graph.values_mut() {
+        edges.retain(|name| modules.contains(name));
+    }
     graph
 }
 

@@ -197,6 +197,21 @@ fn writing_to_a_full_stdout_fails() {
     );
 }
 
+/// `hybrid-e2e config-schema | head -c0`: a reader that went away is no error (as with `cat`).
+#[test]
+fn a_closed_pipe_on_stdout_is_not_an_error() {
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader); // closed before the child writes: its write gets EPIPE
+    let output = Command::new(env!("CARGO_BIN_EXE_hybrid-e2e"))
+        .arg("config-schema")
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(!stderr(&output).contains("panicked"), "{}", stderr(&output));
+}
+
 /// A newer `timings.json` says so instead of rendering what it does not understand.
 #[test]
 fn a_newer_report_format_is_refused_with_the_fix() {

@@ -5,6 +5,7 @@ mod action_image;
 mod architecture;
 mod bad_input;
 mod lint_cli;
+mod pipelined;
 mod real_engines;
 mod regress_cli;
 mod run_cli;

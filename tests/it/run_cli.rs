@@ -518,9 +518,14 @@ fn a_forbidden_check_run_is_a_notice_and_the_token_never_shows() {
 fn manifests_that_would_run_the_wrong_image_or_wait_for_nothing_stop_the_run_before_any_build() {
     let files = [
         ("Dockerfile", format!("FROM {BASE_IMAGE}\nRUN echo it-manifest > /id\n")),
+        // The config's first manifest is clean: the failure must not be anchored here.
         (
-            "deploy/app.yaml",
-            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: app}\nspec:\n  template:\n    spec:\n      containers:\n        - {name: app, image: \"it-manifest/app:1\"}\n".to_owned(),
+            "deploy/00-namespace.yaml",
+            "apiVersion: v1\nkind: Namespace\nmetadata: {name: apps}\n".to_owned(),
+        ),
+        (
+            "deploy/10-app.yaml",
+            "# the service\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {a: b}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: app}\nspec:\n  template:\n    spec:\n      containers:\n        - {name: app, image: \"it-manifest/app:1\"}\n".to_owned(),
         ),
     ];
     let files: Vec<(&str, &str)> = files.iter().map(|(path, body)| (*path, body.as_str())).collect();
@@ -538,14 +543,15 @@ fn manifests_that_would_run_the_wrong_image_or_wait_for_nothing_stop_the_run_bef
         .expect("manifests check")
         .clone();
     assert_eq!(manifests["status"], "failed", "{}", stderr(&output));
-    // The failure points at the broken manifest, not at the config's first manifest.
-    assert_eq!(manifests["file"], "deploy/app.yaml", "{manifests}");
-    assert_eq!(manifests["line"], 1, "{manifests}");
+    // The failure points at the broken object (third document, line 8 of the second file), not
+    // at the config's first manifest.
+    assert_eq!(manifests["file"], "deploy/10-app.yaml", "{manifests}");
+    assert_eq!(manifests["line"], 8, "{manifests}");
     let findings = manifests["findings"].as_array().expect("findings");
     assert_eq!(findings.len(), 2, "{manifests}");
     assert_eq!(
         (findings[0]["path"].as_str(), findings[0]["line"].as_u64()),
-        (Some("deploy/app.yaml"), Some(1))
+        (Some("deploy/10-app.yaml"), Some(8))
     );
     assert!(
         findings[0]["message"]
@@ -1247,4 +1253,127 @@ fn colour_is_off_on_a_terminal_when_asked() {
         !sgr(&on_a_terminal("run", &[("HYBRID_E2E_COLOR", "never")])),
         "HYBRID_E2E_COLOR"
     );
+}
+
+/// Every committed `timings.json` fixture follows from its own timeline: the setup is the sum of
+/// its phases (strict), every phase spans its steps, every duration is its timestamps' difference,
+/// and two fixtures never share a cluster name (a merge would give both runs one suite name).
+#[test]
+fn committed_report_fixtures_follow_from_their_own_timeline() {
+    use chrono::DateTime;
+    let seconds = |value: &serde_json::Value| {
+        DateTime::parse_from_rfc3339(value.as_str().expect("a timestamp"))
+            .expect("RFC 3339")
+            .timestamp_millis() as f64
+            / 1000.0
+    };
+    let fixtures = crate::support::repo().join("tests/fixtures/reports");
+    let mut clusters = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir(&fixtures).expect("fixtures") {
+        let path = entry.expect("entry").path().join("timings.json");
+        let record: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("JSON");
+        let name = path.display().to_string();
+        assert!(
+            clusters.insert(record["cluster_name"].to_string()),
+            "{name}: cluster name reused"
+        );
+        let phases = record["phases"].as_array().expect("phases");
+        let sum: f64 = phases
+            .iter()
+            .map(|phase| phase["duration_seconds"].as_f64().expect("duration"))
+            .sum();
+        let setup = record["setup_seconds"].as_f64().expect("setup_seconds");
+        assert!((setup - sum).abs() < 1e-6, "{name}: setup {setup} s, phases {sum} s");
+        let span = seconds(&record["finished_at"]) - seconds(&record["started_at"]);
+        assert!(
+            (span - setup).abs() < 1e-3,
+            "{name}: {span} s between start and finish, setup {setup} s"
+        );
+        for phase in phases {
+            let (start, finish) = (seconds(&phase["started_at"]), seconds(&phase["finished_at"]));
+            let duration = phase["duration_seconds"].as_f64().expect("duration");
+            assert!(
+                (finish - start - duration).abs() < 1e-3,
+                "{name}: phase {}",
+                phase["name"]
+            );
+            for step in phase["steps"].as_array().expect("steps") {
+                let (step_start, step_finish) = (seconds(&step["started_at"]), seconds(&step["finished_at"]));
+                assert!(
+                    step_start >= start && step_finish <= finish,
+                    "{name}: step {} outside its phase",
+                    step["name"]
+                );
+                let step_duration = step["duration_seconds"].as_f64().expect("duration");
+                assert!(
+                    (step_finish - step_start - step_duration).abs() < 1e-3,
+                    "{name}: step {}",
+                    step["name"]
+                );
+            }
+        }
+    }
+    assert!(clusters.len() >= 2, "the merge fixtures are there");
+}
+
+/// The building blocks of `manifests/` (PostgreSQL, Redis, the migrations Job and its ConfigMap,
+/// the DD-TEST-001 Kind config) as a user references them: every object is accepted by the fake
+/// API server's validation and the groups become ready through the deploy phase, the migrations
+/// only after the databases.
+#[test]
+fn the_building_blocks_apply_and_become_ready_through_the_deploy_phase() {
+    let repo = crate::support::repo();
+    let read = |relative: &str| std::fs::read_to_string(repo.join(relative)).expect("building block");
+    let files: Vec<(&str, String)> = vec![
+        ("Dockerfile", format!("FROM {BASE_IMAGE}\nRUN echo it-blocks > /id\n")),
+        ("manifests/kind/cluster.yaml", read("manifests/kind/cluster.yaml")),
+        ("manifests/postgres.yaml", read("manifests/postgres.yaml")),
+        ("manifests/redis.yaml", read("manifests/redis.yaml")),
+        ("manifests/migrations-job.yaml", read("manifests/migrations-job.yaml")),
+        (
+            "manifests/migrations-configmap.example.yaml",
+            read("manifests/migrations-configmap.example.yaml"),
+        ),
+    ];
+    let files: Vec<(&str, &str)> = files.iter().map(|(path, body)| (*path, body.as_str())).collect();
+    let script = fake_apiserver::Script::default().pullable(&[
+        "docker.io/library/postgres:16-alpine",
+        "docker.io/library/redis:7-alpine",
+    ]);
+    let project = Project::with_script(
+        "version: 1\nimages:\n  - {name: app, image: it-blocks/app:1, dockerfile: Dockerfile}\ncluster:\n  config: manifests/kind/cluster.yaml\ndeploy:\n  - name: deps\n    manifests: [manifests/postgres.yaml, manifests/redis.yaml]\n  - name: migrations\n    manifests: [manifests/migrations-job.yaml, manifests/migrations-configmap.example.yaml]\n    depends_on: [deps]\n",
+        &files,
+        script,
+    );
+    let output = project.run(&["run", "--preserve", "never"], &[]);
+    let timings = project.timings();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let deploy = phase(&timings, "deploy");
+    let step = |name: &str| {
+        deploy["steps"]
+            .as_array()
+            .and_then(|steps| steps.iter().find(|step| step["name"] == name))
+            .cloned()
+            .unwrap_or_else(|| panic!("step {name}: {deploy}"))
+    };
+    assert_eq!(step("deps")["status"], "ok", "{deploy}");
+    assert_eq!(step("migrations")["status"], "ok", "{deploy}");
+    // The migrations waited for the databases (their clock is their own work, the wait apart).
+    assert!(
+        step("migrations")["waited_seconds"].as_f64().unwrap_or(0.0) > 0.0,
+        "{deploy}"
+    );
+    for (api_version, kind, name) in [
+        ("apps/v1", "Deployment", "postgres"),
+        ("apps/v1", "Deployment", "redis"),
+        ("v1", "Service", "postgres"),
+        ("v1", "Secret", "postgres"),
+        ("batch/v1", "Job", "datastorage-migrations"),
+    ] {
+        assert!(
+            project.api.object(api_version, kind, Some("default"), name).is_some(),
+            "{kind}/{name} applied"
+        );
+    }
 }

@@ -130,6 +130,12 @@ pub(crate) fn parse_documents(text: &str) -> Result<Vec<Document>, YamlError> {
     Ok(documents)
 }
 
+/// The first document of `text` as sigs.k8s.io/yaml reads it (YAML 1.1 scalars, as kubectl):
+/// how `kind` reads its `--config`. `None` for an empty file.
+pub(crate) fn first_document_value(text: &str) -> Result<Option<Value>, YamlError> {
+    Ok(parse_documents(text)?.into_iter().next().map(|document| document.value))
+}
+
 /// [`parse_documents`] then [`objects::kubectl_objects`]: the objects `kubectl apply -f` would
 /// send, in order.
 pub(crate) fn read_manifest(text: &str) -> Result<Vec<Document>, YamlError> {

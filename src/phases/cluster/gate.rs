@@ -15,6 +15,15 @@ use tokio_util::sync::CancellationToken;
 use crate::k8s::client::REQUEST_TIMEOUT;
 use crate::k8s::readiness::{self, Context, Readiness};
 
+/// How often the gate looks in `mode: pipelined`, where readiness is event-driven and the gate's
+/// few reads must not add a polling interval to the critical path.
+const PIPELINED_POLL: Duration = Duration::from_millis(50);
+
+/// The gate's polling interval: `poll`, or at most [`PIPELINED_POLL`] when `pipelined`.
+pub(crate) fn poll(poll: Duration, pipelined: bool) -> Duration {
+    if pipelined { poll.min(PIPELINED_POLL) } else { poll }
+}
+
 /// What the gate checks.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct GateChecks {

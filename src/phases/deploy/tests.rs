@@ -33,6 +33,8 @@ struct Deploy {
     crd_files: Vec<PathBuf>,
     apply_concurrency: usize,
     fail_fast: bool,
+    /// Event-driven readiness (`mode: pipelined`).
+    watch: bool,
 }
 
 impl Deploy {
@@ -48,6 +50,7 @@ impl Deploy {
             crd_files: Vec::new(),
             apply_concurrency: 16,
             fail_fast: true,
+            watch: false,
         }
     }
 
@@ -79,6 +82,7 @@ impl Deploy {
             poll: Duration::from_millis(50),
             unschedulable_window: Duration::from_millis(300),
             fail_fast: self.fail_fast,
+            watch: self.watch,
         };
         let steps = group_steps(options);
         let phase_options = PhaseOptions {
@@ -783,5 +787,173 @@ fn a_stale_resource_version_is_a_conflict_with_the_fix() {
         failure.hint.as_deref().unwrap_or("").contains("resourceVersion"),
         "{:?}",
         failure.hint
+    );
+}
+
+/// One scenario, as `(statuses, failure class, the failure message up to its first `:`)`.
+type Outcome = (Vec<(String, Status)>, Option<FailureClass>, Option<String>);
+
+fn outcome(report: &PhaseReport) -> Outcome {
+    let failure = report.failure();
+    (
+        statuses(report),
+        failure.map(|(_, failure)| failure.class),
+        failure.map(|(_, failure)| failure.message.split(':').next().unwrap_or("").to_owned()),
+    )
+}
+
+/// The event-driven wait (`mode: pipelined`) reaches the polling wait's outcome on every
+/// scripted readiness story: ready in dependency order, a crash loop, an image never loaded,
+/// a failing probe (timeout), an unschedulable pod, a failed Job, a CRD and its custom resource.
+#[test]
+fn the_event_driven_wait_reaches_the_polling_waits_outcomes() {
+    let job = "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: migrate\n  namespace: team\nspec:\n  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n        - name: migrate\n          image: localhost/team/migrate:e2e\n          imagePullPolicy: Never\n".to_owned();
+    let crd = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: widgets.example.com\nspec:\n  group: example.com\n  scope: Namespaced\n  names: {plural: widgets, singular: widget, kind: Widget, listKind: WidgetList}\n  versions:\n    - name: v1\n      served: true\n      storage: true\n      schema:\n        openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}\n".to_owned();
+    let widget =
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w1, namespace: team}\nspec: {size: 3}\n".to_owned();
+    type Scenario = (
+        &'static str,
+        Script,
+        Vec<(&'static str, String)>,
+        Vec<(&'static str, &'static [&'static str])>,
+        Duration,
+    );
+    let scenarios: Vec<Scenario> = vec![
+        (
+            "ready in order",
+            script(&[
+                ("db", Behaviour::ReadyAfter(Duration::from_millis(300))),
+                ("api", Behaviour::ReadyAfter(Duration::from_millis(100))),
+            ]),
+            vec![
+                (
+                    "db.yaml",
+                    format!("{}---\n{}", deployment("db", "team"), service("db", "team")),
+                ),
+                ("api.yaml", deployment("api", "team")),
+            ],
+            vec![("db", &[]), ("api", &["db"])],
+            Duration::from_secs(20),
+        ),
+        (
+            "crash loop",
+            script(&[(
+                "api",
+                Behaviour::CrashLoop {
+                    exit_code: 3,
+                    log: vec!["boom".to_owned()],
+                },
+            )]),
+            vec![("api.yaml", deployment("api", "team"))],
+            vec![("api", &[])],
+            Duration::from_secs(60),
+        ),
+        (
+            "never loaded",
+            Script::default(),
+            vec![("api.yaml", deployment("api", "team"))],
+            vec![("api", &[])],
+            Duration::from_secs(60),
+        ),
+        (
+            "failing probe",
+            script(&[("api", Behaviour::ReadinessProbeFailing)]),
+            vec![("api.yaml", deployment("api", "team"))],
+            vec![("api", &[])],
+            Duration::from_secs(2),
+        ),
+        (
+            "unschedulable",
+            script(&[("api", Behaviour::Unschedulable)]),
+            vec![("api.yaml", deployment("api", "team"))],
+            vec![("api", &[])],
+            Duration::from_secs(60),
+        ),
+        (
+            "failed job",
+            script(&[("migrate", Behaviour::JobFails)]),
+            vec![("job.yaml", job)],
+            vec![("job", &[])],
+            Duration::from_secs(20),
+        ),
+        (
+            "crd",
+            script(&[(
+                "widgets.example.com",
+                Behaviour::CrdEstablishedAfter(Duration::from_millis(400)),
+            )]),
+            vec![("crd.yaml", crd), ("widget.yaml", widget)],
+            vec![("widget", &[])],
+            Duration::from_secs(20),
+        ),
+    ];
+    for (name, script, files, groups, timeout) in scenarios {
+        let mut outcomes = Vec::new();
+        for watch in [false, true] {
+            let api = FakeApiServer::start(script.clone());
+            let mut deploy = Deploy::new(&files);
+            for (group, depends_on) in &groups {
+                let file = files
+                    .iter()
+                    .map(|(file, _)| *file)
+                    .find(|file| file.starts_with(group) && !file.starts_with("crd"))
+                    .expect("a file per group");
+                deploy = deploy.group(group, &[file], depends_on, timeout);
+            }
+            if files.iter().any(|(file, _)| *file == "crd.yaml") {
+                deploy.crd_files = vec![deploy.dir.path().join("crd.yaml")];
+            }
+            deploy.watch = watch;
+            let report = deploy.run(&api);
+            // A watcher lists first (and may decide from that list alone), then watches.
+            let watcher_requests = api
+                .requests()
+                .iter()
+                .filter(|request| request.query.contains("limit=500") || request.query.contains("watch=true"))
+                .count();
+            assert_eq!(watcher_requests > 0, watch, "{name}: watch {watch}");
+            outcomes.push(outcome(&report));
+        }
+        assert_eq!(outcomes[0], outcomes[1], "{name}: polling vs watching");
+    }
+}
+
+/// With a watch per group a dependent's first apply follows its dependency's readiness within
+/// milliseconds (a 1 s poll would add up to a second), and a dropped watch is resumed.
+#[test]
+fn with_watches_a_dependent_applies_moments_after_its_dependency_is_ready() {
+    let delay = Duration::from_millis(400);
+    let mut script = script(&[
+        ("db", Behaviour::ReadyAfter(delay)),
+        ("api", Behaviour::ReadyAfter(Duration::from_millis(50))),
+    ]);
+    script.drop_watches_after = Some(Duration::from_millis(150));
+    let api = FakeApiServer::start(script);
+    let mut deploy = Deploy::new(&[
+        ("db.yaml", deployment("db", "team")),
+        ("api.yaml", deployment("api", "team")),
+    ])
+    .group("db", &["db.yaml"], &[], Duration::from_secs(20))
+    .group("api", &["api.yaml"], &["db"], Duration::from_secs(20));
+    deploy.watch = true;
+    let report = deploy.run(&api);
+    assert_eq!(report.status, Status::Ok, "{:#?}", report.failure());
+    let ready = api
+        .applied_at("apps/v1", "Deployment", Some("team"), "db")
+        .expect("db applied")
+        + delay;
+    let dependent = api
+        .requests()
+        .iter()
+        .find(|request| request.method == "PATCH" && request.path.ends_with("/deployments/api"))
+        .expect("api applied")
+        .at;
+    let latency = dependent.saturating_duration_since(ready);
+    assert!(dependent >= ready, "never before its dependency is ready");
+    assert!(latency < Duration::from_millis(150), "detection latency {latency:?}");
+    assert!(
+        api.watch_requests() >= 3,
+        "watches dropped every 150 ms were resumed: {}",
+        api.watch_requests()
     );
 }

@@ -35,7 +35,13 @@ pub(super) fn checks(run: &RunContext) -> Vec<CheckSpec> {
     if !run.plan.images.is_empty() {
         checks.push(CheckSpec {
             name: "lint",
-            run: |run| Box::pin(async move { lint_check(&run.plan, &run.lint_levels) }),
+            run: |run| {
+                Box::pin(async move {
+                    let (check, counts) = lint_check(&run.plan, &run.lint_levels);
+                    run.set_dockerfile_findings(counts);
+                    check
+                })
+            },
         });
     }
     checks

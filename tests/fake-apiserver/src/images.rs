@@ -84,6 +84,7 @@ pub(crate) struct ImageProblem {
 }
 
 /// What the node has and what can be pulled.
+#[derive(Clone)]
 pub(crate) struct Images {
     pub(crate) present: BTreeSet<String>,
     pub(crate) pullable: BTreeSet<String>,

@@ -1,10 +1,14 @@
 //! An in-process Kubernetes API server on loopback for hybrid-e2e's tests and benchmarks.
 //!
 //! It speaks the endpoints the deploy phase uses — discovery (aggregated and per-group), server-side
-//! apply with strict field validation, get and list (label and field selectors), pod logs and
-//! events — and plays scripted status timelines. Every object it returns is built as the API's JSON
-//! and round-trips through the `k8s-openapi` type of its kind, so shapes are the API's own. Status is
-//! computed when an object is read, from the time since its last apply: no timers.
+//! apply with strict field validation, get and list (label and field selectors, `limit`/`continue`
+//! pages), watches
+//! (`watch=true` from a `resourceVersion`, bookmarks, `timeoutSeconds`, 410 for a version older than
+//! its event log, scripted resets: [`watch`]), pod logs and events — and plays scripted status
+//! timelines. Every object it returns is built as the API's JSON and round-trips through the
+//! `k8s-openapi` type of its kind, so shapes are the API's own. Status is computed when an object is
+//! read, from the time since its last apply; while a watch is open, changes are materialised every
+//! few milliseconds into resourceVersions and watch events.
 //!
 //! It is as strict as a real API server for what our users apply ([`validation`]): list entries
 //! without their key and undeclared fields fail the typed patch (500), a fractional number in an
@@ -23,6 +27,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -40,9 +45,11 @@ use serde_json::{Value, json};
 
 mod images;
 mod validation;
+mod watch;
 
 pub use validation::ManagerOperation;
 use validation::Managers;
+pub use watch::LoggedEvent;
 
 const TIMESTAMP: &str = "2026-11-22T10:00:00Z";
 /// How long after its pod starts the kubelet reports a failed pull as `ImagePullBackOff`.
@@ -95,6 +102,9 @@ pub struct Script {
     pub pullable_images: Vec<String>,
     /// Objects that exist before the test, with the field manager that wrote them.
     pub existing: Vec<Owned>,
+    /// Watch connections are reset (no clean end) this long after they start: clients must
+    /// reconnect from the last resourceVersion they saw.
+    pub drop_watches_after: Option<Duration>,
 }
 
 /// An object some other field manager wrote (for conflicts).
@@ -124,6 +134,7 @@ impl Default for Script {
             kind_state: None,
             pullable_images: Vec::new(),
             existing: Vec::new(),
+            drop_watches_after: None,
         }
     }
 }
@@ -152,6 +163,8 @@ pub struct RecordedRequest {
     pub query: String,
     pub content_type: Option<String>,
     pub accept: Option<String>,
+    /// When it arrived.
+    pub at: Instant,
 }
 
 /// A served resource.
@@ -309,6 +322,11 @@ struct State {
     max_applies_in_flight: usize,
     applied_once: bool,
     dropped: usize,
+    /// What watches have been told: every object's last view and its resourceVersion, the
+    /// event log, open watches (see `watch.rs`).
+    watch: watch::WatchState,
+    /// The node's images, cached while one materialisation computes every view.
+    image_cache: std::cell::RefCell<Option<images::Images>>,
 }
 
 fn hash(text: &str) -> String {
@@ -337,6 +355,8 @@ impl State {
             max_applies_in_flight: 0,
             applied_once: false,
             dropped: 0,
+            watch: watch::WatchState::default(),
+            image_cache: std::cell::RefCell::new(None),
         };
         let started = state.started;
         for namespace in ["default", "kube-system", "kube-public", "kube-node-lease"] {
@@ -447,13 +467,15 @@ impl State {
         };
         let managers = previous.map(|old| old.managers).unwrap_or_default();
         self.objects.insert(
-            key,
+            key.clone(),
             Stored {
                 value,
                 applied_at,
                 managers,
             },
         );
+        // Watches see the write at its own resourceVersion.
+        self.record_write(&key, version.parse().unwrap_or(self.resource_version), at);
         created
     }
 
@@ -603,6 +625,17 @@ impl State {
 
     /// `default` ServiceAccounts of namespaces created by apply, once the controller "made" them.
     fn default_service_accounts(&self, namespace: Option<&str>) -> Vec<Value> {
+        self.default_service_accounts_untyped(namespace)
+            .into_iter()
+            .map(|account| {
+                let mut account = typed(account);
+                self.stamp(&mut account);
+                account
+            })
+            .collect()
+    }
+
+    fn default_service_accounts_untyped(&self, namespace: Option<&str>) -> Vec<Value> {
         self.objects
             .iter()
             .filter(|((_, kind, _, name), stored)| {
@@ -617,14 +650,21 @@ impl State {
                     && namespace.is_none_or(|namespace| namespace == name)
             })
             .map(|((_, _, _, name), _)| {
-                typed(json!({"apiVersion": "v1", "kind": "ServiceAccount",
-                    "metadata": {"name": "default", "namespace": name, "uid": format!("uid-sa-{name}"), "resourceVersion": "1", "creationTimestamp": TIMESTAMP}}))
+                json!({"apiVersion": "v1", "kind": "ServiceAccount",
+                    "metadata": {"name": "default", "namespace": name, "uid": format!("uid-sa-{name}"), "resourceVersion": "1", "creationTimestamp": TIMESTAMP}})
             })
             .collect()
     }
 
-    /// The object with its status as of now.
+    /// The object with its status as of now, its resourceVersion the last one watches saw.
     fn view(&self, stored: &Stored) -> Value {
+        let mut value = typed(self.view_untyped(stored));
+        self.stamp(&mut value);
+        value
+    }
+
+    /// [`State::view`] before its trip through the typed API (cheap enough to compare often).
+    fn view_untyped(&self, stored: &Stored) -> Value {
         let mut value = stored.value.clone();
         let kind = value["kind"].as_str().unwrap_or("").to_owned();
         let name = value["metadata"]["name"].as_str().unwrap_or("").to_owned();
@@ -716,11 +756,18 @@ impl State {
         if let Some(status) = status {
             value["status"] = status;
         }
-        typed(value)
+        value
     }
 
     /// What the node has (node image, loaded by the test or by the fake kind) and can pull.
     fn images(&self) -> images::Images {
+        if let Some(cached) = self.image_cache.borrow().as_ref() {
+            return cached.clone();
+        }
+        self.images_now()
+    }
+
+    fn images_now(&self) -> images::Images {
         let mut present: std::collections::BTreeSet<String> = self
             .script
             .node_images
@@ -841,6 +888,17 @@ impl State {
 
     /// Pods of every workload (and of CoreDNS) in `namespace`.
     fn workload_pods(&self, namespace: Option<&str>) -> Vec<Value> {
+        self.workload_pods_untyped(namespace)
+            .into_iter()
+            .map(|pod| {
+                let mut pod = typed(pod);
+                self.stamp(&mut pod);
+                pod
+            })
+            .collect()
+    }
+
+    fn workload_pods_untyped(&self, namespace: Option<&str>) -> Vec<Value> {
         let mut pods = Vec::new();
         for ((api_version, kind, object_namespace, name), stored) in &self.objects {
             if !matches!(
@@ -881,7 +939,7 @@ impl State {
                     pod["spec"]["restartPolicy"] = json!("Never");
                 }
                 pod["status"] = self.pod_status(&pod, &behaviour, stored.applied_at.elapsed(), index);
-                pods.push(typed(pod));
+                pods.push(pod);
             }
         }
         pods
@@ -1247,13 +1305,13 @@ fn group_list(resources: &[Resource]) -> Value {
     value
 }
 
-type Answer = Result<Response<Full<Bytes>>, std::io::Error>;
+type Answer = Result<Response<BoxBody<Bytes, std::io::Error>>, std::io::Error>;
 
 fn respond(code: StatusCode, content_type: &str, body: Vec<u8>) -> Answer {
     Ok(Response::builder()
         .status(code)
         .header("content-type", content_type)
-        .body(Full::new(Bytes::from(body)))
+        .body(Full::new(Bytes::from(body)).map_err(|never| match never {}).boxed())
         .expect("response"))
 }
 
@@ -1315,7 +1373,7 @@ fn route(state: &State, segments: &[&str]) -> Result<Target, (StatusCode, Value)
     })
 }
 
-async fn handle(state: Arc<Mutex<State>>, request: Request<Incoming>) -> Answer {
+async fn handle(state: Arc<Mutex<State>>, wake: Arc<tokio::sync::Notify>, request: Request<Incoming>) -> Answer {
     let method = request.method().as_str().to_owned();
     let path = request.uri().path().to_owned();
     let query = request.uri().query().unwrap_or("").to_owned();
@@ -1332,6 +1390,7 @@ async fn handle(state: Arc<Mutex<State>>, request: Request<Incoming>) -> Answer 
         query: query.clone(),
         content_type: header("content-type"),
         accept: header("accept"),
+        at: Instant::now(),
     };
     let accept = recorded.accept.clone().unwrap_or_default();
     let content_type = recorded.content_type.clone().unwrap_or_default();
@@ -1396,6 +1455,13 @@ async fn handle(state: Arc<Mutex<State>>, request: Request<Incoming>) -> Answer 
             _ => {}
         }
     }
+    if method == "GET"
+        && parameters
+            .get("watch")
+            .is_some_and(|watch| watch == "true" || watch == "1")
+    {
+        return watch::serve(&state, &wake, &segments, &parameters);
+    }
     let answer = match method.as_str() {
         "GET" => read(&lock(&state), &segments, &parameters),
         "PATCH" => apply(&state, &segments, &parameters, &content_type, &body).await,
@@ -1422,16 +1488,6 @@ fn read(
     segments: &[&str],
     parameters: &HashMap<String, String>,
 ) -> Result<(StatusCode, Reply), (StatusCode, Value)> {
-    if parameters
-        .get("watch")
-        .is_some_and(|watch| watch == "true" || watch == "1")
-    {
-        return Err(status_error(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "MethodNotAllowed",
-            "the fake API server does not watch; poll",
-        ));
-    }
     let target = route(state, segments)?;
     let namespace = target.namespace.as_deref();
     match (&target.name, target.subresource.as_deref()) {
@@ -1473,11 +1529,47 @@ fn read(
                     item
                 })
                 .collect();
+            // Pages: `limit`, then `continue` with the token the previous page gave (its offset
+            // and the list's resourceVersion, as the real server encodes them opaquely).
+            let (offset, version) = match parameters.get("continue").filter(|token| !token.is_empty()) {
+                Some(token) => {
+                    let parsed = token
+                        .split_once(':')
+                        .and_then(|(offset, version)| Some((offset.parse::<usize>().ok()?, version.to_owned())));
+                    match parsed {
+                        Some(parsed) => parsed,
+                        None => {
+                            return Err(status_error(
+                                StatusCode::BAD_REQUEST,
+                                "BadRequest",
+                                "continue key is not valid: invalid continue token",
+                            ));
+                        }
+                    }
+                }
+                None => (0, state.resource_version.to_string()),
+            };
+            let limit = parameters
+                .get("limit")
+                .and_then(|limit| limit.parse::<usize>().ok())
+                .filter(|limit| *limit > 0)
+                .unwrap_or(usize::MAX);
+            let end = offset.saturating_add(limit).min(items.len());
+            let mut metadata = json!({"resourceVersion": version});
+            if end < items.len() {
+                metadata["continue"] = json!(format!("{end}:{version}"));
+                metadata["remainingItemCount"] = json!(items.len() - end);
+            }
+            let page: Vec<Value> = items
+                .into_iter()
+                .skip(offset)
+                .take(end.saturating_sub(offset))
+                .collect();
             Ok((
                 StatusCode::OK,
                 Reply::Json(
                     json!({"apiVersion": target.resource.api_version(), "kind": format!("{}List", target.resource.kind),
-                    "metadata": {"resourceVersion": state.resource_version.to_string()}, "items": items}),
+                    "metadata": metadata, "items": page}),
                 ),
             ))
         }
@@ -1690,7 +1782,7 @@ fn apply_locked(
     }
     // 5. Storage: a resourceVersion in the body is a precondition (a create wipes it).
     if let (Some(old), Some(version)) = (&old, value["metadata"]["resourceVersion"].as_str())
-        && old.value["metadata"]["resourceVersion"].as_str() != Some(version)
+        && state.current_version(&key, &old.value).as_deref() != Some(version)
     {
         let mut status = status_error(
             StatusCode::CONFLICT,
@@ -1732,6 +1824,7 @@ impl FakeApiServer {
         let state = Arc::new(Mutex::new(State::new(script)));
         let (shutdown, mut stop) = tokio::sync::oneshot::channel::<()>();
         let served = Arc::clone(&state);
+        let wake = Arc::new(tokio::sync::Notify::new());
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
@@ -1739,6 +1832,7 @@ impl FakeApiServer {
                 .build()
                 .expect("runtime");
             runtime.block_on(async move {
+                tokio::spawn(watch::materialise_while_watched(Arc::clone(&served), Arc::clone(&wake)));
                 let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
                 loop {
                     let accepted = tokio::select! {
@@ -1747,8 +1841,9 @@ impl FakeApiServer {
                     };
                     let Ok((stream, _)) = accepted else { continue };
                     let state = Arc::clone(&served);
+                    let wake = Arc::clone(&wake);
                     tokio::spawn(async move {
-                        let service = service_fn(move |request| handle(Arc::clone(&state), request));
+                        let service = service_fn(move |request| handle(Arc::clone(&state), Arc::clone(&wake), request));
                         let _ = http1::Builder::new()
                             .serve_connection(TokioIo::new(stream), service)
                             .await;
@@ -1781,6 +1876,36 @@ impl FakeApiServer {
     /// Every request so far, in arrival order.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         lock(&self.state).requests.clone()
+    }
+
+    /// When `name` (of `api_version`/`kind`, in `namespace`) was last applied with a changed spec:
+    /// the start of its scripted timeline.
+    pub fn applied_at(&self, api_version: &str, kind: &str, namespace: Option<&str>, name: &str) -> Option<Instant> {
+        let key = (
+            api_version.to_owned(),
+            kind.to_owned(),
+            namespace.unwrap_or("").to_owned(),
+            name.to_owned(),
+        );
+        lock(&self.state).objects.get(&key).map(|stored| stored.applied_at)
+    }
+
+    /// Every watch event the server has logged (writes and status changes), oldest first.
+    pub fn event_log(&self) -> Vec<LoggedEvent> {
+        lock(&self.state).watch.log.iter().cloned().collect()
+    }
+
+    /// How many watch requests arrived (reconnects included).
+    pub fn watch_requests(&self) -> usize {
+        self.requests()
+            .iter()
+            .filter(|request| {
+                request
+                    .query
+                    .split('&')
+                    .any(|pair| pair == "watch=true" || pair == "watch=1")
+            })
+            .count()
     }
 
     /// The most apply requests that were in flight at once.

@@ -355,7 +355,227 @@ fn lists_carry_no_item_kinds_and_filter_by_labels() {
     )
     .json();
     assert_eq!(by_name["items"].as_array().expect("items").len(), 1);
-    assert_eq!(get(&api, "/api/v1/namespaces/team/pods?watch=true").code, 405);
+    // Pages, as a watcher's first list asks for them.
+    let first = get(&api, "/api/v1/namespaces/team/pods?limit=2").json();
+    assert_eq!(first["items"].as_array().map(Vec::len), Some(2));
+    let token = first["metadata"]["continue"]
+        .as_str()
+        .expect("a continue token")
+        .to_owned();
+    let rest = get(&api, &format!("/api/v1/namespaces/team/pods?limit=2&continue={token}")).json();
+    let total = get(&api, "/api/v1/namespaces/team/pods").json()["items"]
+        .as_array()
+        .map_or(0, Vec::len);
+    assert_eq!(rest["items"].as_array().map(Vec::len), Some(total - 2));
+    assert_eq!(
+        rest["metadata"]["resourceVersion"],
+        first["metadata"]["resourceVersion"]
+    );
+    assert!(rest["metadata"].get("continue").is_none());
+    let mut watch = Watch::open(
+        &api,
+        "/api/v1/namespaces/team/pods?watch=true&labelSelector=app%21%3Dapi&timeoutSeconds=5",
+    );
+    let added = watch.events_until(Duration::from_secs(2), |events| events.len() >= 2);
+    assert_eq!(
+        added.len(),
+        2,
+        "a watch without a resourceVersion starts with what exists: {added:?}"
+    );
+    assert!(
+        added
+            .iter()
+            .all(|event| event["type"] == "ADDED" && event["object"]["metadata"]["labels"]["app"] != "api")
+    );
+}
+
+/// A watch request's streamed events, read as a client reads a chunked response.
+struct Watch {
+    stream: TcpStream,
+    buffer: Vec<u8>,
+    /// Decoded body bytes not yet split into lines.
+    body: Vec<u8>,
+    pub(crate) ended: bool,
+    pub(crate) reset: bool,
+}
+
+impl Watch {
+    fn open(api: &FakeApiServer, target: &str) -> Watch {
+        let address = api.url().trim_start_matches("http://").to_owned();
+        let mut stream = TcpStream::connect(&address).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_millis(20)))
+            .expect("timeout");
+        let request = format!("GET {target} HTTP/1.1\r\nHost: {address}\r\nAccept: application/json\r\n\r\n");
+        stream.write_all(request.as_bytes()).expect("write");
+        let mut watch = Watch {
+            stream,
+            buffer: Vec::new(),
+            body: Vec::new(),
+            ended: false,
+            reset: false,
+        };
+        let started = std::time::Instant::now();
+        while !watch.buffer.windows(4).any(|window| window == b"\r\n\r\n") {
+            assert!(started.elapsed() < Duration::from_secs(5), "no response head");
+            watch.fill();
+        }
+        let end = watch
+            .buffer
+            .windows(4)
+            .position(|window| window == b"\r\n\r\n")
+            .expect("head")
+            + 4;
+        let head = String::from_utf8_lossy(&watch.buffer[..end]).to_string();
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        assert!(head.to_lowercase().contains("transfer-encoding: chunked"), "{head}");
+        watch.buffer.drain(..end);
+        watch
+    }
+
+    fn fill(&mut self) {
+        let mut chunk = [0u8; 65536];
+        match self.stream.read(&mut chunk) {
+            Ok(0) => self.reset = !self.ended,
+            Ok(read) => self.buffer.extend_from_slice(&chunk[..read]),
+            Err(error)
+                if matches!(
+                    error.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => self.reset = true,
+        }
+    }
+
+    /// Decode whole chunks from the buffer into the body.
+    fn decode(&mut self) {
+        loop {
+            let Some(size_end) = self.buffer.windows(2).position(|window| window == b"\r\n") else {
+                return;
+            };
+            let size = usize::from_str_radix(String::from_utf8_lossy(&self.buffer[..size_end]).trim(), 16)
+                .expect("chunk size");
+            if size == 0 {
+                self.ended = true;
+                self.buffer.clear();
+                return;
+            }
+            if self.buffer.len() < size_end + 2 + size + 2 {
+                return;
+            }
+            self.body
+                .extend_from_slice(&self.buffer[size_end + 2..size_end + 2 + size]);
+            self.buffer.drain(..size_end + 2 + size + 2);
+        }
+    }
+
+    /// Events until `done` says so, the stream ends or `limit` passes.
+    fn events_until(&mut self, limit: Duration, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+        let started = std::time::Instant::now();
+        let mut events = Vec::new();
+        loop {
+            self.decode();
+            while let Some(end) = self.body.iter().position(|byte| *byte == b'\n') {
+                let line: Vec<u8> = self.body.drain(..=end).collect();
+                events.push(serde_json::from_slice::<Value>(&line).expect("an event per line"));
+            }
+            if done(&events) || self.ended || self.reset || started.elapsed() >= limit {
+                return events;
+            }
+            self.fill();
+        }
+    }
+}
+
+fn version(object: &Value) -> u64 {
+    object["metadata"]["resourceVersion"]
+        .as_str()
+        .expect("resourceVersion")
+        .parse()
+        .expect("a number")
+}
+
+#[test]
+fn a_watch_streams_applies_and_status_changes_after_its_resource_version() {
+    let api = FakeApiServer::start(script(&[("api", Behaviour::ReadyAfter(Duration::from_millis(300)))]));
+    setup(&api, "team");
+    let list = get(&api, "/apis/apps/v1/namespaces/team/deployments").json();
+    let listed: u64 = list["metadata"]["resourceVersion"]
+        .as_str()
+        .expect("rv")
+        .parse()
+        .expect("number");
+    let mut watch = Watch::open(
+        &api,
+        &format!("/apis/apps/v1/namespaces/team/deployments?watch=true&resourceVersion={listed}&timeoutSeconds=10"),
+    );
+    let applied = apply(
+        &api,
+        "/apis/apps/v1/namespaces/team/deployments/api",
+        &deployment("api", "team", 2),
+    )
+    .json();
+    let applied_at = std::time::Instant::now();
+    let events = watch.events_until(Duration::from_secs(3), |events| {
+        events
+            .iter()
+            .any(|event| event["object"]["status"]["readyReplicas"] == 2)
+    });
+    let ready_after = applied_at.elapsed();
+    assert_eq!(events[0]["type"], "ADDED", "{events:?}");
+    assert_eq!(
+        version(&events[0]["object"]),
+        version(&applied),
+        "the apply at its own resourceVersion"
+    );
+    let ready = events.last().expect("events");
+    assert_eq!(ready["type"], "MODIFIED");
+    assert_eq!(ready["object"]["kind"], "Deployment", "watch events carry their type");
+    assert!(version(&ready["object"]) > version(&applied));
+    assert!(
+        ready_after < Duration::from_millis(400),
+        "the status change is streamed as it happens, not on the next read: {ready_after:?}"
+    );
+    let read = get(&api, "/apis/apps/v1/namespaces/team/deployments/api").json();
+    assert_eq!(
+        version(&read),
+        version(&ready["object"]),
+        "reads show the version watches saw"
+    );
+    // A reconnect from the last version seen gets nothing twice.
+    let mut resumed = Watch::open(
+        &api,
+        &format!(
+            "/apis/apps/v1/namespaces/team/deployments?watch=true&resourceVersion={}&timeoutSeconds=1",
+            version(&ready["object"])
+        ),
+    );
+    let again = resumed.events_until(Duration::from_secs(3), |_| false);
+    assert!(again.is_empty(), "{again:?}");
+    assert!(resumed.ended, "timeoutSeconds ends the watch cleanly");
+    // From an older version, the changes since are replayed.
+    let mut replay = Watch::open(
+        &api,
+        &format!(
+            "/apis/apps/v1/namespaces/team/deployments?watch=true&resourceVersion={listed}&timeoutSeconds=1&allowWatchBookmarks=true"
+        ),
+    );
+    let replayed = replay.events_until(Duration::from_secs(3), |_| false);
+    let kinds: Vec<&str> = replayed.iter().filter_map(|event| event["type"].as_str()).collect();
+    assert_eq!(kinds, vec!["ADDED", "MODIFIED", "BOOKMARK"], "{replayed:?}");
+}
+
+#[test]
+fn a_scripted_drop_resets_the_watch_without_a_clean_end() {
+    let api = FakeApiServer::start(Script {
+        drop_watches_after: Some(Duration::from_millis(200)),
+        ..script(&[])
+    });
+    let mut watch = Watch::open(&api, "/api/v1/namespaces?watch=true");
+    let events = watch.events_until(Duration::from_secs(3), |_| false);
+    assert!(!events.is_empty(), "the namespaces that exist, as ADDED");
+    assert!(watch.reset && !watch.ended, "reset, not ended");
+    assert_eq!(api.watch_requests(), 1);
 }
 
 #[test]
