@@ -720,3 +720,31 @@ fn preflight_checks_the_engine_storage_root_and_a_podman_that_does_not_answer() 
         "{disk}"
     );
 }
+
+#[test]
+fn bad_services_config_is_a_usage_error_at_its_line_and_no_services_is_said() {
+    let project = Project::new(
+        "version: 1\nservices:\n  - name: api\n    image: localhost/api:1\n    depends_on: {db: healthy}\n    healthcheck: {tcp: 8080}\n",
+        &[],
+    );
+    let output = project.run(&["services", "up"], &[]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let text = stderr(&output);
+    assert!(
+        text.contains("hybrid-e2e.yaml:5:") && text.contains("unknown service `db`"),
+        "{text}"
+    );
+    assert!(
+        text.contains("hybrid-e2e.yaml:6:") && text.contains("must publish it"),
+        "{text}"
+    );
+    assert!(!project.path().join("hybrid-e2e-report").exists(), "nothing ran");
+    let empty = Project::new("version: 1\n", &[]);
+    let output = empty.run(&["services", "up"], &[]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("has no `services:`"), "{}", stderr(&output));
+    // `down` with nothing to do is not an error.
+    let output = empty.run(&["services", "down"], &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(stdout(&output).contains("nothing to remove"), "{}", stdout(&output));
+}
