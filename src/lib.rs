@@ -24,6 +24,7 @@ mod report;
 mod runner;
 #[cfg(test)]
 mod test_support;
+mod testresults;
 mod tools;
 
 use std::io::Write;
