@@ -179,6 +179,30 @@ async fn run_suite(plan: &Plan, test: &PlannedTest, context: &StepContext) -> St
     } else {
         None
     };
+    // Before anything is torn down: what of the deployment is not ready now (a crashed
+    // service explains many failed tests), diagnosed as a failed deploy group is.
+    let failure = match failure {
+        Some(mut failure) => {
+            let options = super::deploy::DeployOptions::from_plan(plan);
+            if let Some((count, files)) = super::deploy::diagnose_deployed(&options, &context.cancel).await
+                && count > 0
+            {
+                let files = files
+                    .iter()
+                    .find(|file| file.ends_with(".txt"))
+                    .cloned()
+                    .unwrap_or_default();
+                let note = format!("{count} deployed object(s) not ready after the tests; diagnostics: {files}");
+                context.warn(&format!("test: {note}"));
+                failure.hint = Some(match failure.hint.take() {
+                    Some(hint) => format!("{hint}; {note}"),
+                    None => note,
+                });
+            }
+            Some(failure)
+        }
+        None => None,
+    };
     let mut result = match failure {
         Some(failure) => StepResult::failed(failure),
         None => StepResult::ok(),

@@ -397,6 +397,51 @@ pub(crate) fn huge() -> RunRecord {
     record(facts("0a1b2c3d", "hybrid-e2e-0a1b2c3d"), &phases, false)
 }
 
+/// The green setup, then the test phase: the suite's JUnit (the Ginkgo unit fixture and the
+/// go-junit-report one) with two Ginkgo failures and one `go test` failure.
+pub(crate) fn test_failure() -> RunRecord {
+    let mut phases = green_phases(20.1);
+    phases.push(skipped(
+        PhaseName::Deploy,
+        180.0,
+        "no namespaces, CRDs or deploy groups configured",
+    ));
+    let junit = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/junit");
+    let mut suites = crate::testresults::read_file(&junit.join("ginkgo-unit.xml")).expect("fixture");
+    suites.extend(crate::testresults::read_file(&junit.join("go-junit-report.xml")).expect("fixture"));
+    for suite in &mut suites {
+        suite.source = suite.source.as_ref().map(|_| "out/e2e.xml".to_owned());
+        for case in &mut suite.cases {
+            if case.file.as_deref() == Some("store_test.go") {
+                case.file = Some("pkg/store/store_test.go".to_owned());
+            }
+            if let Some(file) = &mut case.file {
+                *file = file.trim_start_matches("/src/").to_owned();
+            }
+        }
+    }
+    let tests = crate::model::TestResults::new(vec!["out/e2e.xml".to_owned()], suites, Vec::new());
+    let mut suite = step("suite", 95.0, 41.5, Status::Ok).failed(
+        Failure::new(
+            FailureClass::Application,
+            "3 of 7 test(s) failed; first: [It] Phase transitions 1.4: Pending→Processing preserves gateway metadata",
+        )
+        .at(
+            "test/unit/remediationorchestrator/controller/reconcile_phases_test.go",
+            Some(205),
+        )
+        .tail(vec![
+            "Ran 4 of 4 Specs in 1.108 seconds".to_owned(),
+            "FAIL! -- 2 Passed | 2 Failed".to_owned(),
+        ]),
+    );
+    suite.report.tests = Some(Box::new(tests));
+    let mut test = phase(PhaseName::Test, 95.0, Some(600.0), vec![suite], false);
+    test.target_line = Some(30);
+    phases.push(test);
+    record(facts("5e6f7a8b", "hybrid-e2e-5e6f7a8b"), &phases, false)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -276,6 +276,10 @@ mod snapshot_tests {
             annotation_commands(&annotations(&[fixtures::deploy_failure()])).0
         );
         insta::assert_snapshot!(
+            "annotations_test_failure",
+            annotation_commands(&annotations(&[fixtures::test_failure()])).0
+        );
+        insta::assert_snapshot!(
             "annotations_over_target",
             annotation_commands(&annotations(&[fixtures::over_target()])).0
         );

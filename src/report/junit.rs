@@ -229,6 +229,7 @@ mod tests {
         insta::assert_snapshot!("junit_cancelled", render(&[fixtures::cancelled()], false));
         insta::assert_snapshot!("junit_merged", render(&fixtures::matrix(), false));
         insta::assert_snapshot!("junit_lint_failure", render(&[fixtures::lint_failure()], false));
+        insta::assert_snapshot!("junit_test_failure", render(&[fixtures::test_failure()], false));
     }
 
     /// What a JUnit consumer (junitparser) reads back from the 5,000-step report.

@@ -559,7 +559,7 @@ fn tests(run: &RunRecord, detail: Detail) -> Option<String> {
     };
     let mut slowest: Vec<_> = tests
         .cases()
-        .filter(|(_, case)| case.outcome == crate::model::TestOutcome::Passed)
+        .filter(|(_, case)| case.outcome == crate::model::TestOutcome::Passed && case.duration_seconds > 0.0)
         .collect();
     slowest.sort_by(|a, b| b.1.duration_seconds.total_cmp(&a.1.duration_seconds));
     slowest.truncate(SLOWEST);
@@ -580,11 +580,13 @@ fn tests(run: &RunRecord, detail: Detail) -> Option<String> {
                 )
             },
         );
+        // The message on one line, whitespace collapsed (Ginkgo's span several).
         let message = case
             .message
             .as_deref()
-            .and_then(|message| message.lines().find(|line| !line.trim().is_empty()))
-            .map(|line| format!(": {}", inline(line.chars().take(160).collect::<String>().as_str())))
+            .map(|message| message.split_whitespace().collect::<Vec<_>>().join(" "))
+            .filter(|message| !message.is_empty())
+            .map(|message| format!(": {}", inline(&message.chars().take(160).collect::<String>())))
             .unwrap_or_default();
         let _ = writeln!(
             out,
@@ -735,6 +737,7 @@ mod tests {
         insta::assert_snapshot!("summary_lint_failure", render(&[fixtures::lint_failure()], 0));
         insta::assert_snapshot!("summary_cancelled", render(&[fixtures::cancelled()], 3));
         insta::assert_snapshot!("summary_merged", render(&fixtures::matrix(), 0));
+        insta::assert_snapshot!("summary_test_failure", render(&[fixtures::test_failure()], 0));
     }
 
     #[test]

@@ -291,12 +291,26 @@ fn finish_case(open: OpenCase) -> TestCaseResult {
         let found = locate(text)
             .or_else(|| locate(&message))
             .or_else(|| locate(&open.output));
-        if let Some((file, line)) = found {
+        if let Some((file, line)) = found.clone() {
             case.file = Some(file);
             case.line = Some(line);
         }
-        if case.message.is_none() {
-            case.message = case.details.iter().find(|line| !line.trim().is_empty()).cloned();
+        // go test's JUnit says only `Failed`: its own words are the output line at the location.
+        let generic = case
+            .message
+            .as_deref()
+            .is_none_or(|message| message.trim().is_empty() || message.trim() == "Failed");
+        if generic {
+            let at = found
+                .as_ref()
+                .and_then(|(file, line)| {
+                    let needle = format!("{}:{line}", file.rsplit('/').next().unwrap_or(file));
+                    case.details.iter().find(|detail| detail.contains(&needle))
+                })
+                .or_else(|| case.details.iter().find(|line| !line.trim().is_empty()));
+            if let Some(line) = at {
+                case.message = Some(line.trim().to_owned());
+            }
         }
     } else {
         case.file = None;

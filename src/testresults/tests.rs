@@ -60,6 +60,11 @@ fn go_test_failures_name_the_file_and_the_package() {
         );
     }
     let suites = fixture("go-junit-report.xml");
+    assert_eq!(
+        suites[0].cases[1].message.as_deref(),
+        Some("store_test.go:42: put: got 1, want 2"),
+        "go test's `Failed` is replaced by its own words"
+    );
     let skipped = &suites[0].cases[2];
     assert_eq!(skipped.outcome, TestOutcome::Skipped);
     assert_eq!(skipped.file, None, "a skip has no failure location");

@@ -73,7 +73,11 @@ esac
 
 /// The bundled example with the fake suite as its `test:` (`extra` adds keys to it).
 fn example_with_suite(mode: &str, extra: &str) -> Project {
-    let project = bundled_example(fake_apiserver::Script::default(), Engines::Fake);
+    example_with_suite_on(fake_apiserver::Script::default(), mode, extra)
+}
+
+fn example_with_suite_on(script: fake_apiserver::Script, mode: &str, extra: &str) -> Project {
+    let project = bundled_example(script, Engines::Fake);
     let path = project.path();
     let suite = path.join("suite.sh");
     std::fs::write(&suite, SUITE).expect("suite");
@@ -248,7 +252,9 @@ fn failing_tests_fail_the_run_as_application_with_annotations_at_their_lines() {
         "{annotations}"
     );
     assert!(
-        annotations.contains("file=pkg/store/store_test.go,line=17,endLine=17::[failed] TestPut%0AFailed"),
+        annotations.contains(
+            "file=pkg/store/store_test.go,line=17,endLine=17::[failed] TestPut%0Astore_test.go:17: put: got 1, want 2"
+        ),
         "{annotations}"
     );
     let summary = std::fs::read_to_string(&summary).expect("summary");
@@ -391,4 +397,54 @@ fn plan_shows_the_test_phase_without_its_secrets() {
     );
     assert!(text.contains("out/*.xml (merged into junit.xml)"), "{text}");
     assert!(!text.contains("s3cret-value"), "{text}");
+}
+
+/// A workload the setup did not wait for crashes: the failed suite's record says so, with the
+/// diagnostics written before anything is torn down.
+#[test]
+fn after_failed_tests_every_deployed_object_that_is_not_ready_is_diagnosed() {
+    let mut script = fake_apiserver::Script::default();
+    script.behaviours.insert(
+        "cache".to_owned(),
+        fake_apiserver::Behaviour::CrashLoop {
+            exit_code: 1,
+            log: vec!["cache: out of memory".to_owned()],
+        },
+    );
+    let project = example_with_suite_on(script, "fail", "");
+    std::fs::write(
+        project.path().join("deploy/cache.yaml"),
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: cache, namespace: example-e2e}\nspec:\n  replicas: 1\n  selector: {matchLabels: {app: cache}}\n  template:\n    metadata: {labels: {app: cache}}\n    spec:\n      containers:\n        - name: cache\n          image: docker.io/library/postgres:16-alpine\n---\napiVersion: v1\nkind: Service\nmetadata: {name: cache, namespace: example-e2e}\nspec:\n  selector: {app: cache}\n  ports: [{port: 6379}]\n",
+    )
+    .expect("manifest");
+    let config = project.path().join("hybrid-e2e.yaml");
+    let text = std::fs::read_to_string(&config).expect("config").replace(
+        "deploy:\n  - name: postgres",
+        "deploy:\n  - name: cache\n    manifests: [deploy/cache.yaml]\n    wait_for: [service/cache]\n  - name: postgres",
+    );
+    std::fs::write(&config, text).expect("config");
+    let output = project.run(&["run"], &[]);
+    assert_eq!(output.status.code(), Some(TESTS_FAILED), "{}", stderr(&output));
+    let timings = example_timings(&project);
+    assert_eq!(
+        phase(&timings, "deploy")["status"],
+        "ok",
+        "the setup did not wait for it"
+    );
+    let step = test_step(&timings);
+    let hint = step["hint"].as_str().expect("a hint");
+    assert!(
+        hint.contains("1 deployed object(s) not ready after the tests; diagnostics: diagnostics/deploy/example-e2e/"),
+        "{hint}"
+    );
+    let summary = project
+        .path()
+        .join("hybrid-e2e-report/diagnostics/deploy/example-e2e/deployment-cache.txt");
+    let text = std::fs::read_to_string(&summary).expect("diagnostics written");
+    assert!(text.contains("CrashLoopBackOff"), "{text}");
+    let calls: Vec<String> = project.kind_calls().into_iter().map(|(args, _)| args).collect();
+    assert!(
+        !calls.iter().any(|call| call.starts_with("delete cluster")),
+        "kept: {calls:?}"
+    );
 }
