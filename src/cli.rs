@@ -280,7 +280,8 @@ warnings, never failures, and the local files are written first.
 Examples:
   hybrid-e2e report                                  Re-render ./hybrid-e2e-report
   hybrid-e2e report --merge e2e-*/ -o merged         One JUnit and summary for matrix jobs
-  hybrid-e2e report artifacts/ --github always       Publish a fork PR's results from workflow_run";
+  hybrid-e2e report artifacts/ --github always       Publish a fork PR's results from workflow_run
+  hybrid-e2e report --junit unit=unit.xml --junit e2e='e2e/*.xml'   Cross-tier test triage";
 
 /// `hybrid-e2e report`.
 #[derive(Debug, Args)]
@@ -303,6 +304,13 @@ pub(crate) struct ReportArgs {
     pub(crate) fail_on_target: bool,
     #[command(flatten)]
     pub(crate) publish: PublishArgs,
+    /// Triage test tiers instead: `TIER=PATH`, a JUnit file or glob (repeatable; a tier may be
+    /// named more than once). Writes triage.md and triage.json [default -o: `hybrid-e2e-triage`].
+    #[arg(long, value_name = "TIER=PATH", conflicts_with_all = ["merge", "dir"])]
+    pub(crate) junit: Vec<String>,
+    /// Triage the tiers of the config's `tiers:` section (with `--junit`: both).
+    #[arg(long, conflicts_with_all = ["merge", "dir"])]
+    pub(crate) triage: bool,
 }
 
 /// `--github`.

@@ -26,6 +26,7 @@ mod runner;
 mod test_support;
 mod testresults;
 mod tools;
+mod triage;
 
 use std::io::Write;
 use std::process::ExitCode;

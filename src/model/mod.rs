@@ -26,6 +26,4 @@ pub(crate) use record::{
 };
 pub(crate) use report::{PhaseReport, StepReport};
 pub(crate) use stopwatch::{Stopwatch, Timing};
-#[cfg(test)]
-pub(crate) use tests::TestCounts;
-pub(crate) use tests::{TestCaseResult, TestOutcome, TestResults, TestSuiteResult};
+pub(crate) use tests::{TestCaseResult, TestCounts, TestOutcome, TestResults, TestSuiteResult};

@@ -225,7 +225,7 @@ fn read_results(test: &PlannedTest, started: SystemTime, context: &StepContext) 
     let since = started.checked_sub(STALE_SLACK).unwrap_or(started);
     let mut files = Vec::new();
     for entry in &test.junit {
-        let matched = expand(entry);
+        let matched = crate::files::expand_glob(entry);
         if matched.is_empty() {
             context.warn(&format!(
                 "test: no JUnit file matches `{}` (`test.junit`)",
@@ -276,39 +276,6 @@ fn read_results(test: &PlannedTest, started: SystemTime, context: &StepContext) 
     TestResults::new(names, suites, unreadable)
 }
 
-/// A path, or the files a glob matches (sorted).
-fn expand(entry: &Path) -> Vec<PathBuf> {
-    if entry.is_file() {
-        return vec![entry.to_owned()];
-    }
-    let text = entry.to_string_lossy();
-    if !text.contains(['*', '?', '[', '{']) {
-        return Vec::new();
-    }
-    let Ok(glob) = globset::GlobBuilder::new(&text).literal_separator(true).build() else {
-        return Vec::new();
-    };
-    let matcher = glob.compile_matcher();
-    let root: PathBuf = entry
-        .components()
-        .take_while(|component| !component.as_os_str().to_string_lossy().contains(['*', '?', '[', '{']))
-        .collect();
-    let mut files: Vec<PathBuf> = ignore::WalkBuilder::new(if root.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        &root
-    })
-    .hidden(false)
-    .git_ignore(false)
-    .build()
-    .filter_map(Result::ok)
-    .map(ignore::DirEntry::into_path)
-    .filter(|path| path.is_file() && matcher.is_match(path))
-    .collect();
-    files.sort();
-    files
-}
-
 /// The Go module the working directory is in: its path and its directory.
 fn go_module_of(directory: &Path) -> Option<(String, PathBuf)> {
     directory.ancestors().find_map(|candidate| {
@@ -319,8 +286,6 @@ fn go_module_of(directory: &Path) -> Option<(String, PathBuf)> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
     fn globs_match_only_what_they_say() {
         let directory = tempfile::tempdir().expect("tempdir");
@@ -330,7 +295,7 @@ mod tests {
             std::fs::write(path, "<testsuites/>").expect("write");
         }
         let names = |pattern: &str| -> Vec<String> {
-            expand(&directory.path().join(pattern))
+            crate::files::expand_glob(&directory.path().join(pattern))
                 .iter()
                 .map(|path| {
                     path.strip_prefix(directory.path())

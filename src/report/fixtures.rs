@@ -8,7 +8,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::model::{
-    Failure, FailureClass, Finding, PhaseName, PhaseReport, RunFacts, RunRecord, Status, StepReport, Timing,
+    Failure, FailureClass, Finding, PhaseName, PhaseReport, RunFacts, RunRecord, Status, StepReport, TestCaseResult,
+    TestOutcome, TestSuiteResult, Timing,
 };
 
 /// The fixtures' clock starts here.
@@ -406,20 +407,88 @@ pub(crate) fn test_failure() -> RunRecord {
         180.0,
         "no namespaces, CRDs or deploy groups configured",
     ));
-    let junit = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/junit");
-    let mut suites = crate::testresults::read_file(&junit.join("ginkgo-unit.xml")).expect("fixture");
-    suites.extend(crate::testresults::read_file(&junit.join("go-junit-report.xml")).expect("fixture"));
-    for suite in &mut suites {
-        suite.source = suite.source.as_ref().map(|_| "out/e2e.xml".to_owned());
-        for case in &mut suite.cases {
-            if case.file.as_deref() == Some("store_test.go") {
-                case.file = Some("pkg/store/store_test.go".to_owned());
-            }
-            if let Some(file) = &mut case.file {
-                *file = file.trim_start_matches("/src/").to_owned();
-            }
-        }
-    }
+    // What `testresults` reads from the Ginkgo and go-junit-report fixtures
+    // (tests/fixtures/junit), built here: `report` reads `model` only.
+    let case = |name: &str, classname: &str, seconds: f64, outcome: TestOutcome| TestCaseResult {
+        name: name.to_owned(),
+        classname: Some(classname.to_owned()),
+        duration_seconds: seconds,
+        outcome,
+        message: None,
+        kind: None,
+        file: None,
+        line: None,
+        details: Vec::new(),
+    };
+    let failed = |mut case: TestCaseResult, message: &str, kind: Option<&str>, file: &str, line: usize| {
+        case.message = Some(message.to_owned());
+        case.kind = kind.map(str::to_owned);
+        case.file = Some(file.to_owned());
+        case.line = Some(line);
+        case.details = message.lines().map(str::to_owned).collect();
+        case
+    };
+    let ginkgo = "RemediationOrchestrator Unit Suite";
+    let go = "github.com/org/app/pkg/store";
+    let suites = vec![
+        TestSuiteResult {
+            name: ginkgo.to_owned(),
+            source: Some("out/e2e.xml".to_owned()),
+            duration_seconds: Some(1.108),
+            cases: vec![
+                case("[BeforeSuite]", ginkgo, 0.012, TestOutcome::Passed),
+                failed(
+                    case(
+                        "[It] Phase transitions 1.4: Pending→Processing preserves gateway metadata",
+                        ginkgo,
+                        0.021,
+                        TestOutcome::Failed,
+                    ),
+                    "Expected\n    <string>: \nto equal\n    <string>: test-group",
+                    Some("failed"),
+                    "test/unit/remediationorchestrator/controller/reconcile_phases_test.go",
+                    205,
+                ),
+                failed(
+                    case(
+                        "[It] Audit events AE-7.5: Approval Requested emits orchestrator.approval.requested",
+                        ginkgo,
+                        0.3,
+                        TestOutcome::Failed,
+                    ),
+                    "Missing event orchestrator.approval.requested",
+                    Some("failed"),
+                    "test/unit/remediationorchestrator/controller/audit_events_test.go",
+                    225,
+                ),
+                case(
+                    "[It] Phase transitions 1.1: New→Pending",
+                    ginkgo,
+                    0.775,
+                    TestOutcome::Passed,
+                ),
+            ],
+        },
+        TestSuiteResult {
+            name: go.to_owned(),
+            source: Some("out/e2e.xml".to_owned()),
+            duration_seconds: Some(0.012),
+            cases: vec![
+                case("TestGet", go, 0.0, TestOutcome::Passed),
+                failed(
+                    case("TestPut", go, 0.01, TestOutcome::Failed),
+                    "store_test.go:42: put: got 1, want 2",
+                    None,
+                    "pkg/store/store_test.go",
+                    42,
+                ),
+                TestCaseResult {
+                    message: Some("Skipped".to_owned()),
+                    ..case("TestNeedsDatabase", go, 0.0, TestOutcome::Skipped)
+                },
+            ],
+        },
+    ];
     let tests = crate::model::TestResults::new(vec!["out/e2e.xml".to_owned()], suites, Vec::new());
     let mut suite = step("suite", 95.0, 41.5, Status::Ok).failed(
         Failure::new(

@@ -448,3 +448,150 @@ fn after_failed_tests_every_deployed_object_that_is_not_ready_is_diagnosed() {
         "kept: {calls:?}"
     );
 }
+
+/// The Python the peers run on (the peer venv `.ci/test.sh` makes, where pytest is installed).
+fn peer_python() -> PathBuf {
+    let venv = crate::support::repo().join("target/peer-venv/bin/python");
+    std::env::var("HYBRID_E2E_PEER_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or(if venv.exists() { venv } else { PathBuf::from("python3") })
+}
+
+const PYTEST_SUITE: &str = r#"import pytest
+
+
+@pytest.fixture
+def cluster():
+    raise ConnectionError("dial tcp 10.96.0.1:443: connect: connection refused")
+
+
+def test_passes():
+    assert 1 + 1 == 2
+
+
+def test_assertion():
+    expected = {"phase": "Completed"}
+    assert {"phase": "Pending"} == expected
+
+
+def test_needs_cluster(cluster):
+    pass
+
+
+@pytest.mark.skip(reason="needs a GPU")
+def test_skipped():
+    pass
+"#;
+
+/// The triage report from JUnit the real pytest wrote, next to Ginkgo's: per tier the pass rate,
+/// every failure at its `file:line`, classified; Markdown in the job summary, JSON beside it.
+#[test]
+fn triage_reads_real_pytest_junit_and_ginkgo_and_classifies_each_failure() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    let path = directory.path();
+    std::fs::create_dir_all(path.join("tests")).expect("mkdir");
+    std::fs::write(path.join("tests/test_api.py"), PYTEST_SUITE).expect("suite");
+    let pytest = Command::new(peer_python())
+        .args([
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--junitxml=reports/pytest.xml",
+            "tests",
+        ])
+        .current_dir(path)
+        .output()
+        .expect("python runs");
+    if !path.join("reports/pytest.xml").exists() {
+        let error = String::from_utf8_lossy(&pytest.stderr);
+        assert!(
+            std::env::var("HYBRID_E2E_REQUIRE_PEERS").map_or(true, |value| value != "1"),
+            "pytest is required (.ci/test.sh installs it): {error}"
+        );
+        eprintln!("skipping: pytest is not installed: {error}");
+        return;
+    }
+    assert_eq!(pytest.status.code(), Some(1), "two tests fail");
+    let ginkgo = crate::support::repo().join("tests/fixtures/junit/ginkgo-e2e-setup-failed.xml");
+    std::fs::write(
+        path.join("hybrid-e2e.yaml"),
+        format!(
+            "version: 1\ntiers:\n  python: [\"reports/*.xml\"]\n  e2e: [\"{}\"]\n",
+            ginkgo.display()
+        ),
+    )
+    .expect("config");
+    let summary = path.join("summary.md");
+    let workspace = path.display().to_string();
+    for args in [
+        vec![
+            "report".to_owned(),
+            "--junit".to_owned(),
+            "python=reports/*.xml".to_owned(),
+            "--junit".to_owned(),
+            format!("e2e={}", ginkgo.display()),
+            "-o".to_owned(),
+            "triage".to_owned(),
+        ],
+        vec![
+            "report".to_owned(),
+            "--triage".to_owned(),
+            "-o".to_owned(),
+            "triage".to_owned(),
+        ],
+    ] {
+        let _ = std::fs::remove_file(&summary);
+        let output = Command::new(env!("CARGO_BIN_EXE_hybrid-e2e"))
+            .args(&args)
+            .current_dir(path)
+            .env("NO_COLOR", "1")
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_WORKSPACE", &workspace)
+            .env("GITHUB_STEP_SUMMARY", &summary)
+            .env_remove("HYBRID_E2E_CONFIG")
+            .output()
+            .expect("hybrid-e2e runs");
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {}", stderr(&output));
+        assert!(
+            stderr(&output).contains("triage: e2e is blocked"),
+            "{}",
+            stderr(&output)
+        );
+        let json: Value =
+            serde_json::from_str(&std::fs::read_to_string(path.join("triage/triage.json")).expect("json"))
+                .expect("JSON");
+        assert_eq!(json["status"], "blocked");
+        let python = json["tiers"]
+            .as_array()
+            .expect("tiers")
+            .iter()
+            .find(|tier| tier["name"] == "python")
+            .expect("python tier");
+        assert_eq!(python["tests"], 4, "{python}");
+        assert_eq!(python["passed"], 1);
+        assert_eq!(python["skipped"], 1);
+        assert_eq!(python["failed"], 2);
+        let failure = |name: &str| {
+            python["failures"]
+                .as_array()
+                .expect("failures")
+                .iter()
+                .find(|failure| failure["name"] == name)
+                .unwrap_or_else(|| panic!("{name} in {python}"))
+                .clone()
+        };
+        let assertion = failure("test_assertion");
+        assert_eq!(assertion["category"], "assertion", "{assertion}");
+        assert_eq!(assertion["file"], "tests/test_api.py");
+        assert_eq!(assertion["line"], 15, "the assert statement");
+        let setup = failure("test_needs_cluster");
+        assert_eq!(setup["category"], "setup", "a fixture error: {setup}");
+        assert_eq!(setup["outcome"], "error");
+        let markdown = std::fs::read_to_string(path.join("triage/triage.md")).expect("markdown");
+        assert_eq!(std::fs::read_to_string(&summary).expect("job summary"), markdown);
+        assert!(markdown.contains("| ❌ python | 1/4 | 25% | 2 | 1 |"), "{markdown}");
+        assert!(markdown.contains("`tests/test_api.py:15`"), "{markdown}");
+    }
+}
