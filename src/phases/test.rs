@@ -54,7 +54,7 @@ pub(crate) fn command(plan: &Plan, test: &PlannedTest) -> ProcessSpec {
     let mut spec = ProcessSpec::new(program)
         .args(argv.cloned())
         .env("KUBECONFIG", absolute(&plan.cluster.kubeconfig).display().to_string())
-        .env("HYBRID_E2E_CLUSTER", &plan.cluster.name)
+        .env("HYBRID_E2E_CLUSTER_NAME", &plan.cluster.name)
         .env("HYBRID_E2E_RUN_ID", &plan.run_id)
         .env(
             "HYBRID_E2E_REPORT_DIR",
