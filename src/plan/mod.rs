@@ -623,8 +623,13 @@ impl Plan {
         }
         let _ = writeln!(
             out,
-            "total target {} (the setup: phases 1-4)",
-            format(self.targets.total)
+            "total target {}{}",
+            format(self.targets.total),
+            if self.test.is_some() {
+                " (the setup: phases 1-4)"
+            } else {
+                ""
+            }
         );
         if let Some(test) = &self.test {
             let target = test.target.map_or_else(|| "—".to_owned(), format);

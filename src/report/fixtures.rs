@@ -515,6 +515,37 @@ pub(crate) fn test_failure() -> RunRecord {
 mod tests {
     use super::*;
 
+    /// The test phase is its own: the setup's time, budget and verdict are the setup's alone; a
+    /// test phase over its own target makes the run over target, not the setup.
+    #[test]
+    fn the_test_phase_never_spends_the_setup_s_budget() {
+        let run = test_failure();
+        let setup: f64 = run
+            .phases
+            .iter()
+            .filter(|phase| ["build", "cluster", "load", "deploy"].contains(&phase.name.as_str()))
+            .map(|phase| phase.duration_seconds)
+            .sum();
+        assert!((run.setup_seconds - setup).abs() < 1e-9);
+        assert_eq!(run.status, Status::Failed);
+        assert_eq!(run.failed_phase.as_deref(), Some("test"));
+        assert_eq!(run.failure_class, Some(FailureClass::Application));
+        assert!(run.within_target, "the setup itself was within its budget");
+
+        let mut phases = green_phases(20.1);
+        phases.push(skipped(PhaseName::Deploy, 180.0, "nothing to deploy"));
+        phases.push(phase(
+            PhaseName::Test,
+            95.0,
+            Some(10.0),
+            vec![step("suite", 95.0, 30.0, Status::Ok)],
+            false,
+        ));
+        let run = record(facts("5e6f7a8b", "hybrid-e2e-5e6f7a8b"), &phases, false);
+        assert_eq!(run.status, Status::OverTarget, "the test phase is over its own target");
+        assert!(run.within_target, "but the setup is not");
+    }
+
     /// The fixtures are consistent with themselves: every phase spans its steps, the setup is
     /// the sum of the setup phases, an over-target phase really is over.
     #[test]
