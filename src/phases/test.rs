@@ -5,7 +5,7 @@
 //! the record, so `junit.xml`, the summary and the annotations show every test.
 //!
 //! A failing test is `application`; a suite that could not start (the program missing, the
-//! cluster gone) is `infrastructure`.
+//! cluster gone) or whose cluster stopped answering under it is `infrastructure`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -184,20 +184,31 @@ async fn run_suite(plan: &Plan, test: &PlannedTest, context: &StepContext) -> St
     let failure = match failure {
         Some(mut failure) => {
             let options = super::deploy::DeployOptions::from_plan(plan);
-            if let Some((count, files)) = super::deploy::diagnose_deployed(&options, &context.cancel).await
-                && count > 0
-            {
-                let files = files
-                    .iter()
-                    .find(|file| file.ends_with(".txt"))
-                    .cloned()
-                    .unwrap_or_default();
-                let note = format!("{count} deployed object(s) not ready after the tests; diagnostics: {files}");
-                context.warn(&format!("test: {note}"));
-                failure.hint = Some(match failure.hint.take() {
-                    Some(hint) => format!("{hint}; {note}"),
-                    None => note,
-                });
+            match super::deploy::diagnose_deployed(&options, &context.cancel).await {
+                Some((count, files)) if count > 0 => {
+                    let files = files
+                        .iter()
+                        .find(|file| file.ends_with(".txt"))
+                        .cloned()
+                        .unwrap_or_default();
+                    let note = format!("{count} deployed object(s) not ready after the tests; diagnostics: {files}");
+                    context.warn(&format!("test: {note}"));
+                    failure.hint = Some(match failure.hint.take() {
+                        Some(hint) => format!("{hint}; {note}"),
+                        None => note,
+                    });
+                }
+                Some(_) => {}
+                // The cluster went away under the suite: not the tests' fault.
+                None if !context.cancel.is_cancelled() => {
+                    failure.class = FailureClass::Infrastructure;
+                    failure.message = format!("{}; cluster `{}` no longer answers", failure.message, plan.cluster.name);
+                    failure.hint = Some(
+                        "the cluster died or was deleted during the tests; `kind export logs` and the node container's logs say why"
+                            .to_owned(),
+                    );
+                }
+                None => {}
             }
             Some(failure)
         }

@@ -62,6 +62,10 @@ EOF
 EOF
     echo "suite: FAIL"
     exit 1 ;;
+lose-cluster)
+    rm -f "$KUBECONFIG"
+    echo "suite: Unable to connect to the server"
+    exit 1 ;;
 hang)
     trap 'echo terminated > got-term.txt; exit 143' TERM
     echo started > started.txt
@@ -594,4 +598,22 @@ fn triage_reads_real_pytest_junit_and_ginkgo_and_classifies_each_failure() {
         assert!(markdown.contains("| ❌ python | 1/4 | 25% | 2 | 1 |"), "{markdown}");
         assert!(markdown.contains("`tests/test_api.py:15`"), "{markdown}");
     }
+}
+
+/// The cluster goes away under the suite (here: its kubeconfig): infrastructure, not the tests.
+#[test]
+fn a_cluster_lost_during_the_tests_is_infrastructure() {
+    let project = example_with_suite("lose-cluster", "");
+    let output = project.run(&["run"], &[]);
+    assert_eq!(output.status.code(), Some(INFRASTRUCTURE), "{}", stderr(&output));
+    let timings = example_timings(&project);
+    assert_eq!(timings["failed_phase"], "test");
+    assert_eq!(timings["failure_class"], "infrastructure");
+    let step = test_step(&timings);
+    assert!(
+        step["message"].as_str().is_some_and(
+            |message| message.contains("the suite failed (exit 1)") && message.contains("no longer answers")
+        ),
+        "{step}"
+    );
 }
