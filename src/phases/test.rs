@@ -84,7 +84,12 @@ async fn run_suite(plan: &Plan, test: &PlannedTest, context: &StepContext) -> St
             .hint("the cluster was deleted or never written; rerun the setup"),
         );
     }
-    match tokio::time::timeout(CLUSTER_CHECK, client::connect(kubeconfig)).await {
+    let answered = tokio::select! {
+        // Cancelled before the suite started: nothing to stop.
+        () = context.cancel.cancelled() => return StepResult::ok(),
+        answered = tokio::time::timeout(CLUSTER_CHECK, client::connect(kubeconfig)) => answered,
+    };
+    match answered {
         Ok(Ok(_)) => {}
         Ok(Err(error)) => return StepResult::failed(cluster_gone(&plan.cluster.name, &error.to_string())),
         Err(_) => {

@@ -89,7 +89,7 @@ pub(crate) fn parse(xml: &str) -> Result<Vec<TestSuiteResult>, String> {
                 saw_root = true;
                 match element.name().as_ref() {
                     b"testsuite" => stack.push(open_suite(&element)),
-                    b"testcase" => case = Some(open_case(&element, stack.last())),
+                    b"testcase" => case = Some(open_case(&element)),
                     b"failure" | b"error" | b"skipped" => {
                         if let Some(open) = &mut case {
                             result(&mut open.case, &element);
@@ -114,7 +114,7 @@ pub(crate) fn parse(xml: &str) -> Result<Vec<TestSuiteResult>, String> {
                         }
                     }
                     b"testcase" => {
-                        let open = open_case(&element, stack.last());
+                        let open = open_case(&element);
                         if let Some(suite) = stack.last_mut() {
                             suite.cases.push(finish_case(open));
                         }
@@ -235,13 +235,12 @@ fn open_suite(element: &BytesStart<'_>) -> TestSuiteResult {
     }
 }
 
-fn open_case(element: &BytesStart<'_>, suite: Option<&TestSuiteResult>) -> OpenCase {
+fn open_case(element: &BytesStart<'_>) -> OpenCase {
     let file = attribute(element, b"file");
     // pytest's `line` attribute (junit_family=xunit1) is 0-based.
     let line = attribute(element, b"line")
         .and_then(|line| line.parse::<usize>().ok())
         .map(|line| line + 1);
-    let _ = suite;
     OpenCase {
         case: TestCaseResult {
             name: attribute(element, b"name").unwrap_or_default(),
