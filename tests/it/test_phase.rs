@@ -617,3 +617,35 @@ fn a_cluster_lost_during_the_tests_is_infrastructure() {
         "{step}"
     );
 }
+
+/// A failed setup never runs the suite: the test phase is `skipped`, in both modes.
+#[test]
+fn a_failed_setup_skips_the_suite() {
+    for mode in ["strict", "pipelined"] {
+        let mut script = fake_apiserver::Script::default();
+        script.behaviours.insert(
+            "datastorage".to_owned(),
+            fake_apiserver::Behaviour::CrashLoop {
+                exit_code: 1,
+                log: vec!["FATAL: no database".to_owned()],
+            },
+        );
+        let project = example_with_suite_on(script, "pass", "");
+        let output = project.run(&["run", "--mode", mode], &[]);
+        assert_eq!(
+            output.status.code(),
+            Some(crate::run_cli::SETUP_FAILED),
+            "{mode}: {}",
+            stderr(&output)
+        );
+        let timings = example_timings(&project);
+        assert_eq!(timings["failed_phase"], "deploy", "{mode}");
+        let test = phase(&timings, "test");
+        assert_eq!(test["status"], "skipped", "{mode}: {test}");
+        assert!(test["steps"].as_array().is_some_and(Vec::is_empty));
+        assert!(
+            !project.path().join("seen-env.txt").exists(),
+            "{mode}: the suite never ran"
+        );
+    }
+}
