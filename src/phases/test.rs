@@ -40,17 +40,18 @@ pub(crate) fn steps(context: &Arc<RunContext>) -> Result<Vec<Step>, &'static str
 
 /// The suite's command line and environment.
 pub(crate) fn command(plan: &Plan, test: &PlannedTest) -> ProcessSpec {
+    // Absolute: the suite runs in its own working directory.
+    let absolute = |path: &Path| std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    let working_dir = absolute(&test.working_dir);
     let mut argv = test.argv.iter();
     let program = argv.next().cloned().unwrap_or_default();
     // `./run-e2e.sh` is the working directory's, whatever the platform does with a relative
     // program and a changed directory.
     let program = if program.contains('/') && Path::new(&program).is_relative() {
-        test.working_dir.join(&program).display().to_string()
+        working_dir.join(program.trim_start_matches("./")).display().to_string()
     } else {
         program
     };
-    // Absolute: the suite runs in its own working directory.
-    let absolute = |path: &Path| std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
     let mut spec = ProcessSpec::new(program)
         .args(argv.cloned())
         .env("KUBECONFIG", absolute(&plan.cluster.kubeconfig).display().to_string())
@@ -66,7 +67,7 @@ pub(crate) fn command(plan: &Plan, test: &PlannedTest) -> ProcessSpec {
     for (key, value) in &test.env {
         spec = spec.env(key, value);
     }
-    spec.cwd = Some(test.working_dir.clone());
+    spec.cwd = Some(working_dir);
     spec
 }
 
@@ -100,7 +101,11 @@ async fn run_suite(plan: &Plan, test: &PlannedTest, context: &StepContext) -> St
         }
     }
     let spec = command(plan, test);
-    context.say(&format!("$ {} (in {})", spec.display(), test.working_dir.display()));
+    context.say(&format!(
+        "$ {} (in {})",
+        spec.display(),
+        spec.cwd.as_deref().unwrap_or(&test.working_dir).display()
+    ));
     let started = SystemTime::now();
     let outcome = match context.exec(&spec, Some(test.timeout)).await {
         Ok(outcome) => outcome,
