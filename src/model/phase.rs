@@ -8,6 +8,8 @@ pub(crate) enum PhaseName {
     Cluster,
     Load,
     Deploy,
+    /// The project's own E2E suite, after the setup (`test:`).
+    Test,
     Teardown,
 }
 
@@ -20,6 +22,7 @@ impl PhaseName {
             PhaseName::Cluster => "cluster",
             PhaseName::Load => "load",
             PhaseName::Deploy => "deploy",
+            PhaseName::Test => "test",
             PhaseName::Teardown => "teardown",
         }
     }

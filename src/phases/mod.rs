@@ -8,6 +8,7 @@ pub(crate) mod cluster;
 pub(crate) mod deploy;
 pub(crate) mod load;
 pub(crate) mod preflight;
+pub(crate) mod test;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};

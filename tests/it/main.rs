@@ -10,3 +10,4 @@ mod real_engines;
 mod regress_cli;
 mod run_cli;
 mod support;
+mod test_phase;
