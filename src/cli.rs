@@ -358,7 +358,8 @@ warnings, never failures, and the local files are written first.
 Examples:
   hybrid-e2e report                                  Re-render ./hybrid-e2e-report
   hybrid-e2e report --merge e2e-*/ -o merged         One JUnit and summary for matrix jobs
-  hybrid-e2e report artifacts/ --github always       Publish a fork PR's results from workflow_run";
+  hybrid-e2e report artifacts/ --github always       Publish a fork PR's results from workflow_run
+  hybrid-e2e report --junit unit=unit.xml --junit e2e='e2e/*.xml'   Cross-tier test triage";
 
 /// `hybrid-e2e report`.
 #[derive(Debug, Args)]
@@ -381,6 +382,13 @@ pub(crate) struct ReportArgs {
     pub(crate) fail_on_target: bool,
     #[command(flatten)]
     pub(crate) publish: PublishArgs,
+    /// Triage test tiers instead: `TIER=PATH`, a JUnit file or glob (repeatable; a tier may be
+    /// named more than once). Writes triage.md and triage.json [default -o: `hybrid-e2e-triage`].
+    #[arg(long, value_name = "TIER=PATH", conflicts_with_all = ["merge", "dir"])]
+    pub(crate) junit: Vec<String>,
+    /// Triage the tiers of the config's `tiers:` section (with `--junit`: both).
+    #[arg(long, conflicts_with_all = ["merge", "dir"])]
+    pub(crate) triage: bool,
 }
 
 /// `--github`.
@@ -686,9 +694,14 @@ mod tests {
                     .chars()
                     .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
                     .collect();
+                // Test switches, and what the E2E suite is given (docs/test-phase.md), never read.
                 if matches!(
                     name.as_str(),
-                    "HYBRID_E2E_REQUIRE_PEERS" | "HYBRID_E2E_PEER_PYTHON" | "HYBRID_E2E_"
+                    "HYBRID_E2E_REQUIRE_PEERS"
+                        | "HYBRID_E2E_PEER_PYTHON"
+                        | "HYBRID_E2E_"
+                        | "HYBRID_E2E_IMAGE_"
+                        | "HYBRID_E2E_RUN_ID"
                 ) {
                     continue;
                 }

@@ -26,6 +26,9 @@ pub(crate) mod exit_codes {
     pub(crate) const REPORT_PARTIAL: u8 = 6;
     /// `regress --fail-on-regression`: a series has a confirmed timing regression.
     pub(crate) const REGRESSION: u8 = 7;
+    /// `run` with `test:`: the setup succeeded and the E2E suite's tests failed (or it hung
+    /// past `test.timeout`).
+    pub(crate) const TESTS_FAILED: u8 = 8;
     /// `run` was interrupted (SIGINT/SIGTERM); the partial report was written.
     pub(crate) const CANCELLED: u8 = 130;
 }

@@ -112,6 +112,47 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()>
     written
 }
 
+/// A path, or the files a glob (`*`, `?`, `[...]`, `{a,b}`, `**`) matches, sorted; a path
+/// that does not exist matches nothing. `*` stays within a directory.
+pub(crate) fn expand_glob(path: &Path) -> Vec<PathBuf> {
+    if path.is_file() {
+        return vec![path.to_owned()];
+    }
+    let text = path.to_string_lossy();
+    if !is_glob(&text) {
+        return Vec::new();
+    }
+    let Ok(glob) = globset::GlobBuilder::new(&text).literal_separator(true).build() else {
+        return Vec::new();
+    };
+    let matcher = glob.compile_matcher();
+    // Walk from the glob's literal directory, matching the paths as the walk spells them.
+    let root: PathBuf = path
+        .components()
+        .take_while(|component| !is_glob(&component.as_os_str().to_string_lossy()))
+        .collect();
+    let root = if root.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        root
+    };
+    let mut files: Vec<PathBuf> = ignore::WalkBuilder::new(&root)
+        .hidden(false)
+        .git_ignore(false)
+        .build()
+        .filter_map(Result::ok)
+        .map(ignore::DirEntry::into_path)
+        .filter(|candidate| candidate.is_file() && matcher.is_match(candidate.strip_prefix("./").unwrap_or(candidate)))
+        .collect();
+    files.sort();
+    files
+}
+
+/// Whether `text` has glob syntax.
+pub(crate) fn is_glob(text: &str) -> bool {
+    text.contains(['*', '?', '[', '{'])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

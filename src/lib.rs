@@ -24,7 +24,9 @@ mod report;
 mod runner;
 #[cfg(test)]
 mod test_support;
+mod testresults;
 mod tools;
+mod triage;
 
 use std::io::Write;
 use std::process::ExitCode;

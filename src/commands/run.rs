@@ -24,6 +24,9 @@ pub(crate) fn run_exit_code(record: &RunRecord, fail_on_target: bool) -> u8 {
         Status::OverTarget => exit_codes::OK,
         Status::Cancelled => exit_codes::CANCELLED,
         Status::Failed => match record.failure_class {
+            Some(FailureClass::Application) if record.failed_phase.as_deref() == Some("test") => {
+                exit_codes::TESTS_FAILED
+            }
             Some(FailureClass::Application) => exit_codes::SETUP_FAILED,
             _ => exit_codes::INFRASTRUCTURE,
         },

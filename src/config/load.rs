@@ -260,6 +260,44 @@ impl LoadedConfig {
             }
         }
         self.service_problems(&mut problems);
+        if let Some(test) = &file.test {
+            match test.command.value.argv() {
+                None => problems.push(format!(
+                    "{}: `test.command` has an unclosed quote or a trailing backslash (it is split into words as a shell would, never run through one)",
+                    self.at(&test.command)
+                )),
+                Some(argv) if argv.first().is_none_or(|program| program.trim().is_empty()) => problems.push(format!(
+                    "{}: `test.command` is empty; give the suite's program and its arguments",
+                    self.at(&test.command)
+                )),
+                Some(_) => {}
+            }
+            if let Some(directory) = &test.working_dir
+                && !self.resolve(&directory.value).is_dir()
+            {
+                problems.push(format!(
+                    "{}: `test.working_dir` `{}` is not a directory",
+                    self.at(directory),
+                    self.resolve(&directory.value).display()
+                ));
+            }
+            for key in test.env.keys() {
+                if key.is_empty() || key.contains(['=', '\0']) {
+                    problems.push(format!(
+                        "{}: `test.env` has an invalid variable name `{key}`",
+                        self.where_is("test")
+                    ));
+                }
+            }
+        }
+        for (tier, files) in &file.tiers {
+            if files.is_empty() {
+                problems.push(format!(
+                    "{}: tier `{tier}` lists no JUnit files",
+                    self.where_is("tiers")
+                ));
+            }
+        }
         if let Some(cycle) = dependency_cycle(file) {
             problems.push(format!(
                 "deploy groups depend on each other in a cycle: {}",
@@ -491,5 +529,57 @@ mod tests {
         let text = "version: 1\ndeploy:\n  - {name: a, manifests: [m.yaml], depends_on: [b]}\n  - {name: b, manifests: [m.yaml], depends_on: [a]}\n";
         let message = LoadedConfig::parse(&path, text).expect_err("cycle").to_string();
         assert!(message.contains("cycle: a -> b -> a"), "{message}");
+    }
+}
+
+#[cfg(test)]
+mod test_section {
+    use super::*;
+
+    fn parse(text: &str) -> Result<LoadedConfig, ConfigError> {
+        LoadedConfig::parse(Path::new("/nonexistent/hybrid-e2e.yaml"), text)
+    }
+
+    #[test]
+    fn a_command_is_a_list_or_a_string_split_like_a_shell() {
+        let config = parse("version: 1\ntest:\n  command: go test './test/e2e/...' -run \"Test A\"\n  junit: [report.xml]\n  timeout: 20m\n  target: 10m\n").expect("valid");
+        let test = config.file.test.as_ref().expect("test");
+        assert_eq!(
+            test.command.value.argv(),
+            Some(
+                vec!["go", "test", "./test/e2e/...", "-run", "Test A"]
+                    .into_iter()
+                    .map(str::to_owned)
+                    .collect()
+            )
+        );
+        let config = parse("version: 1\ntest:\n  command: [ginkgo, -v, \"a b\"]\n").expect("valid");
+        assert_eq!(
+            config.file.test.as_ref().expect("test").command.value.argv(),
+            Some(vec!["ginkgo".to_owned(), "-v".to_owned(), "a b".to_owned()])
+        );
+    }
+
+    #[test]
+    fn a_command_that_does_not_split_or_is_empty_is_an_error_at_its_line() {
+        for (text, expected) in [
+            ("version: 1\ntest:\n  command: go test \"unclosed\n", "unclosed quote"),
+            ("version: 1\ntest:\n  command: []\n", "is empty"),
+            ("version: 1\ntest:\n  command: \"  \"\n", "is empty"),
+        ] {
+            let Err(error) = parse(text) else {
+                panic!("{text} is invalid")
+            };
+            let error = error.to_string();
+            assert!(
+                error.contains(expected) && error.contains("hybrid-e2e.yaml:3:"),
+                "{text}: {error}"
+            );
+        }
+        let Err(error) = parse("version: 1\ntest:\n  command: [a]\n  shell: bash\n") else {
+            panic!("an unknown key is invalid")
+        };
+        let error = error.to_string();
+        assert!(error.contains("shell"), "{error}");
     }
 }

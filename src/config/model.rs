@@ -155,6 +155,61 @@ pub(crate) struct ConfigFile {
     /// The Dockerfile lint (`hybrid-e2e lint`, and the check `run` does before building).
     #[serde(default)]
     pub(crate) lint: LintConfig,
+    /// The project's E2E suite, run after the setup against the run's cluster (its own phase,
+    /// `test`, with its own target; the setup's budget stays the setup's).
+    #[serde(default)]
+    pub(crate) test: Option<TestConfig>,
+    /// JUnit files of the test tiers (`unit`, `integration`, `e2e`, ...) for `hybrid-e2e report
+    /// --triage`: tier name → files or globs, relative to this file.
+    #[serde(default)]
+    pub(crate) tiers: BTreeMap<String, Vec<String>>,
+}
+
+/// `test.command`: an argv list, or one string split as a POSIX shell splits words (quotes,
+/// backslashes). Never run through a shell: no pipes, globs, variables or `&&`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub(crate) enum CommandLine {
+    Argv(Vec<String>),
+    Line(String),
+}
+
+impl CommandLine {
+    /// The argv: the list as written, or the string split into words (`None`: an unclosed
+    /// quote or a trailing backslash).
+    pub(crate) fn argv(&self) -> Option<Vec<String>> {
+        match self {
+            CommandLine::Argv(argv) => Some(argv.clone()),
+            CommandLine::Line(line) => shlex::split(line),
+        }
+    }
+}
+
+/// `test:`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TestConfig {
+    /// The suite's command: `[ginkgo, -v, ./test/e2e]` or `"go test ./test/e2e -v"`. It runs with
+    /// `KUBECONFIG` set to the run's cluster and `HYBRID_E2E_IMAGE_<NAME>` set to every image's
+    /// reference (`<NAME>`: the image name, upper-cased, `-` as `_`).
+    pub(crate) command: Located<CommandLine>,
+    /// Extra environment variables for the suite.
+    #[serde(default)]
+    pub(crate) env: BTreeMap<String, String>,
+    /// The directory the suite runs in, relative to this file. Default: this file's directory.
+    #[serde(default)]
+    pub(crate) working_dir: Option<Located<String>>,
+    /// The JUnit XML file(s) the suite writes: paths or globs, relative to this file. Only files
+    /// written during the run are read. They are merged into `junit.xml`, and their failures
+    /// become annotations at the failing test's `file:line`.
+    #[serde(default)]
+    pub(crate) junit: Vec<String>,
+    /// Stop the suite (SIGTERM, then SIGKILL) after this long. Default: 1h.
+    #[serde(default)]
+    pub(crate) timeout: Option<HumanDuration>,
+    /// The test phase's own target (reported like the setup phases'). Default: none.
+    #[serde(default)]
+    pub(crate) target: Option<Located<HumanDuration>>,
 }
 
 fn default_concurrency() -> u32 {

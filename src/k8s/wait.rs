@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::storage::v1::StorageClass;
-use kube::api::{Api, DynamicObject, ListParams};
+use kube::api::{Api, ListParams};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
@@ -245,26 +245,55 @@ fn typed(mut item: Value, applied: &Applied) -> Value {
     item
 }
 
-/// Listed pods as the readiness rules read them (typed: list items leave the type out).
-fn pod_values(items: Vec<k8s_openapi::api::core::v1::Pod>) -> Vec<Value> {
+/// A LIST response with its items as JSON, decoded once: the readiness rules read JSON, so a
+/// typed decode (`DynamicObject`, `Pod`) and its conversion back to JSON would only cost time
+/// (they were 2–3× the parse itself in `benches/deploy.rs`).
+#[derive(Debug, serde::Deserialize)]
+struct ValueList {
+    #[serde(default)]
+    items: Option<Vec<Value>>,
+}
+
+impl ValueList {
+    fn decode(body: &[u8]) -> serde_json::Result<Vec<Value>> {
+        Ok(serde_json::from_slice::<ValueList>(body)?.items.unwrap_or_default())
+    }
+}
+
+/// LIST `url` (a collection's path, e.g. `Api::resource_url`), through kube's client (its
+/// retries, auth and error mapping), the items as JSON.
+async fn list_values(session: &Session, url: &str) -> kube::Result<Vec<Value>> {
+    let mut request = kube::core::Request::new(url)
+        .list(&ListParams::default())
+        .map_err(kube::Error::BuildRequest)?;
+    request.extensions_mut().insert("list");
+    Ok(session
+        .client
+        .request::<ValueList>(request)
+        .await?
+        .items
+        .unwrap_or_default())
+}
+
+/// Listed pods as the readiness rules read them (list items leave the type out).
+fn pod_values(items: Vec<Value>) -> Vec<Value> {
     items
         .into_iter()
-        .filter_map(|pod| {
-            let mut value = serde_json::to_value(pod).ok()?;
+        .map(|mut value| {
             if let Some(map) = value.as_object_mut() {
                 map.insert("apiVersion".to_owned(), Value::String("v1".to_owned()));
                 map.insert("kind".to_owned(), Value::String("Pod".to_owned()));
             }
-            Some(value)
+            value
         })
         .collect()
 }
 
-/// List `namespace`'s pods (or `None` on error).
+/// List `namespace`'s pods.
 pub(crate) async fn list_pods(session: &Session, namespace: &str) -> Result<Vec<Value>, String> {
     let api: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(session.client.clone(), namespace);
-    match tokio::time::timeout(REQUEST_TIMEOUT, api.list(&ListParams::default())).await {
-        Ok(Ok(list)) => Ok(pod_values(list.items)),
+    match tokio::time::timeout(REQUEST_TIMEOUT, list_values(session, api.resource_url())).await {
+        Ok(Ok(items)) => Ok(pod_values(items)),
         Ok(Err(error)) => Err(error.to_string()),
         Err(_) => Err("listing pods timed out".to_owned()),
     }
@@ -299,14 +328,13 @@ pub(crate) async fn wait(
             let api = session.api(&applied.resource, namespace.is_some(), namespace.as_deref());
             let request_timeout =
                 REQUEST_TIMEOUT.min(deadline.saturating_duration_since(now).max(Duration::from_secs(1)));
-            let params = ListParams::default();
             let listed = tokio::select! {
                 biased;
                 () = cancel.cancelled() => return WaitOutcome::Cancelled,
-                listed = tokio::time::timeout(request_timeout, api.list(&params)) => listed,
+                listed = tokio::time::timeout(request_timeout, list_values(session, api.resource_url())) => listed,
             };
             match listed {
-                Ok(Ok(list)) => observe_list(&mut tracked, indexes, list.items, &context, on_change),
+                Ok(Ok(items)) => observe_list(&mut tracked, indexes, items, &context, on_change),
                 Ok(Err(error)) => last_error = Some(format!("listing {}: {error}", applied.resource.plural)),
                 Err(_) => last_error = Some(format!("listing {} timed out", applied.resource.plural)),
             }
@@ -383,16 +411,18 @@ fn pending_lists(tracked: &[Tracked]) -> BTreeMap<(String, String, Option<String
 fn observe_list(
     tracked: &mut [Tracked],
     indexes: &[usize],
-    items: Vec<DynamicObject>,
+    items: Vec<Value>,
     context: &Context,
     on_change: &mut (dyn FnMut(String) + Send),
 ) {
     let mut by_name: HashMap<String, Value> = HashMap::new();
     for item in items {
-        let name = item.metadata.name.clone().unwrap_or_default();
-        if let Ok(value) = serde_json::to_value(item) {
-            by_name.insert(name, value);
-        }
+        let name = item
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        by_name.insert(name, item);
     }
     for &index in indexes {
         let entry = &mut tracked[index];
@@ -498,7 +528,7 @@ fn check_deadlines(tracked: &mut [Tracked], now: Instant) {
 
 /// The wait's first tick over response bodies already fetched, for `benches/deploy.rs` (through
 /// `bench_support`): the same steps in the same order as [`wait`], the bodies decoded as kube
-/// decodes them (`ObjectList` from the JSON text).
+/// decodes them (the items as JSON, as [`list_values`] does).
 pub(crate) struct FetchedTick {
     tracked: Vec<Tracked>,
     context: Context,
@@ -535,18 +565,18 @@ impl FetchedTick {
         let mut on_change = |_: String| {};
         for ((_, _, namespace), indexes) in &pending_lists(&self.tracked) {
             let body = list(&self.tracked[indexes[0]].applied.resource, namespace.as_deref());
-            match serde_json::from_slice::<kube::core::ObjectList<DynamicObject>>(&body) {
-                Ok(listed) => observe_list(&mut self.tracked, indexes, listed.items, &self.context, &mut on_change),
+            match ValueList::decode(&body) {
+                Ok(items) => observe_list(&mut self.tracked, indexes, items, &self.context, &mut on_change),
                 Err(_) => undecodable += 1,
             }
         }
         for namespace in pod_namespaces(&self.tracked) {
             let body = pods(&namespace);
-            match serde_json::from_slice::<kube::core::ObjectList<k8s_openapi::api::core::v1::Pod>>(&body) {
-                Ok(listed) => check_pods(
+            match ValueList::decode(&body) {
+                Ok(items) => check_pods(
                     &mut self.tracked,
                     &namespace,
-                    &pod_values(listed.items),
+                    &pod_values(items),
                     now,
                     Duration::ZERO,
                     &mut on_change,

@@ -10,6 +10,7 @@ mod phase;
 mod record;
 mod report;
 mod stopwatch;
+mod tests;
 
 #[cfg(test)]
 pub(crate) use events::Recorder;
@@ -25,3 +26,4 @@ pub(crate) use record::{
 };
 pub(crate) use report::{PhaseReport, StepReport};
 pub(crate) use stopwatch::{Stopwatch, Timing};
+pub(crate) use tests::{TestCaseResult, TestCounts, TestOutcome, TestResults, TestSuiteResult};

@@ -8,6 +8,8 @@ pub(crate) enum PhaseName {
     Cluster,
     Load,
     Deploy,
+    /// The project's own E2E suite, after the setup (`test:`).
+    Test,
     /// `services up`: the integration tier's containers started and ready.
     Services,
     Teardown,
@@ -22,6 +24,7 @@ impl PhaseName {
             PhaseName::Cluster => "cluster",
             PhaseName::Load => "load",
             PhaseName::Deploy => "deploy",
+            PhaseName::Test => "test",
             PhaseName::Services => "services",
             PhaseName::Teardown => "teardown",
         }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{FailureClass, Finding, PhaseReport, Status, StepReport, Timing};
+use super::{FailureClass, Finding, PhaseName, PhaseReport, Status, StepReport, TestResults, Timing};
 
 /// Bumped only on incompatible changes.
 pub(crate) const TIMINGS_FORMAT_VERSION: u32 = 1;
@@ -179,6 +179,10 @@ pub(crate) struct StepRecord {
     /// Structured findings behind a failure (Dockerfile lint findings, manifest problems).
     #[serde(default)]
     pub(crate) findings: Vec<Finding>,
+    /// The test phase's suite (`null` for other steps): every case its JUnit reported, with
+    /// outcome, time and the failure's `file:line`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) tests: Option<TestResults>,
 }
 
 /// What the run knows about itself besides its phases.
@@ -235,6 +239,7 @@ impl StepRecord {
             }),
             excerpt: failure.and_then(|failure| failure.excerpt.clone()),
             findings: failure.map_or_else(Vec::new, |failure| failure.findings.clone()),
+            tests: step.tests.as_deref().cloned(),
         }
     }
 }
@@ -334,6 +339,11 @@ impl RunRecord {
         let failed = phases.iter().find(|phase| phase.status == Status::Failed);
         let first_failure = failed.and_then(PhaseReport::failure);
         let over = phases.iter().any(|phase| phase.status == Status::OverTarget) || setup > facts.total_target;
+        // The setup's budget is the setup's: a test phase over its own target does not spend it.
+        let setup_over = phases
+            .iter()
+            .any(|phase| phase.phase.is_setup() && phase.status == Status::OverTarget)
+            || setup > facts.total_target;
         let status = if failed.is_some() {
             Status::Failed
         } else if cancelled {
@@ -376,7 +386,11 @@ impl RunRecord {
             message,
             setup_seconds: setup.as_secs_f64(),
             total_target_seconds: facts.total_target.as_secs_f64(),
-            within_target: setup <= facts.total_target && !over && failed.is_none() && !cancelled,
+            within_target: !setup_over
+                && !phases
+                    .iter()
+                    .any(|phase| phase.phase != PhaseName::Test && phase.status == Status::Failed)
+                && !cancelled,
             phases: phases.iter().map(PhaseRecord::from_report).collect(),
             schedule: None,
             dockerfile_findings: facts.dockerfile_findings,
@@ -401,6 +415,11 @@ impl RunRecord {
             }
             for finding in &mut step.findings {
                 relative(&mut finding.path);
+            }
+            for suite in step.tests.iter_mut().flat_map(|tests| &mut tests.suites) {
+                for file in suite.cases.iter_mut().filter_map(|case| case.file.as_mut()) {
+                    relative(file);
+                }
             }
         }
     }
@@ -572,6 +591,12 @@ impl RunRecord {
                     format!("phases[{index}].steps[{step_index}].duration_seconds"),
                     step.duration_seconds,
                 )?;
+                for (case_index, case) in step.tests.iter().flat_map(|tests| tests.cases()).enumerate() {
+                    check(
+                        format!("phases[{index}].steps[{step_index}].tests.cases[{case_index}].duration_seconds"),
+                        case.1.duration_seconds,
+                    )?;
+                }
                 if let Some(rate) = step.bytes_per_second
                     && !(rate.is_finite() && rate >= 0.0)
                 {

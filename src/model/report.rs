@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::{Failure, FailureClass, PhaseName, Status, Timing};
+use super::{Failure, FailureClass, PhaseName, Status, TestResults, Timing};
 
 /// A finished step.
 #[derive(Debug, Clone)]
@@ -23,6 +23,8 @@ pub(crate) struct StepReport {
     pub(crate) note: Option<String>,
     /// It passed with a warning (the terminal says `warning`, not `ok`).
     pub(crate) warned: bool,
+    /// The test phase's suite: what its JUnit said.
+    pub(crate) tests: Option<Box<TestResults>>,
 }
 
 impl StepReport {
@@ -39,6 +41,7 @@ impl StepReport {
             log: None,
             note: None,
             warned: false,
+            tests: None,
         }
     }
 

@@ -524,3 +524,68 @@ async fn wait_failure(
     }
     Some(failure)
 }
+
+/// How long the look at the deployed objects after a failed suite may wait for them.
+const AFTER_TESTS_WAIT: Duration = Duration::from_secs(3);
+
+/// After the suite failed, before anything is torn down: every object the groups deployed
+/// that is not ready now, diagnosed into `diagnostics/deploy/` as a failed group's are.
+/// Best-effort and bounded: `None` when the cluster does not answer. Returns how many objects
+/// were not ready and the diagnostics files written.
+pub(crate) async fn diagnose_deployed(
+    options: &DeployOptions,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> Option<(usize, Vec<String>)> {
+    use kube::discovery::Scope;
+    let session = tokio::time::timeout(Duration::from_secs(15), client::connect(&options.kubeconfig))
+        .await
+        .ok()?
+        .ok()?;
+    let mut seen = std::collections::HashSet::new();
+    let mut deployed = Vec::new();
+    for group in &options.groups {
+        let Ok(found) = objects::load(&group.files) else {
+            continue;
+        };
+        for object in found.into_iter().filter(ManifestObject::belongs_to_its_group) {
+            let Some((resource, capabilities)) = session.resolve(&object.api_version, &object.kind).await else {
+                continue;
+            };
+            let namespace = (capabilities.scope == Scope::Namespaced)
+                .then(|| object.namespace.clone().unwrap_or_else(|| "default".to_owned()));
+            if seen.insert((
+                resource.api_version.clone(),
+                resource.kind.clone(),
+                namespace.clone(),
+                object.name.clone(),
+            )) {
+                deployed.push(Applied {
+                    object: Arc::new(object),
+                    resource,
+                    namespace,
+                });
+            }
+        }
+    }
+    if deployed.is_empty() {
+        return Some((0, Vec::new()));
+    }
+    let outcome = wait::wait(
+        &session,
+        &deployed,
+        WaitOptions {
+            timeout: AFTER_TESTS_WAIT,
+            poll: options.poll.min(Duration::from_secs(1)),
+            unschedulable_window: options.unschedulable_window,
+        },
+        cancel,
+        &mut |_| {},
+    )
+    .await;
+    let not_ready = match outcome {
+        WaitOutcome::Ready | WaitOutcome::Cancelled => return Some((0, Vec::new())),
+        WaitOutcome::Failed(not_ready) | WaitOutcome::TimedOut { not_ready, .. } => not_ready,
+    };
+    let diagnosis = diagnose::diagnose(&session, &not_ready, &options.report_dir).await;
+    Some((not_ready.len(), diagnosis.files))
+}

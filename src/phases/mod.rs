@@ -9,6 +9,7 @@ pub(crate) mod deploy;
 pub(crate) mod load;
 pub(crate) mod preflight;
 pub(crate) mod services;
+pub(crate) mod test;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};

@@ -104,12 +104,31 @@ pub(crate) async fn run(options: RunOptions, cancel: CancellationToken) -> RunOu
     let mut schedule = None;
     for entry in &STRICT {
         let target = plan.target(entry.phase);
-        // `mode: pipelined`: after preflight, the other phases run as one dependency graph.
-        if plan.mode == ScheduleMode::Pipelined && entry.phase == PhaseName::Build && !stopped {
-            let outcome = scheduler::run(&context, &cancel, &reporters).await;
-            phases.extend(outcome.phases);
-            schedule = outcome.schedule;
-            break;
+        // Without `test:` the run ends with the setup (no test phase in the record).
+        if entry.phase == PhaseName::Test && plan.test.is_none() {
+            continue;
+        }
+        // `mode: pipelined`: after preflight, the setup phases run as one dependency graph;
+        // the test phase follows it (the suite may use any image, so it needs every load and
+        // every deploy group).
+        if plan.mode == ScheduleMode::Pipelined && entry.phase.is_setup() {
+            if entry.phase == PhaseName::Build && !stopped {
+                let outcome = scheduler::run(&context, &cancel, &reporters).await;
+                stopped = outcome
+                    .phases
+                    .iter()
+                    .any(|phase| !(phase.status.is_success() || phase.status == Status::Skipped))
+                    || cancel.is_cancelled();
+                phases.extend(outcome.phases);
+                schedule = outcome.schedule;
+            } else if entry.phase == PhaseName::Build {
+                phases.extend(
+                    [PhaseName::Build, PhaseName::Cluster, PhaseName::Load, PhaseName::Deploy].map(|phase| {
+                        PhaseReport::skipped(phase, plan.target(phase), "an earlier phase did not succeed")
+                    }),
+                );
+            }
+            continue;
         }
         if stopped {
             phases.push(PhaseReport::skipped(

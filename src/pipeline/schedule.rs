@@ -16,7 +16,7 @@ pub(super) struct PhaseEntry {
 }
 
 /// DD-TEST-002's strict schedule: every phase after the previous one succeeded.
-pub(super) const STRICT: [PhaseEntry; 5] = [
+pub(super) const STRICT: [PhaseEntry; 6] = [
     PhaseEntry {
         phase: PhaseName::Preflight,
         steps: phases::preflight::steps,
@@ -50,6 +50,17 @@ pub(super) const STRICT: [PhaseEntry; 5] = [
         options: |plan, steps| PhaseOptions {
             concurrency: steps,
             ..limited(plan, PhaseName::Deploy)
+        },
+    },
+    // After the setup, in both modes: the project's suite (only with `test:`).
+    PhaseEntry {
+        phase: PhaseName::Test,
+        steps: phases::test::steps,
+        options: |plan, _| PhaseOptions {
+            concurrency: 1,
+            fail_fast: true,
+            target: plan.target(PhaseName::Test),
+            target_line: plan.target_line(PhaseName::Test),
         },
     },
 ];

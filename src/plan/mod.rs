@@ -125,6 +125,45 @@ pub(crate) struct TargetLines {
     pub(crate) services: Option<u64>,
 }
 
+/// The test phase: the project's suite against the run's cluster.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct PlannedTest {
+    pub(crate) argv: Vec<String>,
+    /// Extra environment (values are never printed: they may hold tokens).
+    #[serde(serialize_with = "keys_only")]
+    pub(crate) env: Vec<(String, String)>,
+    pub(crate) working_dir: PathBuf,
+    /// JUnit paths or globs, resolved against the config file's directory.
+    pub(crate) junit: Vec<PathBuf>,
+    #[serde(serialize_with = "seconds")]
+    pub(crate) timeout: Duration,
+    #[serde(serialize_with = "optional_seconds")]
+    pub(crate) target: Option<Duration>,
+    #[serde(skip)]
+    pub(crate) target_line: Option<u64>,
+    /// The config file's directory: where repository-relative locations are resolved from.
+    pub(crate) base_dir: PathBuf,
+}
+
+fn keys_only<S: serde::Serializer>(env: &[(String, String)], serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(env.iter().map(|(key, _)| key))
+}
+
+fn optional_seconds<S: serde::Serializer>(duration: &Option<Duration>, serializer: S) -> Result<S::Ok, S::Error> {
+    match duration {
+        Some(duration) => serializer.serialize_some(&duration.as_secs_f64()),
+        None => serializer.serialize_none(),
+    }
+}
+
+/// The suite's default timeout.
+pub(crate) const DEFAULT_TEST_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// `HYBRID_E2E_IMAGE_<NAME>`: the image name upper-cased, `-` as `_`.
+pub(crate) fn image_variable(name: &str) -> String {
+    format!("HYBRID_E2E_IMAGE_{}", name.to_ascii_uppercase().replace('-', "_"))
+}
+
 /// A deploy group: applied concurrently by the deploy phase once its dependencies are ready.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct PlannedGroup {
@@ -237,6 +276,8 @@ pub(crate) struct Plan {
     /// annotations on over-target phases.
     #[serde(skip)]
     pub(crate) target_lines: TargetLines,
+    /// `test:` (`None`: the run ends after the setup).
+    pub(crate) test: Option<PlannedTest>,
     pub(crate) warnings: Vec<String>,
 }
 
@@ -568,6 +609,24 @@ impl Plan {
                     services: line(&file.targets.services),
                 }
             },
+            test: file.test.as_ref().map(|test| PlannedTest {
+                // Validation already rejected a command that does not split.
+                argv: test.command.value.argv().unwrap_or_default(),
+                env: test
+                    .env
+                    .iter()
+                    .map(|(key, value)| (key.clone(), value.clone()))
+                    .collect(),
+                working_dir: test
+                    .working_dir
+                    .as_ref()
+                    .map_or_else(|| config.resolve("."), |directory| config.resolve(&directory.value)),
+                junit: test.junit.iter().map(|entry| config.resolve(entry)).collect(),
+                timeout: test.timeout.map_or(DEFAULT_TEST_TIMEOUT, |timeout| timeout.0),
+                target: test.target.as_ref().map(|target| target.value.0),
+                target_line: test.target.as_ref().map(|target| target.line).filter(|line| *line > 0),
+                base_dir: config.resolve("."),
+            }),
             warnings,
         }
     }
@@ -580,6 +639,7 @@ impl Plan {
             PhaseName::Load => Some(self.targets.load),
             PhaseName::Deploy => Some(self.targets.deploy),
             PhaseName::Services => Some(self.targets.services),
+            PhaseName::Test => self.test.as_ref().and_then(|test| test.target),
             PhaseName::Preflight | PhaseName::Teardown => None,
         }
     }
@@ -593,6 +653,7 @@ impl Plan {
             PhaseName::Load => lines.load,
             PhaseName::Deploy => lines.deploy,
             PhaseName::Services => lines.services,
+            PhaseName::Test => self.test.as_ref().and_then(|test| test.target_line),
             PhaseName::Preflight | PhaseName::Teardown => None,
         }
     }
@@ -730,7 +791,44 @@ impl Plan {
                 .collect();
             let _ = writeln!(out, "   wave {}: {}", index + 1, names.join(", "));
         }
-        let _ = writeln!(out, "total target {}", format(self.targets.total));
+        let _ = writeln!(
+            out,
+            "total target {}{}",
+            format(self.targets.total),
+            if self.test.is_some() {
+                " (the setup: phases 1-4)"
+            } else {
+                ""
+            }
+        );
+        if let Some(test) = &self.test {
+            let target = test.target.map_or_else(|| "—".to_owned(), format);
+            let _ = writeln!(
+                out,
+                "5. test     target {target:>6}  {} (in {}, timeout {}) with KUBECONFIG={} and {} HYBRID_E2E_IMAGE_* variable(s){}",
+                shell_words(&test.argv),
+                test.working_dir.display(),
+                format(test.timeout),
+                self.cluster.kubeconfig.display(),
+                self.images.len(),
+                if test.env.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " + {}",
+                        test.env
+                            .iter()
+                            .map(|(key, _)| key.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                }
+            );
+            if !test.junit.is_empty() {
+                let files: Vec<String> = test.junit.iter().map(|path| path.display().to_string()).collect();
+                let _ = writeln!(out, "   JUnit: {} (merged into junit.xml)", files.join(", "));
+            }
+        }
         if !self.services.services.is_empty() {
             let _ = writeln!(
                 out,
@@ -776,6 +874,14 @@ impl Plan {
         }
         out
     }
+}
+
+/// An argv as a shell would read it back (for display only: it is never run through a shell).
+fn shell_words(argv: &[String]) -> String {
+    argv.iter()
+        .map(|word| shlex::try_quote(word).map_or_else(|_| word.clone(), |quoted| quoted.into_owned()))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 
 use crate::model::{
     DockerfileFindings, Failure, FailureClass, Finding, PhaseName, PhaseReport, RunFacts, RunRecord, Status,
-    StepReport, Timing,
+    StepReport, TestCaseResult, TestOutcome, TestSuiteResult, Timing,
 };
 
 /// The fixtures' clock starts here.
@@ -404,9 +404,153 @@ pub(crate) fn huge() -> RunRecord {
     record(facts("0a1b2c3d", "hybrid-e2e-0a1b2c3d"), &phases, false)
 }
 
+/// The green setup, then the test phase: the suite's JUnit (the Ginkgo unit fixture and the
+/// go-junit-report one) with two Ginkgo failures and one `go test` failure.
+pub(crate) fn test_failure() -> RunRecord {
+    let mut phases = green_phases(20.1);
+    phases.push(skipped(
+        PhaseName::Deploy,
+        180.0,
+        "no namespaces, CRDs or deploy groups configured",
+    ));
+    // What `testresults` reads from the Ginkgo and go-junit-report fixtures
+    // (tests/fixtures/junit), built here: `report` reads `model` only.
+    let case = |name: &str, classname: &str, seconds: f64, outcome: TestOutcome| TestCaseResult {
+        name: name.to_owned(),
+        classname: Some(classname.to_owned()),
+        duration_seconds: seconds,
+        outcome,
+        message: None,
+        kind: None,
+        file: None,
+        line: None,
+        details: Vec::new(),
+    };
+    let failed = |mut case: TestCaseResult, message: &str, kind: Option<&str>, file: &str, line: usize| {
+        case.message = Some(message.to_owned());
+        case.kind = kind.map(str::to_owned);
+        case.file = Some(file.to_owned());
+        case.line = Some(line);
+        case.details = message.lines().map(str::to_owned).collect();
+        case
+    };
+    let ginkgo = "RemediationOrchestrator Unit Suite";
+    let go = "github.com/org/app/pkg/store";
+    let suites = vec![
+        TestSuiteResult {
+            name: ginkgo.to_owned(),
+            source: Some("out/e2e.xml".to_owned()),
+            duration_seconds: Some(1.108),
+            cases: vec![
+                case("[BeforeSuite]", ginkgo, 0.012, TestOutcome::Passed),
+                failed(
+                    case(
+                        "[It] Phase transitions 1.4: Pending→Processing preserves gateway metadata",
+                        ginkgo,
+                        0.021,
+                        TestOutcome::Failed,
+                    ),
+                    "Expected\n    <string>: \nto equal\n    <string>: test-group",
+                    Some("failed"),
+                    "test/unit/remediationorchestrator/controller/reconcile_phases_test.go",
+                    205,
+                ),
+                failed(
+                    case(
+                        "[It] Audit events AE-7.5: Approval Requested emits orchestrator.approval.requested",
+                        ginkgo,
+                        0.3,
+                        TestOutcome::Failed,
+                    ),
+                    "Missing event orchestrator.approval.requested",
+                    Some("failed"),
+                    "test/unit/remediationorchestrator/controller/audit_events_test.go",
+                    225,
+                ),
+                case(
+                    "[It] Phase transitions 1.1: New→Pending",
+                    ginkgo,
+                    0.775,
+                    TestOutcome::Passed,
+                ),
+            ],
+        },
+        TestSuiteResult {
+            name: go.to_owned(),
+            source: Some("out/e2e.xml".to_owned()),
+            duration_seconds: Some(0.012),
+            cases: vec![
+                case("TestGet", go, 0.0, TestOutcome::Passed),
+                failed(
+                    case("TestPut", go, 0.01, TestOutcome::Failed),
+                    "store_test.go:42: put: got 1, want 2",
+                    None,
+                    "pkg/store/store_test.go",
+                    42,
+                ),
+                TestCaseResult {
+                    message: Some("Skipped".to_owned()),
+                    ..case("TestNeedsDatabase", go, 0.0, TestOutcome::Skipped)
+                },
+            ],
+        },
+    ];
+    let tests = crate::model::TestResults::new(vec!["out/e2e.xml".to_owned()], suites, Vec::new());
+    let mut suite = step("suite", 95.0, 41.5, Status::Ok).failed(
+        Failure::new(
+            FailureClass::Application,
+            "3 of 7 test(s) failed; first: [It] Phase transitions 1.4: Pending→Processing preserves gateway metadata",
+        )
+        .at(
+            "test/unit/remediationorchestrator/controller/reconcile_phases_test.go",
+            Some(205),
+        )
+        .tail(vec![
+            "Ran 4 of 4 Specs in 1.108 seconds".to_owned(),
+            "FAIL! -- 2 Passed | 2 Failed".to_owned(),
+        ]),
+    );
+    suite.report.tests = Some(Box::new(tests));
+    let mut test = phase(PhaseName::Test, 95.0, Some(600.0), vec![suite], false);
+    test.target_line = Some(30);
+    phases.push(test);
+    record(facts("5e6f7a8b", "hybrid-e2e-5e6f7a8b"), &phases, false)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The test phase is its own: the setup's time, budget and verdict are the setup's alone; a
+    /// test phase over its own target makes the run over target, not the setup.
+    #[test]
+    fn the_test_phase_never_spends_the_setup_s_budget() {
+        let run = test_failure();
+        let setup: f64 = run
+            .phases
+            .iter()
+            .filter(|phase| ["build", "cluster", "load", "deploy"].contains(&phase.name.as_str()))
+            .map(|phase| phase.duration_seconds)
+            .sum();
+        assert!((run.setup_seconds - setup).abs() < 1e-9);
+        assert_eq!(run.status, Status::Failed);
+        assert_eq!(run.failed_phase.as_deref(), Some("test"));
+        assert_eq!(run.failure_class, Some(FailureClass::Application));
+        assert!(run.within_target, "the setup itself was within its budget");
+
+        let mut phases = green_phases(20.1);
+        phases.push(skipped(PhaseName::Deploy, 180.0, "nothing to deploy"));
+        phases.push(phase(
+            PhaseName::Test,
+            95.0,
+            Some(10.0),
+            vec![step("suite", 95.0, 30.0, Status::Ok)],
+            false,
+        ));
+        let run = record(facts("5e6f7a8b", "hybrid-e2e-5e6f7a8b"), &phases, false);
+        assert_eq!(run.status, Status::OverTarget, "the test phase is over its own target");
+        assert!(run.within_target, "but the setup is not");
+    }
 
     /// The fixtures are consistent with themselves: every phase spans its steps, the setup is
     /// the sum of the setup phases, an over-target phase really is over.

@@ -7,7 +7,7 @@ use std::io::Write as _;
 use std::path::Path;
 
 use super::workflow::{self, AnnotationLevel, AnnotationProperties};
-use crate::model::{Finding, RunRecord, Status};
+use crate::model::{Finding, RunRecord, Status, TestResults};
 
 /// GitHub shows at most this many annotations of one level per step.
 pub(crate) const SHOWN_PER_LEVEL: usize = 10;
@@ -39,6 +39,39 @@ pub(crate) fn finding_annotations(findings: &[Finding]) -> Vec<Annotation> {
         .collect()
 }
 
+/// Failing tests annotated, at most this many per run (the rest are in `junit.xml`).
+const TEST_ANNOTATIONS: usize = 50;
+
+/// One annotation per failing test of a suite, at the `file:line` its JUnit named (no
+/// location: no file; a file without a line: the file).
+fn test_annotations(tests: Option<&TestResults>) -> Vec<Annotation> {
+    let Some(tests) = tests else {
+        return Vec::new();
+    };
+    tests
+        .cases()
+        .filter(|(_, case)| case.outcome.is_failure())
+        .take(TEST_ANNOTATIONS)
+        .map(|(suite, case)| {
+            let mut message = format!("[{}] {}", case.outcome.as_str(), case.name);
+            if let Some(text) = &case.message {
+                let _ = write!(message, "\n{}", text.trim());
+            }
+            Annotation {
+                level: AnnotationLevel::Error,
+                properties: AnnotationProperties {
+                    title: Some(format!("hybrid-e2e test/{}", suite.name)),
+                    file: case.file.clone(),
+                    start_line: case.file.as_ref().and(case.line),
+                    end_line: case.file.as_ref().and(case.line),
+                    ..AnnotationProperties::default()
+                },
+                message,
+            }
+        })
+        .collect()
+}
+
 /// Every annotation the runs call for, errors first.
 pub(crate) fn annotations(runs: &[RunRecord]) -> Vec<Annotation> {
     let mut all = Vec::new();
@@ -48,6 +81,12 @@ pub(crate) fn annotations(runs: &[RunRecord]) -> Vec<Annotation> {
                 let message = step.message.clone().unwrap_or_else(|| "failed".to_owned());
                 if !step.findings.is_empty() {
                     all.extend(finding_annotations(&step.findings));
+                    continue;
+                }
+                // A suite's failing tests: one annotation each, at the test's `file:line`.
+                let failing = test_annotations(step.tests.as_ref());
+                if !failing.is_empty() {
+                    all.extend(failing);
                     continue;
                 }
                 let class = step.failure_class.map_or("unknown", |class| class.as_str());
@@ -235,6 +274,10 @@ mod snapshot_tests {
         insta::assert_snapshot!(
             "annotations_deploy_failure",
             annotation_commands(&annotations(&[fixtures::deploy_failure()])).0
+        );
+        insta::assert_snapshot!(
+            "annotations_test_failure",
+            annotation_commands(&annotations(&[fixtures::test_failure()])).0
         );
         insta::assert_snapshot!(
             "annotations_over_target",

@@ -1,5 +1,6 @@
 //! JUnit XML (`quick-junit`) of one or more runs: one testsuite per phase, one testcase per step
 //! with its time; targets as properties; failures carry the class, the hint and the output tail.
+//! The test phase's own JUnit follows its phase: every suite kept, its name prefixed with `test / `.
 
 use std::time::Duration;
 
@@ -7,7 +8,7 @@ use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, Te
 
 use super::summary;
 
-use crate::model::{PhaseRecord, RunRecord, Status};
+use crate::model::{PhaseRecord, RunRecord, Status, TestOutcome, TestSuiteResult};
 
 /// Build the report. With several runs (matrix jobs), suite names are prefixed with the job.
 pub(crate) fn render(runs: &[RunRecord], fail_on_target: bool) -> String {
@@ -23,6 +24,12 @@ pub(crate) fn render(runs: &[RunRecord], fail_on_target: bool) -> String {
         };
         for phase in &run.phases {
             report.add_test_suite(suite(run, phase, prefixed(&phase.name), fail_on_target));
+            // The suite's own JUnit, suites kept, names prefixed with the phase.
+            for tests in phase.steps.iter().filter_map(|step| step.tests.as_ref()) {
+                for suite in &tests.suites {
+                    report.add_test_suite(test_suite(suite, prefixed(&format!("{} / {}", phase.name, suite.name))));
+                }
+            }
         }
         if let Some(lint) = lint_suite(run, prefixed("lint")) {
             report.add_test_suite(lint);
@@ -59,6 +66,57 @@ fn lint_suite(run: &RunRecord, name: String) -> Option<TestSuite> {
         suite.add_test_case(case);
     }
     Some(suite)
+}
+
+/// One suite of the test phase's JUnit, as the suite wrote it (plus each failure's location).
+fn test_suite(source: &TestSuiteResult, name: String) -> TestSuite {
+    let mut suite = TestSuite::new(name);
+    if let Some(seconds_) = source.duration_seconds {
+        suite.set_time(seconds(seconds_));
+    }
+    if let Some(file) = &source.source {
+        suite.add_property(Property::new("junit.file", file.as_str()));
+    }
+    for case in &source.cases {
+        let status = match case.outcome {
+            TestOutcome::Passed => TestCaseStatus::success(),
+            TestOutcome::Skipped => {
+                let mut status = TestCaseStatus::skipped();
+                if let Some(message) = &case.message {
+                    status.set_message(message.as_str());
+                }
+                status
+            }
+            TestOutcome::Failed | TestOutcome::Error => {
+                let kind = if case.outcome == TestOutcome::Failed {
+                    NonSuccessKind::Failure
+                } else {
+                    NonSuccessKind::Error
+                };
+                let mut status = TestCaseStatus::non_success(kind);
+                if let Some(message) = &case.message {
+                    status.set_message(message.as_str());
+                }
+                if let Some(kind) = &case.kind {
+                    status.set_type(kind.as_str());
+                }
+                let mut description = case.details.join("\n");
+                if let Some(file) = &case.file {
+                    let line = case.line.map(|line| format!(":{line}")).unwrap_or_default();
+                    description.push_str(&format!("\nat: {file}{line}"));
+                }
+                status.set_description(description);
+                status
+            }
+        };
+        let mut test_case = TestCase::new(case.name.as_str(), status);
+        if let Some(classname) = &case.classname {
+            test_case.set_classname(classname.as_str());
+        }
+        test_case.set_time(seconds(case.duration_seconds));
+        suite.add_test_case(test_case);
+    }
+    suite
 }
 
 fn suite(run: &RunRecord, phase: &PhaseRecord, name: String, fail_on_target: bool) -> TestSuite {
@@ -171,6 +229,7 @@ mod tests {
         insta::assert_snapshot!("junit_cancelled", render(&[fixtures::cancelled()], false));
         insta::assert_snapshot!("junit_merged", render(&fixtures::matrix(), false));
         insta::assert_snapshot!("junit_lint_failure", render(&[fixtures::lint_failure()], false));
+        insta::assert_snapshot!("junit_test_failure", render(&[fixtures::test_failure()], false));
     }
 
     /// What a JUnit consumer (junitparser) reads back from the 5,000-step report.

@@ -306,6 +306,7 @@ fn section(blocks: &mut Vec<String>, run: &RunRecord, job: Option<&str>, detail:
     }
     blocks.push(out);
     failures(blocks, run, detail);
+    blocks.extend(tests(run, detail));
     blocks.push(phase_table(run));
     blocks.extend(pipelined(run));
     blocks.extend(critical_path(run));
@@ -340,6 +341,11 @@ fn phase_table(run: &RunRecord) -> String {
     for phase in &run.phases {
         let share = share_of(phase.duration_seconds);
         let bar = "█".repeat((share * 20.0).round().clamp(0.0, 20.0) as usize);
+        let bar = if phase.name == "test" {
+            "not in the setup budget".to_owned()
+        } else {
+            format!("{bar} {:.0}%", share * 100.0)
+        };
         let target = phase.target_seconds.map(duration).unwrap_or_else(|| "—".to_owned());
         let time = if phase.status == Status::Skipped {
             "—".to_owned()
@@ -348,11 +354,10 @@ fn phase_table(run: &RunRecord) -> String {
         };
         let _ = writeln!(
             out,
-            "| {} | {} {} | {time} | {target} | {bar} {:.0}% |",
+            "| {} | {} {} | {time} | {target} | {bar} |",
             phase.name,
             status_icon(phase.status),
             phase.status.as_str(),
-            share * 100.0
         );
     }
     let _ = writeln!(
@@ -454,7 +459,7 @@ fn critical_path(run: &RunRecord) -> Option<String> {
     let path: Vec<String> = run
         .phases
         .iter()
-        .filter(|phase| phase.target_seconds.is_some())
+        .filter(|phase| phase.target_seconds.is_some() && phase.name != "test")
         .filter_map(|phase| {
             let last = phase
                 .steps
@@ -542,6 +547,91 @@ fn gantt(run: &RunRecord) -> Option<String> {
         );
     }
     out.push_str("</details>\n\n");
+    Some(out)
+}
+
+/// Passing tests listed as the slowest.
+const SLOWEST: usize = 10;
+/// Failing tests listed (the rest are in `junit.xml`).
+const FAILING_LISTED: usize = 50;
+
+/// The test phase's suite: counts, then its failures (each at its `file:line`), then the
+/// slowest tests.
+fn tests(run: &RunRecord, detail: Detail) -> Option<String> {
+    let (phase, tests) = run
+        .phases
+        .iter()
+        .flat_map(|phase| phase.steps.iter().map(move |step| (phase, step)))
+        .find_map(|(phase, step)| step.tests.as_ref().map(|tests| (phase, tests)))?;
+    let counts = tests.counts;
+    let icon = if counts.failing() > 0 { "❌" } else { "✅" };
+    let mut out = format!(
+        "### {icon} Tests: {} passed, {} failed, {} skipped of {} in {}\n\n",
+        counts.passed,
+        counts.failing(),
+        counts.skipped,
+        counts.tests,
+        duration(phase.duration_seconds)
+    );
+    let mut failing: Vec<_> = tests.cases().filter(|(_, case)| case.outcome.is_failure()).collect();
+    let limit = if detail >= Detail::FirstFailuresOnly {
+        20
+    } else {
+        FAILING_LISTED
+    };
+    let mut slowest: Vec<_> = tests
+        .cases()
+        .filter(|(_, case)| case.outcome == crate::model::TestOutcome::Passed && case.duration_seconds > 0.0)
+        .collect();
+    slowest.sort_by(|a, b| b.1.duration_seconds.total_cmp(&a.1.duration_seconds));
+    slowest.truncate(SLOWEST);
+    if failing.is_empty() && slowest.is_empty() {
+        return Some(out);
+    }
+    out.push_str("| Test | Suite | Result | Time | Where |\n| --- | --- | --- | ---: | --- |\n");
+    let hidden = failing.len().saturating_sub(limit);
+    failing.truncate(limit);
+    for (suite, case) in failing {
+        let location = case.file.as_ref().map_or_else(
+            || "—".to_owned(),
+            |file| {
+                format!(
+                    "`{}{}`",
+                    inline(file),
+                    case.line.map(|line| format!(":{line}")).unwrap_or_default()
+                )
+            },
+        );
+        // The message on one line, whitespace collapsed (Ginkgo's span several).
+        let message = case
+            .message
+            .as_deref()
+            .map(|message| message.split_whitespace().collect::<Vec<_>>().join(" "))
+            .filter(|message| !message.is_empty())
+            .map(|message| format!(": {}", inline(&message.chars().take(160).collect::<String>())))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "| ❌ {} | {} | {}{message} | {} | {location} |",
+            inline(&case.name),
+            inline(&suite.name),
+            case.outcome.as_str(),
+            duration(case.duration_seconds)
+        );
+    }
+    if hidden > 0 {
+        let _ = writeln!(out, "| … {hidden} more failing test(s) | | | | in `junit.xml` |");
+    }
+    for (suite, case) in slowest {
+        let _ = writeln!(
+            out,
+            "| {} | {} | passed (slowest) | {} | |",
+            inline(&case.name),
+            inline(&suite.name),
+            duration(case.duration_seconds)
+        );
+    }
+    out.push('\n');
     Some(out)
 }
 
@@ -669,6 +759,7 @@ mod tests {
         insta::assert_snapshot!("summary_lint_failure", render(&[fixtures::lint_failure()], 0));
         insta::assert_snapshot!("summary_cancelled", render(&[fixtures::cancelled()], 3));
         insta::assert_snapshot!("summary_merged", render(&fixtures::matrix(), 0));
+        insta::assert_snapshot!("summary_test_failure", render(&[fixtures::test_failure()], 0));
     }
 
     #[test]

@@ -26,6 +26,8 @@ pub(crate) struct StepResult {
     pub(crate) note: Option<String>,
     /// The step passed with a warning (shown as such, not as a plain `ok`).
     pub(crate) warned: bool,
+    /// What a test suite's JUnit reported (the test phase).
+    pub(crate) tests: Option<Box<crate::model::TestResults>>,
 }
 
 impl Default for StepResult {
@@ -42,6 +44,7 @@ impl StepResult {
             attempts: 1,
             note: None,
             warned: false,
+            tests: None,
         }
     }
 
@@ -349,6 +352,7 @@ async fn run_step(step: Step, context: StepContext) -> StepReport {
         log: log.exists().then(|| log_path(phase, &step.name)),
         note: result.note,
         warned: result.warned,
+        tests: result.tests,
         ..StepReport::not_run(step.name, status)
     };
     reporters.emit(Event::StepFinished { phase, report: &report });

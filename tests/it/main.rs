@@ -11,3 +11,4 @@ mod regress_cli;
 mod run_cli;
 mod services;
 mod support;
+mod test_phase;

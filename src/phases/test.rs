@@ -1,0 +1,334 @@
+//! Phase 5 (optional, `test:`): the project's own E2E suite against the run's cluster. One step,
+//! `suite`: the command (argv, never a shell) with `KUBECONFIG` and `HYBRID_E2E_IMAGE_<NAME>`,
+//! output streamed and logged like a build's, stopped at its timeout or on cancellation like any
+//! step; then the JUnit files it wrote during the run are read (`testresults`) and carried to
+//! the record, so `junit.xml`, the summary and the annotations show every test.
+//!
+//! A failing test is `application`; a suite that could not start (the program missing, the
+//! cluster gone) or whose cluster stopped answering under it is `infrastructure`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use super::RunContext;
+use crate::exec::{ExecError, ProcessSpec};
+use crate::k8s::client;
+use crate::model::{Failure, FailureClass, TestResults, TestSuiteResult};
+use crate::plan::{Plan, PlannedTest, image_variable};
+use crate::runner::{Step, StepContext, StepResult};
+use crate::testresults;
+
+/// The phase's one step.
+pub(crate) const STEP: &str = "suite";
+/// How long the cluster may take to answer before the suite starts.
+const CLUSTER_CHECK: Duration = Duration::from_secs(20);
+/// JUnit files older than the suite's start by more than this are an earlier run's.
+const STALE_SLACK: Duration = Duration::from_secs(2);
+
+/// The suite's step (the phase has nothing to do without `test:`).
+pub(crate) fn steps(context: &Arc<RunContext>) -> Result<Vec<Step>, &'static str> {
+    let plan = Arc::clone(&context.plan);
+    if plan.test.is_none() {
+        return Err("no `test:` configured");
+    }
+    Ok(vec![Step::new(STEP, move |step: StepContext| async move {
+        let test = plan.test.as_ref().expect("checked above");
+        run_suite(&plan, test, &step).await
+    })])
+}
+
+/// The suite's command line and environment.
+pub(crate) fn command(plan: &Plan, test: &PlannedTest) -> ProcessSpec {
+    // Absolute: the suite runs in its own working directory.
+    let absolute = |path: &Path| std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    let working_dir = absolute(&test.working_dir);
+    let mut argv = test.argv.iter();
+    let program = argv.next().cloned().unwrap_or_default();
+    // `./run-e2e.sh` is the working directory's, whatever the platform does with a relative
+    // program and a changed directory.
+    let program = if program.contains('/') && Path::new(&program).is_relative() {
+        working_dir.join(program.trim_start_matches("./")).display().to_string()
+    } else {
+        program
+    };
+    let mut spec = ProcessSpec::new(program)
+        .args(argv.cloned())
+        .env("KUBECONFIG", absolute(&plan.cluster.kubeconfig).display().to_string())
+        .env("HYBRID_E2E_CLUSTER_NAME", &plan.cluster.name)
+        .env("HYBRID_E2E_RUN_ID", &plan.run_id)
+        .env(
+            "HYBRID_E2E_REPORT_DIR",
+            absolute(&plan.report_dir).display().to_string(),
+        );
+    for image in &plan.images {
+        spec = spec.env(image_variable(&image.name), &image.reference);
+    }
+    for (key, value) in &test.env {
+        spec = spec.env(key, value);
+    }
+    spec.cwd = Some(working_dir);
+    spec
+}
+
+async fn run_suite(plan: &Plan, test: &PlannedTest, context: &StepContext) -> StepResult {
+    let kubeconfig = &plan.cluster.kubeconfig;
+    if !kubeconfig.is_file() {
+        return StepResult::failed(
+            Failure::new(
+                FailureClass::Infrastructure,
+                format!(
+                    "the suite could not start: the cluster's kubeconfig {} is gone",
+                    kubeconfig.display()
+                ),
+            )
+            .hint("the cluster was deleted or never written; rerun the setup"),
+        );
+    }
+    let answered = tokio::select! {
+        // Cancelled before the suite started: nothing to stop.
+        () = context.cancel.cancelled() => return StepResult::ok(),
+        answered = tokio::time::timeout(CLUSTER_CHECK, client::connect(kubeconfig)) => answered,
+    };
+    match answered {
+        Ok(Ok(_)) => {}
+        Ok(Err(error)) => return StepResult::failed(cluster_gone(&plan.cluster.name, &error.to_string())),
+        Err(_) => {
+            return StepResult::failed(cluster_gone(
+                &plan.cluster.name,
+                &format!("no answer within {}s", CLUSTER_CHECK.as_secs()),
+            ));
+        }
+    }
+    let spec = command(plan, test);
+    context.say(&format!(
+        "$ {} (in {})",
+        spec.display(),
+        spec.cwd.as_deref().unwrap_or(&test.working_dir).display()
+    ));
+    let started = SystemTime::now();
+    let outcome = match context.exec(&spec, Some(test.timeout)).await {
+        Ok(outcome) => outcome,
+        Err(error @ ExecError::NotFound { .. }) => {
+            return StepResult::failed(
+                Failure::new(
+                    FailureClass::Infrastructure,
+                    format!("the suite could not start: {error}"),
+                )
+                .hint("install the test runner on this machine, or fix `test.command` (it is run directly, not through a shell)"),
+            );
+        }
+        Err(error) => {
+            return StepResult::failed(Failure::new(
+                FailureClass::Infrastructure,
+                format!("the suite could not start: {error}"),
+            ));
+        }
+    };
+    let results = read_results(test, started, context);
+    let failing: Vec<(&TestSuiteResult, &crate::model::TestCaseResult)> =
+        results.cases().filter(|(_, case)| case.outcome.is_failure()).collect();
+    let counts = results.counts;
+    let summary = format!(
+        "{} test(s): {} passed, {} failed, {} skipped",
+        counts.tests,
+        counts.passed,
+        counts.failing(),
+        counts.skipped
+    );
+    if !results.junit_files.is_empty() {
+        context.say(&summary);
+    }
+    let failure = if outcome.cancelled {
+        None
+    } else if outcome.timed_out {
+        Some(
+            Failure::new(
+                FailureClass::Application,
+                format!(
+                    "the suite did not finish within {} and was stopped{}",
+                    humantime::format_duration(test.timeout),
+                    if counts.tests > 0 {
+                        format!(" ({summary} so far)")
+                    } else {
+                        String::new()
+                    }
+                ),
+            )
+            .hint("raise `test.timeout`, or find the test that hangs at the end of the log")
+            .tail(outcome.tail.clone()),
+        )
+    } else if let Some((_, first)) = failing.first() {
+        let mut failure = Failure::new(
+            FailureClass::Application,
+            format!(
+                "{} of {} test(s) failed; first: {}",
+                failing.len(),
+                counts.tests,
+                first.name
+            ),
+        )
+        .tail(outcome.tail.clone());
+        if let Some(file) = &first.file {
+            failure = failure.at(file.clone(), first.line);
+        }
+        if let Some(message) = &first.message {
+            failure = failure.excerpt(message.lines().next().unwrap_or_default());
+        }
+        Some(failure)
+    } else if !outcome.success() {
+        let mut failure = Failure::new(
+            FailureClass::Application,
+            format!("the suite failed ({})", outcome.ending()),
+        )
+        .tail(outcome.tail.clone());
+        if !test.junit.is_empty() && results.junit_files.is_empty() {
+            failure = failure.hint("it wrote no JUnit file matching `test.junit`: did it start at all? See the log");
+        }
+        Some(failure)
+    } else {
+        None
+    };
+    // Before anything is torn down: what of the deployment is not ready now (a crashed
+    // service explains many failed tests), diagnosed as a failed deploy group is.
+    let failure = match failure {
+        Some(mut failure) => {
+            let options = super::deploy::DeployOptions::from_plan(plan);
+            match super::deploy::diagnose_deployed(&options, &context.cancel).await {
+                Some((count, files)) if count > 0 => {
+                    let files = files
+                        .iter()
+                        .find(|file| file.ends_with(".txt"))
+                        .cloned()
+                        .unwrap_or_default();
+                    let note = format!("{count} deployed object(s) not ready after the tests; diagnostics: {files}");
+                    context.warn(&format!("test: {note}"));
+                    failure.hint = Some(match failure.hint.take() {
+                        Some(hint) => format!("{hint}; {note}"),
+                        None => note,
+                    });
+                }
+                Some(_) => {}
+                // The cluster went away under the suite: not the tests' fault.
+                None if !context.cancel.is_cancelled() => {
+                    failure.class = FailureClass::Infrastructure;
+                    failure.message = format!("{}; cluster `{}` no longer answers", failure.message, plan.cluster.name);
+                    failure.hint = Some(
+                        "the cluster died or was deleted during the tests; `kind export logs` and the node container's logs say why"
+                            .to_owned(),
+                    );
+                }
+                None => {}
+            }
+            Some(failure)
+        }
+        None => None,
+    };
+    let mut result = match failure {
+        Some(failure) => StepResult::failed(failure),
+        None => StepResult::ok(),
+    };
+    result.note = (!results.junit_files.is_empty()).then_some(summary);
+    result.tests = (!results.junit_files.is_empty() || !results.unreadable.is_empty()).then(|| Box::new(results));
+    result
+}
+
+fn cluster_gone(cluster: &str, why: &str) -> Failure {
+    Failure::new(
+        FailureClass::Infrastructure,
+        format!("the suite could not start: cluster `{cluster}` does not answer ({why})"),
+    )
+    .hint("the cluster is gone or unhealthy; `kind get clusters` and the node container's logs say which")
+}
+
+/// The JUnit files the suite wrote during this run, read; unreadable ones are warnings.
+fn read_results(test: &PlannedTest, started: SystemTime, context: &StepContext) -> TestResults {
+    let since = started.checked_sub(STALE_SLACK).unwrap_or(started);
+    let mut files = Vec::new();
+    for entry in &test.junit {
+        let matched = crate::files::expand_glob(entry);
+        if matched.is_empty() {
+            context.warn(&format!(
+                "test: no JUnit file matches `{}` (`test.junit`)",
+                entry.display()
+            ));
+        }
+        for file in matched {
+            let fresh = std::fs::metadata(&file)
+                .and_then(|metadata| metadata.modified())
+                .is_ok_and(|modified| modified >= since);
+            if fresh {
+                files.push(file);
+            } else {
+                context.warn(&format!(
+                    "test: {} is older than this run's suite; not read",
+                    file.display()
+                ));
+            }
+        }
+    }
+    files.sort();
+    files.dedup();
+    let mut suites = Vec::new();
+    let mut unreadable = Vec::new();
+    for file in &files {
+        match testresults::read_file(file) {
+            Ok(read) => suites.extend(read),
+            Err(error) => {
+                context.warn(&format!("test: {error}"));
+                unreadable.push(error.to_string());
+            }
+        }
+    }
+    if let Some((module, directory)) = go_module_of(&test.working_dir) {
+        testresults::resolve_go_files(&mut suites, &module, &directory);
+    }
+    // Locations relative to the working directory are the suite's; make them absolute so the
+    // record can make them relative to the repository.
+    for case in suites.iter_mut().flat_map(|suite| &mut suite.cases) {
+        if let Some(file) = &mut case.file
+            && Path::new(file).is_relative()
+            && test.working_dir.join(&*file).is_file()
+        {
+            *file = test.working_dir.join(&*file).display().to_string();
+        }
+    }
+    let names = files.iter().map(|file| file.display().to_string()).collect();
+    TestResults::new(names, suites, unreadable)
+}
+
+/// The Go module the working directory is in: its path and its directory.
+fn go_module_of(directory: &Path) -> Option<(String, PathBuf)> {
+    directory.ancestors().find_map(|candidate| {
+        let text = std::fs::read_to_string(candidate.join("go.mod")).ok()?;
+        testresults::go_module(&text).map(|module| (module.to_owned(), candidate.to_owned()))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn globs_match_only_what_they_say() {
+        let directory = tempfile::tempdir().expect("tempdir");
+        for name in ["out/a.xml", "out/b.xml", "out/deep/c.xml", "out/a.txt"] {
+            let path = directory.path().join(name);
+            std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+            std::fs::write(path, "<testsuites/>").expect("write");
+        }
+        let names = |pattern: &str| -> Vec<String> {
+            crate::files::expand_glob(&directory.path().join(pattern))
+                .iter()
+                .map(|path| {
+                    path.strip_prefix(directory.path())
+                        .expect("inside")
+                        .display()
+                        .to_string()
+                })
+                .collect()
+        };
+        assert_eq!(names("out/*.xml"), vec!["out/a.xml", "out/b.xml"]);
+        assert_eq!(names("out/**/*.xml"), vec!["out/a.xml", "out/b.xml", "out/deep/c.xml"]);
+        assert_eq!(names("out/a.xml"), vec!["out/a.xml"]);
+        assert!(names("out/missing.xml").is_empty());
+    }
+}
