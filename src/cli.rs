@@ -12,6 +12,7 @@ Examples:
   hybrid-e2e plan                          Validate hybrid-e2e.yaml and show what a run would do
   hybrid-e2e run                           Build, create the Kind cluster, load, deploy; timed
   hybrid-e2e doctor                        Check the engine, kind, disk, inotify and ports
+  hybrid-e2e services up                   Start the integration tier's containers, health-gated
   hybrid-e2e lint                          Lint every Dockerfile under the current directory
   hybrid-e2e lint docker/ --format github  Annotate findings on a pull request
   hybrid-e2e lint --fix --dry-run          Show the fixes as a unified diff
@@ -77,7 +78,7 @@ pub(crate) enum Commands {
     Plan(Box<PlanArgs>),
     /// Preflight checks: engine, kind, kubectl, free disk, inotify limits, cluster name, ports.
     Doctor(Box<DoctorArgs>),
-    /// Delete what a run left behind: its cluster, its images and image archives.
+    /// Delete what a run left behind: its cluster, its images and image archives, and the containers and networks `services up` started.
     Cleanup(Box<CleanupArgs>),
     /// Render or publish reports (JUnit, job summary, annotations, outputs) from saved report
     /// directories; `--merge` combines matrix jobs.
@@ -90,6 +91,10 @@ pub(crate) enum Commands {
     /// (rolling median and MAD, consecutive breaches, a change-point test), not runner noise.
     #[command(after_help = REGRESS_HELP)]
     Regress(Box<RegressArgs>),
+    /// The integration tier without Kind: `services up` builds and starts the `services:` of the
+    /// config on Docker or Podman, health-gated and timed; `services down` removes them.
+    #[command(after_help = SERVICES_HELP)]
+    Services(Box<ServicesArgs>),
     /// Print the JSON Schema of hybrid-e2e.yaml (for editor completion and validation).
     ConfigSchema(ConfigSchemaArgs),
     /// The GitHub container action's entry point: reads the step's `INPUT_*` variables and runs the
@@ -193,6 +198,78 @@ pub(crate) struct DiskArgs {
         value_parser = parse_gib
     )]
     pub(crate) min_free_disk: f64,
+}
+
+const SERVICES_HELP: &str = "\
+`services up` writes timings.json (phase `services`), junit.xml, summary.md and services.env (each
+service's host and ports: POSTGRES_HOST, POSTGRES_PORT, POSTGRES_PORT_5432, ...) to the report
+directory, prints the same lines, and sets them as step outputs in GitHub Actions. On failure or
+Ctrl-C/SIGTERM it writes diagnostics (inspect, last 200 log lines) and removes what it started.
+
+Examples:
+  hybrid-e2e services up && set -a && . hybrid-e2e-report/services.env && set +a && go test ./...
+  hybrid-e2e services down                  Remove what the last `services up` started
+  hybrid-e2e services down --all            Also what earlier runs of this project left behind";
+
+/// `hybrid-e2e services`.
+#[derive(Debug, Args)]
+pub(crate) struct ServicesArgs {
+    #[command(subcommand)]
+    pub(crate) action: ServicesAction,
+}
+
+/// `services up` / `services down`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ServicesAction {
+    /// Build what the services need, start them in `depends_on` order (in parallel where possible) and wait until they are healthy.
+    Up(Box<ServicesUpArgs>),
+    /// Remove the containers and the network `services up` started (by their run label); idempotent.
+    Down(Box<ServicesDownArgs>),
+}
+
+/// `--engine` and `--report-dir` of `services`.
+#[derive(Debug, Args)]
+pub(crate) struct ServicesTarget {
+    /// Container engine: auto (Docker if its daemon answers, else Podman), docker or podman.
+    #[arg(long, value_enum, env = "HYBRID_E2E_ENGINE")]
+    pub(crate) engine: Option<EngineChoice>,
+    /// Where reports go [default: `report_dir` of the config].
+    #[arg(long, env = "HYBRID_E2E_REPORT_DIR", value_name = "DIR")]
+    pub(crate) report_dir: Option<PathBuf>,
+}
+
+/// `hybrid-e2e services up`.
+#[derive(Debug, Args)]
+pub(crate) struct ServicesUpArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
+    #[command(flatten)]
+    pub(crate) target: ServicesTarget,
+    /// Appended to every image tag (`-SUFFIX`), e.g. a PR number or job id.
+    #[arg(long, env = "HYBRID_E2E_TAG_SUFFIX", value_name = "SUFFIX", value_parser = config::parse_tag_suffix)]
+    pub(crate) tag_suffix: Option<String>,
+    #[command(flatten)]
+    pub(crate) disk: DiskArgs,
+    #[command(flatten)]
+    pub(crate) publish: PublishArgs,
+    /// Exit 4 when a phase or the total is over its target (otherwise only reported).
+    #[arg(long, env = "HYBRID_E2E_FAIL_ON_TARGET")]
+    pub(crate) fail_on_target: bool,
+}
+
+/// `hybrid-e2e services down`.
+#[derive(Debug, Args)]
+pub(crate) struct ServicesDownArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
+    #[command(flatten)]
+    pub(crate) target: ServicesTarget,
+    /// Remove this run's containers [default: the run in `services.json` of the report directory].
+    #[arg(long, value_name = "ID", conflicts_with = "all")]
+    pub(crate) run_id: Option<String>,
+    /// Remove every container and network of this project (any run), e.g. after a killed job.
+    #[arg(long)]
+    pub(crate) all: bool,
 }
 
 /// `hybrid-e2e doctor`.

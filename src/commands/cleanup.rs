@@ -15,6 +15,7 @@ use crate::model::read_run_record;
 use crate::phases::cluster::delete_command;
 use crate::plan::{Plan, new_run_id};
 use crate::report::printer::Printer;
+use crate::tools::containers::{self, PROJECT_LABEL};
 use crate::tools::{self, Kind};
 
 pub(crate) fn cleanup(
@@ -84,6 +85,30 @@ pub(crate) fn cleanup(
             let _ = writeln!(out, "{} image {image}", if removed { verb } else { "failed to delete" });
         }
     }
+    // What `services up` started in any run of this project (containers and networks, by label).
+    let mut services_removed = false;
+    if let Some(engine) = &engine {
+        let label = format!("{PROJECT_LABEL}={}", plan.services.project);
+        if args.dry_run {
+            let names = runtime
+                .block_on(containers::containers_with(engine, &label))
+                .unwrap_or_default();
+            for name in names {
+                services_removed = true;
+                let _ = writeln!(out, "{verb} service container {name}");
+            }
+        } else {
+            let removed = runtime.block_on(containers::remove_labelled(engine, &label));
+            for name in &removed.containers {
+                let _ = writeln!(out, "{verb} service container {name}");
+            }
+            for name in &removed.networks {
+                let _ = writeln!(out, "{verb} service network {name}");
+            }
+            services_removed = !removed.containers.is_empty() || !removed.networks.is_empty();
+            failures += removed.errors.len();
+        }
+    }
     if !gone.is_empty() {
         let _ = writeln!(
             out,
@@ -99,7 +124,7 @@ pub(crate) fn cleanup(
         }
         let _ = writeln!(out, "{verb} archives {}", archives.display());
     }
-    if clusters.is_empty() && images.len() == gone.len() && !had_archives {
+    if clusters.is_empty() && images.len() == gone.len() && !had_archives && !services_removed {
         let _ = writeln!(out, "nothing to clean up");
     }
     super::write_stdout(printer, &out)?;

@@ -7,6 +7,7 @@ pub(crate) mod plan;
 pub(crate) mod regress;
 pub(crate) mod report;
 pub(crate) mod run;
+pub(crate) mod services;
 mod setup_args;
 
 use std::io::{IsTerminal, Write};

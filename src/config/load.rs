@@ -124,7 +124,7 @@ impl LoadedConfig {
     }
 
     /// `file:line:column` of a located value.
-    fn at<T>(&self, located: &Located<T>) -> String {
+    pub(super) fn at<T>(&self, located: &Located<T>) -> String {
         let file = self
             .path
             .as_deref()
@@ -259,6 +259,7 @@ impl LoadedConfig {
                 }
             }
         }
+        self.service_problems(&mut problems);
         if let Some(test) = &file.test {
             match test.command.value.argv() {
                 None => problems.push(format!(

@@ -133,6 +133,10 @@ pub(crate) struct ConfigFile {
     /// The images to build and load.
     #[serde(default)]
     pub(crate) images: Vec<ImageConfig>,
+    /// Containers for the integration tier (`hybrid-e2e services up|down`): run directly on the
+    /// engine, on one network per run, started in `depends_on` order and health-gated.
+    #[serde(default)]
+    pub(crate) services: Vec<ServiceConfig>,
     /// The Kind cluster.
     #[serde(default)]
     pub(crate) cluster: ClusterConfig,
@@ -330,6 +334,106 @@ fn default_context() -> Located<String> {
     }
 }
 
+/// One container of the integration tier (`services:`).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ServiceConfig {
+    /// A short name: lowercase letters, digits and `-` (it names the container, its log files and
+    /// its outputs: `postgres` gives `POSTGRES_HOST`, `POSTGRES_PORT_5432`).
+    pub(crate) name: Located<String>,
+    /// An image to pull (or already present): `docker.io/library/postgres:16`. Give `image` or
+    /// `build`, not both.
+    #[serde(default)]
+    pub(crate) image: Option<Located<String>>,
+    /// The name of an `images:` entry: built by the build phase first, run under its reference.
+    #[serde(default)]
+    pub(crate) build: Option<Located<String>>,
+    /// The command to run instead of the image's own (argv, never a shell string).
+    #[serde(default)]
+    pub(crate) command: Option<Vec<String>>,
+    /// Published ports: `HOST:CONTAINER`, or `CONTAINER` alone for a free host port the engine
+    /// picks (the outputs say which). Bound to 127.0.0.1.
+    #[serde(default)]
+    pub(crate) ports: Vec<Located<String>>,
+    /// Environment variables of the container.
+    #[serde(default)]
+    pub(crate) env: BTreeMap<String, String>,
+    /// Bind mounts: `HOST_PATH:CONTAINER_PATH[:ro]`, the host path relative to this file.
+    #[serde(default)]
+    pub(crate) volumes: Vec<Located<String>>,
+    /// Services that must be ready first, each with its condition: `healthy` (its health check
+    /// passed; running, for a service without one), `completed` (a `one_shot` that exited 0) or
+    /// `started`.
+    #[serde(default)]
+    pub(crate) depends_on: BTreeMap<String, Located<DependsOnCondition>>,
+    /// A one-shot (migrations, seeding): it must exit 0; its dependents wait with `completed`.
+    #[serde(default)]
+    pub(crate) one_shot: bool,
+    /// How to tell the service is ready. Without one, a running container is ready.
+    #[serde(default)]
+    pub(crate) healthcheck: Option<HealthCheckConfig>,
+    /// How long the service may take to be ready (a one-shot: to finish). Default 60s.
+    #[serde(default)]
+    pub(crate) ready_timeout: Option<HumanDuration>,
+    /// Resource limits passed as `--ulimit NAME=N:N` (e.g. `nofile: 1024`): needed where the
+    /// engine cannot raise a container's limits above the host's (rootless Podman, sandboxes:
+    /// `error setting rlimit`).
+    #[serde(default)]
+    pub(crate) ulimits: BTreeMap<String, u64>,
+}
+
+/// `services[].depends_on.<service>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum DependsOnCondition {
+    /// Its health check passed (running, for a service without one).
+    Healthy,
+    /// A `one_shot` that exited 0.
+    Completed,
+    /// Its container started.
+    Started,
+}
+
+/// `services[].healthcheck`: exactly one of `exec`, `tcp` or `http`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct HealthCheckConfig {
+    /// A command run in the container (`engine exec`; argv, never a shell string): exit 0 is healthy.
+    #[serde(default)]
+    pub(crate) exec: Option<Located<Vec<String>>>,
+    /// A container port that must accept TCP connections (through its published host port).
+    #[serde(default)]
+    pub(crate) tcp: Option<Located<u16>>,
+    /// An HTTP GET that must answer 2xx or 3xx (through the published host port).
+    #[serde(default)]
+    pub(crate) http: Option<HttpCheckConfig>,
+    /// Time between attempts. Default 1s.
+    #[serde(default)]
+    pub(crate) interval: Option<HumanDuration>,
+    /// Time one attempt may take. Default 5s.
+    #[serde(default)]
+    pub(crate) timeout: Option<HumanDuration>,
+    /// Failed attempts in a row after which the service is unhealthy (0: keep trying until
+    /// `ready_timeout`). Default 0.
+    #[serde(default)]
+    pub(crate) retries: u32,
+}
+
+/// `healthcheck.http`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct HttpCheckConfig {
+    /// The container port (it must be published under `ports`).
+    pub(crate) port: Located<u16>,
+    /// The path to GET. Default `/`.
+    #[serde(default = "default_http_path")]
+    pub(crate) path: String,
+}
+
+fn default_http_path() -> String {
+    "/".to_owned()
+}
+
 /// `cluster:`.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -414,6 +518,9 @@ pub(crate) struct Targets {
     /// Phase 4, everything applied and ready.
     #[serde(default = "default_deploy_target")]
     pub(crate) deploy: Located<HumanDuration>,
+    /// `services up`: every service started and healthy (one-shots finished).
+    #[serde(default = "default_services_target")]
+    pub(crate) services: Located<HumanDuration>,
     /// The whole setup.
     #[serde(default = "default_total_target")]
     pub(crate) total: Located<HumanDuration>,
@@ -439,6 +546,9 @@ fn default_load_target() -> Located<HumanDuration> {
 fn default_deploy_target() -> Located<HumanDuration> {
     unlocated(180)
 }
+fn default_services_target() -> Located<HumanDuration> {
+    unlocated(120)
+}
 fn default_total_target() -> Located<HumanDuration> {
     unlocated(360)
 }
@@ -450,6 +560,7 @@ impl Default for Targets {
             cluster: default_cluster_target(),
             load: default_load_target(),
             deploy: default_deploy_target(),
+            services: default_services_target(),
             total: default_total_target(),
         }
     }

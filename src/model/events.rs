@@ -10,6 +10,8 @@ use super::{PhaseName, PhaseReport, RunRecord, StepReport};
 #[derive(Debug)]
 pub(crate) enum Event<'a> {
     RunStarted {
+        /// `run`, or `services up` (whose `cluster` is the run's network).
+        command: &'a str,
         run_id: &'a str,
         cluster: &'a str,
         report_dir: &'a str,

@@ -10,6 +10,8 @@ pub(crate) enum PhaseName {
     Deploy,
     /// The project's own E2E suite, after the setup (`test:`).
     Test,
+    /// `services up`: the integration tier's containers started and ready.
+    Services,
     Teardown,
 }
 
@@ -23,6 +25,7 @@ impl PhaseName {
             PhaseName::Load => "load",
             PhaseName::Deploy => "deploy",
             PhaseName::Test => "test",
+            PhaseName::Services => "services",
             PhaseName::Teardown => "teardown",
         }
     }
@@ -31,7 +34,7 @@ impl PhaseName {
     pub(crate) fn is_setup(self) -> bool {
         matches!(
             self,
-            PhaseName::Build | PhaseName::Cluster | PhaseName::Load | PhaseName::Deploy
+            PhaseName::Build | PhaseName::Cluster | PhaseName::Load | PhaseName::Deploy | PhaseName::Services
         )
     }
 }

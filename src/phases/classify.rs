@@ -9,6 +9,8 @@ pub(crate) enum Source {
     Build,
     KindCreate,
     Load,
+    /// `services up`: pulling, starting and probing the integration tier's containers.
+    Services,
 }
 
 /// A known pattern.
@@ -28,6 +30,48 @@ use FailureClass::{Application, Infrastructure};
 
 /// Checked in order; the first match wins.
 pub(crate) const PATTERNS: &[Pattern] = &[
+    Pattern {
+        needles: &["proxy already running"],
+        sources: &[],
+        class: Infrastructure,
+        transient: true,
+        hint: "a rootless port proxy (`rootlessport`) of an earlier container still holds the port: remove the stale containers (`hybrid-e2e services down --all`, `podman rm -f NAME`) or kill the leftover `rootlessport` process",
+    },
+    Pattern {
+        needles: &["error setting rlimit"],
+        sources: &[],
+        class: Infrastructure,
+        transient: false,
+        hint: "the engine cannot raise the container's resource limits above this host's hard limits (rootless Podman, a sandbox): set `ulimits:` for the service (e.g. `nofile: 1024`, `nproc: 1024`) or raise the host's limits",
+    },
+    Pattern {
+        needles: &["machine", "already running"],
+        sources: &[],
+        class: Infrastructure,
+        transient: false,
+        hint: "the Podman machine is in a stale state after a stop: `podman machine stop && podman machine start` (or `podman machine rm -f` and `podman machine init`)",
+    },
+    Pattern {
+        needles: &["cannot connect to podman"],
+        sources: &[],
+        class: Infrastructure,
+        transient: false,
+        hint: "Podman's service does not answer: `podman machine start` (macOS/Windows) or `systemctl --user start podman.socket`; `podman info` must answer",
+    },
+    Pattern {
+        needles: &["port is already allocated"],
+        sources: &[Source::Services],
+        class: Infrastructure,
+        transient: false,
+        hint: "a host port of a service is taken (by another container or process): free it, or publish the container port alone (`ports: [\"5432\"]`) for a free host port",
+    },
+    Pattern {
+        needles: &["address already in use"],
+        sources: &[Source::Services],
+        class: Infrastructure,
+        transient: false,
+        hint: "a host port of a service is taken (by another container or process): free it, or publish the container port alone (`ports: [\"5432\"]`) for a free host port",
+    },
     Pattern {
         needles: &["no space left on device"],
         sources: &[],
@@ -319,6 +363,42 @@ mod tests {
                 false,
             ),
             (Source::Build, "something nobody has seen before", Application, false),
+            (
+                Source::Services,
+                "Error: rootlessport listen tcp 0.0.0.0:5432: bind: address already in use: proxy already running",
+                Infrastructure,
+                true,
+            ),
+            (
+                Source::Services,
+                "Error: unable to start container \"ds\": internal libpod error",
+                Infrastructure,
+                true,
+            ),
+            (
+                Source::Services,
+                "Error: mkdir /var/lib/containers/storage/overlay/l/X: no space left on device",
+                Infrastructure,
+                false,
+            ),
+            (
+                Source::Services,
+                "Error: unable to start \"podman-machine-default\": machine \"podman-machine-default\": VM already running or starting",
+                Infrastructure,
+                false,
+            ),
+            (
+                Source::Services,
+                "Error: runc: runc create failed: unable to start container process: error during container init: error setting rlimits for ready process: error setting rlimit type 7: operation not permitted: OCI permission denied",
+                Infrastructure,
+                false,
+            ),
+            (
+                Source::Services,
+                "docker: Error response from daemon: driver failed programming external connectivity on endpoint x: Bind for 127.0.0.1:5432 failed: port is already allocated.",
+                Infrastructure,
+                false,
+            ),
         ];
         for (source, output, class, transient) in cases {
             let (found, pattern) = classify(*source, output);

@@ -8,6 +8,7 @@ pub(crate) mod cluster;
 pub(crate) mod deploy;
 pub(crate) mod load;
 pub(crate) mod preflight;
+pub(crate) mod services;
 pub(crate) mod test;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -30,6 +31,8 @@ pub(crate) struct RunContext {
     kind_version: OnceLock<String>,
     dockerfile_findings: OnceLock<DockerfileFindings>,
     cluster_created: AtomicBool,
+    /// What `services up` started, for its outputs.
+    pub(crate) services: Arc<services::Started>,
 }
 
 impl RunContext {
@@ -43,6 +46,7 @@ impl RunContext {
             kind_version: OnceLock::new(),
             dockerfile_findings: OnceLock::new(),
             cluster_created: AtomicBool::new(false),
+            services: Arc::default(),
         }
     }
 

@@ -17,6 +17,8 @@ use crate::plan::Plan;
 use crate::runner::{Step, StepContext, StepResult};
 use crate::tools::{self, Kind};
 
+mod services;
+
 /// inotify limits Kind's docs recommend for multi-node clusters.
 const MIN_INOTIFY_WATCHES: u64 = 524_288;
 const MIN_INOTIFY_INSTANCES: u64 = 512;
@@ -175,7 +177,17 @@ fn checks(run: &RunContext) -> Vec<CheckSpec> {
 
 /// The preflight phase: one runner step per check, run one after another in order.
 pub(crate) fn steps(run: &Arc<RunContext>) -> Result<Vec<Step>, &'static str> {
-    Ok(checks(run)
+    Ok(check_steps(run, checks(run)))
+}
+
+/// The preflight of `services up` (engine, disk under the engine's storage, ports and who holds
+/// them, stale containers of an earlier run, the Dockerfile lint).
+pub(crate) fn services_steps(run: &Arc<RunContext>) -> Result<Vec<Step>, &'static str> {
+    Ok(check_steps(run, services::checks(run)))
+}
+
+fn check_steps(run: &Arc<RunContext>, checks: Vec<CheckSpec>) -> Vec<Step> {
+    checks
         .into_iter()
         .map(|check| {
             let run = Arc::clone(run);
@@ -188,7 +200,7 @@ pub(crate) fn steps(run: &Arc<RunContext>) -> Result<Vec<Step>, &'static str> {
                 }
             })
         })
-        .collect())
+        .collect()
 }
 
 /// The checks that need nothing but the files (the Dockerfile lint, the manifests and their

@@ -9,6 +9,7 @@ pub(crate) mod graph;
 pub(crate) mod history;
 mod schedule;
 mod scheduler;
+mod services;
 pub(crate) mod timeline;
 
 use std::sync::{Arc, Mutex};
@@ -25,6 +26,7 @@ use crate::runner::{self, PhaseOptions};
 use facts::WarningLog;
 pub(crate) use facts::repository_root;
 use schedule::STRICT;
+pub(crate) use services::services_up_with_signals;
 
 /// What `run` was asked to do.
 pub(crate) struct RunOptions {
@@ -88,6 +90,7 @@ pub(crate) async fn run(options: RunOptions, cancel: CancellationToken) -> RunOu
     let reporters = Arc::new(Reporters::new(sinks));
     let report_dir = plan.report_dir.display().to_string();
     reporters.emit(Event::RunStarted {
+        command: "run",
         run_id: &plan.run_id,
         cluster: &plan.cluster.name,
         report_dir: &report_dir,

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::config::{EngineChoice, LoadedConfig, Preserve, ScheduleMode};
+use crate::config::{DependsOnCondition, EngineChoice, LoadedConfig, PortMapping, Preserve, ScheduleMode};
 use crate::image_ref::ImageReference;
 use crate::model::PhaseName;
 
@@ -110,6 +110,8 @@ pub(crate) struct PhaseTargets {
     #[serde(serialize_with = "seconds")]
     pub(crate) deploy: Duration,
     #[serde(serialize_with = "seconds")]
+    pub(crate) services: Duration,
+    #[serde(serialize_with = "seconds")]
     pub(crate) total: Duration,
 }
 
@@ -120,6 +122,7 @@ pub(crate) struct TargetLines {
     pub(crate) cluster: Option<u64>,
     pub(crate) load: Option<u64>,
     pub(crate) deploy: Option<u64>,
+    pub(crate) services: Option<u64>,
 }
 
 /// The test phase: the project's suite against the run's cluster.
@@ -180,6 +183,67 @@ pub(crate) struct PlannedGroup {
     pub(crate) files: Vec<PathBuf>,
 }
 
+/// One container of the integration tier (`services up`).
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct PlannedService {
+    pub(crate) name: String,
+    /// `hybrid-e2e-<run suffix>-<name>`: unique per run.
+    pub(crate) container: String,
+    /// The reference to run: the built image's, or the one to pull.
+    pub(crate) image: String,
+    /// The `images:` entry built for it.
+    pub(crate) build: Option<String>,
+    pub(crate) command: Option<Vec<String>>,
+    pub(crate) ports: Vec<PortMapping>,
+    pub(crate) env: Vec<(String, String)>,
+    /// Bind mounts: host path (resolved), container path, read-only.
+    pub(crate) volumes: Vec<(PathBuf, String, bool)>,
+    pub(crate) depends_on: Vec<(String, DependsOnCondition)>,
+    pub(crate) one_shot: bool,
+    pub(crate) health: Option<PlannedHealth>,
+    #[serde(serialize_with = "seconds")]
+    pub(crate) ready_timeout: Duration,
+    pub(crate) ulimits: Vec<(String, u64)>,
+    /// The config-file line of the service.
+    #[serde(skip)]
+    pub(crate) line: u64,
+}
+
+/// How a service's readiness is probed.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct PlannedHealth {
+    pub(crate) probe: HealthProbe,
+    #[serde(serialize_with = "seconds")]
+    pub(crate) interval: Duration,
+    #[serde(serialize_with = "seconds")]
+    pub(crate) timeout: Duration,
+    /// Failed attempts in a row that make it unhealthy (0: until the readiness timeout).
+    pub(crate) retries: u32,
+}
+
+/// A health probe.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum HealthProbe {
+    /// argv run in the container.
+    Exec(Vec<String>),
+    /// A container port accepting TCP connections (through its host port).
+    Tcp(u16),
+    /// `GET path` on a container port answering 2xx/3xx (through its host port).
+    Http { port: u16, path: String },
+}
+
+/// The services of a run and their shared network.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct PlannedServices {
+    /// `hybrid-e2e-<run suffix>`: one network per run.
+    pub(crate) network: String,
+    /// The project label's value: a hash of the config file's absolute path, so stale
+    /// containers of this project are found and other projects' are left alone.
+    pub(crate) project: String,
+    pub(crate) services: Vec<PlannedService>,
+}
+
 /// Everything a run will do.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct Plan {
@@ -200,6 +264,8 @@ pub(crate) struct Plan {
     pub(crate) crd_files: Vec<PathBuf>,
     pub(crate) namespaces: Vec<String>,
     pub(crate) deploy: Vec<PlannedGroup>,
+    /// The integration tier (`services up`).
+    pub(crate) services: PlannedServices,
     /// Server-side applies in flight at once within a group.
     pub(crate) apply_concurrency: usize,
     /// How often readiness is polled.
@@ -264,6 +330,104 @@ fn expand_manifests(config: &LoadedConfig, entry: &str) -> Vec<PathBuf> {
     files
 }
 
+/// The services of `config` for the run with `suffix`; built images run under their planned
+/// references.
+fn plan_services(config: &LoadedConfig, images: &[PlannedImage], suffix: &str) -> PlannedServices {
+    let services = config
+        .file
+        .services
+        .iter()
+        .map(|service| {
+            let name = service.name.value.clone();
+            let image = match (&service.build, &service.image) {
+                (Some(build), _) => images
+                    .iter()
+                    .find(|image| image.name == build.value)
+                    .map_or_else(|| build.value.clone(), |image| image.reference.clone()),
+                (None, Some(image)) => image.value.clone(),
+                (None, None) => String::new(),
+            };
+            let health = service.healthcheck.as_ref().and_then(|check| {
+                let probe = if let Some(exec) = &check.exec {
+                    HealthProbe::Exec(exec.value.clone())
+                } else if let Some(port) = &check.tcp {
+                    HealthProbe::Tcp(port.value)
+                } else {
+                    let http = check.http.as_ref()?;
+                    HealthProbe::Http {
+                        port: http.port.value,
+                        path: http.path.clone(),
+                    }
+                };
+                Some(PlannedHealth {
+                    probe,
+                    interval: check.interval.map_or(Duration::from_secs(1), |interval| interval.0),
+                    timeout: check.timeout.map_or(Duration::from_secs(5), |timeout| timeout.0),
+                    retries: check.retries,
+                })
+            });
+            PlannedService {
+                container: format!("hybrid-e2e-{suffix}-{name}"),
+                name,
+                image,
+                build: service.build.as_ref().map(|build| build.value.clone()),
+                command: service.command.clone(),
+                ports: service
+                    .ports
+                    .iter()
+                    .filter_map(|port| crate::config::parse_port(&port.value).ok())
+                    .collect(),
+                env: service
+                    .env
+                    .iter()
+                    .map(|(key, value)| (key.clone(), value.clone()))
+                    .collect(),
+                volumes: service
+                    .volumes
+                    .iter()
+                    .filter_map(|volume| crate::config::parse_volume(&volume.value).ok())
+                    .map(|mount| {
+                        let host = config.resolve(&mount.host);
+                        let host = std::path::absolute(&host).unwrap_or(host);
+                        (host, mount.container, mount.read_only)
+                    })
+                    .collect(),
+                depends_on: service
+                    .depends_on
+                    .iter()
+                    .map(|(name, condition)| (name.clone(), condition.value))
+                    .collect(),
+                one_shot: service.one_shot,
+                health,
+                ready_timeout: service
+                    .ready_timeout
+                    .map_or(Duration::from_secs(60), |timeout| timeout.0),
+                ulimits: service
+                    .ulimits
+                    .iter()
+                    .map(|(name, value)| (name.clone(), *value))
+                    .collect(),
+                line: service.name.line,
+            }
+        })
+        .collect();
+    PlannedServices {
+        network: format!("hybrid-e2e-{suffix}"),
+        project: project_id(config),
+        services,
+    }
+}
+
+/// A hash of the config file's absolute path (of the current directory without a file).
+pub(crate) fn project_id(config: &LoadedConfig) -> String {
+    let path = config.path.as_deref().map_or_else(
+        || std::env::current_dir().unwrap_or_default(),
+        |path| std::path::absolute(path).unwrap_or_else(|_| path.to_owned()),
+    );
+    let digest = Sha256::digest(path.display().to_string().as_bytes());
+    digest[..6].iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
 /// Server-side applies in flight at once by default: enough to hide API latency, few enough
 /// not to be throttled by a single-node control plane.
 pub(crate) const DEFAULT_APPLY_CONCURRENCY: usize = 16;
@@ -296,7 +460,7 @@ impl Plan {
         let suffix = run_suffix(&run_id).to_owned();
         let run_tag = format!("e2e-{suffix}");
         let mut warnings = Vec::new();
-        let images = file
+        let images: Vec<PlannedImage> = file
             .images
             .iter()
             .map(|image| {
@@ -339,6 +503,7 @@ impl Plan {
                 }
             })
             .collect();
+        let services = plan_services(config, &images, &suffix);
         let report_dir = overrides
             .report_dir
             .clone()
@@ -401,6 +566,7 @@ impl Plan {
             apply_concurrency: overrides.apply_concurrency.unwrap_or(DEFAULT_APPLY_CONCURRENCY).max(1),
             poll_interval: overrides.poll_interval.unwrap_or(Duration::from_secs(1)),
             namespaces: file.namespaces.clone(),
+            services,
             deploy: file
                 .deploy
                 .iter()
@@ -428,6 +594,7 @@ impl Plan {
                 cluster: file.targets.cluster.value.0,
                 load: file.targets.load.value.0,
                 deploy: file.targets.deploy.value.0,
+                services: file.targets.services.value.0,
                 total: file.targets.total.value.0,
             },
             target_lines: {
@@ -439,6 +606,7 @@ impl Plan {
                     cluster: line(&file.targets.cluster),
                     load: line(&file.targets.load),
                     deploy: line(&file.targets.deploy),
+                    services: line(&file.targets.services),
                 }
             },
             test: file.test.as_ref().map(|test| PlannedTest {
@@ -470,6 +638,7 @@ impl Plan {
             PhaseName::Cluster => Some(self.targets.cluster),
             PhaseName::Load => Some(self.targets.load),
             PhaseName::Deploy => Some(self.targets.deploy),
+            PhaseName::Services => Some(self.targets.services),
             PhaseName::Test => self.test.as_ref().and_then(|test| test.target),
             PhaseName::Preflight | PhaseName::Teardown => None,
         }
@@ -483,6 +652,7 @@ impl Plan {
             PhaseName::Cluster => lines.cluster,
             PhaseName::Load => lines.load,
             PhaseName::Deploy => lines.deploy,
+            PhaseName::Services => lines.services,
             PhaseName::Test => self.test.as_ref().and_then(|test| test.target_line),
             PhaseName::Preflight | PhaseName::Teardown => None,
         }
@@ -659,6 +829,46 @@ impl Plan {
                 let _ = writeln!(out, "   JUnit: {} (merged into junit.xml)", files.join(", "));
             }
         }
+        if !self.services.services.is_empty() {
+            let _ = writeln!(
+                out,
+                "\nservices (`hybrid-e2e services up`, target {}): network {}",
+                format(self.targets.services),
+                self.services.network
+            );
+            for service in &self.services.services {
+                let needs: Vec<String> = service
+                    .depends_on
+                    .iter()
+                    .map(|(name, condition)| format!("{name} {}", format!("{condition:?}").to_lowercase()))
+                    .collect();
+                let ports: Vec<String> = service
+                    .ports
+                    .iter()
+                    .map(|port| match port.host {
+                        0 => format!("{}", port.container),
+                        host => format!("{host}:{}", port.container),
+                    })
+                    .collect();
+                let _ = writeln!(
+                    out,
+                    "   {} {}{}{}{}",
+                    service.name,
+                    service.image,
+                    if service.one_shot { " (one-shot)" } else { "" },
+                    if ports.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ports {}", ports.join(", "))
+                    },
+                    if needs.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" after {}", needs.join(", "))
+                    }
+                );
+            }
+        }
         for warning in &self.warnings {
             let _ = writeln!(out, "warning: {warning}");
         }
@@ -685,6 +895,21 @@ mod tests {
         std::fs::write(directory.path().join("m.yaml"), "kind: List\n").expect("write");
         let config = LoadedConfig::parse(&directory.path().join("hybrid-e2e.yaml"), text).expect("valid");
         Plan::new(&config, overrides, "20261122-120000-0a1b2c3d".to_owned())
+    }
+
+    #[test]
+    fn services_get_unique_names_their_built_references_and_a_section_in_the_text() {
+        let text = "version: 1\nimages:\n  - {name: api, image: team/api, dockerfile: Dockerfile}\nservices:\n  - {name: db, image: docker.io/library/postgres:16, ports: [\"5432\"]}\n  - {name: app, build: api, ports: [\"18080:8080\"], depends_on: {db: healthy}}\n";
+        let plan = plan(text, &Overrides::default());
+        assert_eq!(plan.services.network, "hybrid-e2e-0a1b2c3d");
+        assert_eq!(plan.services.services[0].container, "hybrid-e2e-0a1b2c3d-db");
+        assert_eq!(plan.services.services[1].image, "localhost/team/api:e2e-0a1b2c3d");
+        assert_eq!(plan.services.project.len(), 12);
+        let rendered = plan.render_text();
+        assert!(
+            rendered.contains("   app localhost/team/api:e2e-0a1b2c3d ports 18080:8080 after db healthy"),
+            "{rendered}"
+        );
     }
 
     const CONFIG: &str = "version: 1\nimages:\n  - {name: api, image: team/api, dockerfile: Dockerfile, coverage: true}\n  - {name: db, image: quay.io/org/db:latest, dockerfile: Dockerfile}\ndeploy:\n  - {name: c, manifests: [m.yaml], depends_on: [a, b]}\n  - {name: a, manifests: [m.yaml]}\n  - {name: b, manifests: [m.yaml], depends_on: [a]}\n";

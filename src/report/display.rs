@@ -130,13 +130,15 @@ impl Reporter for Display {
         let out = &mut buffer;
         let _ = match event {
             Event::RunStarted {
+                command,
                 run_id,
                 cluster,
                 report_dir,
             } if !self.quiet => {
+                let place = if *command == "run" { "cluster" } else { "network" };
                 writeln!(
                     out,
-                    "{BOLD}hybrid-e2e run{BOLD:#} {run_id} {DIM}cluster {cluster} · reports in {report_dir}{DIM:#}"
+                    "{BOLD}hybrid-e2e {command}{BOLD:#} {run_id} {DIM}{place} {cluster} · reports in {report_dir}{DIM:#}"
                 )
             }
             Event::PhaseStarted { phase, steps, target } if !self.quiet => {
@@ -332,6 +334,7 @@ mod tests {
         let shared = Shared::default();
         let mut display = Display::new(Box::new(shared.clone()), printer);
         display.handle(&Event::RunStarted {
+            command: "run",
             run_id: "20261122-100000-0a1b2c3d",
             cluster: "hybrid-e2e-0a1b2c3d",
             report_dir: "hybrid-e2e-report",

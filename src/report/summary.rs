@@ -276,7 +276,12 @@ fn section(blocks: &mut Vec<String>, run: &RunRecord, job: Option<&str>, detail:
     );
     let mut facts = vec![
         format!("run `{}`", run.run_id),
-        format!("cluster `{}`", run.cluster_name),
+        // `services up` runs no cluster: its record names the run's network there.
+        if run.phases.iter().any(|phase| phase.name == "services") {
+            format!("network `{}`", run.cluster_name)
+        } else {
+            format!("cluster `{}`", run.cluster_name)
+        },
     ];
     if let (Some(engine), Some(version)) = (&run.engine, &run.engine_version) {
         facts.push(format!("{engine} {version}"));

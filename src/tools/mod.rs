@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+pub(crate) mod containers;
 mod engine;
 mod kind;
 

@@ -9,5 +9,6 @@ mod pipelined;
 mod real_engines;
 mod regress_cli;
 mod run_cli;
+mod services;
 mod support;
 mod test_phase;

@@ -1,0 +1,225 @@
+//! `services up`: preflight (the services' checks), build (only the images services run), then
+//! the services phase, through the same runner as `run`. On failure or a signal: diagnostics of
+//! every container first, then everything the run started is removed (by its run label). On
+//! success the containers keep running for the tests; `services down` removes them.
+//! `timings.json` is written whatever happens.
+
+use std::sync::{Arc, Mutex};
+
+use tokio_util::sync::CancellationToken;
+
+use super::facts::{self, WarningLog};
+use super::{RunOptions, RunOutcome};
+use crate::model::{Event, PhaseName, PhaseReport, Reporters, RunFacts, RunRecord, Status, Stopwatch};
+use crate::phases::services::Endpoint;
+use crate::phases::{self, RunContext};
+use crate::report::timings::TimingsFile;
+use crate::runner::{self, PhaseOptions, Step, StepContext, StepResult};
+use crate::tools::containers::{self, RUN_LABEL};
+
+/// A finished `services up`.
+pub(crate) struct ServicesOutcome {
+    pub(crate) run: RunOutcome,
+    /// Each service's endpoints (only when everything is up).
+    pub(crate) endpoints: std::collections::BTreeMap<String, Vec<Endpoint>>,
+    /// The engine used (`docker`, `podman`), for `services down`.
+    pub(crate) engine: Option<String>,
+    /// Whether the services are still running (the run succeeded).
+    pub(crate) kept: bool,
+}
+
+/// `services up`; SIGINT/SIGTERM cancel it and remove what it started.
+pub(crate) async fn services_up_with_signals(options: RunOptions) -> ServicesOutcome {
+    let cancel = CancellationToken::new();
+    let signals = cancel.clone();
+    let listener = tokio::spawn(async move {
+        if super::signalled().await {
+            signals.cancel();
+        }
+    });
+    let outcome = services_up(options, cancel).await;
+    listener.abort();
+    outcome
+}
+
+type StepsOf = fn(&Arc<RunContext>) -> Result<Vec<Step>, &'static str>;
+
+/// `services up`, cancellable through `cancel`.
+pub(crate) async fn services_up(options: RunOptions, cancel: CancellationToken) -> ServicesOutcome {
+    let context = Arc::new(RunContext::new(
+        options.plan,
+        options.lint_levels,
+        options.min_free_disk,
+    ));
+    let plan = Arc::clone(&context.plan);
+    let timings_error = Arc::new(Mutex::new(None));
+    let warnings = Arc::new(Mutex::new(Vec::new()));
+    let mut sinks = options.reporters;
+    sinks.push(Box::new(WarningLog(Arc::clone(&warnings))));
+    sinks.push(Box::new(TimingsFile {
+        path: plan.report_dir.join("timings.json"),
+        error: Arc::clone(&timings_error),
+    }));
+    let reporters = Arc::new(Reporters::new(sinks));
+    let report_dir = plan.report_dir.display().to_string();
+    reporters.emit(Event::RunStarted {
+        command: "services up",
+        run_id: &plan.run_id,
+        cluster: &plan.services.network,
+        report_dir: &report_dir,
+    });
+    for warning in &plan.warnings {
+        reporters.emit(Event::Warning { message: warning });
+    }
+    let started = Stopwatch::start();
+    let schedule: [(PhaseName, StepsOf); 3] = [
+        (PhaseName::Preflight, phases::preflight::services_steps),
+        (PhaseName::Build, |run| {
+            if run.plan.images.is_empty() {
+                return Err("no service is built from `images:`");
+            }
+            phases::build::steps(run)
+        }),
+        (PhaseName::Services, phases::services::steps),
+    ];
+    let mut phases: Vec<PhaseReport> = Vec::new();
+    let mut stopped = false;
+    for (phase, steps) in schedule {
+        let target = plan.target(phase);
+        if stopped {
+            phases.push(PhaseReport::skipped(phase, target, "an earlier phase did not succeed"));
+            continue;
+        }
+        let report = match steps(&context) {
+            Ok(steps) => {
+                let options = match phase {
+                    // One check after another, every one reported.
+                    PhaseName::Preflight => PhaseOptions {
+                        concurrency: 1,
+                        fail_fast: false,
+                        target: None,
+                        target_line: None,
+                    },
+                    // Service steps wait for each other; the runner must not hold them back.
+                    PhaseName::Services => PhaseOptions {
+                        concurrency: steps.len(),
+                        fail_fast: plan.fail_fast,
+                        target,
+                        target_line: plan.target_line(phase),
+                    },
+                    _ => PhaseOptions {
+                        concurrency: plan.concurrency,
+                        fail_fast: plan.fail_fast,
+                        target,
+                        target_line: plan.target_line(phase),
+                    },
+                };
+                runner::run_phase(phase, steps, options, &cancel, &reporters, &plan.report_dir).await
+            }
+            Err(reason) => {
+                let report = PhaseReport::skipped(phase, target, reason);
+                reporters.emit(Event::PhaseFinished { report: &report });
+                report
+            }
+        };
+        stopped = !(report.status.is_success() || report.status == Status::Skipped);
+        phases.push(report);
+    }
+    let services_ran = phases
+        .iter()
+        .any(|phase| phase.phase == PhaseName::Services && phase.status != Status::Skipped);
+    let kept = !stopped && !cancel.is_cancelled();
+    if let Some(engine) = context.engine()
+        && services_ran
+        && !kept
+    {
+        // Diagnostics before anything is removed; removal even when the run was cancelled.
+        let written = phases::services::diagnose(&engine, &plan.services, &plan.report_dir).await;
+        if !written.is_empty() {
+            let message = format!(
+                "diagnostics of {} container(s) in {}",
+                written.len() / 2,
+                plan.report_dir.join("diagnostics/services").display()
+            );
+            reporters.emit(Event::Warning { message: &message });
+        }
+        let label = format!("{RUN_LABEL}={}", plan.run_id);
+        let step = Step::new("services", move |context: StepContext| async move {
+            remove_step(&engine, &label, &context).await
+        });
+        let options = PhaseOptions {
+            concurrency: 1,
+            fail_fast: true,
+            target: None,
+            target_line: None,
+        };
+        let never = CancellationToken::new();
+        phases.push(
+            runner::run_phase(
+                PhaseName::Teardown,
+                vec![step],
+                options,
+                &never,
+                &reporters,
+                &plan.report_dir,
+            )
+            .await,
+        );
+    }
+    let facts = RunFacts {
+        run_id: plan.run_id.clone(),
+        config_file: plan.config_file.clone(),
+        config_hash: plan.config_hash.clone(),
+        commit: facts::commit().await,
+        host: facts::host(),
+        engine: context
+            .engine()
+            .map(|engine| (engine.kind.as_str().to_owned(), engine.version.clone())),
+        kind_version: None,
+        cluster_name: plan.services.network.clone(),
+        images: plan.images.iter().map(|image| image.reference.clone()).collect(),
+        total_target: plan.targets.total,
+        warnings: std::mem::take(&mut *warnings.lock().unwrap_or_else(std::sync::PoisonError::into_inner)),
+        dockerfile_findings: context.dockerfile_findings(),
+    };
+    let mut record = RunRecord::new(facts, &phases, started.stop(), cancel.is_cancelled());
+    if let (Some(root), Ok(cwd)) = (facts::repository_root().await, std::env::current_dir()) {
+        record.relative_to(&root, &cwd);
+    }
+    reporters.emit(Event::RunFinished { record: &record });
+    let timings_error = timings_error
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take();
+    ServicesOutcome {
+        endpoints: if kept {
+            context.services.endpoints()
+        } else {
+            Default::default()
+        },
+        engine: context.engine().map(|engine| engine.kind.as_str().to_owned()),
+        kept,
+        run: RunOutcome { record, timings_error },
+    }
+}
+
+/// Remove everything carrying `label`, as a teardown step.
+async fn remove_step(engine: &crate::tools::ContainerEngine, label: &str, context: &StepContext) -> StepResult {
+    let removed = containers::remove_labelled(engine, label).await;
+    context.say(&format!(
+        "removed container(s) [{}] and network(s) [{}]",
+        removed.containers.join(", "),
+        removed.networks.join(", ")
+    ));
+    if removed.errors.is_empty() {
+        StepResult::ok()
+    } else {
+        StepResult::failed(
+            crate::model::Failure::new(
+                crate::model::FailureClass::Infrastructure,
+                format!("could not remove everything: {}", removed.errors.join("; ")),
+            )
+            .hint("`hybrid-e2e services down --all` retries; `docker ps -a --filter label=io.hybrid-e2e.services.run` lists what is left"),
+        )
+    }
+}
