@@ -107,6 +107,10 @@ pub(crate) fn cleanup(
             }
             services_removed = !removed.containers.is_empty() || !removed.networks.is_empty();
             failures += removed.errors.len();
+            // A failure exits 5: say what failed, with the engine's words.
+            for error in &removed.errors {
+                let _ = writeln!(out, "failed to delete service resources: {error}");
+            }
         }
     }
     if !gone.is_empty() {

@@ -70,12 +70,7 @@ impl Tracked {
             ready: false,
             problem: None,
             unschedulable_since: None,
-            deadline: applied
-                .object
-                .value
-                .pointer("/spec/progressDeadlineSeconds")
-                .and_then(Value::as_u64)
-                .map(|seconds| deadline_after(started, Duration::from_secs(seconds))),
+            deadline: progress_deadline(applied, started),
         }
     }
 
@@ -506,23 +501,36 @@ fn check_deadlines(tracked: &mut [Tracked], now: Instant) {
         if let Some(limit) = entry.deadline
             && now >= limit
         {
-            let seconds = entry
-                .applied
-                .object
-                .value
-                .pointer("/spec/progressDeadlineSeconds")
-                .and_then(Value::as_u64)
-                .unwrap_or(0);
-            entry.problem = Some(Problem {
-                reason: "ProgressDeadlineExceeded".to_owned(),
-                message: format!(
-                    "not ready within its progressDeadlineSeconds ({seconds}s): {}",
-                    entry.message.as_deref().unwrap_or("no status")
-                ),
-                class: FailureClass::Application,
-                hint: None,
-            });
+            entry.problem = Some(progress_deadline_problem(&entry.applied, entry.message.as_deref()));
         }
+    }
+}
+
+/// When an object applied at `started` is past its own `spec.progressDeadlineSeconds` (both
+/// waits).
+pub(crate) fn progress_deadline(applied: &Applied, started: Instant) -> Option<Instant> {
+    progress_deadline_seconds(applied).map(|seconds| deadline_after(started, Duration::from_secs(seconds)))
+}
+
+fn progress_deadline_seconds(applied: &Applied) -> Option<u64> {
+    applied
+        .object
+        .value
+        .pointer("/spec/progressDeadlineSeconds")
+        .and_then(Value::as_u64)
+}
+
+/// The failure of an object past its `progressDeadlineSeconds`, with its last status.
+pub(crate) fn progress_deadline_problem(applied: &Applied, status: Option<&str>) -> Problem {
+    Problem {
+        reason: "ProgressDeadlineExceeded".to_owned(),
+        message: format!(
+            "not ready within its progressDeadlineSeconds ({}s): {}",
+            progress_deadline_seconds(applied).unwrap_or(0),
+            status.unwrap_or("no status")
+        ),
+        class: FailureClass::Application,
+        hint: None,
     }
 }
 

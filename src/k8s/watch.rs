@@ -23,8 +23,10 @@ use tokio_util::sync::CancellationToken;
 use super::apply::Applied;
 use super::client::{REQUEST_TIMEOUT, Session};
 use super::readiness::{self, Problem, Readiness};
-use super::wait::{NotReady, WaitOptions, WaitOutcome, deadline_after, pods_of, readiness_context};
-use crate::model::FailureClass;
+use super::wait::{
+    NotReady, WaitOptions, WaitOutcome, deadline_after, pods_of, progress_deadline, progress_deadline_problem,
+    readiness_context,
+};
 
 /// Watches end (cleanly) after this many seconds and are renewed from the last version seen:
 /// below the client's read timeout, so a quiet watch never looks like a dead connection.
@@ -211,12 +213,7 @@ pub(crate) async fn wait(
             ready: false,
             problem: None,
             unschedulable_since: None,
-            deadline: applied
-                .object
-                .value
-                .pointer("/spec/progressDeadlineSeconds")
-                .and_then(Value::as_u64)
-                .map(|seconds| deadline_after(started, Duration::from_secs(seconds))),
+            deadline: progress_deadline(applied, started),
         });
     }
     // One pod watcher per namespace of objects that have pods.
@@ -392,22 +389,7 @@ fn evaluate(
         if let Some(limit) = entry.deadline
             && now >= limit
         {
-            let seconds = entry
-                .applied
-                .object
-                .value
-                .pointer("/spec/progressDeadlineSeconds")
-                .and_then(Value::as_u64)
-                .unwrap_or(0);
-            entry.problem = Some(Problem {
-                reason: "ProgressDeadlineExceeded".to_owned(),
-                message: format!(
-                    "not ready within its progressDeadlineSeconds ({seconds}s): {}",
-                    entry.message.as_deref().unwrap_or("no status")
-                ),
-                class: FailureClass::Application,
-                hint: None,
-            });
+            entry.problem = Some(progress_deadline_problem(&entry.applied, entry.message.as_deref()));
         }
     }
 }

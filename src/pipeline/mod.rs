@@ -71,34 +71,103 @@ pub(crate) async fn signalled() -> bool {
     }
 }
 
+/// What every command that runs phases (`run`, `services up`) sets up first and finishes with:
+/// the shared context, the reporters (the caller's, the warning log, `timings.json`) and the
+/// clock.
+struct Session {
+    context: Arc<RunContext>,
+    plan: Arc<Plan>,
+    reporters: Arc<Reporters>,
+    warnings: Arc<Mutex<Vec<String>>>,
+    timings_error: Arc<Mutex<Option<String>>>,
+    started: Stopwatch,
+}
+
+impl Session {
+    /// Announce `command` on `target` (the cluster, or the services' network) with the plan's
+    /// warnings, then start the clock.
+    fn start(options: RunOptions, command: &'static str, target: fn(&Plan) -> &str) -> Session {
+        let context = Arc::new(RunContext::new(
+            options.plan,
+            options.lint_levels,
+            options.min_free_disk,
+        ));
+        let plan = Arc::clone(&context.plan);
+        let timings_error = Arc::new(Mutex::new(None));
+        let warnings = Arc::new(Mutex::new(Vec::new()));
+        let mut sinks = options.reporters;
+        sinks.push(Box::new(WarningLog(Arc::clone(&warnings))));
+        sinks.push(Box::new(TimingsFile {
+            path: plan.report_dir.join("timings.json"),
+            error: Arc::clone(&timings_error),
+        }));
+        let reporters = Arc::new(Reporters::new(sinks));
+        let report_dir = plan.report_dir.display().to_string();
+        reporters.emit(Event::RunStarted {
+            command,
+            run_id: &plan.run_id,
+            cluster: target(&plan),
+            report_dir: &report_dir,
+        });
+        for warning in &plan.warnings {
+            reporters.emit(Event::Warning { message: warning });
+        }
+        Session {
+            context,
+            plan,
+            reporters,
+            warnings,
+            timings_error,
+            started: Stopwatch::start(),
+        }
+    }
+
+    /// The record's facts; `cluster_name` is the cluster (or the services' network).
+    async fn facts(&self, kind_version: Option<String>, cluster_name: String) -> RunFacts {
+        let plan = &self.plan;
+        RunFacts {
+            run_id: plan.run_id.clone(),
+            config_file: plan.config_file.clone(),
+            config_hash: plan.config_hash.clone(),
+            commit: facts::commit().await,
+            host: facts::host(),
+            engine: self
+                .context
+                .engine()
+                .map(|engine| (engine.kind.as_str().to_owned(), engine.version.clone())),
+            kind_version,
+            dockerfile_findings: self.context.dockerfile_findings(),
+            cluster_name,
+            images: plan.images.iter().map(|image| image.reference.clone()).collect(),
+            total_target: plan.targets.total,
+            warnings: std::mem::take(&mut *self.warnings.lock().unwrap_or_else(std::sync::PoisonError::into_inner)),
+        }
+    }
+
+    /// Paths made relative to the repository, the record announced (and so written), and
+    /// whether `timings.json` could be written.
+    async fn finish(self, mut record: RunRecord) -> RunOutcome {
+        if let (Some(root), Ok(cwd)) = (facts::repository_root().await, std::env::current_dir()) {
+            record.relative_to(&root, &cwd);
+        }
+        self.reporters.emit(Event::RunFinished { record: &record });
+        let timings_error = self
+            .timings_error
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        RunOutcome { record, timings_error }
+    }
+}
+
 /// The run itself, cancellable through `cancel`.
 pub(crate) async fn run(options: RunOptions, cancel: CancellationToken) -> RunOutcome {
-    let context = Arc::new(RunContext::new(
-        options.plan,
-        options.lint_levels,
-        options.min_free_disk,
-    ));
-    let plan = Arc::clone(&context.plan);
-    let timings_error = Arc::new(Mutex::new(None));
-    let warnings = Arc::new(Mutex::new(Vec::new()));
-    let mut sinks = options.reporters;
-    sinks.push(Box::new(WarningLog(Arc::clone(&warnings))));
-    sinks.push(Box::new(TimingsFile {
-        path: plan.report_dir.join("timings.json"),
-        error: Arc::clone(&timings_error),
-    }));
-    let reporters = Arc::new(Reporters::new(sinks));
-    let report_dir = plan.report_dir.display().to_string();
-    reporters.emit(Event::RunStarted {
-        command: "run",
-        run_id: &plan.run_id,
-        cluster: &plan.cluster.name,
-        report_dir: &report_dir,
-    });
-    for warning in &plan.warnings {
-        reporters.emit(Event::Warning { message: warning });
-    }
-    let started = Stopwatch::start();
+    let session = Session::start(options, "run", |plan| &plan.cluster.name);
+    let (context, plan, reporters) = (
+        Arc::clone(&session.context),
+        Arc::clone(&session.plan),
+        Arc::clone(&session.reporters),
+    );
     let mut phases: Vec<PhaseReport> = Vec::new();
     let mut stopped = false;
     let mut schedule = None;
@@ -181,37 +250,13 @@ pub(crate) async fn run(options: RunOptions, cancel: CancellationToken) -> RunOu
             );
         }
     }
-    let facts = RunFacts {
-        run_id: plan.run_id.clone(),
-        config_file: plan.config_file.clone(),
-        config_hash: plan.config_hash.clone(),
-        commit: facts::commit().await,
-        host: facts::host(),
-        engine: context
-            .engine()
-            .map(|engine| (engine.kind.as_str().to_owned(), engine.version.clone())),
-        kind_version: context.kind_version(),
-        dockerfile_findings: context.dockerfile_findings(),
-        cluster_name: plan.cluster.name.clone(),
-        images: plan.images.iter().map(|image| image.reference.clone()).collect(),
-        total_target: plan.targets.total,
-        warnings: std::mem::take(&mut *warnings.lock().unwrap_or_else(std::sync::PoisonError::into_inner)),
+    let facts = session.facts(context.kind_version(), plan.cluster.name.clone()).await;
+    let elapsed = session.started.stop();
+    let record = match plan.mode {
+        ScheduleMode::Strict => RunRecord::new(facts, &phases, elapsed, cancel.is_cancelled()),
+        ScheduleMode::Pipelined => RunRecord::pipelined(facts, &phases, elapsed, cancel.is_cancelled(), schedule),
     };
-    let mut record = match plan.mode {
-        ScheduleMode::Strict => RunRecord::new(facts, &phases, started.stop(), cancel.is_cancelled()),
-        ScheduleMode::Pipelined => {
-            RunRecord::pipelined(facts, &phases, started.stop(), cancel.is_cancelled(), schedule)
-        }
-    };
-    if let (Some(root), Ok(cwd)) = (facts::repository_root().await, std::env::current_dir()) {
-        record.relative_to(&root, &cwd);
-    }
-    reporters.emit(Event::RunFinished { record: &record });
-    let timings_error = timings_error
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .take();
-    RunOutcome { record, timings_error }
+    session.finish(record).await
 }
 
 /// What a kept cluster leaves behind, as it is: a cluster (with or without its kubeconfig), or

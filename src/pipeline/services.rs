@@ -4,16 +4,14 @@
 //! success the containers keep running for the tests; `services down` removes them.
 //! `timings.json` is written whatever happens.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-use super::facts::{self, WarningLog};
-use super::{RunOptions, RunOutcome};
-use crate::model::{Event, PhaseName, PhaseReport, Reporters, RunFacts, RunRecord, Status, Stopwatch};
+use super::{RunOptions, RunOutcome, Session};
+use crate::model::{Event, PhaseName, PhaseReport, RunRecord, Status};
 use crate::phases::services::Endpoint;
 use crate::phases::{self, RunContext};
-use crate::report::timings::TimingsFile;
 use crate::runner::{self, PhaseOptions, Step, StepContext, StepResult};
 use crate::tools::containers::{self, RUN_LABEL};
 
@@ -46,32 +44,12 @@ type StepsOf = fn(&Arc<RunContext>) -> Result<Vec<Step>, &'static str>;
 
 /// `services up`, cancellable through `cancel`.
 pub(crate) async fn services_up(options: RunOptions, cancel: CancellationToken) -> ServicesOutcome {
-    let context = Arc::new(RunContext::new(
-        options.plan,
-        options.lint_levels,
-        options.min_free_disk,
-    ));
-    let plan = Arc::clone(&context.plan);
-    let timings_error = Arc::new(Mutex::new(None));
-    let warnings = Arc::new(Mutex::new(Vec::new()));
-    let mut sinks = options.reporters;
-    sinks.push(Box::new(WarningLog(Arc::clone(&warnings))));
-    sinks.push(Box::new(TimingsFile {
-        path: plan.report_dir.join("timings.json"),
-        error: Arc::clone(&timings_error),
-    }));
-    let reporters = Arc::new(Reporters::new(sinks));
-    let report_dir = plan.report_dir.display().to_string();
-    reporters.emit(Event::RunStarted {
-        command: "services up",
-        run_id: &plan.run_id,
-        cluster: &plan.services.network,
-        report_dir: &report_dir,
-    });
-    for warning in &plan.warnings {
-        reporters.emit(Event::Warning { message: warning });
-    }
-    let started = Stopwatch::start();
+    let session = Session::start(options, "services up", |plan| &plan.services.network);
+    let (context, plan, reporters) = (
+        Arc::clone(&session.context),
+        Arc::clone(&session.plan),
+        Arc::clone(&session.reporters),
+    );
     let schedule: [(PhaseName, StepsOf); 3] = [
         (PhaseName::Preflight, phases::preflight::services_steps),
         (PhaseName::Build, |run| {
@@ -166,31 +144,9 @@ pub(crate) async fn services_up(options: RunOptions, cancel: CancellationToken) 
             .await,
         );
     }
-    let facts = RunFacts {
-        run_id: plan.run_id.clone(),
-        config_file: plan.config_file.clone(),
-        config_hash: plan.config_hash.clone(),
-        commit: facts::commit().await,
-        host: facts::host(),
-        engine: context
-            .engine()
-            .map(|engine| (engine.kind.as_str().to_owned(), engine.version.clone())),
-        kind_version: None,
-        cluster_name: plan.services.network.clone(),
-        images: plan.images.iter().map(|image| image.reference.clone()).collect(),
-        total_target: plan.targets.total,
-        warnings: std::mem::take(&mut *warnings.lock().unwrap_or_else(std::sync::PoisonError::into_inner)),
-        dockerfile_findings: context.dockerfile_findings(),
-    };
-    let mut record = RunRecord::new(facts, &phases, started.stop(), cancel.is_cancelled());
-    if let (Some(root), Ok(cwd)) = (facts::repository_root().await, std::env::current_dir()) {
-        record.relative_to(&root, &cwd);
-    }
-    reporters.emit(Event::RunFinished { record: &record });
-    let timings_error = timings_error
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .take();
+    let facts = session.facts(None, plan.services.network.clone()).await;
+    let record = RunRecord::new(facts, &phases, session.started.stop(), cancel.is_cancelled());
+    let run = session.finish(record).await;
     ServicesOutcome {
         endpoints: if kept {
             context.services.endpoints()
@@ -199,7 +155,7 @@ pub(crate) async fn services_up(options: RunOptions, cancel: CancellationToken) 
         },
         engine: context.engine().map(|engine| engine.kind.as_str().to_owned()),
         kept,
-        run: RunOutcome { record, timings_error },
+        run,
     }
 }
 

@@ -277,6 +277,10 @@ pub fn main(flavor: Flavor, args: Vec<String>) -> ExitCode {
                 no_such_image(flavor, reference)
             }
         }
+        // The fake engine builds and stores images but runs no containers and makes no networks:
+        // listing them (`cleanup` looks for what `services up` left) finds nothing, as on an
+        // engine with none.
+        ["ps", ..] | ["network", "ls", ..] => ExitCode::SUCCESS,
         _ => fail(&format!("fake {}: unsupported {args:?}", flavor.name())),
     }
 }
