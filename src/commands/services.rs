@@ -178,33 +178,13 @@ fn up(args: ServicesUpArgs, config_path: Option<&Path>, printer: &Printer) -> Re
     Ok(run_exit_code(&records[0], args.fail_on_target))
 }
 
-/// `SERVICE_HOST`, `SERVICE_PORT` (the first port) and `SERVICE_PORT_<container port>` per
-/// service, in config order, then the run's id and network.
+/// [`phases::services::outputs`] of a `services up` run.
 fn endpoint_outputs(
     state: &ServicesState,
     order: &[String],
     endpoints: &std::collections::BTreeMap<String, Vec<Endpoint>>,
 ) -> Vec<(String, String)> {
-    let mut outputs = Vec::new();
-    for name in order {
-        let prefix: String = name.to_ascii_uppercase().replace('-', "_");
-        let Some(list) = endpoints.get(name) else {
-            continue;
-        };
-        if let Some(first) = list.first() {
-            outputs.push((format!("{prefix}_HOST"), first.host.clone()));
-            outputs.push((format!("{prefix}_PORT"), first.host_port.to_string()));
-        }
-        for endpoint in list {
-            outputs.push((
-                format!("{prefix}_PORT_{}", endpoint.container_port),
-                endpoint.host_port.to_string(),
-            ));
-        }
-    }
-    outputs.push(("SERVICES_RUN_ID".to_owned(), state.run_id.clone()));
-    outputs.push(("SERVICES_NETWORK".to_owned(), state.network.clone()));
-    outputs
+    crate::phases::services::outputs(&state.run_id, &state.network, order, endpoints)
 }
 
 fn dotenv_text(outputs: &[(String, String)]) -> String {

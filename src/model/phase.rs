@@ -8,10 +8,11 @@ pub(crate) enum PhaseName {
     Cluster,
     Load,
     Deploy,
+    /// The integration tier's containers started and ready (`services up`; in `run`, before
+    /// the test phase that uses them).
+    Services,
     /// The project's own E2E suite, after the setup (`test:`).
     Test,
-    /// `services up`: the integration tier's containers started and ready.
-    Services,
     Teardown,
 }
 

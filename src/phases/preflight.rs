@@ -172,6 +172,10 @@ fn checks(run: &RunContext) -> Vec<CheckSpec> {
             run: |run| Box::pin(async move { manifest_check(&run.plan) }),
         });
     }
+    // `services:` with `test:`: the run starts the services before the suite.
+    if !run.plan.services.services.is_empty() && run.plan.test.is_some() {
+        checks.extend(services::run_checks());
+    }
     checks
 }
 

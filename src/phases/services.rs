@@ -113,6 +113,37 @@ impl Drop for Signal {
     }
 }
 
+/// What a test needs to reach the services, in config order: `SERVICE_HOST`, `SERVICE_PORT`
+/// (the first port) and `SERVICE_PORT_<container port>` per service, then the run's id and
+/// network. `services up` prints and writes them; `run` gives them to its test phase.
+pub(crate) fn outputs(
+    run_id: &str,
+    network: &str,
+    order: &[String],
+    endpoints: &BTreeMap<String, Vec<Endpoint>>,
+) -> Vec<(String, String)> {
+    let mut outputs = Vec::new();
+    for name in order {
+        let prefix: String = name.to_ascii_uppercase().replace('-', "_");
+        let Some(list) = endpoints.get(name) else {
+            continue;
+        };
+        if let Some(first) = list.first() {
+            outputs.push((format!("{prefix}_HOST"), first.host.clone()));
+            outputs.push((format!("{prefix}_PORT"), first.host_port.to_string()));
+        }
+        for endpoint in list {
+            outputs.push((
+                format!("{prefix}_PORT_{}", endpoint.container_port),
+                endpoint.host_port.to_string(),
+            ));
+        }
+    }
+    outputs.push(("SERVICES_RUN_ID".to_owned(), run_id.to_owned()));
+    outputs.push(("SERVICES_NETWORK".to_owned(), network.to_owned()));
+    outputs
+}
+
 /// The phase's steps: `network`, then one per service (run them all at once: they order
 /// themselves), or why there are none.
 pub(crate) fn steps(run: &Arc<RunContext>) -> Result<Vec<Step>, &'static str> {

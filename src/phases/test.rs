@@ -32,14 +32,28 @@ pub(crate) fn steps(context: &Arc<RunContext>) -> Result<Vec<Step>, &'static str
     if plan.test.is_none() {
         return Err("no `test:` configured");
     }
+    let run = Arc::clone(context);
     Ok(vec![Step::new(STEP, move |step: StepContext| async move {
         let test = plan.test.as_ref().expect("checked above");
-        run_suite(&plan, test, &step).await
+        // The services this run started (`services:`), reachable as `services up` prints them.
+        let order: Vec<String> = plan
+            .services
+            .services
+            .iter()
+            .map(|service| service.name.clone())
+            .collect();
+        let endpoints = run.services.endpoints();
+        let services = if endpoints.is_empty() {
+            Vec::new()
+        } else {
+            super::services::outputs(&plan.run_id, &plan.services.network, &order, &endpoints)
+        };
+        run_suite(&plan, test, &services, &step).await
     })])
 }
 
 /// The suite's command line and environment.
-pub(crate) fn command(plan: &Plan, test: &PlannedTest) -> ProcessSpec {
+pub(crate) fn command(plan: &Plan, test: &PlannedTest, services: &[(String, String)]) -> ProcessSpec {
     // Absolute: the suite runs in its own working directory.
     let absolute = |path: &Path| std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
     let working_dir = absolute(&test.working_dir);
@@ -64,6 +78,10 @@ pub(crate) fn command(plan: &Plan, test: &PlannedTest) -> ProcessSpec {
     for image in &plan.images {
         spec = spec.env(image_variable(&image.name), &image.reference);
     }
+    for (key, value) in services {
+        spec = spec.env(key, value);
+    }
+    // The suite's own `env` wins.
     for (key, value) in &test.env {
         spec = spec.env(key, value);
     }
@@ -71,7 +89,12 @@ pub(crate) fn command(plan: &Plan, test: &PlannedTest) -> ProcessSpec {
     spec
 }
 
-async fn run_suite(plan: &Plan, test: &PlannedTest, context: &StepContext) -> StepResult {
+async fn run_suite(
+    plan: &Plan,
+    test: &PlannedTest,
+    services: &[(String, String)],
+    context: &StepContext,
+) -> StepResult {
     let kubeconfig = &plan.cluster.kubeconfig;
     if !kubeconfig.is_file() {
         return StepResult::failed(
@@ -100,7 +123,7 @@ async fn run_suite(plan: &Plan, test: &PlannedTest, context: &StepContext) -> St
             ));
         }
     }
-    let spec = command(plan, test);
+    let spec = command(plan, test, services);
     context.say(&format!(
         "$ {} (in {})",
         spec.display(),

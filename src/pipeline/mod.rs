@@ -177,10 +177,14 @@ pub(crate) async fn run(options: RunOptions, cancel: CancellationToken) -> RunOu
         if entry.phase == PhaseName::Test && plan.test.is_none() {
             continue;
         }
+        // Services start in `run` only for a suite to use (else `services up` is the command).
+        if entry.phase == PhaseName::Services && (plan.test.is_none() || plan.services.services.is_empty()) {
+            continue;
+        }
         // `mode: pipelined`: after preflight, the setup phases run as one dependency graph;
         // the test phase follows it (the suite may use any image, so it needs every load and
         // every deploy group).
-        if plan.mode == ScheduleMode::Pipelined && entry.phase.is_setup() {
+        if plan.mode == ScheduleMode::Pipelined && entry.phase.is_setup() && entry.phase != PhaseName::Services {
             if entry.phase == PhaseName::Build && !stopped {
                 let outcome = scheduler::run(&context, &cancel, &reporters).await;
                 stopped = outcome
@@ -222,33 +226,43 @@ pub(crate) async fn run(options: RunOptions, cancel: CancellationToken) -> RunOu
         phases.push(report);
     }
     let failed = phases.iter().any(|phase| phase.status == Status::Failed) || cancel.is_cancelled();
+    let mut teardown = Vec::new();
+    // The services a run started never outlive it (diagnostics first when it failed).
+    let services_ran = phases
+        .iter()
+        .any(|phase| phase.phase == PhaseName::Services && phase.status != Status::Skipped);
+    if services_ran && let Some(step) = services::teardown_step(&context, &reporters, failed).await {
+        teardown.push(step);
+    }
     // `hybrid-e2e action` leaves the cluster to the job's later steps; its post step tears down.
     if context.cluster_created() && !plan.cluster.teardown_deferred {
         if keep_cluster(plan.cluster.preserve, failed) {
             let message = preserved_message(&context).await;
             reporters.emit(Event::Warning { message: &message });
         } else {
-            let options = PhaseOptions {
-                concurrency: 1,
-                fail_fast: true,
-                target: None,
-                target_line: None,
-            };
-            // Teardown runs even when the run was cancelled.
-            let never = CancellationToken::new();
-            let steps = phases::cluster::teardown_steps(&context);
-            phases.push(
-                runner::run_phase(
-                    PhaseName::Teardown,
-                    steps,
-                    options,
-                    &never,
-                    &reporters,
-                    &plan.report_dir,
-                )
-                .await,
-            );
+            teardown.extend(phases::cluster::teardown_steps(&context));
         }
+    }
+    if !teardown.is_empty() {
+        let options = PhaseOptions {
+            concurrency: 1,
+            fail_fast: false,
+            target: None,
+            target_line: None,
+        };
+        // Teardown runs even when the run was cancelled.
+        let never = CancellationToken::new();
+        phases.push(
+            runner::run_phase(
+                PhaseName::Teardown,
+                teardown,
+                options,
+                &never,
+                &reporters,
+                &plan.report_dir,
+            )
+            .await,
+        );
     }
     let facts = session.facts(context.kind_version(), plan.cluster.name.clone()).await;
     let elapsed = session.started.stop();

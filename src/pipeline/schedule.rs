@@ -16,7 +16,7 @@ pub(super) struct PhaseEntry {
 }
 
 /// DD-TEST-002's strict schedule: every phase after the previous one succeeded.
-pub(super) const STRICT: [PhaseEntry; 6] = [
+pub(super) const STRICT: [PhaseEntry; 7] = [
     PhaseEntry {
         phase: PhaseName::Preflight,
         steps: phases::preflight::steps,
@@ -50,6 +50,19 @@ pub(super) const STRICT: [PhaseEntry; 6] = [
         options: |plan, steps| PhaseOptions {
             concurrency: steps,
             ..limited(plan, PhaseName::Deploy)
+        },
+    },
+    // With `services:` and `test:`, in both modes: the integration tier's containers, after the
+    // setup and before the suite that uses them (`services up` starts them alone).
+    PhaseEntry {
+        phase: PhaseName::Services,
+        steps: phases::services::steps,
+        // Service steps wait for each other; the runner must not hold them back.
+        options: |plan, steps| PhaseOptions {
+            concurrency: steps.max(1),
+            fail_fast: plan.fail_fast,
+            target: plan.target(PhaseName::Services),
+            target_line: plan.target_line(PhaseName::Services),
         },
     },
     // After the setup, in both modes: the project's suite (only with `test:`).

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use super::{RunOptions, RunOutcome, Session};
-use crate::model::{Event, PhaseName, PhaseReport, RunRecord, Status};
+use crate::model::{Event, PhaseName, PhaseReport, Reporters, RunRecord, Status};
 use crate::phases::services::Endpoint;
 use crate::phases::{self, RunContext};
 use crate::runner::{self, PhaseOptions, Step, StepContext, StepResult};
@@ -107,24 +107,10 @@ pub(crate) async fn services_up(options: RunOptions, cancel: CancellationToken) 
         .iter()
         .any(|phase| phase.phase == PhaseName::Services && phase.status != Status::Skipped);
     let kept = !stopped && !cancel.is_cancelled();
-    if let Some(engine) = context.engine()
-        && services_ran
+    if services_ran
         && !kept
+        && let Some(step) = teardown_step(&context, &reporters, true).await
     {
-        // Diagnostics before anything is removed; removal even when the run was cancelled.
-        let written = phases::services::diagnose(&engine, &plan.services, &plan.report_dir).await;
-        if !written.is_empty() {
-            let message = format!(
-                "diagnostics of {} container(s) in {}",
-                written.len() / 2,
-                plan.report_dir.join("diagnostics/services").display()
-            );
-            reporters.emit(Event::Warning { message: &message });
-        }
-        let label = format!("{RUN_LABEL}={}", plan.run_id);
-        let step = Step::new("services", move |context: StepContext| async move {
-            remove_step(&engine, &label, &context).await
-        });
         let options = PhaseOptions {
             concurrency: 1,
             fail_fast: true,
@@ -160,6 +146,29 @@ pub(crate) async fn services_up(options: RunOptions, cancel: CancellationToken) 
 }
 
 /// Remove everything carrying `label`, as a teardown step.
+/// The teardown step removing what this run's services phase started (by its run label), after
+/// the diagnostics of every container when the run `failed`; `None` without an engine.
+pub(super) async fn teardown_step(context: &RunContext, reporters: &Reporters, failed: bool) -> Option<Step> {
+    let engine = context.engine()?;
+    let plan = &context.plan;
+    if failed {
+        // Diagnostics before anything is removed.
+        let written = phases::services::diagnose(&engine, &plan.services, &plan.report_dir).await;
+        if !written.is_empty() {
+            let message = format!(
+                "diagnostics of {} container(s) in {}",
+                written.len() / 2,
+                plan.report_dir.join("diagnostics/services").display()
+            );
+            reporters.emit(Event::Warning { message: &message });
+        }
+    }
+    let label = format!("{RUN_LABEL}={}", plan.run_id);
+    Some(Step::new("services", move |context: StepContext| async move {
+        remove_step(&engine, &label, &context).await
+    }))
+}
+
 async fn remove_step(engine: &crate::tools::ContainerEngine, label: &str, context: &StepContext) -> StepResult {
     let removed = containers::remove_labelled(engine, label).await;
     context.say(&format!(

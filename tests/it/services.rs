@@ -748,3 +748,55 @@ fn bad_services_config_is_a_usage_error_at_its_line_and_no_services_is_said() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert!(stdout(&output).contains("nothing to remove"), "{}", stdout(&output));
 }
+
+/// `run` with `services:` and `test:`: after the setup the services start (health-gated), the
+/// suite gets their endpoints (`DB_HOST`, `DB_PORT`, … as `services up` prints them) and reaches
+/// them, and the services are removed with the run — the suite's failure keeps diagnostics first.
+#[test]
+fn run_starts_the_services_before_its_test_phase_and_removes_them_after() {
+    if !engine_ready("docker") {
+        return;
+    }
+    for (suite_exit, expected) in [(0, 0), (1, 8)] {
+        let services = config(&[listener("db", 5432, 0, "")], false);
+        let config = format!(
+            "{services}test:\n  command: [bash, -c, 'echo \"$DB_HOST:$DB_PORT $SERVICES_NETWORK\" > seen.txt && exec 3<>/dev/tcp/$DB_HOST/$DB_PORT && exit {suite_exit}']\n  timeout: 30s\n"
+        );
+        let project = Project::real(&config, &[]);
+        let output = project.run(&["run", "--engine", "docker"], &[]);
+        assert_eq!(output.status.code(), Some(expected), "{}", stderr(&output));
+        let timings = project.timings();
+        let names: Vec<&str> = timings["phases"]
+            .as_array()
+            .expect("phases")
+            .iter()
+            .filter_map(|phase| phase["name"].as_str())
+            .collect();
+        let position = |name: &str| names.iter().position(|phase| *phase == name);
+        assert!(
+            position("deploy") < position("services") && position("services") < position("test"),
+            "services after the setup, before the suite: {names:?}"
+        );
+        assert_eq!(step(&timings, "services", "db")["status"], "ok");
+        // The suite saw the endpoints and connected (bash's /dev/tcp fails on a closed port).
+        let seen = std::fs::read_to_string(project.path().join("seen.txt")).expect("the suite ran");
+        let run_id = timings["run_id"].as_str().expect("run id");
+        assert!(seen.starts_with("127.0.0.1:"), "{seen}");
+        assert!(seen.contains(" hybrid-e2e-"), "the run's network: {seen}");
+        // Nothing of the run is left, whatever the suite's outcome.
+        assert_eq!(step(&timings, "teardown", "services")["status"], "ok");
+        assert!(
+            labelled("docker", &format!("io.hybrid-e2e.services.run={run_id}")).is_empty(),
+            "the run's services are removed"
+        );
+        if expected != 0 {
+            assert!(
+                project
+                    .path()
+                    .join("hybrid-e2e-report/diagnostics/services/db.log")
+                    .is_file(),
+                "diagnostics of the services before their removal"
+            );
+        }
+    }
+}

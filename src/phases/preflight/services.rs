@@ -47,6 +47,21 @@ pub(super) fn checks(run: &RunContext) -> Vec<CheckSpec> {
     checks
 }
 
+/// The checks `run` adds when it starts the services before its test phase (the engine and
+/// disk are already `run`'s own checks).
+pub(super) fn run_checks() -> Vec<CheckSpec> {
+    vec![
+        CheckSpec {
+            name: "service ports",
+            run: |run| Box::pin(async move { ports_check(&run).await }),
+        },
+        CheckSpec {
+            name: "stale services",
+            run: |run| Box::pin(async move { stale_check(&run).await }),
+        },
+    ]
+}
+
 /// `info` answers (a Podman machine or socket that does not answer fails here, not at the first
 /// `run`), and its storage root has room.
 async fn storage_check(run: &Arc<RunContext>) -> Check {
