@@ -5,13 +5,8 @@
 
 use std::time::Duration;
 
-use http_body_util::{BodyExt, Limited};
 use serde_json::Value;
 
-/// Attempts per request on transport errors, 5xx and rate limits.
-const ATTEMPTS: u32 = 5;
-/// The longest we wait for a rate limit to reset before trying again.
-const MAX_RATE_LIMIT_WAIT: Duration = Duration::from_secs(120);
 /// The largest JSON answer we read.
 const MAX_JSON_BYTES: usize = 32 * 1024 * 1024;
 
@@ -66,23 +61,8 @@ impl ApiError {
     }
 }
 
-/// HTTP methods we use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Method {
-    Get,
-    Post,
-    Patch,
-}
-
-impl Method {
-    fn as_str(self) -> &'static str {
-        match self {
-            Method::Get => "GET",
-            Method::Post => "POST",
-            Method::Patch => "PATCH",
-        }
-    }
-}
+pub(crate) use crate::report::rest::Method;
+use crate::report::rest::{self, Answer, RestError};
 
 /// The client.
 pub(crate) struct Api {
@@ -136,102 +116,17 @@ impl Api {
         self.send(Method::Get, uri, None, limit).await
     }
 
-    /// One request with retries: transport errors and 5xx with exponential backoff; 429 and 403
-    /// rate limits after `Retry-After` (or `x-ratelimit-reset`); any other 403 is `Forbidden`.
+    /// One request with the shared retry policy (`report::rest`); a 403 that is not a rate
+    /// limit is `Forbidden`.
     async fn send(&self, method: Method, uri: &str, body: Option<&Value>, limit: usize) -> Result<Vec<u8>, ApiError> {
-        let what = format!("{} {uri}", method.as_str());
-        let mut delay = self.backoff;
-        for attempt in 1..=ATTEMPTS {
-            self.requests.set(self.requests.get() + 1);
-            let response = match method {
-                Method::Get => self.client._get(uri).await,
-                Method::Post => self.client._post(uri, body).await,
-                Method::Patch => self.client._patch(uri, body).await,
-            };
-            let response = match response {
-                Ok(response) => response,
-                Err(error) if attempt < ATTEMPTS => {
-                    tracing::warn!("{what}: {error}; retrying");
-                    tokio::time::sleep(delay).await;
-                    delay *= 2;
-                    continue;
-                }
-                Err(error) => {
-                    return Err(ApiError::Transport {
-                        what,
-                        message: error.to_string(),
-                    });
-                }
-            };
-            let status = response.status().as_u16();
-            let headers = response.headers().clone();
-            let bytes = match Limited::new(response.into_body(), limit).collect().await {
-                Ok(collected) => collected.to_bytes().to_vec(),
-                Err(error) if error.is::<http_body_util::LengthLimitError>() => {
-                    return Err(ApiError::TooLarge { what, limit });
-                }
-                Err(error) if attempt < ATTEMPTS => {
-                    tracing::warn!("{what}: {error}; retrying");
-                    tokio::time::sleep(delay).await;
-                    delay *= 2;
-                    continue;
-                }
-                Err(error) => {
-                    return Err(ApiError::Transport {
-                        what,
-                        message: error.to_string(),
-                    });
-                }
-            };
-            if (200..=299).contains(&status) {
-                return Ok(bytes);
-            }
-            let text = String::from_utf8_lossy(&bytes);
-            let message = serde_json::from_str::<Value>(&text)
-                .ok()
-                .and_then(|value| value.get("message").and_then(Value::as_str).map(str::to_owned))
-                .unwrap_or_else(|| text.chars().take(200).collect());
-            let header = |name: &str| {
-                headers
-                    .get(name)
-                    .and_then(|value| value.to_str().ok())
-                    .map(str::to_owned)
-            };
-            let rate_limited = status == 429
-                || (status == 403
-                    && (header("retry-after").is_some()
-                        || header("x-ratelimit-remaining").as_deref() == Some("0")
-                        || message.to_ascii_lowercase().contains("rate limit")));
-            match status {
-                _ if rate_limited && attempt < ATTEMPTS => {
-                    let wait = header("retry-after")
-                        .and_then(|seconds| seconds.trim().parse::<u64>().ok())
-                        .map(Duration::from_secs)
-                        .or_else(|| {
-                            let reset = header("x-ratelimit-reset")?.parse::<i64>().ok()?;
-                            Some(Duration::from_secs(
-                                (reset - chrono::Utc::now().timestamp()).max(1) as u64
-                            ))
-                        })
-                        .unwrap_or(delay)
-                        .min(MAX_RATE_LIMIT_WAIT);
-                    tracing::warn!("{what}: rate limited; waiting {}s", wait.as_secs());
-                    tokio::time::sleep(wait).await;
-                }
-                403 if !rate_limited => return Err(ApiError::Forbidden { what, message }),
-                500..=599 if attempt < ATTEMPTS => {
-                    tracing::warn!("{what}: {status}; retrying in {}ms", delay.as_millis());
-                    tokio::time::sleep(delay).await;
-                    delay *= 2;
-                }
-                _ => return Err(ApiError::Status { status, what, message }),
-            }
+        let counted = || self.requests.set(self.requests.get() + 1);
+        match rest::send(&self.client, method, uri, body, limit, self.backoff, &counted).await {
+            Ok(Answer::Ok(bytes)) => Ok(bytes),
+            Ok(Answer::Forbidden { what, message }) => Err(ApiError::Forbidden { what, message }),
+            Err(RestError::Status { status, what, message }) => Err(ApiError::Status { status, what, message }),
+            Err(RestError::Transport { what, message }) => Err(ApiError::Transport { what, message }),
+            Err(RestError::TooLarge { what, limit }) => Err(ApiError::TooLarge { what, limit }),
         }
-        Err(ApiError::Status {
-            status: 0,
-            what,
-            message: "gave up after retries".to_owned(),
-        })
     }
 }
 

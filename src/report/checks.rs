@@ -6,7 +6,6 @@
 
 use std::time::Duration;
 
-use http_body_util::BodyExt;
 use octocrab::params::checks::{
     CheckRunConclusion, CheckRunOutput, CheckRunOutputAnnotation, CheckRunOutputAnnotationLevel, CheckRunStatus,
 };
@@ -14,6 +13,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::github::Annotation;
+use super::rest::{self, Answer, Method, RestError};
 use super::summary;
 use super::workflow::AnnotationLevel;
 use crate::model::{RunRecord, Status};
@@ -22,10 +22,6 @@ use crate::model::{RunRecord, Status};
 const OUTPUT_LIMIT: usize = 65_535;
 /// Annotations per create/update request.
 const ANNOTATIONS_PER_REQUEST: usize = 50;
-/// Attempts per request on 5xx and rate limits.
-const ATTEMPTS: u32 = 5;
-/// The longest we wait for a rate limit to reset before giving up.
-const MAX_RATE_LIMIT_WAIT: Duration = Duration::from_secs(120);
 
 /// Where the check run goes.
 #[derive(Clone)]
@@ -368,22 +364,16 @@ pub(crate) async fn publish(
     })
 }
 
-/// The two calls we make. The raw `_post`/`_patch` are used (with octocrab's typed request
-/// bodies) because retries need the response headers (`Retry-After`, `x-ratelimit-*`), which
-/// the typed builders do not expose.
-#[derive(Debug, Clone, Copy)]
-enum Method {
-    Post,
-    Patch,
-}
-
 enum Sent {
     Ok(Value),
     Forbidden,
 }
 
-/// One request with retries: 5xx with exponential backoff; 429 and 403 rate limits after
-/// `Retry-After` (or `x-ratelimit-reset`); any other 403 is `Forbidden`.
+/// The largest answer we read (a check run's JSON).
+const MAX_ANSWER_BYTES: usize = 8 * 1024 * 1024;
+
+/// One request with the shared retry policy (`rest::send`); a 403 that is not a rate limit is
+/// `Forbidden` (fork PRs, read-only tokens).
 async fn send(
     client: &octocrab::Octocrab,
     method: Method,
@@ -391,89 +381,16 @@ async fn send(
     body: &Value,
     backoff: Duration,
 ) -> Result<Sent, CheckError> {
-    let what = format!(
-        "{} {uri}",
-        if matches!(method, Method::Post) {
-            "POST"
-        } else {
-            "PATCH"
-        }
-    );
-    let mut delay = backoff;
-    for attempt in 1..=ATTEMPTS {
-        let response = match method {
-            Method::Patch => client._patch(uri, Some(body)).await,
-            Method::Post => client._post(uri, Some(body)).await,
-        };
-        let response = match response {
-            Ok(response) => response,
-            Err(error) if attempt < ATTEMPTS => {
-                tracing::warn!("{what}: {error}; retrying");
-                tokio::time::sleep(delay).await;
-                delay *= 2;
-                continue;
-            }
-            Err(error) => {
-                return Err(CheckError::Transport {
-                    what,
-                    message: error.to_string(),
-                });
-            }
-        };
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let text = response
-            .into_body()
-            .collect()
-            .await
-            .map(|collected| String::from_utf8_lossy(&collected.to_bytes()).into_owned())
-            .unwrap_or_default();
-        let message = serde_json::from_str::<Value>(&text)
-            .ok()
-            .and_then(|value| value.get("message").and_then(Value::as_str).map(str::to_owned))
-            .unwrap_or_else(|| text.chars().take(200).collect());
-        let header = |name: &str| {
-            headers
-                .get(name)
-                .and_then(|value| value.to_str().ok())
-                .map(str::to_owned)
-        };
-        let rate_limited = status == 429
-            || (status == 403
-                && (header("retry-after").is_some()
-                    || header("x-ratelimit-remaining").as_deref() == Some("0")
-                    || message.to_ascii_lowercase().contains("rate limit")));
-        match status {
-            200..=299 => return Ok(Sent::Ok(serde_json::from_str(&text).unwrap_or(Value::Null))),
-            _ if rate_limited && attempt < ATTEMPTS => {
-                let wait = header("retry-after")
-                    .and_then(|seconds| seconds.trim().parse::<u64>().ok())
-                    .map(Duration::from_secs)
-                    .or_else(|| {
-                        let reset = header("x-ratelimit-reset")?.parse::<i64>().ok()?;
-                        Some(Duration::from_secs(
-                            (reset - chrono::Utc::now().timestamp()).max(1) as u64
-                        ))
-                    })
-                    .unwrap_or(delay)
-                    .min(MAX_RATE_LIMIT_WAIT);
-                tracing::warn!("{what}: rate limited; waiting {}s", wait.as_secs());
-                tokio::time::sleep(wait).await;
-            }
-            403 => return Ok(Sent::Forbidden),
-            500..=599 if attempt < ATTEMPTS => {
-                tracing::warn!("{what}: {status}; retrying in {}ms", delay.as_millis());
-                tokio::time::sleep(delay).await;
-                delay *= 2;
-            }
-            _ => return Err(CheckError::Status { status, what, message }),
-        }
+    match rest::send(client, method, uri, Some(body), MAX_ANSWER_BYTES, backoff, &|| {}).await {
+        Ok(Answer::Ok(bytes)) => Ok(Sent::Ok(serde_json::from_slice(&bytes).unwrap_or(Value::Null))),
+        Ok(Answer::Forbidden { .. }) => Ok(Sent::Forbidden),
+        Err(RestError::Status { status, what, message }) => Err(CheckError::Status { status, what, message }),
+        Err(RestError::Transport { what, message }) => Err(CheckError::Transport { what, message }),
+        Err(error @ RestError::TooLarge { .. }) => Err(CheckError::Transport {
+            what: uri.to_owned(),
+            message: error.to_string(),
+        }),
     }
-    Err(CheckError::Status {
-        status: 0,
-        what,
-        message: "gave up after retries".to_owned(),
-    })
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ pub(crate) mod github;
 pub(crate) mod junit;
 pub(crate) mod printer;
 pub(crate) mod publish;
+pub(crate) mod rest;
 pub(crate) mod summary;
 pub(crate) mod timings;
 pub(crate) mod workflow;
