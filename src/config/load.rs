@@ -405,6 +405,12 @@ fn dependency_cycle(file: &ConfigFile) -> Option<Vec<String>> {
             )
         })
         .collect();
+    first_cycle(&edges)
+}
+
+/// The first cycle of a dependency graph (node → the nodes it depends on), as names from the
+/// first node back to itself; deploy groups and services both use it.
+pub(crate) fn first_cycle<'a>(edges: &BTreeMap<&'a str, Vec<&'a str>>) -> Option<Vec<String>> {
     fn visit<'a>(
         node: &'a str,
         edges: &BTreeMap<&'a str, Vec<&'a str>>,
@@ -429,13 +435,9 @@ fn dependency_cycle(file: &ConfigFile) -> Option<Vec<String>> {
         None
     }
     let mut done = BTreeSet::new();
-    for node in edges.keys() {
-        let mut path = Vec::new();
-        if let Some(cycle) = visit(node, &edges, &mut path, &mut done) {
-            return Some(cycle);
-        }
-    }
-    None
+    edges
+        .keys()
+        .find_map(|node| visit(node, edges, &mut Vec::new(), &mut done))
 }
 
 fn hex_sha256(bytes: &[u8]) -> String {

@@ -278,49 +278,23 @@ impl LoadedConfig {
     }
 }
 
-/// The first cycle among the services' `depends_on`, as names.
+/// The first cycle among the services' `depends_on`, as names (a service naming itself is
+/// reported on its own).
 fn service_cycle(services: &[ServiceConfig]) -> Option<Vec<String>> {
     let edges: BTreeMap<&str, Vec<&str>> = services
         .iter()
         .map(|service| {
-            (
-                service.name.value.as_str(),
-                service.depends_on.keys().map(String::as_str).collect(),
-            )
+            let name = service.name.value.as_str();
+            let dependencies = service
+                .depends_on
+                .keys()
+                .map(String::as_str)
+                .filter(|dependency| *dependency != name)
+                .collect();
+            (name, dependencies)
         })
         .collect();
-    fn visit<'a>(
-        node: &'a str,
-        edges: &BTreeMap<&'a str, Vec<&'a str>>,
-        path: &mut Vec<&'a str>,
-        done: &mut BTreeSet<&'a str>,
-    ) -> Option<Vec<String>> {
-        if let Some(start) = path.iter().position(|seen| *seen == node) {
-            let mut cycle: Vec<String> = path[start..].iter().map(|name| (*name).to_owned()).collect();
-            cycle.push(node.to_owned());
-            return Some(cycle);
-        }
-        if !done.insert(node) {
-            return None;
-        }
-        path.push(node);
-        for next in edges.get(node).into_iter().flatten() {
-            if *next != node
-                && let Some(cycle) = visit(next, edges, path, done)
-            {
-                return Some(cycle);
-            }
-        }
-        path.pop();
-        None
-    }
-    let mut done = BTreeSet::new();
-    for node in edges.keys() {
-        if let Some(cycle) = visit(node, &edges, &mut Vec::new(), &mut done) {
-            return Some(cycle);
-        }
-    }
-    None
+    super::load::first_cycle(&edges)
 }
 
 #[cfg(test)]
