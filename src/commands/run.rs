@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use super::runtime;
 use super::setup_args::{check_target, min_free_disk, overrides};
-use crate::cli::RunArgs;
+use crate::cli::{PublishArgs, RunArgs};
 use crate::config::LoadedConfig;
 use crate::errors::{ExpectedError, exit_codes};
 use crate::model::{FailureClass, Reporter, RunRecord, Status};
@@ -76,13 +76,38 @@ pub(crate) fn run_with(
         let _ = writeln!(err, "error: {error}");
         return Ok(exit_codes::INFRASTRUCTURE);
     }
-    let records = [outcome.record];
-    let check = check_target(&args.publish, printer.github);
-    // The local reports are written first; publishing to GitHub (retries, rate limits) ends at
-    // once on a signal, like the run itself.
+    let record = outcome.record;
+    if let Some(code) = publish_record(
+        runtime,
+        &record,
+        &report_dir,
+        &args.publish,
+        args.fail_on_target,
+        printer,
+        &mut err,
+    )? {
+        return Ok(code);
+    }
+    Ok(run_exit_code(&record, args.fail_on_target))
+}
+
+/// A finished run's reports: written locally first, then published to GitHub (retries, rate
+/// limits), which ends at once on a signal like the run itself. `Some(code)` when publishing
+/// ends the command (cancelled, or a report could not be written); `run` and `services up`.
+pub(super) fn publish_record(
+    runtime: tokio::runtime::Runtime,
+    record: &RunRecord,
+    report_dir: &Path,
+    publish_args: &PublishArgs,
+    fail_on_target: bool,
+    printer: &Printer,
+    err: &mut dyn Write,
+) -> Result<Option<u8>, ExpectedError> {
+    let records = std::slice::from_ref(record);
+    let check = check_target(publish_args, printer.github);
     let published = runtime.block_on(async {
         tokio::select! {
-            published = publish::publish(&records, &[], &report_dir, printer.github, args.fail_on_target, check) => Some(published),
+            published = publish::publish(records, &[], report_dir, printer.github, fail_on_target, check) => Some(published),
             true = pipeline::signalled() => None,
         }
     });
@@ -92,7 +117,7 @@ pub(crate) fn run_with(
             "error: cancelled while publishing; the reports are in {}",
             report_dir.display()
         );
-        return Ok(exit_codes::CANCELLED);
+        return Ok(Some(exit_codes::CANCELLED));
     };
     // Stray requests must not hold the exit.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
@@ -105,11 +130,11 @@ pub(crate) fn run_with(
             if let Some(url) = published.check_run_url.filter(|_| !printer.quiet()) {
                 let _ = writeln!(err, "check run: {url}");
             }
+            Ok(None)
         }
         Err(error) => {
             let _ = writeln!(err, "error: {error}");
-            return Ok(exit_codes::INFRASTRUCTURE);
+            Ok(Some(exit_codes::INFRASTRUCTURE))
         }
     }
-    Ok(run_exit_code(&records[0], args.fail_on_target))
 }

@@ -8,9 +8,8 @@ use std::process::ExitCode;
 
 use serde::{Deserialize, Serialize};
 
-use super::run::run_exit_code;
+use super::run::{publish_record, run_exit_code};
 use super::runtime;
-use super::setup_args::check_target;
 use crate::cli::{ServicesAction, ServicesArgs, ServicesDownArgs, ServicesTarget, ServicesUpArgs};
 use crate::config::{EngineChoice, LoadedConfig};
 use crate::errors::{ExpectedError, exit_codes};
@@ -21,7 +20,6 @@ use crate::plan::{Overrides, Plan, new_run_id, project_id};
 use crate::report::display::Display;
 use crate::report::github;
 use crate::report::printer::Printer;
-use crate::report::publish;
 use crate::tools::containers::{self, PROJECT_LABEL, RUN_LABEL};
 use crate::tools::{self, ContainerEngine};
 
@@ -127,34 +125,17 @@ fn up(args: ServicesUpArgs, config_path: Option<&Path>, printer: &Printer) -> Re
         let _ = writeln!(err, "error: {error}");
         return Ok(exit_codes::INFRASTRUCTURE);
     }
-    let records = [outcome.run.record];
-    let check = check_target(&args.publish, printer.github);
-    let published = runtime.block_on(async {
-        tokio::select! {
-            published = publish::publish(&records, &[], &report_dir, printer.github, args.fail_on_target, check) => Some(published),
-            true = pipeline::signalled() => None,
-        }
-    });
-    let Some(published) = published else {
-        let _ = writeln!(
-            err,
-            "error: cancelled while publishing; the reports are in {}",
-            report_dir.display()
-        );
-        return Ok(exit_codes::CANCELLED);
-    };
-    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
-    match published {
-        Ok(published) => {
-            super::write_stdout(printer, &published.commands)?;
-            for warning in published.warnings {
-                let _ = writeln!(err, "warning: {warning}");
-            }
-        }
-        Err(error) => {
-            let _ = writeln!(err, "error: {error}");
-            return Ok(exit_codes::INFRASTRUCTURE);
-        }
+    let record = outcome.run.record;
+    if let Some(code) = publish_record(
+        runtime,
+        &record,
+        &report_dir,
+        &args.publish,
+        args.fail_on_target,
+        printer,
+        &mut err,
+    )? {
+        return Ok(code);
     }
     if outcome.kept {
         if printer.github {
@@ -175,7 +156,7 @@ fn up(args: ServicesUpArgs, config_path: Option<&Path>, printer: &Printer) -> Re
             );
         }
     }
-    Ok(run_exit_code(&records[0], args.fail_on_target))
+    Ok(run_exit_code(&record, args.fail_on_target))
 }
 
 /// [`phases::services::outputs`] of a `services up` run.
