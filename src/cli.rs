@@ -607,6 +607,10 @@ mod tests {
         ),
         ("HYBRID_E2E_KIND", "the `kind` program to run (default: `kind` on PATH)"),
         (
+            "HYBRID_E2E_GO",
+            "the `go` program for `go tool covdata textfmt` in the coverage phase (default: `go` on PATH; without it the raw data is kept, no percentage)",
+        ),
+        (
             "HYBRID_E2E_LOG",
             "log filter for `-v` diagnostics, e.g. `hybrid_e2e=debug` (tracing's `EnvFilter` syntax)",
         ),

@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 pub(crate) const CONFIG_LIMIT: u64 = 1024 * 1024;
 /// The largest manifest file we read (a CRD bundle can be a few MiB).
 pub(crate) const MANIFEST_LIMIT: u64 = 32 * 1024 * 1024;
+/// The largest Go coverage profile we read (one line per block: large services reach tens of MiB).
+pub(crate) const PROFILE_LIMIT: u64 = 512 * 1024 * 1024;
 /// The largest Dockerfile we lint.
 pub(crate) const DOCKERFILE_LIMIT: u64 = 8 * 1024 * 1024;
 /// GitHub's webhook payloads are capped at 25 MB; an event file larger than this is not one.

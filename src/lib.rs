@@ -7,6 +7,7 @@ mod action;
 mod cli;
 mod commands;
 mod config;
+mod coverage;
 mod errors;
 mod exec;
 mod files;

@@ -290,6 +290,14 @@ impl LoadedConfig {
                 }
             }
         }
+        if let Err(why) = super::check_coverage_dir(&file.coverage.dir.value) {
+            let place = if file.coverage.dir.line > 0 {
+                self.at(&file.coverage.dir)
+            } else {
+                self.where_is("coverage")
+            };
+            problems.push(format!("{place}: `coverage.dir` {why}"));
+        }
         for (tier, files) in &file.tiers {
             if files.is_empty() {
                 problems.push(format!(

@@ -159,10 +159,52 @@ pub(crate) struct ConfigFile {
     /// `test`, with its own target; the setup's budget stays the setup's).
     #[serde(default)]
     pub(crate) test: Option<TestConfig>,
+    /// E2E coverage capture (DD-TEST-007) for the images built with `coverage: true`: where their
+    /// Go coverage data is written in the containers and on the Kind nodes, and how long their
+    /// workloads may take to stop after the test phase.
+    #[serde(default)]
+    pub(crate) coverage: CoverageConfig,
     /// JUnit files of the test tiers (`unit`, `integration`, `e2e`, ...) for `hybrid-e2e report
     /// --triage`: tier name → files or globs, relative to this file.
     #[serde(default)]
     pub(crate) tiers: BTreeMap<String, Vec<String>>,
+}
+
+/// `coverage:`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CoverageConfig {
+    /// One absolute path used in all the places DD-TEST-007 keeps consistent by hand: the
+    /// container's `GOCOVERDIR` and volume mount, the node's `hostPath` (one subdirectory per
+    /// image: `<dir>/<image name>`), the Kind config's `extraMounts[].containerPath` (checked in
+    /// preflight) and where the data is copied from after the tests.
+    #[serde(default = "default_coverage_dir")]
+    pub(crate) dir: Located<String>,
+    /// How long the instrumented workloads may take to stop (scaled to zero, so Go writes its
+    /// counters on a graceful exit) before the data is copied anyway.
+    #[serde(default = "default_coverage_stop_timeout")]
+    pub(crate) stop_timeout: HumanDuration,
+}
+
+impl Default for CoverageConfig {
+    fn default() -> Self {
+        CoverageConfig {
+            dir: default_coverage_dir(),
+            stop_timeout: default_coverage_stop_timeout(),
+        }
+    }
+}
+
+fn default_coverage_dir() -> Located<String> {
+    Located {
+        value: "/coverdata".to_owned(),
+        line: 0,
+        column: 0,
+    }
+}
+
+fn default_coverage_stop_timeout() -> HumanDuration {
+    HumanDuration(Duration::from_secs(90))
 }
 
 /// `test.command`: an argv list, or one string split as a POSIX shell splits words (quotes,

@@ -34,3 +34,33 @@ pub(crate) fn parse_tag_suffix(value: &str) -> Result<String, String> {
         ))
     }
 }
+
+/// `coverage.dir`: one absolute, plain path, the same in the container, the node and the Kind
+/// config (no `..`, no `:` that would split a volume spec, not the root itself).
+pub(crate) fn check_coverage_dir(value: &str) -> Result<(), String> {
+    let plain = value.strip_prefix('/').is_some_and(|rest| {
+        rest.split('/')
+            .all(|segment| !segment.is_empty() && segment != "." && segment != "..")
+    });
+    if !plain || value.contains([':', '\0', '\n']) {
+        return Err(format!(
+            "`{value}` must be an absolute directory path such as `/coverdata` (no `..`, `.`, `:` or trailing `/`; not `/`)"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_coverage_dir;
+
+    #[test]
+    fn coverage_dirs_are_plain_absolute_paths() {
+        for good in ["/coverdata", "/tmp/cover-data", "/var/lib/e2e/cov"] {
+            assert_eq!(check_coverage_dir(good), Ok(()), "{good}");
+        }
+        for bad in ["coverdata", "/", "/a/../b", "/a/./b", "/a:b", "/cov/", ""] {
+            assert!(check_coverage_dir(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -3,6 +3,7 @@
 //! the stopwatch, and `timings.json` (the versioned record of a run). Nothing here imports
 //! anything else of the crate.
 
+mod coverage;
 mod events;
 mod failure;
 mod outcome;
@@ -12,6 +13,7 @@ mod report;
 mod stopwatch;
 mod tests;
 
+pub(crate) use coverage::CoverageResult;
 #[cfg(test)]
 pub(crate) use events::Recorder;
 pub(crate) use events::{Event, Reporter, Reporters};

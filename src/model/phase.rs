@@ -13,6 +13,8 @@ pub(crate) enum PhaseName {
     Services,
     /// The project's own E2E suite, after the setup (`test:`).
     Test,
+    /// E2E coverage (DD-TEST-007) copied out after the test phase (images with `coverage: true`).
+    Coverage,
     Teardown,
 }
 
@@ -26,6 +28,7 @@ impl PhaseName {
             PhaseName::Load => "load",
             PhaseName::Deploy => "deploy",
             PhaseName::Test => "test",
+            PhaseName::Coverage => "coverage",
             PhaseName::Services => "services",
             PhaseName::Teardown => "teardown",
         }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{FailureClass, Finding, PhaseName, PhaseReport, Status, StepReport, TestResults, Timing};
+use super::{CoverageResult, FailureClass, Finding, PhaseName, PhaseReport, Status, StepReport, TestResults, Timing};
 
 /// Bumped only on incompatible changes.
 pub(crate) const TIMINGS_FORMAT_VERSION: u32 = 1;
@@ -183,6 +183,9 @@ pub(crate) struct StepRecord {
     /// outcome, time and the failure's `file:line`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) tests: Option<TestResults>,
+    /// The coverage phase's steps (`null` for other steps): one image's E2E coverage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) coverage: Option<CoverageResult>,
 }
 
 /// What the run knows about itself besides its phases.
@@ -240,6 +243,7 @@ impl StepRecord {
             excerpt: failure.and_then(|failure| failure.excerpt.clone()),
             findings: failure.map_or_else(Vec::new, |failure| failure.findings.clone()),
             tests: step.tests.as_deref().cloned(),
+            coverage: step.coverage.as_deref().cloned(),
         }
     }
 }
@@ -601,6 +605,11 @@ impl RunRecord {
                     && !(rate.is_finite() && rate >= 0.0)
                 {
                     return Err((format!("phases[{index}].steps[{step_index}].bytes_per_second"), rate));
+                }
+                if let Some(percent) = step.coverage.as_ref().and_then(|coverage| coverage.percent)
+                    && !(percent.is_finite() && (0.0..=100.0).contains(&percent))
+                {
+                    return Err((format!("phases[{index}].steps[{step_index}].coverage.percent"), percent));
                 }
             }
         }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::{Failure, FailureClass, PhaseName, Status, TestResults, Timing};
+use super::{CoverageResult, Failure, FailureClass, PhaseName, Status, TestResults, Timing};
 
 /// A finished step.
 #[derive(Debug, Clone)]
@@ -25,6 +25,8 @@ pub(crate) struct StepReport {
     pub(crate) warned: bool,
     /// The test phase's suite: what its JUnit said.
     pub(crate) tests: Option<Box<TestResults>>,
+    /// The coverage phase's image: what was captured.
+    pub(crate) coverage: Option<Box<CoverageResult>>,
 }
 
 impl StepReport {
@@ -42,6 +44,7 @@ impl StepReport {
             note: None,
             warned: false,
             tests: None,
+            coverage: None,
         }
     }
 

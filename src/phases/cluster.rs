@@ -99,6 +99,9 @@ fn step(run: Arc<RunContext>, cluster: PlannedCluster, diagnostics: PathBuf, pol
                     Ok(()) => wait_until_ready(&context, &cluster, poll).await,
                     Err(failure) => Err(failure),
                 };
+                if ready.is_ok() && !context.cancel.is_cancelled() {
+                    super::coverage::prepare_nodes(&run, &context).await;
+                }
                 if let Err(failure) = &mut ready {
                     // The node's kubelet and container logs say why it never became Ready.
                     let logs_dir = diagnostics.join("kind-logs-not-ready");

@@ -12,6 +12,7 @@ use tokio::sync::watch;
 
 use super::RunContext;
 use super::cluster::gate::{self, GateChecks, GateError};
+use crate::coverage;
 use crate::k8s::apply::{self, Applied, ApplyError};
 use crate::k8s::client::{self, Session};
 use crate::k8s::diagnose;
@@ -49,6 +50,8 @@ pub(crate) struct DeployOptions {
     pub(crate) fail_fast: bool,
     /// Event-driven readiness (a watch per group: `mode: pipelined`) instead of polling.
     pub(crate) watch: bool,
+    /// Containers of `coverage: true` images get `GOCOVERDIR` and the node directory.
+    pub(crate) coverage: Option<crate::coverage::CoverageSpec>,
 }
 
 impl DeployOptions {
@@ -65,6 +68,7 @@ impl DeployOptions {
             unschedulable_window: UNSCHEDULABLE_WINDOW,
             fail_fast: plan.fail_fast,
             watch: plan.mode == crate::config::ScheduleMode::Pipelined,
+            coverage: plan.coverage.clone(),
         }
     }
 
@@ -377,11 +381,26 @@ async fn deploy_group(
             .file(options.config_file.display().to_string()),
         );
     }
+    let mut instrumented = Vec::new();
     let objects: Vec<Arc<ManifestObject>> = found
         .into_iter()
         .filter(ManifestObject::belongs_to_its_group)
-        .map(Arc::new)
+        .map(|mut object| {
+            if let Some(spec) = &options.coverage {
+                let images = coverage::instrument::instrument(&mut object.value, spec);
+                if !images.is_empty() {
+                    instrumented.push(format!("{} ({})", object.describe(), images.join(", ")));
+                }
+            }
+            Arc::new(object)
+        })
         .collect();
+    if !instrumented.is_empty() {
+        context.say(&format!(
+            "coverage: GOCOVERDIR and the node directory added to {}",
+            instrumented.join("; ")
+        ));
+    }
     context.say(&format!(
         "applying {} object(s) from {} file(s), {} at a time",
         objects.len(),

@@ -5,6 +5,7 @@
 pub(crate) mod build;
 pub(crate) mod classify;
 pub(crate) mod cluster;
+pub(crate) mod coverage;
 pub(crate) mod deploy;
 pub(crate) mod load;
 pub(crate) mod preflight;

@@ -9,6 +9,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use super::RunContext;
+use crate::coverage;
 use crate::files;
 use crate::k8s::{manifests, objects};
 use crate::lint;
@@ -154,6 +155,12 @@ fn checks(run: &RunContext) -> Vec<CheckSpec> {
         checks.push(CheckSpec {
             name: "ports",
             run: |run| Box::pin(async move { port_check(run.plan.cluster.config.as_deref()) }),
+        });
+    }
+    if run.plan.coverage.is_some() {
+        checks.push(CheckSpec {
+            name: "coverage",
+            run: |run| Box::pin(async move { coverage_check(&run.plan) }),
         });
     }
     checks.push(CheckSpec {
@@ -426,6 +433,79 @@ fn port_check(config: Option<&Path>) -> Check {
                 "stop what listens there, or drop fixed hostPorts from the Kind config",
             )
         }
+    }
+}
+
+/// DD-TEST-007's fourth place: the Kind config mounts `coverage.dir` on every node (so the data
+/// also lands on the host). A warning with the lines to add, never a failure: the copy after the
+/// tests reads the node containers either way.
+fn coverage_check(plan: &Plan) -> Check {
+    let Some(spec) = &plan.coverage else {
+        return Check::pass("coverage", "no image has `coverage: true`");
+    };
+    let images: Vec<&str> = spec.images.iter().map(|image| image.name.as_str()).collect();
+    if plan.test.is_none() {
+        return Check::warn(
+            "coverage",
+            format!(
+                "{} built with coverage, but without `test:` the run ends after the deploy: nothing stops the workloads or copies the data",
+                images.join(", ")
+            ),
+            "add `test:` so the suite runs in the run, followed by the coverage phase",
+        );
+    }
+    let (document, file) = match &plan.cluster.config {
+        None => (serde_json::Value::Null, None),
+        Some(path) => {
+            let text = match files::read_text_capped(path, files::CONFIG_LIMIT) {
+                Ok(text) => text,
+                Err(error) => {
+                    return Check::warn(
+                        "coverage",
+                        format!("cannot read the Kind config: {error}"),
+                        "check the path",
+                    );
+                }
+            };
+            let document = crate::k8s::yaml::first_document_value(&text)
+                .ok()
+                .flatten()
+                .unwrap_or(serde_json::Value::Null);
+            (document, Some(path.display().to_string()))
+        }
+    };
+    let found = coverage::kind_mounts::check(&document, &spec.dir);
+    if found.complete() {
+        return Check::pass(
+            "coverage",
+            format!(
+                "every Kind node mounts {} (host: {}); {} write there",
+                spec.dir,
+                found.host_paths.join(", "),
+                images.join(", ")
+            ),
+        );
+    }
+    let elsewhere = if found.elsewhere.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; it mounts {} instead: `coverage.dir` and `containerPath` must be the same path",
+            found.elsewhere.join(", ")
+        )
+    };
+    let config = file.as_deref().unwrap_or("the Kind config (`cluster.config`)");
+    Check {
+        file: file.clone(),
+        ..Check::warn(
+            "coverage",
+            format!(
+                "{config} does not mount {} on {} node(s){elsewhere}: the coverage data stays inside the node containers (copied out before teardown, lost with a node)",
+                spec.dir,
+                found.missing.len()
+            ),
+            format!("add to {config} {}", coverage::kind_mounts::fix(&found, &spec.dir)),
+        )
     }
 }
 

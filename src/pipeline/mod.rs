@@ -177,6 +177,23 @@ pub(crate) async fn run(options: RunOptions, cancel: CancellationToken) -> RunOu
         if entry.phase == PhaseName::Test && plan.test.is_none() {
             continue;
         }
+        // Coverage is captured after a suite ran (passed or failed), never after a cancel.
+        if entry.phase == PhaseName::Coverage {
+            if plan.coverage.is_none() || plan.test.is_none() {
+                continue;
+            }
+            let suite_ran = phases
+                .iter()
+                .any(|phase| phase.phase == PhaseName::Test && phase.steps.iter().any(|step| step.timing.is_some()));
+            if !suite_ran || cancel.is_cancelled() {
+                phases.push(PhaseReport::skipped(entry.phase, None, "the test phase did not run"));
+                continue;
+            }
+            let steps = (entry.steps)(&context).unwrap_or_default();
+            let options = (entry.options)(&plan, steps.len());
+            phases.push(runner::run_phase(entry.phase, steps, options, &cancel, &reporters, &plan.report_dir).await);
+            continue;
+        }
         // Services start in `run` only for a suite to use (else `services up` is the command).
         if entry.phase == PhaseName::Services && (plan.test.is_none() || plan.services.services.is_empty()) {
             continue;

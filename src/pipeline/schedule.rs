@@ -16,7 +16,7 @@ pub(super) struct PhaseEntry {
 }
 
 /// DD-TEST-002's strict schedule: every phase after the previous one succeeded.
-pub(super) const STRICT: [PhaseEntry; 7] = [
+pub(super) const STRICT: [PhaseEntry; 8] = [
     PhaseEntry {
         phase: PhaseName::Preflight,
         steps: phases::preflight::steps,
@@ -74,6 +74,18 @@ pub(super) const STRICT: [PhaseEntry; 7] = [
             fail_fast: true,
             target: plan.target(PhaseName::Test),
             target_line: plan.target_line(PhaseName::Test),
+        },
+    },
+    // After the suite (images with `coverage: true`): stop the instrumented workloads, copy
+    // their data out of the nodes. One step per image, all at once; never fails the run.
+    PhaseEntry {
+        phase: PhaseName::Coverage,
+        steps: phases::coverage::steps,
+        options: |_, steps| PhaseOptions {
+            concurrency: steps.max(1),
+            fail_fast: false,
+            target: None,
+            target_line: None,
         },
     },
 ];

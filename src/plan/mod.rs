@@ -9,6 +9,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::config::{DependsOnCondition, EngineChoice, LoadedConfig, PortMapping, Preserve, ScheduleMode};
+use crate::coverage::{CoverageImage, CoverageSpec};
 use crate::image_ref::ImageReference;
 use crate::model::PhaseName;
 
@@ -278,6 +279,8 @@ pub(crate) struct Plan {
     pub(crate) target_lines: TargetLines,
     /// `test:` (`None`: the run ends after the setup).
     pub(crate) test: Option<PlannedTest>,
+    /// E2E coverage capture (`None`: no image has `coverage: true`).
+    pub(crate) coverage: Option<CoverageSpec>,
     pub(crate) warnings: Vec<String>,
 }
 
@@ -503,6 +506,23 @@ impl Plan {
                 }
             })
             .collect();
+        let coverage = {
+            let images: Vec<CoverageImage> = file
+                .images
+                .iter()
+                .zip(&images)
+                .filter(|(config, _)| config.coverage)
+                .map(|(_, planned)| CoverageImage {
+                    name: planned.name.clone(),
+                    reference: planned.reference.clone(),
+                })
+                .collect();
+            (!images.is_empty()).then(|| CoverageSpec {
+                dir: file.coverage.dir.value.clone(),
+                stop_timeout: file.coverage.stop_timeout.0,
+                images,
+            })
+        };
         let services = plan_services(config, &images, &suffix);
         let report_dir = overrides
             .report_dir
@@ -627,6 +647,7 @@ impl Plan {
                 target_line: test.target.as_ref().map(|target| target.line).filter(|line| *line > 0),
                 base_dir: config.resolve("."),
             }),
+            coverage,
             warnings,
         }
     }
@@ -640,7 +661,7 @@ impl Plan {
             PhaseName::Deploy => Some(self.targets.deploy),
             PhaseName::Services => Some(self.targets.services),
             PhaseName::Test => self.test.as_ref().and_then(|test| test.target),
-            PhaseName::Preflight | PhaseName::Teardown => None,
+            PhaseName::Preflight | PhaseName::Coverage | PhaseName::Teardown => None,
         }
     }
 
@@ -654,7 +675,7 @@ impl Plan {
             PhaseName::Deploy => lines.deploy,
             PhaseName::Services => lines.services,
             PhaseName::Test => self.test.as_ref().and_then(|test| test.target_line),
-            PhaseName::Preflight | PhaseName::Teardown => None,
+            PhaseName::Preflight | PhaseName::Coverage | PhaseName::Teardown => None,
         }
     }
 

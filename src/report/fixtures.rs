@@ -514,6 +514,40 @@ pub(crate) fn test_failure() -> RunRecord {
     let mut test = phase(PhaseName::Test, 95.0, Some(600.0), vec![suite], false);
     test.target_line = Some(30);
     phases.push(test);
+    // After the failed suite the coverage is still captured: one image measured, one without Go's data.
+    let mut measured = step("remediationorchestrator", 190.2, 3.4, Status::Ok);
+    measured.report.coverage = Some(Box::new(crate::model::CoverageResult {
+        image: "remediationorchestrator".to_owned(),
+        workloads: vec!["Deployment kubernaut-system/remediationorchestrator-controller: scaled to 0".to_owned()],
+        directory: "coverage/remediationorchestrator".to_owned(),
+        meta_files: 1,
+        counter_files: 2,
+        profile: Some("coverage/remediationorchestrator.coverprofile".to_owned()),
+        statements: Some(4210),
+        covered_statements: Some(547),
+        percent: Some(547.0 * 100.0 / 4210.0),
+        problems: Vec::new(),
+    }));
+    let mut unmeasured = step("datastorage", 190.2, 1.1, Status::Ok);
+    unmeasured.report.warned = true;
+    unmeasured.report.coverage = Some(Box::new(crate::model::CoverageResult {
+        image: "datastorage".to_owned(),
+        workloads: vec!["Deployment kubernaut-system/datastorage: scaled to 0".to_owned()],
+        directory: "coverage/datastorage".to_owned(),
+        meta_files: 1,
+        counter_files: 0,
+        problems: vec![
+            "metadata but no counter files: the process did not exit gracefully (SIGKILL, or still running), or could not write to GOCOVERDIR".to_owned(),
+        ],
+        ..crate::model::CoverageResult::default()
+    }));
+    phases.push(phase(
+        PhaseName::Coverage,
+        190.2,
+        None,
+        vec![measured, unmeasured],
+        false,
+    ));
     record(facts("5e6f7a8b", "hybrid-e2e-5e6f7a8b"), &phases, false)
 }
 

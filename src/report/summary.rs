@@ -307,6 +307,7 @@ fn section(blocks: &mut Vec<String>, run: &RunRecord, job: Option<&str>, detail:
     blocks.push(out);
     failures(blocks, run, detail);
     blocks.extend(tests(run, detail));
+    blocks.extend(coverage(run));
     blocks.push(phase_table(run));
     blocks.extend(pipelined(run));
     blocks.extend(critical_path(run));
@@ -341,7 +342,8 @@ fn phase_table(run: &RunRecord) -> String {
     for phase in &run.phases {
         let share = share_of(phase.duration_seconds);
         let bar = "█".repeat((share * 20.0).round().clamp(0.0, 20.0) as usize);
-        let bar = if phase.name == "test" {
+        // After the setup: the suite and the coverage capture have budgets of their own.
+        let bar = if matches!(phase.name.as_str(), "test" | "coverage") {
             "not in the setup budget".to_owned()
         } else {
             format!("{bar} {:.0}%", share * 100.0)
@@ -630,6 +632,47 @@ fn tests(run: &RunRecord, detail: Detail) -> Option<String> {
             inline(&suite.name),
             duration(case.duration_seconds)
         );
+    }
+    out.push('\n');
+    Some(out)
+}
+
+/// E2E coverage per image (DD-TEST-007): statements covered, raw files, and what went wrong.
+fn coverage(run: &RunRecord) -> Option<String> {
+    let results: Vec<&crate::model::CoverageResult> = run
+        .phases
+        .iter()
+        .flat_map(|phase| &phase.steps)
+        .filter_map(|step| step.coverage.as_ref())
+        .collect();
+    if results.is_empty() {
+        return None;
+    }
+    let mut out = String::from(
+        "### E2E coverage\n\n| Image | Statements covered | Raw data | Notes |\n| --- | ---: | --- | --- |\n",
+    );
+    for result in results {
+        let covered = match (result.percent, result.covered_statements, result.statements) {
+            (Some(percent), Some(covered), Some(statements)) => format!("{percent:.1}% ({covered} of {statements})"),
+            _ => "—".to_owned(),
+        };
+        let raw = format!(
+            "`{}`: {} meta, {} counter file(s){}",
+            inline(&result.directory),
+            result.meta_files,
+            result.counter_files,
+            result
+                .profile
+                .as_deref()
+                .map(|profile| format!("; profile `{}`", inline(profile)))
+                .unwrap_or_default()
+        );
+        let notes = if result.problems.is_empty() {
+            "✅".to_owned()
+        } else {
+            format!("⚠️ {}", inline(&result.problems.join("; ")))
+        };
+        let _ = writeln!(out, "| {} | {covered} | {raw} | {notes} |", inline(&result.image));
     }
     out.push('\n');
     Some(out)

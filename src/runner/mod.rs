@@ -28,6 +28,8 @@ pub(crate) struct StepResult {
     pub(crate) warned: bool,
     /// What a test suite's JUnit reported (the test phase).
     pub(crate) tests: Option<Box<crate::model::TestResults>>,
+    /// What a coverage step captured (the coverage phase).
+    pub(crate) coverage: Option<Box<crate::model::CoverageResult>>,
 }
 
 impl Default for StepResult {
@@ -45,6 +47,7 @@ impl StepResult {
             note: None,
             warned: false,
             tests: None,
+            coverage: None,
         }
     }
 
@@ -353,6 +356,7 @@ async fn run_step(step: Step, context: StepContext) -> StepReport {
         note: result.note,
         warned: result.warned,
         tests: result.tests,
+        coverage: result.coverage,
         ..StepReport::not_run(step.name, status)
     };
     reporters.emit(Event::StepFinished { phase, report: &report });

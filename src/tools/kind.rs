@@ -42,6 +42,23 @@ impl Kind {
         }
     }
 
+    /// The node containers of cluster `name` (`kind get nodes`).
+    pub(crate) async fn nodes(&self, name: &str) -> Result<Vec<String>, String> {
+        match exec::capture(&self.command().args(["get", "nodes", "--name", name]), QUERY_TIMEOUT).await {
+            Ok((true, stdout, _)) => Ok(stdout
+                .lines()
+                .map(str::trim)
+                .filter(|line| !line.is_empty())
+                .map(str::to_owned)
+                .collect()),
+            Ok((false, stdout, stderr)) => Err(format!(
+                "`kind get nodes --name {name}` failed: {}{stderr}",
+                stdout.trim()
+            )),
+            Err(error) => Err(error.to_string()),
+        }
+    }
+
     /// The clusters that exist.
     pub(crate) async fn clusters(&self) -> Result<Vec<String>, String> {
         match exec::query(&self.command().args(["get", "clusters"]), QUERY_TIMEOUT).await {

@@ -4,6 +4,7 @@ mod action;
 mod action_image;
 mod architecture;
 mod bad_input;
+mod coverage;
 mod lint_cli;
 mod pipelined;
 mod real_engines;

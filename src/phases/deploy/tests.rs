@@ -35,6 +35,7 @@ struct Deploy {
     fail_fast: bool,
     /// Event-driven readiness (`mode: pipelined`).
     watch: bool,
+    coverage: Option<crate::coverage::CoverageSpec>,
 }
 
 impl Deploy {
@@ -51,6 +52,7 @@ impl Deploy {
             apply_concurrency: 16,
             fail_fast: true,
             watch: false,
+            coverage: None,
         }
     }
 
@@ -83,6 +85,7 @@ impl Deploy {
             unschedulable_window: Duration::from_millis(300),
             fail_fast: self.fail_fast,
             watch: self.watch,
+            coverage: self.coverage.clone(),
         };
         let steps = group_steps(options);
         let phase_options = PhaseOptions {
@@ -956,4 +959,40 @@ fn with_watches_a_dependent_applies_moments_after_its_dependency_is_ready() {
         "watches dropped every 150 ms were resumed: {}",
         api.watch_requests()
     );
+}
+
+/// Coverage images' containers are applied with `GOCOVERDIR` and the node directory (what the
+/// API server stores, and so what the pods get); other workloads are applied as written.
+#[test]
+fn coverage_images_are_applied_with_the_coverage_directory() {
+    let api = FakeApiServer::start(script(&[]));
+    let mut deploy = Deploy::new(&[(
+        "app.yaml",
+        format!("{}---\n{}", deployment("api", "team"), deployment("web", "team")),
+    )])
+    .group("app", &["app.yaml"], &[], Duration::from_secs(20));
+    deploy.coverage = Some(crate::coverage::CoverageSpec {
+        dir: "/coverdata".to_owned(),
+        stop_timeout: Duration::from_secs(5),
+        images: vec![crate::coverage::CoverageImage {
+            name: "api".to_owned(),
+            reference: "localhost/team/api:e2e".to_owned(),
+        }],
+    });
+    let report = deploy.run(&api);
+    assert_eq!(report.status, Status::Ok, "{report:?}");
+    let api_object = api
+        .object("apps/v1", "Deployment", Some("team"), "api")
+        .expect("api stored");
+    let pod = &api_object["spec"]["template"]["spec"];
+    assert_eq!(
+        pod["containers"][0]["env"][0],
+        serde_json::json!({"name": "GOCOVERDIR", "value": "/coverdata"})
+    );
+    assert_eq!(pod["containers"][0]["volumeMounts"][0]["mountPath"], "/coverdata");
+    assert_eq!(pod["volumes"][0]["hostPath"]["path"], "/coverdata/api");
+    let web = api
+        .object("apps/v1", "Deployment", Some("team"), "web")
+        .expect("web stored");
+    assert!(web["spec"]["template"]["spec"].get("volumes").is_none(), "{web}");
 }

@@ -105,6 +105,9 @@ pub struct Script {
     /// Watch connections are reset (no clean end) this long after they start: clients must
     /// reconnect from the last resourceVersion they saw.
     pub drop_watches_after: Option<Duration>,
+    /// Pods of a workload scaled down (scale subresource) stay, terminating (with a
+    /// `deletionTimestamp`), this long: the graceful shutdown a kubelet gives them.
+    pub termination_grace: Duration,
 }
 
 /// An object some other field manager wrote (for conflicts).
@@ -135,6 +138,7 @@ impl Default for Script {
             pullable_images: Vec::new(),
             existing: Vec::new(),
             drop_watches_after: None,
+            termination_grace: Duration::from_millis(300),
         }
     }
 }
@@ -296,6 +300,9 @@ fn dropped_fields(input: &Value, output: &Value, path: &str, found: &mut Vec<Str
 struct Stored {
     value: Value,
     applied_at: Instant,
+    /// Scaled down through the scale subresource: when, and how many pods it had before (they
+    /// terminate gracefully for `Script::termination_grace`).
+    scaled_down: Option<(Instant, usize)>,
     /// Who owns which fields (server-side apply).
     managers: Managers,
 }
@@ -472,6 +479,7 @@ impl State {
                 value,
                 applied_at,
                 managers,
+                scaled_down: None,
             },
         );
         // Watches see the write at its own resourceVersion.
@@ -908,10 +916,16 @@ impl State {
             {
                 continue;
             }
-            let count = match kind.as_str() {
+            let replicas = match kind.as_str() {
                 "DaemonSet" | "Job" => 1,
                 _ => stored.value["spec"]["replicas"].as_i64().unwrap_or(1).max(0) as usize,
             };
+            // Pods beyond the replicas of a scale-down are still terminating for a while.
+            let terminating = stored
+                .scaled_down
+                .filter(|(at, _)| at.elapsed() < self.script.termination_grace)
+                .map_or(0, |(_, before)| before.saturating_sub(replicas));
+            let count = replicas + terminating;
             let template_hash = &hash(&format!("{name}{}", stored.value["spec"]["template"]))[..10];
             let behaviour = self.workload_behaviour(object_namespace, name, kind);
             for index in 0..count {
@@ -939,6 +953,10 @@ impl State {
                     pod["spec"]["restartPolicy"] = json!("Never");
                 }
                 pod["status"] = self.pod_status(&pod, &behaviour, stored.applied_at.elapsed(), index);
+                if index >= replicas {
+                    pod["metadata"]["deletionTimestamp"] = json!(TIMESTAMP);
+                    pod["metadata"]["deletionGracePeriodSeconds"] = json!(30);
+                }
                 pods.push(pod);
             }
         }
@@ -1464,6 +1482,9 @@ async fn handle(state: Arc<Mutex<State>>, wake: Arc<tokio::sync::Notify>, reques
     }
     let answer = match method.as_str() {
         "GET" => read(&lock(&state), &segments, &parameters),
+        "PATCH" if content_type.starts_with("application/merge-patch+json") && segments.last() == Some(&"scale") => {
+            scale(&mut lock(&state), &segments, &body)
+        }
         "PATCH" => apply(&state, &segments, &parameters, &content_type, &body).await,
         _ => Err(status_error(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -1582,6 +1603,87 @@ fn qualified_plural(resource: &Resource) -> String {
     } else {
         format!("{}.{}", resource.plural, resource.group)
     }
+}
+
+/// The scale subresource of a Deployment, StatefulSet or ReplicaSet, patched as `kubectl scale`
+/// does (`{"spec": {"replicas": N}}`, a JSON merge patch); answers with the `autoscaling/v1`
+/// `Scale`. Pods beyond `N` terminate gracefully (see `Script::termination_grace`).
+fn scale(state: &mut State, segments: &[&str], body: &[u8]) -> Result<(StatusCode, Reply), (StatusCode, Value)> {
+    let target = route(state, segments)?;
+    let resource = target.resource.clone();
+    if !matches!(resource.kind.as_str(), "Deployment" | "StatefulSet" | "ReplicaSet") {
+        return Err(not_found(
+            &format!("{}/scale", resource.plural),
+            target.name.as_deref().unwrap_or(""),
+        ));
+    }
+    let (Some(name), Some(namespace)) = (target.name.clone(), target.namespace.clone()) else {
+        return Err(status_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            "scale needs a namespaced name",
+        ));
+    };
+    let patch: Value = serde_json::from_slice(body).map_err(|error| {
+        status_error(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            &format!("error decoding patch: {error}"),
+        )
+    })?;
+    let Some(replicas) = patch.pointer("/spec/replicas").and_then(Value::as_i64) else {
+        return Err(status_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Invalid",
+            "Scale.autoscaling \"\" is invalid: spec.replicas: Required value",
+        ));
+    };
+    if replicas < 0 {
+        return Err(status_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Invalid",
+            &format!(
+                "Scale.autoscaling \"{name}\" is invalid: spec.replicas: Invalid value: {replicas}: must be greater than or equal to 0"
+            ),
+        ));
+    }
+    let key = (
+        resource.api_version(),
+        resource.kind.clone(),
+        namespace.clone(),
+        name.clone(),
+    );
+    let version = state.next_version();
+    let Some(stored) = state.objects.get_mut(&key) else {
+        return Err(not_found(&resource.plural, &name));
+    };
+    let before = stored.value["spec"]["replicas"].as_i64().unwrap_or(1).max(0) as usize;
+    stored.value["spec"]["replicas"] = json!(replicas);
+    stored.value["metadata"]["resourceVersion"] = json!(version);
+    if (replicas as usize) < before {
+        stored.scaled_down = Some((Instant::now(), before));
+    }
+    let selector = stored.value["spec"]["selector"]["matchLabels"]
+        .as_object()
+        .map(|labels| {
+            labels
+                .iter()
+                .map(|(key, value)| format!("{key}={}", value.as_str().unwrap_or_default()))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .unwrap_or_default();
+    let at = Instant::now();
+    state.record_write(&key, version.parse().unwrap_or(state.resource_version), at);
+    Ok((
+        StatusCode::OK,
+        Reply::Json(json!({
+            "kind": "Scale", "apiVersion": "autoscaling/v1",
+            "metadata": {"name": name, "namespace": namespace, "resourceVersion": version},
+            "spec": {"replicas": replicas},
+            "status": {"replicas": before, "selector": selector},
+        })),
+    ))
 }
 
 async fn apply(

@@ -281,6 +281,16 @@ pub fn main(flavor: Flavor, args: Vec<String>) -> ExitCode {
         // listing them (`cleanup` looks for what `services up` left) finds nothing, as on an
         // engine with none.
         ["ps", ..] | ["network", "ls", ..] => ExitCode::SUCCESS,
+        // Nor node containers: `exec` and `cp` into a Kind node find none, in each CLI's words.
+        ["exec", .., container, _] | ["exec", container, ..] | ["cp", container, _] => {
+            let container = container.split(':').next().unwrap_or_default();
+            match flavor {
+                Flavor::Docker => fail(&format!("Error response from daemon: No such container: {container}")),
+                Flavor::Podman => fail(&format!(
+                    "Error: no container with name or ID \"{container}\" found: no such container"
+                )),
+            }
+        }
         _ => fail(&format!("fake {}: unsupported {args:?}", flavor.name())),
     }
 }

@@ -1,4 +1,4 @@
-//! Stand-ins for `kind`, `docker` and `podman` at the process boundary, for hybrid-e2e's tests
+//! Stand-ins for `kind`, `docker`, `podman` and `go` (coverage only) at the process boundary, for hybrid-e2e's tests
 //! and benchmarks (never shipped). The binaries are thin: `src/bin/*.rs` call into here.
 //! [`binaries`] builds them on first use, so `cargo test` and `cargo bench` need no manual step.
 

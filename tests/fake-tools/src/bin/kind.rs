@@ -326,6 +326,20 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+        // The nodes: `FAKE_KIND_NODES` (comma-separated container names, e.g. real containers a
+        // test made to stand for them), else kind's name for the one control plane.
+        ["get", "nodes"] => {
+            let name = invocation.cluster_name();
+            if !cluster_file(&name).exists() {
+                eprintln!("No kind nodes found for cluster \"{name}\".");
+                return ExitCode::SUCCESS;
+            }
+            match std::env::var("FAKE_KIND_NODES").ok().filter(|nodes| !nodes.is_empty()) {
+                Some(nodes) => nodes.split(',').for_each(|node| println!("{node}")),
+                None => println!("{name}-control-plane"),
+            }
+            ExitCode::SUCCESS
+        }
         ["get", "kubeconfig"] => match require_cluster(&invocation) {
             Ok(name) => {
                 print!("{}", kubeconfig(&name));

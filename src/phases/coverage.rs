@@ -1,0 +1,520 @@
+//! Phase 6 (images with `coverage: true`, after the test phase): DD-TEST-007's capture. One
+//! step per image: its workloads (found in the deploy groups' manifests as the deploy phase
+//! instrumented them) are scaled to zero so Go writes its counters on a graceful exit, the step
+//! waits (bounded by `coverage.stop_timeout`) until their pods are gone, copies `<dir>/<image>`
+//! out of every node container into `<report_dir>/coverage/<image>/`, and — where `go` is on
+//! PATH — converts it with `go tool covdata textfmt` and reads the share of statements covered.
+//!
+//! Every problem is a warning on the step: coverage never fails a run. The cluster phase calls
+//! [`prepare_nodes`] so non-root containers can write to the node directory.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, ListParams, Patch, PatchParams};
+use serde_json::{Value, json};
+
+use super::RunContext;
+use crate::coverage::instrument::{self, Stop};
+use crate::coverage::{CoverageImage, CoverageSpec, profile};
+use crate::exec::{self, ExecError, ProcessSpec};
+use crate::k8s::client::{self, REQUEST_TIMEOUT, Session};
+use crate::k8s::objects;
+use crate::k8s::wait::{pod_selector, selector_matches};
+use crate::model::CoverageResult;
+use crate::plan::Plan;
+use crate::runner::{Step, StepContext, StepResult};
+use crate::tools::ContainerEngine;
+
+/// How long one copy or one `go tool covdata` may take.
+const COPY_TIMEOUT: Duration = Duration::from_secs(120);
+/// How often the stop is checked.
+const STOP_POLL: Duration = Duration::from_millis(250);
+/// The field manager of the scale-down (not the deploy's: the manifests own `replicas`).
+const SCALE_MANAGER: &str = "hybrid-e2e-coverage";
+
+/// One step per coverage image (the phase has nothing to do without one).
+pub(crate) fn steps(run: &Arc<RunContext>) -> Result<Vec<Step>, &'static str> {
+    let Some(spec) = run.plan.coverage.clone() else {
+        return Err("no image has `coverage: true`");
+    };
+    let spec = Arc::new(spec);
+    Ok(spec
+        .images
+        .iter()
+        .map(|image| {
+            let (run, spec, image) = (Arc::clone(run), Arc::clone(&spec), image.clone());
+            Step::new(image.name.clone(), move |context: StepContext| async move {
+                let result = capture(&run, &spec, &image, &context).await;
+                for problem in &result.problems {
+                    context.warn(&format!("coverage of `{}`: {problem}", image.name));
+                }
+                StepResult {
+                    note: Some(summary(&result)),
+                    warned: !result.problems.is_empty(),
+                    coverage: Some(Box::new(result)),
+                    ..StepResult::ok()
+                }
+            })
+        })
+        .collect())
+}
+
+/// The step's one line: what was copied and covered.
+fn summary(result: &CoverageResult) -> String {
+    let covered = match result.percent {
+        Some(percent) => format!(", {percent:.1}% of statements"),
+        None => String::new(),
+    };
+    format!(
+        "{} metadata and {} counter file(s) in {}{covered}",
+        result.meta_files, result.counter_files, result.directory
+    )
+}
+
+/// A workload that runs a coverage image.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Workload {
+    pub(crate) api_version: String,
+    pub(crate) kind: String,
+    pub(crate) namespace: String,
+    pub(crate) name: String,
+    /// Its pods' selector (`null` for a bare Pod: its own name).
+    pub(crate) selector: Option<Value>,
+}
+
+impl Workload {
+    fn describe(&self) -> String {
+        format!("{} {}/{}", self.kind, self.namespace, self.name)
+    }
+}
+
+/// The workloads of the deploy groups that run `image`, as deployed (namespaced objects without
+/// a namespace went to `default`).
+pub(crate) fn workloads(plan: &Plan, spec: &CoverageSpec, image: &str) -> Vec<Workload> {
+    let mut found: Vec<Workload> = Vec::new();
+    for group in &plan.deploy {
+        // A group whose manifests do not load was reported by the deploy phase.
+        let Ok(loaded) = objects::load(&group.files) else {
+            continue;
+        };
+        for object in loaded {
+            if !instrument::images_in(&object.value, spec)
+                .iter()
+                .any(|name| name == image)
+            {
+                continue;
+            }
+            let workload = Workload {
+                api_version: object.api_version.clone(),
+                kind: object.kind.clone(),
+                namespace: object.namespace.clone().unwrap_or_else(|| "default".to_owned()),
+                name: object.name.clone(),
+                selector: pod_selector(&object.value),
+            };
+            if !found.contains(&workload) {
+                found.push(workload);
+            }
+        }
+    }
+    found
+}
+
+async fn capture(
+    run: &RunContext,
+    spec: &CoverageSpec,
+    image: &CoverageImage,
+    context: &StepContext,
+) -> CoverageResult {
+    let plan = &run.plan;
+    let directory = Path::new("coverage").join(&image.name);
+    let mut result = CoverageResult {
+        image: image.name.clone(),
+        directory: directory.display().to_string(),
+        ..CoverageResult::default()
+    };
+    let found = workloads(plan, spec, &image.name);
+    if found.is_empty() {
+        result
+            .problems
+            .push(format!("no deployed manifest runs `{}`", image.reference));
+    } else {
+        stop_workloads(plan, spec, &found, context, &mut result).await;
+    }
+    if context.cancel.is_cancelled() {
+        return result;
+    }
+    let destination = plan.report_dir.join(&directory);
+    copy_from_nodes(run, spec, image, &destination, context, &mut result).await;
+    let (meta, counters) = count_files(&destination);
+    (result.meta_files, result.counter_files) = (meta, counters);
+    if meta == 0 {
+        result.problems.push(format!(
+            "no coverage data was found on the nodes under {}: is the image built with `-cover` (the `GOFLAGS` build argument reaching `go build`)?",
+            spec.node_dir(&image.name)
+        ));
+        return result;
+    }
+    if counters == 0 {
+        result.problems.push(
+            "metadata but no counter files: the process did not exit gracefully (SIGKILL, or still running), or could not write to GOCOVERDIR"
+                .to_owned(),
+        );
+        return result;
+    }
+    let profile_path = plan
+        .report_dir
+        .join("coverage")
+        .join(format!("{}.coverprofile", image.name));
+    convert(&destination, &profile_path, context, &mut result).await;
+    result
+}
+
+/// Scale every workload to zero (or say why it cannot be) and wait, bounded, until their pods
+/// are gone: Go writes its counters when the process exits on SIGTERM.
+async fn stop_workloads(
+    plan: &Plan,
+    spec: &CoverageSpec,
+    found: &[Workload],
+    context: &StepContext,
+    result: &mut CoverageResult,
+) {
+    let session = match tokio::time::timeout(REQUEST_TIMEOUT, client::connect(&plan.cluster.kubeconfig)).await {
+        Ok(Ok(session)) => session,
+        Ok(Err(error)) => {
+            result.problems.push(format!(
+                "the cluster did not answer ({error}): the workloads were not stopped"
+            ));
+            return;
+        }
+        Err(_) => {
+            result
+                .problems
+                .push("the cluster did not answer: the workloads were not stopped".to_owned());
+            return;
+        }
+    };
+    let mut waiting = Vec::new();
+    for workload in found {
+        let how = match instrument::stop_for(&workload.kind) {
+            Stop::ScaleToZero => match scale_to_zero(&session, workload).await {
+                Ok(()) => {
+                    waiting.push(workload.clone());
+                    "scaled to 0".to_owned()
+                }
+                Err(error) => {
+                    result
+                        .problems
+                        .push(format!("{} was not scaled to 0: {error}", workload.describe()));
+                    "not stopped".to_owned()
+                }
+            },
+            Stop::ExitsByItself => "exits by itself".to_owned(),
+            Stop::Running => {
+                result.problems.push(format!(
+                    "{} cannot be scaled: its data is copied while it runs (counters are written on exit)",
+                    workload.describe()
+                ));
+                "left running".to_owned()
+            }
+        };
+        context.say(&format!("{}: {how}", workload.describe()));
+        result.workloads.push(format!("{}: {how}", workload.describe()));
+    }
+    if waiting.is_empty() {
+        return;
+    }
+    let deadline = tokio::time::Instant::now() + spec.stop_timeout;
+    loop {
+        let remaining = match pods_left(&session, &waiting).await {
+            Ok(remaining) => remaining,
+            Err(error) => {
+                result.problems.push(format!("could not list the pods: {error}"));
+                return;
+            }
+        };
+        if remaining.is_empty() {
+            context.say("every instrumented pod has exited");
+            return;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            result.problems.push(format!(
+                "pods still running after {} (`coverage.stop_timeout`): {}; their counters may be missing",
+                humantime::format_duration(spec.stop_timeout),
+                remaining.join(", ")
+            ));
+            return;
+        }
+        tokio::select! {
+            () = context.cancel.cancelled() => return,
+            () = tokio::time::sleep(STOP_POLL) => {}
+        }
+    }
+}
+
+/// `replicas: 0` through the scale subresource (as `kubectl scale` does).
+async fn scale_to_zero(session: &Session, workload: &Workload) -> Result<(), String> {
+    let Some((resource, _)) = session.resolve(&workload.api_version, &workload.kind).await else {
+        return Err(format!(
+            "the cluster serves no {} {}",
+            workload.api_version, workload.kind
+        ));
+    };
+    let api = session.api(&resource, true, Some(&workload.namespace));
+    let patch = json!({"spec": {"replicas": 0}});
+    let params = PatchParams {
+        field_manager: Some(SCALE_MANAGER.to_owned()),
+        ..PatchParams::default()
+    };
+    match tokio::time::timeout(
+        REQUEST_TIMEOUT,
+        api.patch_scale(&workload.name, &params, &Patch::Merge(&patch)),
+    )
+    .await
+    {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(error)) => Err(error.to_string()),
+        Err(_) => Err(format!("no answer within {}s", REQUEST_TIMEOUT.as_secs())),
+    }
+}
+
+/// The pods of `workloads` that still exist (terminating ones included).
+async fn pods_left(session: &Session, workloads: &[Workload]) -> Result<Vec<String>, String> {
+    let mut left = Vec::new();
+    let mut namespaces: Vec<&str> = workloads.iter().map(|workload| workload.namespace.as_str()).collect();
+    namespaces.sort_unstable();
+    namespaces.dedup();
+    for namespace in namespaces {
+        let api: Api<Pod> = Api::namespaced(session.client.clone(), namespace);
+        let pods = match tokio::time::timeout(REQUEST_TIMEOUT, api.list(&ListParams::default())).await {
+            Ok(Ok(pods)) => pods,
+            Ok(Err(error)) => return Err(error.to_string()),
+            Err(_) => return Err(format!("no answer within {}s", REQUEST_TIMEOUT.as_secs())),
+        };
+        for pod in pods.items {
+            let labels = serde_json::to_value(pod.metadata.labels.clone().unwrap_or_default()).unwrap_or_default();
+            let name = pod.metadata.name.clone().unwrap_or_default();
+            let ours = workloads.iter().any(|workload| {
+                workload.namespace == namespace
+                    && workload
+                        .selector
+                        .as_ref()
+                        .is_some_and(|selector| selector_matches(selector, &labels))
+            });
+            if ours {
+                left.push(format!("{namespace}/{name}"));
+            }
+        }
+    }
+    Ok(left)
+}
+
+/// `ENGINE cp NODE:<dir>/<image>/. DESTINATION` from every node of the cluster (a node the
+/// image never ran on has no such directory: that is not a problem unless no node has it).
+async fn copy_from_nodes(
+    run: &RunContext,
+    spec: &CoverageSpec,
+    image: &CoverageImage,
+    destination: &Path,
+    context: &StepContext,
+    result: &mut CoverageResult,
+) {
+    let Some(engine) = run.engine() else {
+        result
+            .problems
+            .push("no container engine answered: nothing copied".to_owned());
+        return;
+    };
+    let nodes = match run.kind().nodes(&run.plan.cluster.name).await {
+        Ok(nodes) if !nodes.is_empty() => nodes,
+        Ok(_) => {
+            result.problems.push(format!(
+                "cluster `{}` has no nodes left to copy from",
+                run.plan.cluster.name
+            ));
+            return;
+        }
+        Err(error) => {
+            result.problems.push(format!("the nodes could not be listed: {error}"));
+            return;
+        }
+    };
+    if let Err(error) = std::fs::create_dir_all(destination) {
+        result
+            .problems
+            .push(format!("cannot create {}: {error}", destination.display()));
+        return;
+    }
+    let source = spec.node_dir(&image.name);
+    let mut failures = Vec::new();
+    for node in &nodes {
+        let copy = copy_command(&engine, node, &source, destination);
+        match exec::query(&copy, COPY_TIMEOUT).await {
+            Ok((true, _)) => context.say(&format!("copied {node}:{source}")),
+            Ok((false, output)) => failures.push(format!("{node}: {}", output.lines().last().unwrap_or_default())),
+            Err(error) => failures.push(format!("{node}: {error}")),
+        }
+    }
+    if failures.len() == nodes.len() {
+        result.problems.push(format!(
+            "nothing copied from {source} on the nodes ({})",
+            failures.join("; ")
+        ));
+    }
+}
+
+/// The copy of a node directory's contents (argv: the path never meets a shell).
+pub(crate) fn copy_command(engine: &ContainerEngine, node: &str, source: &str, destination: &Path) -> ProcessSpec {
+    engine
+        .command()
+        .arg("cp")
+        .arg(format!("{node}:{source}/."))
+        .arg(destination.display().to_string())
+}
+
+/// Go's raw coverage files in `directory`: (`covmeta.*`, `covcounters.*`).
+fn count_files(directory: &Path) -> (usize, usize) {
+    let names: Vec<String> = std::fs::read_dir(directory)
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| entry.ok())
+        .filter(|entry| entry.file_type().is_ok_and(|kind| kind.is_file()))
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect();
+    let count = |prefix: &str| names.iter().filter(|name| name.starts_with(prefix)).count();
+    (count("covmeta."), count("covcounters."))
+}
+
+/// `go tool covdata textfmt -i DIR -o PROFILE`, then the profile's totals.
+async fn convert(directory: &Path, profile_path: &Path, context: &StepContext, result: &mut CoverageResult) {
+    let go = std::env::var("HYBRID_E2E_GO")
+        .ok()
+        .filter(|go| !go.is_empty())
+        .unwrap_or_else(|| "go".to_owned());
+    let command = ProcessSpec::new(&go)
+        .args(["tool", "covdata", "textfmt", "-i"])
+        .arg(directory.display().to_string())
+        .arg("-o")
+        .arg(profile_path.display().to_string());
+    match exec::query(&command, COPY_TIMEOUT).await {
+        Ok((true, _)) => {}
+        Ok((false, output)) => {
+            result
+                .problems
+                .push(format!("`go tool covdata textfmt` failed: {output}"));
+            return;
+        }
+        Err(ExecError::NotFound { .. }) => {
+            result.problems.push(format!(
+                "`{go}` is not on PATH: the raw data is in {}; no percentage (install Go, or run `go tool covdata percent -i` on it)",
+                result.directory
+            ));
+            return;
+        }
+        Err(error) => {
+            result
+                .problems
+                .push(format!("`go tool covdata textfmt` did not run: {error}"));
+            return;
+        }
+    }
+    let text = match crate::files::read_text_capped(profile_path, crate::files::PROFILE_LIMIT) {
+        Ok(text) => text,
+        Err(error) => {
+            result.problems.push(format!("the profile cannot be read: {error}"));
+            return;
+        }
+    };
+    match profile::totals(&text) {
+        Ok(totals) => {
+            result.profile = Some(format!(
+                "coverage/{}",
+                profile_path.file_name().unwrap_or_default().to_string_lossy()
+            ));
+            result.statements = Some(totals.statements);
+            result.covered_statements = Some(totals.covered);
+            result.percent = totals.percent();
+            if let Some(percent) = result.percent {
+                context.say(&format!(
+                    "{percent:.1}% of statements ({} of {})",
+                    totals.covered, totals.statements
+                ));
+            }
+        }
+        Err(error) => result.problems.push(format!("{}: {error}", profile_path.display())),
+    }
+}
+
+/// Make `<dir>/<image>` on every node, writable by any user (DirectoryOrCreate would make it
+/// root's 0755, and most images do not run as root). Best-effort: a warning says what failed.
+pub(crate) async fn prepare_nodes(run: &RunContext, context: &StepContext) {
+    let Some(spec) = &run.plan.coverage else {
+        return;
+    };
+    let Some(engine) = run.engine() else {
+        return;
+    };
+    let nodes = match run.kind().nodes(&run.plan.cluster.name).await {
+        Ok(nodes) => nodes,
+        Err(error) => {
+            context.warn(&format!(
+                "coverage: the nodes could not be listed to prepare {}: {error}",
+                spec.dir
+            ));
+            return;
+        }
+    };
+    let directories: Vec<String> = spec.images.iter().map(|image| spec.node_dir(&image.name)).collect();
+    for node in nodes {
+        let command = engine
+            .command()
+            .args(["exec", &node, "mkdir", "-p", "-m", "0777"])
+            .args(directories.iter().cloned());
+        match exec::query(&command, COPY_TIMEOUT).await {
+            Ok((true, _)) => context.say(&format!("coverage: {} ready on {node}", directories.join(", "))),
+            Ok((false, output)) => context.warn(&format!(
+                "coverage: could not make {} on {node}: {output} (a container that is not root may fail to write its counters)",
+                directories.join(", ")
+            )),
+            Err(error) => context.warn(&format!("coverage: could not make the directories on {node}: {error}")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tools::EngineKind;
+
+    #[test]
+    fn the_copy_is_argv_with_the_node_path_whole() {
+        let engine = ContainerEngine {
+            kind: EngineKind::Podman,
+            program: "podman".to_owned(),
+            version: "5".to_owned(),
+        };
+        let copy = copy_command(
+            &engine,
+            "e2e-worker",
+            "/coverdata/gateway",
+            Path::new("/r/coverage/gateway"),
+        );
+        assert_eq!(copy.program, "podman");
+        assert_eq!(
+            copy.args,
+            ["cp", "e2e-worker:/coverdata/gateway/.", "/r/coverage/gateway"]
+        );
+    }
+
+    #[test]
+    fn raw_files_are_told_apart() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for name in ["covmeta.abc", "covcounters.abc.1.2", "covcounters.abc.3.4", "notes.txt"] {
+            std::fs::write(dir.path().join(name), b"x").expect("write");
+        }
+        assert_eq!(count_files(dir.path()), (1, 2));
+        assert_eq!(count_files(&dir.path().join("missing")), (0, 0));
+    }
+}

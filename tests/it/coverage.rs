@@ -1,0 +1,300 @@
+//! E2E coverage capture (DD-TEST-007) end to end: the bundled example (its gateway is built with
+//! `coverage: true`) with a suite, on the real Docker engine. Kind cannot run here, so its node
+//! is a real container the test starts (the fake `kind` lists it as the cluster's node); the
+//! API server is the fake one, which plays the scale subresource and terminating pods. What a
+//! consumer sees is checked: the manifest the API server got, the scale-down and the wait for
+//! the pods, the files copied out of the node, `timings.json`, the job summary, the exit code.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::run_cli::{bundled_example, phase};
+use crate::support::{BASE_IMAGE, Engines, Project, engine_ready, stderr, stdout};
+
+/// The stand-in suite: the instrumented process's part is played here — it writes Go's raw
+/// coverage files into the node's directory for the gateway (what the pod's `GOCOVERDIR`
+/// mount is), and records the directory's mode (the cluster phase made it writable for all).
+/// Counter files hold textfmt blocks, which the fake `go` merges (real ones are binary).
+const SUITE: &str = r#"#!/bin/sh
+set -eu
+docker exec "$NODE" busybox stat -c %a /coverdata/gateway > node-dir-mode.txt
+docker exec "$NODE" sh -c 'printf meta > /coverdata/gateway/covmeta.0f1e2d
+printf "example.com/gateway/main.go:10.13,12.2 4 1\nexample.com/gateway/main.go:14.2,16.3 6 0\n" > /coverdata/gateway/covcounters.0f1e2d.1.1700000000
+printf "example.com/gateway/main.go:14.2,16.3 6 0\nexample.com/gateway/route.go:3.1,9.2 10 3\n" > /coverdata/gateway/covcounters.0f1e2d.2.1700000001'
+echo "suite: 12 passed"
+"#;
+
+/// A real container standing for the Kind node, removed when dropped.
+struct Node(String);
+
+impl Node {
+    fn start(name: &str) -> Node {
+        let _ = Command::new("docker").args(["rm", "-f", name]).output();
+        let output = Command::new("docker")
+            .args(["run", "-d", "--name", name, BASE_IMAGE, "sleep", "600"])
+            .output()
+            .expect("docker runs");
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        Node(name.to_owned())
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = Command::new("docker").args(["rm", "-f", &self.0]).output();
+    }
+}
+
+/// The example with the suite as its `test:`, on `engines`.
+fn example_with_suite(script: fake_apiserver::Script, engines: Engines) -> Project {
+    let project = bundled_example(script, engines);
+    let suite = project.path().join("suite.sh");
+    std::fs::write(&suite, SUITE).expect("suite");
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&suite, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let config = project.path().join("hybrid-e2e.yaml");
+    let mut text = std::fs::read_to_string(&config).expect("config");
+    text.push_str("\ntest:\n  command: [./suite.sh]\n  target: 1m\ncoverage:\n  stop_timeout: 20s\n");
+    std::fs::write(&config, text).expect("config");
+    project
+}
+
+fn coverage_step<'a>(timings: &'a Value, image: &str) -> &'a Value {
+    phase(timings, "coverage")["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .find(|step| step["name"] == image)
+        .unwrap_or_else(|| panic!("no coverage step {image}: {timings:#}"))
+}
+
+/// A directory of fake tools that holds `go` (or not), ahead of the machine's PATH.
+fn path_with_go(project: &Project, with_go: bool) -> String {
+    let bin = project.path().join("tool-bin");
+    std::fs::create_dir_all(&bin).expect("bin");
+    if with_go {
+        std::os::unix::fs::symlink(fake_tools::binary("go"), bin.join("go")).expect("go");
+    }
+    // Nothing else of the machine's PATH may provide a `go` for the test without it.
+    let system: Vec<String> = std::env::var("PATH")
+        .unwrap_or_default()
+        .split(':')
+        .filter(|dir| !Path::new(dir).join("go").exists())
+        .map(str::to_owned)
+        .collect();
+    format!("{}:{}", bin.display(), system.join(":"))
+}
+
+fn run_with_node(with_go: bool) -> Option<(Project, std::process::Output)> {
+    if !engine_ready("docker") {
+        return None;
+    }
+    let script = fake_apiserver::Script {
+        termination_grace: Duration::from_secs(2),
+        ..fake_apiserver::Script::default()
+    };
+    let project = example_with_suite(script, Engines::Real);
+    let node_name = format!(
+        "hybrid-e2e-coverage-node-{}-{}",
+        std::process::id(),
+        if with_go { "go" } else { "nogo" }
+    );
+    let node = Node::start(&node_name);
+    let path = path_with_go(&project, with_go);
+    let output = project.run(
+        &["run"],
+        &[
+            ("FAKE_KIND_NODES", node.0.as_str()),
+            ("NODE", node.0.as_str()),
+            ("PATH", path.as_str()),
+        ],
+    );
+    Some((project, output))
+}
+
+#[test]
+fn coverage_is_captured_after_a_graceful_stop_and_measured_with_go() {
+    let Some((project, output)) = run_with_node(true) else {
+        return;
+    };
+    let (out, err) = (stdout(&output), stderr(&output));
+    assert_eq!(output.status.code(), Some(0), "{out}\n{err}");
+    let timings = project.timings();
+
+    // The deploy phase gave the gateway — only the gateway — the directory in all its places.
+    let gateway = project
+        .api
+        .object("apps/v1", "Deployment", Some("example-e2e"), "gateway")
+        .expect("gateway deployed");
+    let pod = &gateway["spec"]["template"]["spec"];
+    assert_eq!(pod["containers"][0]["env"][0]["name"], "GOCOVERDIR");
+    assert_eq!(pod["containers"][0]["env"][0]["value"], "/coverdata");
+    assert_eq!(pod["containers"][0]["volumeMounts"][0]["mountPath"], "/coverdata");
+    assert_eq!(pod["volumes"][0]["hostPath"]["path"], "/coverdata/gateway");
+    let datastorage = project
+        .api
+        .object("apps/v1", "Deployment", Some("example-e2e"), "datastorage")
+        .expect("datastorage deployed");
+    assert!(datastorage["spec"]["template"]["spec"].get("volumes").is_none());
+
+    // The cluster phase made the node directory writable for a non-root process (the example's
+    // gateway runs as 65532).
+    let mode = std::fs::read_to_string(project.path().join("node-dir-mode.txt")).expect("the suite ran");
+    assert_eq!(mode.trim(), "777");
+
+    // The graceful stop: scaled to 0 through the scale subresource (a merge patch, as `kubectl
+    // scale`), nothing deleted, and the pods were waited for until gone (2 s of termination).
+    assert_eq!(gateway["spec"]["replicas"], 0);
+    let requests = project.api.requests();
+    let scale = requests
+        .iter()
+        .find(|request| request.method == "PATCH" && request.path.ends_with("/deployments/gateway/scale"))
+        .expect("the gateway was scaled");
+    assert!(
+        scale
+            .content_type
+            .as_deref()
+            .is_some_and(|content_type| content_type.starts_with("application/merge-patch+json"))
+    );
+    assert!(!requests.iter().any(|request| request.method == "DELETE"));
+    assert!(
+        !requests
+            .iter()
+            .any(|request| request.method == "PATCH" && request.path.ends_with("/datastorage/scale"))
+    );
+    let last_pod_list = requests
+        .iter()
+        .filter(|request| request.method == "GET" && request.path == "/api/v1/namespaces/example-e2e/pods")
+        .map(|request| request.at)
+        .max()
+        .expect("pods listed");
+    assert!(
+        last_pod_list.duration_since(scale.at) >= Duration::from_secs(2),
+        "the copy must wait for the terminating pods"
+    );
+
+    // The data, copied out of the node, converted and measured: blocks 4 (ran) + 6 (never, in
+    // both pods' counters) + 10 (ran) statements: 14 of 20.
+    let step = coverage_step(&timings, "gateway");
+    assert_eq!(step["status"], "ok", "{step:#}");
+    let coverage = &step["coverage"];
+    assert_eq!(coverage["meta_files"], 1);
+    assert_eq!(coverage["counter_files"], 2);
+    assert_eq!(coverage["statements"], 20);
+    assert_eq!(coverage["covered_statements"], 14);
+    assert_eq!(coverage["percent"], 70.0);
+    assert_eq!(coverage["problems"], serde_json::json!([]));
+    assert_eq!(
+        coverage["workloads"],
+        serde_json::json!(["Deployment example-e2e/gateway: scaled to 0"])
+    );
+    let report = project.path().join("hybrid-e2e-report");
+    assert!(report.join("coverage/gateway/covmeta.0f1e2d").is_file());
+    assert!(
+        report
+            .join("coverage/gateway/covcounters.0f1e2d.2.1700000001")
+            .is_file()
+    );
+    let profile = std::fs::read_to_string(report.join("coverage/gateway.coverprofile")).expect("profile");
+    assert!(profile.starts_with("mode: set\n"), "{profile}");
+    // Coverage is not setup: the setup's clock and budget are untouched by it.
+    let setup: f64 = ["build", "cluster", "load", "deploy"]
+        .iter()
+        .map(|name| phase(&timings, name)["duration_seconds"].as_f64().unwrap_or(0.0))
+        .sum();
+    assert!((timings["setup_seconds"].as_f64().expect("setup") - setup).abs() < 0.01);
+
+    let summary = std::fs::read_to_string(report.join("summary.md")).expect("summary.md written");
+    assert!(
+        summary.contains("| gateway | 70.0% (14 of 20) | `coverage/gateway`: 1 meta, 2 counter file(s); profile `coverage/gateway.coverprofile` | ✅ |"),
+        "{summary}"
+    );
+}
+
+#[test]
+fn without_go_the_raw_data_is_kept_and_the_run_stays_green() {
+    let Some((project, output)) = run_with_node(false) else {
+        return;
+    };
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(0), "{err}");
+    let timings = project.timings();
+    let step = coverage_step(&timings, "gateway");
+    let coverage = &step["coverage"];
+    assert_eq!(coverage["counter_files"], 2);
+    assert_eq!(coverage["percent"], Value::Null);
+    assert!(
+        coverage["problems"][0]
+            .as_str()
+            .is_some_and(|problem| problem.contains("`go` is not on PATH")),
+        "{coverage:#}"
+    );
+    assert!(
+        err.contains("coverage of `gateway`"),
+        "the warning reaches the terminal: {err}"
+    );
+    assert!(
+        project
+            .path()
+            .join("hybrid-e2e-report/coverage/gateway/covmeta.0f1e2d")
+            .is_file()
+    );
+}
+
+/// Without node containers (fake engines: nothing to copy) every problem is a warning, the run
+/// passes, and the preflight saw the example's Kind config mount `coverage.dir` on every node.
+#[test]
+fn coverage_problems_never_fail_the_run() {
+    let project = example_with_suite(fake_apiserver::Script::default(), Engines::Fake);
+    let output = project.run(&["run"], &[("NODE", "absent")]);
+    let err = stderr(&output);
+    // The suite's `docker exec` fails against no node: the test phase fails, coverage still runs.
+    assert_eq!(output.status.code(), Some(8), "{err}");
+    let timings = project.timings();
+    let preflight = phase(&timings, "preflight")["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .find(|step| step["name"] == "coverage")
+        .cloned()
+        .expect("coverage check");
+    assert_eq!(preflight["status"], "ok", "{preflight:#}");
+    let step = coverage_step(&timings, "gateway");
+    assert_eq!(step["status"], "ok");
+    assert!(
+        step["coverage"]["problems"]
+            .as_array()
+            .expect("problems")
+            .iter()
+            .any(|problem| problem.as_str().is_some_and(|text| text.contains("nothing copied"))),
+        "{step:#}"
+    );
+    assert_eq!(timings["failed_phase"], "test", "coverage never becomes the failure");
+}
+
+/// The Kind config lacks the mount: preflight warns with the lines to add (the run goes on).
+#[test]
+fn a_kind_config_without_the_mount_gets_the_exact_fix() {
+    let project = example_with_suite(fake_apiserver::Script::default(), Engines::Fake);
+    std::fs::write(
+        project.path().join("kind-config.yaml"),
+        "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n  - role: control-plane\n    extraMounts:\n      - {hostPath: ./cov, containerPath: /tmp/coverdata}\n  - role: worker\n",
+    )
+    .expect("kind config");
+    let output = project.run(&["plan"], &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let output = project.run(&["run"], &[("NODE", "absent")]);
+    let err = stderr(&output);
+    assert!(
+        err.contains("does not mount /coverdata on 2 node(s); it mounts /tmp/coverdata instead"),
+        "{err}"
+    );
+    assert!(
+        err.contains("under nodes[0] (control-plane), nodes[1] (worker):"),
+        "{err}"
+    );
+    assert!(err.contains("containerPath: /coverdata"), "{err}");
+}
