@@ -20,31 +20,45 @@ use crate::support::{BASE_IMAGE, Engines, Project, engine_ready, stderr, stdout}
 /// Counter files hold textfmt blocks, which the fake `go` merges (real ones are binary).
 const SUITE: &str = r#"#!/bin/sh
 set -eu
-docker exec "$NODE" busybox stat -c %a /coverdata/gateway > node-dir-mode.txt
-docker exec "$NODE" sh -c 'printf meta > /coverdata/gateway/covmeta.0f1e2d
+"$ENGINE" exec "$NODE" busybox stat -c %a /coverdata/gateway > node-dir-mode.txt
+"$ENGINE" exec "$NODE" sh -c 'printf meta > /coverdata/gateway/covmeta.0f1e2d
 printf "example.com/gateway/main.go:10.13,12.2 4 1\nexample.com/gateway/main.go:14.2,16.3 6 0\n" > /coverdata/gateway/covcounters.0f1e2d.1.1700000000
 printf "example.com/gateway/main.go:14.2,16.3 6 0\nexample.com/gateway/route.go:3.1,9.2 10 3\n" > /coverdata/gateway/covcounters.0f1e2d.2.1700000001'
 echo "suite: 12 passed"
 "#;
 
-/// A real container standing for the Kind node, removed when dropped.
-struct Node(String);
+/// A real container standing for the Kind node on `engine`, removed when dropped.
+struct Node {
+    engine: &'static str,
+    name: String,
+}
 
 impl Node {
-    fn start(name: &str) -> Node {
-        let _ = Command::new("docker").args(["rm", "-f", name]).output();
-        let output = Command::new("docker")
-            .args(["run", "-d", "--name", name, BASE_IMAGE, "sleep", "600"])
+    fn start(engine: &'static str, name: &str) -> Node {
+        let _ = Command::new(engine).args(["rm", "-f", name]).output();
+        let mut command = Command::new(engine);
+        command.args(["run", "-d", "--name", name]);
+        if engine == "podman" {
+            // Podman's default rlimits cannot be set on this machine (see services.rs).
+            command.args(["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"]);
+        }
+        let output = command
+            .args([BASE_IMAGE, "sleep", "600"])
             .output()
-            .expect("docker runs");
+            .expect("the engine runs");
         assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-        Node(name.to_owned())
+        Node {
+            engine,
+            name: name.to_owned(),
+        }
     }
 }
 
 impl Drop for Node {
     fn drop(&mut self) {
-        let _ = Command::new("docker").args(["rm", "-f", &self.0]).output();
+        let _ = Command::new(self.engine)
+            .args(["rm", "-f", "-t", "0", &self.name])
+            .output();
     }
 }
 
@@ -88,8 +102,8 @@ fn path_with_go(project: &Project, with_go: bool) -> String {
     format!("{}:{}", bin.display(), system.join(":"))
 }
 
-fn run_with_node(with_go: bool) -> Option<(Project, std::process::Output)> {
-    if !engine_ready("docker") {
+fn run_with_node(engine: &'static str, with_go: bool) -> Option<(Project, std::process::Output)> {
+    if !engine_ready(engine) {
         return None;
     }
     let script = fake_apiserver::Script {
@@ -97,18 +111,22 @@ fn run_with_node(with_go: bool) -> Option<(Project, std::process::Output)> {
         ..fake_apiserver::Script::default()
     };
     let project = example_with_suite(script, Engines::Real);
+    let config = project.path().join("hybrid-e2e.yaml");
+    let text = std::fs::read_to_string(&config).expect("config");
+    std::fs::write(&config, text.replace("engine: docker", &format!("engine: {engine}"))).expect("config");
     let node_name = format!(
-        "hybrid-e2e-coverage-node-{}-{}",
+        "hybrid-e2e-coverage-node-{}-{engine}-{}",
         std::process::id(),
         if with_go { "go" } else { "nogo" }
     );
-    let node = Node::start(&node_name);
+    let node = Node::start(engine, &node_name);
     let path = path_with_go(&project, with_go);
     let output = project.run(
         &["run"],
         &[
-            ("FAKE_KIND_NODES", node.0.as_str()),
-            ("NODE", node.0.as_str()),
+            ("FAKE_KIND_NODES", node.name.as_str()),
+            ("NODE", node.name.as_str()),
+            ("ENGINE", engine),
             ("PATH", path.as_str()),
         ],
     );
@@ -117,7 +135,17 @@ fn run_with_node(with_go: bool) -> Option<(Project, std::process::Output)> {
 
 #[test]
 fn coverage_is_captured_after_a_graceful_stop_and_measured_with_go() {
-    let Some((project, output)) = run_with_node(true) else {
+    captured_and_measured("docker");
+}
+
+/// The same with Podman: its `exec` and `cp`, and kind's Podman provider.
+#[test]
+fn coverage_is_captured_from_podman_nodes() {
+    captured_and_measured("podman");
+}
+
+fn captured_and_measured(engine: &'static str) {
+    let Some((project, output)) = run_with_node(engine, true) else {
         return;
     };
     let (out, err) = (stdout(&output), stderr(&output));
@@ -216,7 +244,7 @@ fn coverage_is_captured_after_a_graceful_stop_and_measured_with_go() {
 
 #[test]
 fn without_go_the_raw_data_is_kept_and_the_run_stays_green() {
-    let Some((project, output)) = run_with_node(false) else {
+    let Some((project, output)) = run_with_node("docker", false) else {
         return;
     };
     let err = stderr(&output);
@@ -249,7 +277,7 @@ fn without_go_the_raw_data_is_kept_and_the_run_stays_green() {
 #[test]
 fn coverage_problems_never_fail_the_run() {
     let project = example_with_suite(fake_apiserver::Script::default(), Engines::Fake);
-    let output = project.run(&["run"], &[("NODE", "absent")]);
+    let output = project.run(&["run"], &[("NODE", "absent"), ("ENGINE", "docker")]);
     let err = stderr(&output);
     // The suite's `docker exec` fails against no node: the test phase fails, coverage still runs.
     assert_eq!(output.status.code(), Some(8), "{err}");
@@ -286,7 +314,7 @@ fn a_kind_config_without_the_mount_gets_the_exact_fix() {
     .expect("kind config");
     let output = project.run(&["plan"], &[]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let output = project.run(&["run"], &[("NODE", "absent")]);
+    let output = project.run(&["run"], &[("NODE", "absent"), ("ENGINE", "docker")]);
     let err = stderr(&output);
     assert!(
         err.contains("does not mount /coverdata on 2 node(s); it mounts /tmp/coverdata instead"),

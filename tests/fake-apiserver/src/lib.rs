@@ -4,7 +4,9 @@
 //! apply with strict field validation, get and list (label and field selectors, `limit`/`continue`
 //! pages), watches
 //! (`watch=true` from a `resourceVersion`, bookmarks, `timeoutSeconds`, 410 for a version older than
-//! its event log, scripted resets: [`watch`]), pod logs and events — and plays scripted status
+//! its event log, scripted resets: [`watch`]), pod logs and events, the scale subresource of
+//! Deployments/StatefulSets/ReplicaSets (a merge patch, as `kubectl scale`; the pods beyond the
+//! new count terminate for `Script::termination_grace`) — and plays scripted status
 //! timelines. Every object it returns is built as the API's JSON and round-trips through the
 //! `k8s-openapi` type of its kind, so shapes are the API's own. Status is computed when an object is
 //! read, from the time since its last apply; while a watch is open, changes are materialised every
