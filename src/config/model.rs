@@ -176,12 +176,14 @@ pub(crate) struct ConfigFile {
 pub(crate) struct CoverageConfig {
     /// One absolute path used in all the places DD-TEST-007 keeps consistent by hand: the
     /// container's `GOCOVERDIR` and volume mount, the node's `hostPath` (one subdirectory per
-    /// image: `<dir>/<image name>`), the Kind config's `extraMounts[].containerPath` (checked in
-    /// preflight) and where the data is copied from after the tests.
+    /// run and image: `<dir>/<run id>/<image name>`), the Kind config's
+    /// `extraMounts[].containerPath` (checked in preflight) and where the data is copied from
+    /// after the tests.
     #[serde(default = "default_coverage_dir")]
     pub(crate) dir: Located<String>,
-    /// How long the instrumented workloads may take to stop (scaled to zero, so Go writes its
-    /// counters on a graceful exit) before the data is copied anyway.
+    /// How long the instrumented workloads may take to stop after the tests (scaled to zero:
+    /// SIGTERM; Go writes its counters when the program then returns from `main`, so it must
+    /// handle the signal) before the data is copied anyway.
     #[serde(default = "default_coverage_stop_timeout")]
     pub(crate) stop_timeout: HumanDuration,
 }

@@ -1,6 +1,6 @@
 //! What the deploy phase changes in a manifest for coverage, and what the coverage phase finds
 //! again in the same manifests: every container whose image is a `coverage: true` image gets
-//! `GOCOVERDIR=<dir>` and a volume mounted at `<dir>` that is the node's `<dir>/<image>`
+//! `GOCOVERDIR=<dir>` and a volume mounted at `<dir>` that is the node's `<dir>/<run id>/<image>`
 //! (`hostPath`, `DirectoryOrCreate`). Nothing else in the manifest changes.
 
 use serde_json::{Value, json};
@@ -10,7 +10,9 @@ use super::CoverageSpec;
 /// Volume names of ours start with this (DNS labels: at most 63 characters).
 const VOLUME_PREFIX: &str = "hybrid-e2e-coverage-";
 
-/// How a workload's processes are made to exit gracefully (SIGTERM), so Go writes its counters.
+/// How a workload's processes are stopped so they can exit normally: Go writes its counters
+/// only when the program returns from `main` (or calls `os.Exit`), so the kubelet's SIGTERM
+/// must be handled by the program; one killed by a signal writes none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Stop {
     /// Deployments, StatefulSets, ReplicaSets: scaled to zero.
@@ -46,10 +48,9 @@ pub(crate) fn images_in(manifest: &Value, spec: &CoverageSpec) -> Vec<String> {
     let Some(pod) = pod_spec_pointer(kind).and_then(|pointer| manifest.pointer(pointer)) else {
         return Vec::new();
     };
-    let running: Vec<&str> = pod
-        .get("containers")
-        .and_then(Value::as_array)
-        .into_iter()
+    let running: Vec<&str> = CONTAINER_LISTS
+        .iter()
+        .filter_map(|list| pod.get(*list).and_then(Value::as_array))
         .flatten()
         .filter_map(|container| container.get("image").and_then(Value::as_str))
         .collect();
@@ -60,11 +61,21 @@ pub(crate) fn images_in(manifest: &Value, spec: &CoverageSpec) -> Vec<String> {
         .collect()
 }
 
-/// The volume of `image`'s data.
+/// The pod spec's lists of containers that run images (init containers exit normally: their
+/// counters are written too).
+const CONTAINER_LISTS: [&str; 2] = ["initContainers", "containers"];
+
+/// The volume of `image`'s data: a DNS label (at most 63 characters; a long name is cut and
+/// made unique again with a hash of the whole).
 pub(crate) fn volume_name(image: &str) -> String {
-    let mut name = format!("{VOLUME_PREFIX}{image}");
-    name.truncate(63);
-    name.trim_end_matches('-').to_owned()
+    use sha2::{Digest, Sha256};
+    let name = format!("{VOLUME_PREFIX}{image}");
+    if name.len() <= 63 {
+        return name;
+    }
+    let digest = Sha256::digest(image.as_bytes());
+    let hash: String = digest.iter().take(4).map(|byte| format!("{byte:02x}")).collect();
+    format!("{}-{hash}", name[..54].trim_end_matches('-'))
 }
 
 /// Instrument `manifest` in place; returns the coverage images it runs (empty: unchanged).
@@ -85,7 +96,10 @@ pub(crate) fn instrument(manifest: &mut Value, spec: &CoverageSpec) -> Vec<Strin
     };
     for image in spec.images.iter().filter(|image| images.contains(&image.name)) {
         let volume = volume_name(&image.name);
-        if let Some(containers) = pod.get_mut("containers").and_then(Value::as_array_mut) {
+        for field in CONTAINER_LISTS {
+            let Some(containers) = pod.get_mut(field).and_then(Value::as_array_mut) else {
+                continue;
+            };
             for container in containers
                 .iter_mut()
                 .filter(|container| container.get("image").and_then(Value::as_str) == Some(image.reference.as_str()))
@@ -130,6 +144,7 @@ mod tests {
     fn spec() -> CoverageSpec {
         CoverageSpec {
             dir: "/coverdata".to_owned(),
+            run_id: "20261130-180000-0a1b2c3d".to_owned(),
             stop_timeout: Duration::from_secs(90),
             images: vec![
                 CoverageImage {
@@ -171,7 +186,7 @@ mod tests {
         );
         assert_eq!(
             pod["volumes"],
-            json!([{"name": "hybrid-e2e-coverage-gateway", "hostPath": {"path": "/coverdata/gateway", "type": "DirectoryOrCreate"}}])
+            json!([{"name": "hybrid-e2e-coverage-gateway", "hostPath": {"path": "/coverdata/20261130-180000-0a1b2c3d/gateway", "type": "DirectoryOrCreate"}}])
         );
         assert_eq!(
             pod["containers"][1],
@@ -219,7 +234,7 @@ mod tests {
         assert_eq!(instrument(&mut cron, &spec()), vec!["gateway"]);
         assert_eq!(
             cron.pointer("/spec/jobTemplate/spec/template/spec/volumes/0/hostPath/path"),
-            Some(&json!("/coverdata/gateway"))
+            Some(&json!("/coverdata/20261130-180000-0a1b2c3d/gateway"))
         );
         let mut service = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"}, "spec": {}});
         let before = service.clone();
@@ -231,13 +246,28 @@ mod tests {
     }
 
     #[test]
-    fn volume_names_stay_dns_labels() {
-        let long = "a".repeat(80);
-        let name = volume_name(&long);
-        assert!(name.len() <= 63 && name.starts_with("hybrid-e2e-coverage-"), "{name}");
-        assert_eq!(
-            volume_name(&format!("{}-x", "b".repeat(42))),
-            format!("hybrid-e2e-coverage-{}", "b".repeat(42))
-        );
+    fn volume_names_stay_dns_labels_and_distinct() {
+        let (first, second) = (format!("{}-api", "a".repeat(60)), format!("{}-web", "a".repeat(60)));
+        let (first, second) = (volume_name(&first), volume_name(&second));
+        for name in [&first, &second] {
+            assert!(
+                name.len() <= 63 && name.starts_with("hybrid-e2e-coverage-aaaa"),
+                "{name}"
+            );
+        }
+        assert_ne!(first, second, "cut names stay apart");
+        assert_eq!(volume_name("gateway"), "hybrid-e2e-coverage-gateway");
+    }
+
+    #[test]
+    fn init_containers_are_instrumented_too() {
+        let mut job = json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "migrate"},
+            "spec": {"template": {"spec": {"restartPolicy": "Never",
+                "initContainers": [{"name": "init", "image": "localhost/example/gateway:e2e"}],
+                "containers": [{"name": "main", "image": "docker.io/library/busybox:1.36"}]}}}});
+        assert_eq!(instrument(&mut job, &spec()), vec!["gateway"]);
+        let pod = &job["spec"]["template"]["spec"];
+        assert_eq!(pod["initContainers"][0]["env"][0]["name"], "GOCOVERDIR");
+        assert!(pod["containers"][0].get("env").is_none());
     }
 }

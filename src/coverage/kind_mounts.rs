@@ -51,7 +51,10 @@ pub(crate) fn check(config: &Value, dir: &str) -> MountCheck {
                 {
                     result.host_paths.push(host.to_owned());
                 }
-            } else if (container.rsplit('/').next() == Some(last) || container.contains("cover"))
+            } else if container
+                .rsplit('/')
+                .next()
+                .is_some_and(|segment| segment == last || segment.starts_with("cov"))
                 && !result.elsewhere.iter().any(|known| known == container)
             {
                 result.elsewhere.push(container.to_owned());
@@ -92,7 +95,7 @@ mod tests {
         let config = json!({"kind": "Cluster", "nodes": [
             {"role": "control-plane", "extraMounts": [{"hostPath": "./coverdata", "containerPath": "/coverdata"}]},
             {"role": "worker", "extraMounts": [{"hostPath": "/tmp/c", "containerPath": "/tmp/coverdata"}]},
-            {"role": "worker"},
+            {"role": "worker", "extraMounts": [{"hostPath": "/r", "containerPath": "/var/recovery"}]},
         ]});
         let found = check(&config, "/coverdata");
         assert_eq!(found.missing, vec![(1, "worker".to_owned()), (2, "worker".to_owned())]);

@@ -5,7 +5,8 @@
 //!
 //! DD-TEST-007's top failure is "path consistency across 4 places" (`GOCOVERDIR`, the volume,
 //! the node's hostPath, the Kind `extraMounts`). Here one `coverage.dir` feeds all of them: the
-//! container writes to `dir`, which is the node's `dir/<image>`, copied out from there.
+//! container writes to `dir`, which is the node's `dir/<run id>/<image>`, copied out from
+//! there.
 
 pub(crate) mod instrument;
 pub(crate) mod kind_mounts;
@@ -19,8 +20,11 @@ use serde::Serialize;
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct CoverageSpec {
     /// `coverage.dir`: `GOCOVERDIR` and the mount path in the container; the node keeps each
-    /// image's data under `dir/<image name>`.
+    /// image's data under `dir/<run id>/<image name>`.
     pub(crate) dir: String,
+    /// The run's id: each run writes and copies its own node directory, so data an earlier run
+    /// left on a kept node or on the host mount is never counted again.
+    pub(crate) run_id: String,
     /// How long the instrumented workloads may take to stop.
     #[serde(serialize_with = "seconds")]
     pub(crate) stop_timeout: Duration,
@@ -36,9 +40,9 @@ pub(crate) struct CoverageImage {
 }
 
 impl CoverageSpec {
-    /// Where the node keeps `image`'s data (the pod's hostPath).
+    /// Where the node keeps `image`'s data in this run (the pod's hostPath).
     pub(crate) fn node_dir(&self, image: &str) -> String {
-        format!("{}/{image}", self.dir)
+        format!("{}/{}/{image}", self.dir, self.run_id)
     }
 }
 

@@ -84,6 +84,15 @@ pub(crate) struct Mapped {
 }
 
 impl Mapped {
+    /// Empty, with room for `bytes` bytes (a word's text, its maps).
+    pub(crate) fn with_capacity(bytes: usize) -> Self {
+        Self {
+            text: String::with_capacity(bytes),
+            map: Vec::with_capacity(bytes + 1),
+            ends: Vec::with_capacity(bytes),
+        }
+    }
+
     /// A slice of the source that maps onto itself.
     pub(crate) fn identity(source: &str, range: Range<usize>) -> Self {
         let text = source[range.clone()].to_owned();

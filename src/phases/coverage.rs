@@ -1,7 +1,8 @@
 //! Phase 6 (images with `coverage: true`, after the test phase): DD-TEST-007's capture. One
 //! step per image: its workloads (found in the deploy groups' manifests as the deploy phase
-//! instrumented them) are scaled to zero so Go writes its counters on a graceful exit, the step
-//! waits (bounded by `coverage.stop_timeout`) until their pods are gone, copies `<dir>/<image>`
+//! instrumented them) are scaled to zero — SIGTERM; Go writes its counters when the process then
+//! returns from main (a service must handle the signal: one killed by it writes none) — the step
+//! waits (bounded by `coverage.stop_timeout`) until their pods are gone, copies `<dir>/<run id>/<image>`
 //! out of every node container into `<report_dir>/coverage/<image>/`, and — where `go` is on
 //! PATH — converts it with `go tool covdata textfmt` and reads the share of statements covered.
 //!
@@ -93,12 +94,20 @@ impl Workload {
 
 /// The workloads of the deploy groups that run `image`, as deployed (namespaced objects without
 /// a namespace went to `default`).
-pub(crate) fn workloads(plan: &Plan, spec: &CoverageSpec, image: &str) -> Vec<Workload> {
+/// A group whose manifests no longer load is a problem (they changed during the run).
+pub(crate) fn workloads(plan: &Plan, spec: &CoverageSpec, image: &str) -> (Vec<Workload>, Vec<String>) {
     let mut found: Vec<Workload> = Vec::new();
+    let mut problems = Vec::new();
     for group in &plan.deploy {
-        // A group whose manifests do not load was reported by the deploy phase.
-        let Ok(loaded) = objects::load(&group.files) else {
-            continue;
+        let loaded = match objects::load(&group.files) {
+            Ok(loaded) => loaded,
+            Err(error) => {
+                problems.push(format!(
+                    "the manifests of group `{}` could not be read again: {error}",
+                    group.name
+                ));
+                continue;
+            }
         };
         for object in loaded {
             if !instrument::images_in(&object.value, spec)
@@ -119,7 +128,7 @@ pub(crate) fn workloads(plan: &Plan, spec: &CoverageSpec, image: &str) -> Vec<Wo
             }
         }
     }
-    found
+    (found, problems)
 }
 
 async fn capture(
@@ -135,73 +144,129 @@ async fn capture(
         directory: directory.display().to_string(),
         ..CoverageResult::default()
     };
-    let found = workloads(plan, spec, &image.name);
+    let (found, problems) = workloads(plan, spec, &image.name);
+    result.problems.extend(problems);
+    let mut stopped = Vec::new();
     if found.is_empty() {
         result
             .problems
             .push(format!("no deployed manifest runs `{}`", image.reference));
     } else {
-        stop_workloads(plan, spec, &found, context, &mut result).await;
+        stopped = stop_workloads(plan, spec, &found, context, &mut result).await;
     }
-    if context.cancel.is_cancelled() {
+    // This run's data only: what an earlier run left in the report directory goes first.
+    let destination = plan.report_dir.join(&directory);
+    let profile_path = plan
+        .report_dir
+        .join("coverage")
+        .join(format!("{}.coverprofile", image.name));
+    let _ = std::fs::remove_dir_all(&destination);
+    let _ = std::fs::remove_file(&profile_path);
+    let copied = if context.cancel.is_cancelled() {
+        result.problems.push("cancelled before the data was copied".to_owned());
+        false
+    } else {
+        copy_from_nodes(run, spec, image, &destination, context, &mut result).await
+    };
+    if run.cluster_kept() && !stopped.is_empty() {
+        restore(plan, &stopped, context, &mut result).await;
+    }
+    if !copied {
         return result;
     }
-    let destination = plan.report_dir.join(&directory);
-    copy_from_nodes(run, spec, image, &destination, context, &mut result).await;
     let (meta, counters) = count_files(&destination);
     (result.meta_files, result.counter_files) = (meta, counters);
     if meta == 0 {
         result.problems.push(format!(
-            "no coverage data was found on the nodes under {}: is the image built with `-cover` (the `GOFLAGS` build argument reaching `go build`)?",
+            "no coverage data under {} on the nodes: was the image built with `-cover` (the `GOFLAGS` build argument reaching `go build`), and could the container write to GOCOVERDIR?",
             spec.node_dir(&image.name)
         ));
         return result;
     }
     if counters == 0 {
         result.problems.push(
-            "metadata but no counter files: the process did not exit gracefully (SIGKILL, or still running), or could not write to GOCOVERDIR"
+            "metadata but no counter files: the process did not exit normally (Go writes counters only when main returns or os.Exit runs: handle SIGTERM and return; killed by the signal, still running or unable to write to GOCOVERDIR, it writes none)"
                 .to_owned(),
         );
         return result;
     }
-    let profile_path = plan
-        .report_dir
-        .join("coverage")
-        .join(format!("{}.coverprofile", image.name));
     convert(&destination, &profile_path, context, &mut result).await;
     result
 }
 
+/// A workload scaled to zero, and how many replicas it had.
+struct Stopped {
+    workload: Workload,
+    replicas: i64,
+}
+
+/// The cluster outlives the run: scale what was stopped back to its replicas, so a kept cluster
+/// is as the tests left it.
+async fn restore(plan: &Plan, stopped: &[Stopped], context: &StepContext, result: &mut CoverageResult) {
+    let session = match tokio::time::timeout(REQUEST_TIMEOUT, client::connect(&plan.cluster.kubeconfig)).await {
+        Ok(Ok(session)) => session,
+        _ => {
+            result
+                .problems
+                .push("the kept cluster did not answer: its instrumented workloads stay at 0 replicas".to_owned());
+            return;
+        }
+    };
+    for entry in stopped {
+        match scale(&session, &entry.workload, entry.replicas).await {
+            Ok(()) => {
+                context.say(&format!(
+                    "{}: scaled back to {} (the cluster is kept)",
+                    entry.workload.describe(),
+                    entry.replicas
+                ));
+                result.workloads.push(format!(
+                    "{}: scaled back to {}",
+                    entry.workload.describe(),
+                    entry.replicas
+                ));
+            }
+            Err(error) => result.problems.push(format!(
+                "{} stays at 0 replicas in the kept cluster: {error}",
+                entry.workload.describe()
+            )),
+        }
+    }
+}
+
 /// Scale every workload to zero (or say why it cannot be) and wait, bounded, until their pods
-/// are gone: Go writes its counters when the process exits on SIGTERM.
+/// are gone; the ones scaled, with the replicas they had.
 async fn stop_workloads(
     plan: &Plan,
     spec: &CoverageSpec,
     found: &[Workload],
     context: &StepContext,
     result: &mut CoverageResult,
-) {
+) -> Vec<Stopped> {
     let session = match tokio::time::timeout(REQUEST_TIMEOUT, client::connect(&plan.cluster.kubeconfig)).await {
         Ok(Ok(session)) => session,
         Ok(Err(error)) => {
             result.problems.push(format!(
                 "the cluster did not answer ({error}): the workloads were not stopped"
             ));
-            return;
+            return Vec::new();
         }
         Err(_) => {
             result
                 .problems
                 .push("the cluster did not answer: the workloads were not stopped".to_owned());
-            return;
+            return Vec::new();
         }
     };
-    let mut waiting = Vec::new();
+    let mut stopped = Vec::new();
     for workload in found {
         let how = match instrument::stop_for(&workload.kind) {
             Stop::ScaleToZero => match scale_to_zero(&session, workload).await {
-                Ok(()) => {
-                    waiting.push(workload.clone());
+                Ok(replicas) => {
+                    stopped.push(Stopped {
+                        workload: workload.clone(),
+                        replicas,
+                    });
                     "scaled to 0".to_owned()
                 }
                 Err(error) => {
@@ -223,39 +288,40 @@ async fn stop_workloads(
         context.say(&format!("{}: {how}", workload.describe()));
         result.workloads.push(format!("{}: {how}", workload.describe()));
     }
-    if waiting.is_empty() {
-        return;
+    if stopped.is_empty() {
+        return stopped;
     }
+    let waiting: Vec<Workload> = stopped.iter().map(|entry| entry.workload.clone()).collect();
     let deadline = tokio::time::Instant::now() + spec.stop_timeout;
     loop {
         let remaining = match pods_left(&session, &waiting).await {
             Ok(remaining) => remaining,
             Err(error) => {
                 result.problems.push(format!("could not list the pods: {error}"));
-                return;
+                return stopped;
             }
         };
         if remaining.is_empty() {
             context.say("every instrumented pod has exited");
-            return;
+            return stopped;
         }
         if tokio::time::Instant::now() >= deadline {
             result.problems.push(format!(
-                "pods still running after {} (`coverage.stop_timeout`): {}; their counters may be missing",
+                "pods still running after {} (`coverage.stop_timeout`; their terminationGracePeriodSeconds may be longer): {}; their counters may be missing",
                 humantime::format_duration(spec.stop_timeout),
                 remaining.join(", ")
             ));
-            return;
+            return stopped;
         }
         tokio::select! {
-            () = context.cancel.cancelled() => return,
+            () = context.cancel.cancelled() => return stopped,
             () = tokio::time::sleep(STOP_POLL) => {}
         }
     }
 }
 
-/// `replicas: 0` through the scale subresource (as `kubectl scale` does).
-async fn scale_to_zero(session: &Session, workload: &Workload) -> Result<(), String> {
+/// `replicas: 0` through the scale subresource (as `kubectl scale` does); the replicas it had.
+async fn scale_to_zero(session: &Session, workload: &Workload) -> Result<i64, String> {
     let Some((resource, _)) = session.resolve(&workload.api_version, &workload.kind).await else {
         return Err(format!(
             "the cluster serves no {} {}",
@@ -263,7 +329,29 @@ async fn scale_to_zero(session: &Session, workload: &Workload) -> Result<(), Str
         ));
     };
     let api = session.api(&resource, true, Some(&workload.namespace));
-    let patch = json!({"spec": {"replicas": 0}});
+    let replicas = match tokio::time::timeout(REQUEST_TIMEOUT, api.get(&workload.name)).await {
+        Ok(Ok(object)) => object
+            .data
+            .pointer("/spec/replicas")
+            .and_then(Value::as_i64)
+            .unwrap_or(1),
+        Ok(Err(error)) => return Err(error.to_string()),
+        Err(_) => return Err(format!("no answer within {}s", REQUEST_TIMEOUT.as_secs())),
+    };
+    scale(session, workload, 0).await?;
+    Ok(replicas)
+}
+
+/// `replicas` through the scale subresource, under a field manager of its own.
+async fn scale(session: &Session, workload: &Workload, replicas: i64) -> Result<(), String> {
+    let Some((resource, _)) = session.resolve(&workload.api_version, &workload.kind).await else {
+        return Err(format!(
+            "the cluster serves no {} {}",
+            workload.api_version, workload.kind
+        ));
+    };
+    let api = session.api(&resource, true, Some(&workload.namespace));
+    let patch = json!({"spec": {"replicas": replicas}});
     let params = PatchParams {
         field_manager: Some(SCALE_MANAGER.to_owned()),
         ..PatchParams::default()
@@ -280,6 +368,31 @@ async fn scale_to_zero(session: &Session, workload: &Workload) -> Result<(), Str
     }
 }
 
+/// Whether `pod` belongs to `workload`: in its namespace, matched by its selector, and owned by
+/// it (directly, or — a Deployment's — through one of its ReplicaSets), so a broad selector
+/// does not wait on other workloads' pods.
+fn owned_by(pod: &Pod, namespace: &str, workload: &Workload) -> bool {
+    if workload.namespace != namespace {
+        return false;
+    }
+    let labels = serde_json::to_value(pod.metadata.labels.clone().unwrap_or_default()).unwrap_or_default();
+    if !workload
+        .selector
+        .as_ref()
+        .is_some_and(|selector| selector_matches(selector, &labels))
+    {
+        return false;
+    }
+    let owners = pod.metadata.owner_references.as_deref().unwrap_or_default();
+    owners.is_empty()
+        || owners.iter().any(|owner| {
+            (owner.kind == workload.kind && owner.name == workload.name)
+                || (workload.kind == "Deployment"
+                    && owner.kind == "ReplicaSet"
+                    && owner.name.starts_with(&format!("{}-", workload.name)))
+        })
+}
+
 /// The pods of `workloads` that still exist (terminating ones included).
 async fn pods_left(session: &Session, workloads: &[Workload]) -> Result<Vec<String>, String> {
     let mut left = Vec::new();
@@ -293,26 +406,32 @@ async fn pods_left(session: &Session, workloads: &[Workload]) -> Result<Vec<Stri
             Ok(Err(error)) => return Err(error.to_string()),
             Err(_) => return Err(format!("no answer within {}s", REQUEST_TIMEOUT.as_secs())),
         };
-        for pod in pods.items {
-            let labels = serde_json::to_value(pod.metadata.labels.clone().unwrap_or_default()).unwrap_or_default();
-            let name = pod.metadata.name.clone().unwrap_or_default();
-            let ours = workloads.iter().any(|workload| {
-                workload.namespace == namespace
-                    && workload
-                        .selector
-                        .as_ref()
-                        .is_some_and(|selector| selector_matches(selector, &labels))
-            });
-            if ours {
-                left.push(format!("{namespace}/{name}"));
+        for pod in &pods.items {
+            if workloads.iter().any(|workload| owned_by(pod, namespace, workload)) {
+                left.push(format!(
+                    "{namespace}/{}",
+                    pod.metadata.name.as_deref().unwrap_or_default()
+                ));
             }
         }
     }
     Ok(left)
 }
 
-/// `ENGINE cp NODE:<dir>/<image>/. DESTINATION` from every node of the cluster (a node the
-/// image never ran on has no such directory: that is not a problem unless no node has it).
+/// The cluster's node containers (not kind's external load balancer of a multi-control-plane
+/// cluster: it runs no pods).
+async fn node_containers(run: &RunContext) -> Result<Vec<String>, String> {
+    let name = &run.plan.cluster.name;
+    let nodes = run.kind().nodes(name).await?;
+    Ok(nodes
+        .into_iter()
+        .filter(|node| node != &format!("{name}-external-load-balancer"))
+        .collect())
+}
+
+/// `ENGINE cp NODE:<node dir>/. DESTINATION` from every node of the cluster (a node the image
+/// never ran on has no such directory: that is not a problem unless no node has it). Whether
+/// anything was copied.
 async fn copy_from_nodes(
     run: &RunContext,
     spec: &CoverageSpec,
@@ -320,32 +439,32 @@ async fn copy_from_nodes(
     destination: &Path,
     context: &StepContext,
     result: &mut CoverageResult,
-) {
+) -> bool {
     let Some(engine) = run.engine() else {
         result
             .problems
             .push("no container engine answered: nothing copied".to_owned());
-        return;
+        return false;
     };
-    let nodes = match run.kind().nodes(&run.plan.cluster.name).await {
+    let nodes = match node_containers(run).await {
         Ok(nodes) if !nodes.is_empty() => nodes,
         Ok(_) => {
             result.problems.push(format!(
                 "cluster `{}` has no nodes left to copy from",
                 run.plan.cluster.name
             ));
-            return;
+            return false;
         }
         Err(error) => {
             result.problems.push(format!("the nodes could not be listed: {error}"));
-            return;
+            return false;
         }
     };
     if let Err(error) = std::fs::create_dir_all(destination) {
         result
             .problems
             .push(format!("cannot create {}: {error}", destination.display()));
-        return;
+        return false;
     }
     let source = spec.node_dir(&image.name);
     let mut failures = Vec::new();
@@ -362,7 +481,9 @@ async fn copy_from_nodes(
             "nothing copied from {source} on the nodes ({})",
             failures.join("; ")
         ));
+        return false;
     }
+    true
 }
 
 /// The copy of a node directory's contents (argv: the path never meets a shell).
@@ -447,7 +568,7 @@ async fn convert(directory: &Path, profile_path: &Path, context: &StepContext, r
     }
 }
 
-/// Make `<dir>/<image>` on every node, writable by any user (DirectoryOrCreate would make it
+/// Make `<dir>/<run id>/<image>` on every node, writable by any user (DirectoryOrCreate would make it
 /// root's 0755, and most images do not run as root). Best-effort: a warning says what failed.
 pub(crate) async fn prepare_nodes(run: &RunContext, context: &StepContext) {
     let Some(spec) = &run.plan.coverage else {
@@ -456,7 +577,7 @@ pub(crate) async fn prepare_nodes(run: &RunContext, context: &StepContext) {
     let Some(engine) = run.engine() else {
         return;
     };
-    let nodes = match run.kind().nodes(&run.plan.cluster.name).await {
+    let nodes = match node_containers(run).await {
         Ok(nodes) => nodes,
         Err(error) => {
             context.warn(&format!(

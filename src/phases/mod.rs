@@ -32,6 +32,9 @@ pub(crate) struct RunContext {
     kind_version: OnceLock<String>,
     dockerfile_findings: OnceLock<DockerfileFindings>,
     cluster_created: AtomicBool,
+    /// The cluster outlives the run (`preserve`, or the action's deferred teardown): the
+    /// coverage phase scales what it stopped back up.
+    cluster_kept: AtomicBool,
     /// What `services up` started, for its outputs.
     pub(crate) services: Arc<services::Started>,
 }
@@ -47,6 +50,7 @@ impl RunContext {
             kind_version: OnceLock::new(),
             dockerfile_findings: OnceLock::new(),
             cluster_created: AtomicBool::new(false),
+            cluster_kept: AtomicBool::new(false),
             services: Arc::default(),
         }
     }
@@ -92,5 +96,14 @@ impl RunContext {
 
     pub(crate) fn mark_cluster_created(&self) {
         self.cluster_created.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether the cluster will be left running after the run.
+    pub(crate) fn cluster_kept(&self) -> bool {
+        self.cluster_kept.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn set_cluster_kept(&self, kept: bool) {
+        self.cluster_kept.store(kept, Ordering::SeqCst);
     }
 }

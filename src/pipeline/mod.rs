@@ -182,13 +182,20 @@ pub(crate) async fn run(options: RunOptions, cancel: CancellationToken) -> RunOu
             if plan.coverage.is_none() || plan.test.is_none() {
                 continue;
             }
-            let suite_ran = phases
-                .iter()
-                .any(|phase| phase.phase == PhaseName::Test && phase.steps.iter().any(|step| step.timing.is_some()));
-            if !suite_ran || cancel.is_cancelled() {
-                phases.push(PhaseReport::skipped(entry.phase, None, "the test phase did not run"));
+            let skipped = if cancel.is_cancelled() {
+                Some("the run was cancelled")
+            } else if !suite_ran(&phases) {
+                Some("the suite did not run against the cluster")
+            } else {
+                None
+            };
+            if let Some(reason) = skipped {
+                phases.push(PhaseReport::skipped(entry.phase, None, reason));
                 continue;
             }
+            // What the coverage phase stops is scaled back when the cluster outlives the run.
+            let failed = phases.iter().any(|phase| phase.status == Status::Failed);
+            context.set_cluster_kept(plan.cluster.teardown_deferred || keep_cluster(plan.cluster.preserve, failed));
             let steps = (entry.steps)(&context).unwrap_or_default();
             let options = (entry.options)(&plan, steps.len());
             phases.push(runner::run_phase(entry.phase, steps, options, &cancel, &reporters, &plan.report_dir).await);
@@ -288,6 +295,23 @@ pub(crate) async fn run(options: RunOptions, cancel: CancellationToken) -> RunOu
         ScheduleMode::Pipelined => RunRecord::pipelined(facts, &phases, elapsed, cancel.is_cancelled(), schedule),
     };
     session.finish(record).await
+}
+
+/// Whether the test phase's suite ran against the cluster: it started (its step has a clock)
+/// and did not fail as infrastructure (could not start, or its cluster stopped answering), so
+/// the coverage of its workloads is the suite's.
+fn suite_ran(phases: &[PhaseReport]) -> bool {
+    phases
+        .iter()
+        .filter(|phase| phase.phase == PhaseName::Test)
+        .flat_map(|phase| &phase.steps)
+        .any(|step| {
+            step.timing.is_some()
+                && !step
+                    .failure
+                    .as_ref()
+                    .is_some_and(|failure| failure.class == crate::model::FailureClass::Infrastructure)
+        })
 }
 
 /// What a kept cluster leaves behind, as it is: a cluster (with or without its kubeconfig), or

@@ -519,6 +519,7 @@ impl Plan {
                 .collect();
             (!images.is_empty()).then(|| CoverageSpec {
                 dir: file.coverage.dir.value.clone(),
+                run_id: run_id.clone(),
                 stop_timeout: file.coverage.stop_timeout.0,
                 images,
             })

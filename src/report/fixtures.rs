@@ -537,7 +537,7 @@ pub(crate) fn test_failure() -> RunRecord {
         meta_files: 1,
         counter_files: 0,
         problems: vec![
-            "metadata but no counter files: the process did not exit gracefully (SIGKILL, or still running), or could not write to GOCOVERDIR".to_owned(),
+            "metadata but no counter files: the process did not exit normally (Go writes counters only when main returns or os.Exit runs: handle SIGTERM and return; killed by the signal, still running or unable to write to GOCOVERDIR, it writes none)".to_owned(),
         ],
         ..crate::model::CoverageResult::default()
     }));

@@ -15,15 +15,18 @@ use crate::run_cli::{bundled_example, phase};
 use crate::support::{BASE_IMAGE, Engines, Project, engine_ready, stderr, stdout};
 
 /// The stand-in suite: the instrumented process's part is played here — it writes Go's raw
-/// coverage files into the node's directory for the gateway (what the pod's `GOCOVERDIR`
-/// mount is), and records the directory's mode (the cluster phase made it writable for all).
+/// coverage files into the node's directory for the gateway in this run (what the pod's
+/// `GOCOVERDIR` mount is), and records the directory's mode (the cluster phase made it writable
+/// for all). An earlier run's data sits next to it on the node, never to be counted.
 /// Counter files hold textfmt blocks, which the fake `go` merges (real ones are binary).
 const SUITE: &str = r#"#!/bin/sh
 set -eu
-"$ENGINE" exec "$NODE" busybox stat -c %a /coverdata/gateway > node-dir-mode.txt
-"$ENGINE" exec "$NODE" sh -c 'printf meta > /coverdata/gateway/covmeta.0f1e2d
-printf "example.com/gateway/main.go:10.13,12.2 4 1\nexample.com/gateway/main.go:14.2,16.3 6 0\n" > /coverdata/gateway/covcounters.0f1e2d.1.1700000000
-printf "example.com/gateway/main.go:14.2,16.3 6 0\nexample.com/gateway/route.go:3.1,9.2 10 3\n" > /coverdata/gateway/covcounters.0f1e2d.2.1700000001'
+"$ENGINE" exec "$NODE" busybox stat -c %a "/coverdata/$HYBRID_E2E_RUN_ID/gateway" > node-dir-mode.txt
+"$ENGINE" exec -e RUN="$HYBRID_E2E_RUN_ID" "$NODE" sh -c 'mkdir -p /coverdata/20200101-000000-00000000/gateway
+printf "example.com/gateway/old.go:1.1,2.2 99 1\n" > /coverdata/20200101-000000-00000000/gateway/covcounters.old.1.1
+printf meta > /coverdata/$RUN/gateway/covmeta.0f1e2d
+printf "example.com/gateway/main.go:10.13,12.2 4 1\nexample.com/gateway/main.go:14.2,16.3 6 0\n" > /coverdata/$RUN/gateway/covcounters.0f1e2d.1.1700000000
+printf "example.com/gateway/main.go:14.2,16.3 6 0\nexample.com/gateway/route.go:3.1,9.2 10 3\n" > /coverdata/$RUN/gateway/covcounters.0f1e2d.2.1700000001'
 echo "suite: 12 passed"
 "#;
 
@@ -102,7 +105,9 @@ fn path_with_go(project: &Project, with_go: bool) -> String {
     format!("{}:{}", bin.display(), system.join(":"))
 }
 
-fn run_with_node(engine: &'static str, with_go: bool) -> Option<(Project, std::process::Output)> {
+/// `hybrid-e2e run ARGS` of the example on `engine` with a real container as its Kind node. An
+/// earlier run's file waits in the report directory, never to be counted.
+fn run_with_node(engine: &'static str, with_go: bool, args: &[&str]) -> Option<(Project, std::process::Output)> {
     if !engine_ready(engine) {
         return None;
     }
@@ -121,8 +126,17 @@ fn run_with_node(engine: &'static str, with_go: bool) -> Option<(Project, std::p
     );
     let node = Node::start(engine, &node_name);
     let path = path_with_go(&project, with_go);
+    let stale = project.path().join("hybrid-e2e-report/coverage/gateway");
+    std::fs::create_dir_all(&stale).expect("stale dir");
+    std::fs::write(
+        stale.join("covcounters.stale.9.9"),
+        "example.com/gateway/gone.go:1.1,2.2 50 1\n",
+    )
+    .expect("stale");
+    let mut argv = vec!["run"];
+    argv.extend_from_slice(args);
     let output = project.run(
-        &["run"],
+        &argv,
         &[
             ("FAKE_KIND_NODES", node.name.as_str()),
             ("NODE", node.name.as_str()),
@@ -145,7 +159,7 @@ fn coverage_is_captured_from_podman_nodes() {
 }
 
 fn captured_and_measured(engine: &'static str) {
-    let Some((project, output)) = run_with_node(engine, true) else {
+    let Some((project, output)) = run_with_node(engine, true, &[]) else {
         return;
     };
     let (out, err) = (stdout(&output), stderr(&output));
@@ -161,7 +175,11 @@ fn captured_and_measured(engine: &'static str) {
     assert_eq!(pod["containers"][0]["env"][0]["name"], "GOCOVERDIR");
     assert_eq!(pod["containers"][0]["env"][0]["value"], "/coverdata");
     assert_eq!(pod["containers"][0]["volumeMounts"][0]["mountPath"], "/coverdata");
-    assert_eq!(pod["volumes"][0]["hostPath"]["path"], "/coverdata/gateway");
+    let run_id = timings["run_id"].as_str().expect("run id");
+    assert_eq!(
+        pod["volumes"][0]["hostPath"]["path"],
+        format!("/coverdata/{run_id}/gateway")
+    );
     let datastorage = project
         .api
         .object("apps/v1", "Deployment", Some("example-e2e"), "datastorage")
@@ -222,6 +240,10 @@ fn captured_and_measured(engine: &'static str) {
     let report = project.path().join("hybrid-e2e-report");
     assert!(report.join("coverage/gateway/covmeta.0f1e2d").is_file());
     assert!(
+        !report.join("coverage/gateway/covcounters.stale.9.9").exists(),
+        "an earlier run's data is not this run's"
+    );
+    assert!(
         report
             .join("coverage/gateway/covcounters.0f1e2d.2.1700000001")
             .is_file()
@@ -243,8 +265,8 @@ fn captured_and_measured(engine: &'static str) {
 }
 
 #[test]
-fn without_go_the_raw_data_is_kept_and_the_run_stays_green() {
-    let Some((project, output)) = run_with_node("docker", false) else {
+fn without_go_the_raw_data_is_kept_and_a_kept_cluster_is_scaled_back() {
+    let Some((project, output)) = run_with_node("docker", false, &["--preserve", "always"]) else {
         return;
     };
     let err = stderr(&output);
@@ -263,6 +285,19 @@ fn without_go_the_raw_data_is_kept_and_the_run_stays_green() {
     assert!(
         err.contains("coverage of `gateway`"),
         "the warning reaches the terminal: {err}"
+    );
+    // The cluster outlives the run: the gateway is as the tests left it, one replica.
+    let gateway = project
+        .api
+        .object("apps/v1", "Deployment", Some("example-e2e"), "gateway")
+        .expect("gateway deployed");
+    assert_eq!(gateway["spec"]["replicas"], 1);
+    assert_eq!(
+        coverage["workloads"],
+        serde_json::json!([
+            "Deployment example-e2e/gateway: scaled to 0",
+            "Deployment example-e2e/gateway: scaled back to 1"
+        ])
     );
     assert!(
         project
@@ -299,6 +334,10 @@ fn coverage_problems_never_fail_the_run() {
             .iter()
             .any(|problem| problem.as_str().is_some_and(|text| text.contains("nothing copied"))),
         "{step:#}"
+    );
+    assert!(
+        !step["coverage"]["problems"].to_string().contains("-cover"),
+        "nothing was copied: no guess about the build: {step:#}"
     );
     assert_eq!(timings["failed_phase"], "test", "coverage never becomes the failure");
 }

@@ -973,6 +973,7 @@ fn coverage_images_are_applied_with_the_coverage_directory() {
     .group("app", &["app.yaml"], &[], Duration::from_secs(20));
     deploy.coverage = Some(crate::coverage::CoverageSpec {
         dir: "/coverdata".to_owned(),
+        run_id: "20261130-180000-0a1b2c3d".to_owned(),
         stop_timeout: Duration::from_secs(5),
         images: vec![crate::coverage::CoverageImage {
             name: "api".to_owned(),
@@ -990,7 +991,10 @@ fn coverage_images_are_applied_with_the_coverage_directory() {
         serde_json::json!({"name": "GOCOVERDIR", "value": "/coverdata"})
     );
     assert_eq!(pod["containers"][0]["volumeMounts"][0]["mountPath"], "/coverdata");
-    assert_eq!(pod["volumes"][0]["hostPath"]["path"], "/coverdata/api");
+    assert_eq!(
+        pod["volumes"][0]["hostPath"]["path"],
+        "/coverdata/20261130-180000-0a1b2c3d/api"
+    );
     let web = api
         .object("apps/v1", "Deployment", Some("team"), "web")
         .expect("web stored");
