@@ -342,6 +342,61 @@ fn coverage_problems_never_fail_the_run() {
     assert_eq!(timings["failed_phase"], "test", "coverage never becomes the failure");
 }
 
+/// `mode: pipelined` instruments through the same deploy steps and captures after its suite.
+#[test]
+fn pipelined_runs_instrument_and_capture_too() {
+    let project = example_with_suite(fake_apiserver::Script::default(), Engines::Fake);
+    let output = project.run(
+        &["run", "--mode", "pipelined"],
+        &[("NODE", "absent"), ("ENGINE", "docker")],
+    );
+    assert_eq!(output.status.code(), Some(8), "{}", stderr(&output));
+    let timings = project.timings();
+    assert_eq!(timings["mode"], "pipelined");
+    let gateway = project
+        .api
+        .object("apps/v1", "Deployment", Some("example-e2e"), "gateway")
+        .expect("gateway deployed");
+    assert_eq!(
+        gateway["spec"]["template"]["spec"]["containers"][0]["env"][0]["name"],
+        "GOCOVERDIR"
+    );
+    // The suite failed and `preserve: on-failure` keeps the cluster: stopped, copied, restored.
+    assert_eq!(gateway["spec"]["replicas"], 1);
+    let step = coverage_step(&timings, "gateway");
+    assert_eq!(
+        step["coverage"]["workloads"],
+        serde_json::json!([
+            "Deployment example-e2e/gateway: scaled to 0",
+            "Deployment example-e2e/gateway: scaled back to 1"
+        ])
+    );
+}
+
+/// A suite that could not reach the cluster (its kubeconfig gone): nothing of the workloads is
+/// the suite's, so nothing is stopped or measured.
+#[test]
+fn no_coverage_when_the_suite_never_reached_the_cluster() {
+    let project = example_with_suite(fake_apiserver::Script::default(), Engines::Fake);
+    let config = project.path().join("hybrid-e2e.yaml");
+    let text = std::fs::read_to_string(&config).expect("config");
+    std::fs::write(
+        &config,
+        text.replace("command: [./suite.sh]", "command: [./no-such-suite.sh]"),
+    )
+    .expect("config");
+    let output = project.run(&["run"], &[]);
+    assert_eq!(output.status.code(), Some(5), "{}", stderr(&output));
+    let timings = project.timings();
+    let coverage = phase(&timings, "coverage");
+    assert_eq!(coverage["status"], "skipped", "{coverage:#}");
+    let gateway = project
+        .api
+        .object("apps/v1", "Deployment", Some("example-e2e"), "gateway")
+        .expect("gateway deployed");
+    assert_eq!(gateway["spec"]["replicas"], 1, "nothing was scaled");
+}
+
 /// The Kind config lacks the mount: preflight warns with the lines to add (the run goes on).
 #[test]
 fn a_kind_config_without_the_mount_gets_the_exact_fix() {
