@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
 use serde_json::{Value, json};
 
 use super::RunContext;
@@ -147,12 +147,21 @@ async fn capture(
     let (found, problems) = workloads(plan, spec, &image.name);
     result.problems.extend(problems);
     let mut stopped = Vec::new();
+    let mut session = None;
     if found.is_empty() {
         result
             .problems
             .push(format!("no deployed manifest runs `{}`", image.reference));
     } else {
-        stopped = stop_workloads(plan, spec, &found, context, &mut result).await;
+        match connect(plan).await {
+            Ok(connected) => {
+                stopped = stop_workloads(&connected, spec, &found, context, &mut result).await;
+                session = Some(connected);
+            }
+            Err(error) => result.problems.push(format!(
+                "the cluster did not answer ({error}): the workloads were not stopped"
+            )),
+        }
     }
     // This run's data only: what an earlier run left in the report directory goes first.
     let destination = plan.report_dir.join(&directory);
@@ -168,8 +177,11 @@ async fn capture(
     } else {
         copy_from_nodes(run, spec, image, &destination, context, &mut result).await
     };
-    if run.cluster_kept() && !stopped.is_empty() {
-        restore(plan, &stopped, context, &mut result).await;
+    if let Some(session) = &session
+        && run.cluster_kept()
+        && !stopped.is_empty()
+    {
+        restore(session, &stopped, context, &mut result).await;
     }
     if !copied {
         return result;
@@ -202,18 +214,18 @@ struct Stopped {
 
 /// The cluster outlives the run: scale what was stopped back to its replicas, so a kept cluster
 /// is as the tests left it.
-async fn restore(plan: &Plan, stopped: &[Stopped], context: &StepContext, result: &mut CoverageResult) {
-    let session = match tokio::time::timeout(REQUEST_TIMEOUT, client::connect(&plan.cluster.kubeconfig)).await {
-        Ok(Ok(session)) => session,
-        _ => {
-            result
-                .problems
-                .push("the kept cluster did not answer: its instrumented workloads stay at 0 replicas".to_owned());
-            return;
-        }
-    };
+/// The session of a coverage step (bounded: a cluster that does not answer is a problem, not a hang).
+async fn connect(plan: &Plan) -> Result<Session, String> {
+    match tokio::time::timeout(REQUEST_TIMEOUT, client::connect(&plan.cluster.kubeconfig)).await {
+        Ok(Ok(session)) => Ok(session),
+        Ok(Err(error)) => Err(error.to_string()),
+        Err(_) => Err(format!("no answer within {}s", REQUEST_TIMEOUT.as_secs())),
+    }
+}
+
+async fn restore(session: &Session, stopped: &[Stopped], context: &StepContext, result: &mut CoverageResult) {
     for entry in stopped {
-        match scale(&session, &entry.workload, entry.replicas).await {
+        match scale(session, &entry.workload, entry.replicas).await {
             Ok(()) => {
                 context.say(&format!(
                     "{}: scaled back to {} (the cluster is kept)",
@@ -237,31 +249,16 @@ async fn restore(plan: &Plan, stopped: &[Stopped], context: &StepContext, result
 /// Scale every workload to zero (or say why it cannot be) and wait, bounded, until their pods
 /// are gone; the ones scaled, with the replicas they had.
 async fn stop_workloads(
-    plan: &Plan,
+    session: &Session,
     spec: &CoverageSpec,
     found: &[Workload],
     context: &StepContext,
     result: &mut CoverageResult,
 ) -> Vec<Stopped> {
-    let session = match tokio::time::timeout(REQUEST_TIMEOUT, client::connect(&plan.cluster.kubeconfig)).await {
-        Ok(Ok(session)) => session,
-        Ok(Err(error)) => {
-            result.problems.push(format!(
-                "the cluster did not answer ({error}): the workloads were not stopped"
-            ));
-            return Vec::new();
-        }
-        Err(_) => {
-            result
-                .problems
-                .push("the cluster did not answer: the workloads were not stopped".to_owned());
-            return Vec::new();
-        }
-    };
     let mut stopped = Vec::new();
     for workload in found {
         let how = match instrument::stop_for(&workload.kind) {
-            Stop::ScaleToZero => match scale_to_zero(&session, workload).await {
+            Stop::ScaleToZero => match scale_to_zero(session, workload).await {
                 Ok(replicas) => {
                     stopped.push(Stopped {
                         workload: workload.clone(),
@@ -294,7 +291,7 @@ async fn stop_workloads(
     let waiting: Vec<Workload> = stopped.iter().map(|entry| entry.workload.clone()).collect();
     let deadline = tokio::time::Instant::now() + spec.stop_timeout;
     loop {
-        let remaining = match pods_left(&session, &waiting).await {
+        let remaining = match pods_left(session, &waiting).await {
             Ok(remaining) => remaining,
             Err(error) => {
                 result.problems.push(format!("could not list the pods: {error}"));
@@ -322,13 +319,7 @@ async fn stop_workloads(
 
 /// `replicas: 0` through the scale subresource (as `kubectl scale` does); the replicas it had.
 async fn scale_to_zero(session: &Session, workload: &Workload) -> Result<i64, String> {
-    let Some((resource, _)) = session.resolve(&workload.api_version, &workload.kind).await else {
-        return Err(format!(
-            "the cluster serves no {} {}",
-            workload.api_version, workload.kind
-        ));
-    };
-    let api = session.api(&resource, true, Some(&workload.namespace));
+    let api = workload_api(session, workload).await?;
     let replicas = match tokio::time::timeout(REQUEST_TIMEOUT, api.get(&workload.name)).await {
         Ok(Ok(object)) => object
             .data
@@ -338,19 +329,27 @@ async fn scale_to_zero(session: &Session, workload: &Workload) -> Result<i64, St
         Ok(Err(error)) => return Err(error.to_string()),
         Err(_) => return Err(format!("no answer within {}s", REQUEST_TIMEOUT.as_secs())),
     };
-    scale(session, workload, 0).await?;
+    patch_replicas(&api, workload, 0).await?;
     Ok(replicas)
 }
 
-/// `replicas` through the scale subresource, under a field manager of its own.
+/// `replicas` through the scale subresource.
 async fn scale(session: &Session, workload: &Workload, replicas: i64) -> Result<(), String> {
+    patch_replicas(&workload_api(session, workload).await?, workload, replicas).await
+}
+
+async fn workload_api(session: &Session, workload: &Workload) -> Result<Api<DynamicObject>, String> {
     let Some((resource, _)) = session.resolve(&workload.api_version, &workload.kind).await else {
         return Err(format!(
             "the cluster serves no {} {}",
             workload.api_version, workload.kind
         ));
     };
-    let api = session.api(&resource, true, Some(&workload.namespace));
+    Ok(session.api(&resource, true, Some(&workload.namespace)))
+}
+
+/// The scale subresource's merge patch, under a field manager of its own.
+async fn patch_replicas(api: &Api<DynamicObject>, workload: &Workload, replicas: i64) -> Result<(), String> {
     let patch = json!({"spec": {"replicas": replicas}});
     let params = PatchParams {
         field_manager: Some(SCALE_MANAGER.to_owned()),
