@@ -22,7 +22,7 @@ use crate::model::{Event, PhaseName, PhaseReport, Reporter, Reporters, RunFacts,
 use crate::phases::{self, RunContext};
 use crate::plan::Plan;
 use crate::report::timings::TimingsFile;
-use crate::runner::{self, PhaseOptions};
+use crate::runner;
 use facts::WarningLog;
 pub(crate) use facts::repository_root;
 use schedule::STRICT;
@@ -196,10 +196,6 @@ pub(crate) async fn run(options: RunOptions, cancel: CancellationToken) -> RunOu
             // What the coverage phase stops is scaled back when the cluster outlives the run.
             let failed = phases.iter().any(|phase| phase.status == Status::Failed);
             context.set_cluster_kept(plan.cluster.teardown_deferred || keep_cluster(plan.cluster.preserve, failed));
-            let steps = (entry.steps)(&context).unwrap_or_default();
-            let options = (entry.options)(&plan, steps.len());
-            phases.push(runner::run_phase(entry.phase, steps, options, &cancel, &reporters, &plan.report_dir).await);
-            continue;
         }
         // Services start in `run` only for a suite to use (else `services up` is the command).
         if entry.phase == PhaseName::Services && (plan.test.is_none() || plan.services.services.is_empty()) {
@@ -227,7 +223,8 @@ pub(crate) async fn run(options: RunOptions, cancel: CancellationToken) -> RunOu
             }
             continue;
         }
-        if stopped {
+        // Coverage follows a failed suite too (decided above); every other phase stops.
+        if stopped && entry.phase != PhaseName::Coverage {
             phases.push(PhaseReport::skipped(
                 entry.phase,
                 target,
@@ -268,25 +265,7 @@ pub(crate) async fn run(options: RunOptions, cancel: CancellationToken) -> RunOu
         }
     }
     if !teardown.is_empty() {
-        let options = PhaseOptions {
-            concurrency: 1,
-            fail_fast: false,
-            target: None,
-            target_line: None,
-        };
-        // Teardown runs even when the run was cancelled.
-        let never = CancellationToken::new();
-        phases.push(
-            runner::run_phase(
-                PhaseName::Teardown,
-                teardown,
-                options,
-                &never,
-                &reporters,
-                &plan.report_dir,
-            )
-            .await,
-        );
+        phases.push(runner::run_teardown(teardown, &reporters, &plan.report_dir).await);
     }
     let facts = session.facts(context.kind_version(), plan.cluster.name.clone()).await;
     let elapsed = session.started.stop();

@@ -111,24 +111,7 @@ pub(crate) async fn services_up(options: RunOptions, cancel: CancellationToken) 
         && !kept
         && let Some(step) = teardown_step(&context, &reporters, true).await
     {
-        let options = PhaseOptions {
-            concurrency: 1,
-            fail_fast: true,
-            target: None,
-            target_line: None,
-        };
-        let never = CancellationToken::new();
-        phases.push(
-            runner::run_phase(
-                PhaseName::Teardown,
-                vec![step],
-                options,
-                &never,
-                &reporters,
-                &plan.report_dir,
-            )
-            .await,
-        );
+        phases.push(runner::run_teardown(vec![step], &reporters, &plan.report_dir).await);
     }
     let facts = session.facts(None, plan.services.network.clone()).await;
     let record = RunRecord::new(facts, &phases, session.started.stop(), cancel.is_cancelled());

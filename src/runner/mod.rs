@@ -154,6 +154,26 @@ pub(crate) struct PhaseOptions {
     pub(crate) target_line: Option<u64>,
 }
 
+/// The teardown phase: its steps one after another, every one run whatever the others did,
+/// and never cancelled (it runs after a Ctrl-C too).
+pub(crate) async fn run_teardown(steps: Vec<Step>, reporters: &Arc<Reporters>, report_dir: &Path) -> PhaseReport {
+    let options = PhaseOptions {
+        concurrency: 1,
+        fail_fast: false,
+        target: None,
+        target_line: None,
+    };
+    run_phase(
+        PhaseName::Teardown,
+        steps,
+        options,
+        &CancellationToken::new(),
+        reporters,
+        report_dir,
+    )
+    .await
+}
+
 /// Run `steps` as phase `phase`. Never fails itself: failures are in the report. Steps start in
 /// the order given (a permit is taken before a step is started), so `concurrency: 1` runs them
 /// one after another in that order.
