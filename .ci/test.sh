@@ -7,6 +7,11 @@ root=$PWD
 
 step() { printf '\n==> %s\n' "$*"; }
 
+# Disk: a fresh machine's free space varies (CI once ran out of it mid-build). Say how much there
+# is at the start and after each heavy step, and on any failure, so a full disk is never a mystery.
+disk() { df -h --output=avail,used,target "$root" /var/lib 2>/dev/null | sed 's/^/    /'; }
+trap 'status=$?; if ((status)); then echo "failed (exit $status); disk:" >&2; disk >&2; fi' EXIT
+
 apt_install() {
     local missing=()
     for package in "$@"; do
@@ -19,7 +24,8 @@ apt_install() {
     fi
 }
 
-step "toolchain"
+step "toolchain and disk"
+disk
 command -v cargo >/dev/null || { echo "cargo is required (rustup)" >&2; exit 1; }
 command -v python3 >/dev/null || apt_install python3 python3-venv
 command -v node >/dev/null || apt_install nodejs npm
@@ -65,6 +71,9 @@ export HYBRID_E2E_REQUIRE_ENGINES=1
 export CARGO_BUILD_TARGET=x86_64-unknown-linux-gnu
 export CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS="-C target-feature=+crt-static"
 export HYBRID_E2E_STATIC_BIN_DIR="$root/target/$CARGO_BUILD_TARGET/debug"
+# A one-off build gains nothing from incremental state, which is the largest part of a debug
+# target directory.
+export CARGO_INCREMENTAL=0
 
 step "cargo fmt --check"
 cargo fmt --check
@@ -80,6 +89,10 @@ started=$SECONDS
 cargo build --locked -p fake-tools -p fake-kind-node --bins
 cargo test --locked --workspace -- --skip action_image::
 echo "cargo test: $((SECONDS - started))s"
+# Images the tests left untagged (each rebuild of a tag leaves the old one): with Docker's vfs
+# storage every layer is a full copy, so they add up.
+docker image prune -f >/dev/null && podman image prune -f >/dev/null
+disk
 
 # The emulated runner (tests/it/action_image.rs): the static binaries built above, the action's image
 # from docker/ on a Debian base made with mmdebstrap (cached in target/action-image), and the
@@ -90,6 +103,8 @@ apt_install mmdebstrap
 started=$SECONDS
 cargo test --locked --test it action_image:: -- --test-threads 2
 echo "action_image: $((SECONDS - started))s"
+docker image prune -f >/dev/null
+disk
 
 step "benchmarks, quick mode (test profile: unoptimized, no release build; each exits non-zero on a missed goal)"
 # `cargo bench` runs them in full (the README's Benchmarks figures); here each runs its quick mode:
