@@ -95,6 +95,10 @@ pub(crate) enum Commands {
     /// config on Docker or Podman, health-gated and timed; `services down` removes them.
     #[command(after_help = SERVICES_HELP)]
     Services(Box<ServicesArgs>),
+    /// E2E coverage (DD-TEST-007) after a suite that ran outside `run`: stop the instrumented
+    /// workloads of the run's kept cluster, copy their data out of the nodes, measure it.
+    #[command(after_help = COVERAGE_HELP)]
+    Coverage(Box<CoverageArgs>),
     /// Print the JSON Schema of hybrid-e2e.yaml (for editor completion and validation).
     ConfigSchema(ConfigSchemaArgs),
     /// The GitHub container action's entry point: reads the step's `INPUT_*` variables and runs the
@@ -270,6 +274,39 @@ pub(crate) struct ServicesDownArgs {
     /// Remove every container and network of this project (any run), e.g. after a killed job.
     #[arg(long)]
     pub(crate) all: bool,
+}
+
+const COVERAGE_HELP: &str = "\
+For suites run as a later step (the container action, or `run` without `test:`): `run` deploys the
+images with `coverage: true` instrumented (GOCOVERDIR, the node mount) and keeps the cluster
+(`--preserve always`, or the action's deferred teardown); after the suite, `coverage` reads the
+run's timings.json in the report directory (its run id and cluster), scales the instrumented
+workloads to zero so Go writes its counters, copies <coverage.dir>/<run id>/<image> out of every
+node into <report dir>/coverage/<image>/, converts it with `go tool covdata textfmt` where `go` is
+on PATH, and adds a `coverage` phase to timings.json, junit.xml and summary.md. Problems are
+warnings: it exits 0 unless there is no run or no cluster to read from (2).
+
+Examples:
+  hybrid-e2e run --preserve always && go test ./test/e2e/... ; hybrid-e2e coverage --leave-stopped
+  hybrid-e2e coverage --report-dir hybrid-e2e-report      The run whose cluster to read from";
+
+/// `hybrid-e2e coverage`.
+#[derive(Debug, Args)]
+pub(crate) struct CoverageArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
+    /// The report directory of the run to capture from [default: `report_dir` of the config].
+    #[arg(long, env = "HYBRID_E2E_REPORT_DIR", value_name = "DIR")]
+    pub(crate) report_dir: Option<PathBuf>,
+    /// Container engine of the Kind nodes [default: the one the run used].
+    #[arg(long, value_enum, env = "HYBRID_E2E_ENGINE")]
+    pub(crate) engine: Option<EngineChoice>,
+    /// The run's image tag suffix (`-SUFFIX`): the instrumented workloads are found by reference.
+    #[arg(long, env = "HYBRID_E2E_TAG_SUFFIX", value_name = "SUFFIX", value_parser = config::parse_tag_suffix)]
+    pub(crate) tag_suffix: Option<String>,
+    /// Leave the workloads stopped (the cluster is deleted next) instead of scaling them back.
+    #[arg(long, env = "HYBRID_E2E_LEAVE_STOPPED")]
+    pub(crate) leave_stopped: bool,
 }
 
 /// `hybrid-e2e doctor`.

@@ -151,6 +151,7 @@ fn dispatch(cli: Cli, printer: &Printer) -> Result<ExitCode, ExpectedError> {
         Commands::Report(args) => commands::report::report(*args, config, printer),
         Commands::Regress(args) => commands::regress::regress(*args, printer),
         Commands::Services(args) => commands::services::services(*args, config, printer),
+        Commands::Coverage(args) => commands::coverage::coverage(*args, config, printer),
         Commands::ConfigSchema(_) => {
             commands::write_stdout(printer, &config::json_schema())?;
             Ok(ExitCode::from(exit_codes::OK))

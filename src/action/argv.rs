@@ -80,6 +80,11 @@ pub(crate) fn command_line(inputs: &Inputs, lint: &LintFrom) -> Vec<String> {
         ActionCommand::Doctor => setup(&mut argv, false),
         // Everything regress needs is in `args` (history, artifacts, issues); docs/regress.md.
         ActionCommand::Regress => {}
+        // The run to read from: its report directory and tag suffix, as the main step had them.
+        ActionCommand::Coverage => {
+            flag(&mut argv, "--report-dir", &inputs.report_dir);
+            flag(&mut argv, "--tag-suffix", &inputs.tag_suffix);
+        }
     }
     argv.extend(inputs.args.iter().cloned());
     argv
@@ -219,6 +224,34 @@ mod tests {
         };
         assert_eq!(regress.github_artifacts.as_deref(), Some("nightly-*"));
         assert!(regress.issues);
+    }
+
+    #[test]
+    fn coverage_reads_the_run_of_the_same_report_dir_and_tags() {
+        let words = command_line(
+            &inputs(&[
+                ("command", "coverage"),
+                ("config", "e2e/hybrid-e2e.yaml"),
+                ("report_dir", "reports/gateway"),
+                ("tag_suffix", "pr7"),
+                ("preserve_cluster", "always"),
+                ("fail_on_target", "true"),
+                ("args", "--leave-stopped"),
+            ]),
+            &LintFrom::default(),
+        );
+        // `preserve_cluster` and `fail_on_target` are the main step's business.
+        assert_eq!(
+            words.join(" "),
+            "hybrid-e2e --config e2e/hybrid-e2e.yaml coverage --report-dir reports/gateway --tag-suffix pr7 --leave-stopped"
+        );
+        let cli = Cli::try_parse_from(&words).expect("parses");
+        let Commands::Coverage(coverage) = cli.command else {
+            panic!("not coverage")
+        };
+        assert_eq!(coverage.report_dir.as_deref(), Some(Path::new("reports/gateway")));
+        assert_eq!(coverage.tag_suffix.as_deref(), Some("pr7"));
+        assert!(coverage.leave_stopped);
     }
 
     #[test]

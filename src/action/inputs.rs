@@ -44,16 +44,18 @@ pub(crate) enum ActionCommand {
     Doctor,
     Plan,
     Regress,
+    Coverage,
 }
 
 impl ActionCommand {
-    pub(crate) const ALL: [ActionCommand; 6] = [
+    pub(crate) const ALL: [ActionCommand; 7] = [
         ActionCommand::Run,
         ActionCommand::Lint,
         ActionCommand::Report,
         ActionCommand::Doctor,
         ActionCommand::Plan,
         ActionCommand::Regress,
+        ActionCommand::Coverage,
     ];
 
     pub(crate) fn as_str(self) -> &'static str {
@@ -64,6 +66,7 @@ impl ActionCommand {
             ActionCommand::Doctor => "doctor",
             ActionCommand::Plan => "plan",
             ActionCommand::Regress => "regress",
+            ActionCommand::Coverage => "coverage",
         }
     }
 }
@@ -139,6 +142,7 @@ impl Inputs {
             Some("doctor") => ActionCommand::Doctor,
             Some("plan") => ActionCommand::Plan,
             Some("regress") => ActionCommand::Regress,
+            Some("coverage") => ActionCommand::Coverage,
             Some(other) => {
                 let known: Vec<&str> = ActionCommand::ALL.iter().map(|command| command.as_str()).collect();
                 return Err(error(

@@ -99,9 +99,10 @@ fn main_step() -> ExitCode {
     };
     let workspace = workspace();
     let docker = docker_program();
-    // Only `run` hands paths and networks to Docker; an absolute working_directory may be a
+    // Only `run` and `coverage` hand paths and networks to Docker; an absolute working_directory may be a
     // host path to map.
-    let wants_container = inputs.command == ActionCommand::Run || Path::new(&inputs.working_directory).is_absolute();
+    let wants_container = matches!(inputs.command, ActionCommand::Run | ActionCommand::Coverage)
+        || Path::new(&inputs.working_directory).is_absolute();
     let whereabouts = if wants_container {
         block_on(container::detect(&docker)).unwrap_or(Whereabouts::Host)
     } else {
@@ -190,6 +191,18 @@ fn main_step() -> ExitCode {
             }
             finish_outputs(&printer, &layout, Some(&learned));
             ExitCode::from(code)
+        }
+        Commands::Coverage(args) => {
+            let hook_layout = layout.clone();
+            let hook: crate::commands::run::PlanHook =
+                Box::new(move |config, plan| run::reach_kept_cluster(&hook_layout, config, plan));
+            match crate::commands::coverage::coverage_with(*args, config.as_deref(), &printer, Some(hook)) {
+                Ok(code) => ExitCode::from(code),
+                Err(error) => {
+                    print_error(&printer, &error);
+                    ExitCode::from(exit_code_number(&error))
+                }
+            }
         }
         Commands::Doctor(args) => {
             let engine = args.naming.engine.or_else(|| {

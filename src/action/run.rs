@@ -98,6 +98,51 @@ pub(crate) fn absolute(base: &Path, path: &Path) -> PathBuf {
     normalize(&base.join(path))
 }
 
+/// The action's own directory for `cluster` (kubeconfigs, the translated Kind config).
+fn own_dir(layout: &Layout, cluster: &str) -> PathBuf {
+    layout.workspace.join(".hybrid-e2e").join(cluster)
+}
+
+/// The kubeconfig for the job's later steps: the config's, else in the action's own directory.
+fn host_kubeconfig(layout: &Layout, config: &LoadedConfig, plan: &Plan) -> PathBuf {
+    if config.file.cluster.kubeconfig.is_some() {
+        absolute(&layout.working_dir, &plan.cluster.kubeconfig)
+    } else {
+        own_dir(layout, &plan.cluster.name).join("kubeconfig")
+    }
+}
+
+/// The Docker network of Kind's nodes.
+fn kind_network() -> String {
+    std::env::var("KIND_EXPERIMENTAL_DOCKER_NETWORK")
+        .ok()
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "kind".to_owned())
+}
+
+/// `command: coverage`: the cluster the main step made, reached as it reached it (from a
+/// container: Kind's network and the internal kubeconfig; the main step's files otherwise).
+pub(crate) fn reach_kept_cluster(layout: &Layout, config: &LoadedConfig, plan: &mut Plan) -> Result<(), ExpectedError> {
+    if plan.engine == EngineChoice::Podman {
+        return Err(ExpectedError::Action(PODMAN_REFUSED.to_owned()));
+    }
+    let host_kubeconfig = host_kubeconfig(layout, config, plan);
+    let cluster = &mut plan.cluster;
+    match &layout.whereabouts {
+        Whereabouts::Container(me) => {
+            cluster.kubeconfig = PathBuf::from(format!("{}.internal", host_kubeconfig.display()));
+            cluster.in_container = Some(InContainer {
+                container: me.id.clone(),
+                network: kind_network(),
+                host_kubeconfig,
+                kind_config: None,
+            });
+        }
+        Whereabouts::Host | Whereabouts::UnknownContainer(_) => cluster.kubeconfig = host_kubeconfig,
+    }
+    Ok(())
+}
+
 /// Make the plan the action's: deferred teardown, kubeconfigs, the container's network, host
 /// paths in the Kind config.
 fn adjust(
@@ -109,13 +154,9 @@ fn adjust(
     if plan.engine == EngineChoice::Podman {
         return Err(ExpectedError::Action(PODMAN_REFUSED.to_owned()));
     }
+    let own_dir = own_dir(layout, &plan.cluster.name);
+    let host_kubeconfig = host_kubeconfig(layout, config, plan);
     let cluster = &mut plan.cluster;
-    let own_dir = layout.workspace.join(".hybrid-e2e").join(&cluster.name);
-    let host_kubeconfig = if config.file.cluster.kubeconfig.is_some() {
-        absolute(&layout.working_dir, &cluster.kubeconfig)
-    } else {
-        own_dir.join("kubeconfig")
-    };
     let mkdir = |directory: &Path| {
         std::fs::create_dir_all(directory).map_err(|source| ExpectedError::WriteOutput {
             path: directory.to_path_buf(),
@@ -153,10 +194,7 @@ fn adjust(
             cluster.kubeconfig = PathBuf::from(format!("{}.internal", host_kubeconfig.display()));
             cluster.in_container = Some(InContainer {
                 container: me.id.clone(),
-                network: std::env::var("KIND_EXPERIMENTAL_DOCKER_NETWORK")
-                    .ok()
-                    .filter(|name| !name.is_empty())
-                    .unwrap_or_else(|| "kind".to_owned()),
+                network: kind_network(),
                 host_kubeconfig: host_kubeconfig.clone(),
                 kind_config,
             });

@@ -1,6 +1,7 @@
 //! One module per command: options in, exit code out (no domain logic here).
 
 pub(crate) mod cleanup;
+pub(crate) mod coverage;
 pub(crate) mod doctor;
 pub(crate) mod lint;
 pub(crate) mod plan;

@@ -404,6 +404,25 @@ impl RunRecord {
 }
 
 impl RunRecord {
+    /// A phase run after the record was written (`hybrid-e2e coverage`): it replaces an earlier
+    /// one of that name, else it goes before `teardown` (where it would have run), else last.
+    /// Its warnings join the run's. The setup's clock and the run's outcome stay as they were:
+    /// such a phase is never part of the setup and never fails a run.
+    pub(crate) fn add_late_phase(&mut self, phase: &PhaseReport, warnings: Vec<String>) {
+        let record = PhaseRecord::from_report(phase);
+        if let Some(existing) = self.phases.iter_mut().find(|existing| existing.name == record.name) {
+            *existing = record;
+        } else {
+            let at = self
+                .phases
+                .iter()
+                .position(|existing| existing.name == PhaseName::Teardown.as_str())
+                .unwrap_or(self.phases.len());
+            self.phases.insert(at, record);
+        }
+        self.warnings.extend(warnings);
+    }
+
     /// Paths as the repository sees them, so annotations attach to the pull request's files:
     /// the config file, every file a step points at and every finding, relative to `root` (the
     /// repository), with relative paths resolved against `cwd` (where they were written).
@@ -620,6 +639,47 @@ impl RunRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_late_phase_goes_before_teardown_once_and_leaves_the_outcome_alone() {
+        let now = chrono::Utc::now();
+        let total = Timing {
+            started_at: now,
+            finished_at: now,
+            duration: Duration::from_secs(200),
+        };
+        let facts = RunFacts {
+            run_id: "20261130-120000-0a1b2c3d".to_owned(),
+            config_file: None,
+            config_hash: "sha256:0".to_owned(),
+            commit: None,
+            host: "runner".to_owned(),
+            engine: None,
+            kind_version: None,
+            cluster_name: "hybrid-e2e-0a1b2c3d".to_owned(),
+            images: Vec::new(),
+            total_target: Duration::from_secs(360),
+            dockerfile_findings: None,
+            warnings: vec!["earlier".to_owned()],
+        };
+        let phases = [
+            PhaseReport::skipped(PhaseName::Deploy, None, "nothing"),
+            PhaseReport::skipped(PhaseName::Teardown, None, "nothing"),
+        ];
+        let mut record = RunRecord::new(facts, &phases, total, false);
+        let (status, setup) = (record.status, record.setup_seconds);
+        let names = |record: &RunRecord| record.phases.iter().map(|phase| phase.name.clone()).collect::<Vec<_>>();
+        record.add_late_phase(
+            &PhaseReport::skipped(PhaseName::Coverage, None, "first"),
+            vec!["late".to_owned()],
+        );
+        assert_eq!(names(&record), ["deploy", "coverage", "teardown"]);
+        record.add_late_phase(&PhaseReport::skipped(PhaseName::Coverage, None, "second"), Vec::new());
+        assert_eq!(names(&record), ["deploy", "coverage", "teardown"]);
+        assert_eq!(record.phases[1].message.as_deref(), Some("second"));
+        assert_eq!(record.warnings, ["earlier", "late"]);
+        assert_eq!((record.status, record.setup_seconds), (status, setup));
+    }
 
     #[test]
     fn paths_become_relative_to_the_repository() {

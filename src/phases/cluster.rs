@@ -198,6 +198,30 @@ async fn wait_until_ready(context: &StepContext, cluster: &PlannedCluster, poll:
     }
 }
 
+/// A cluster an earlier run made and kept (`hybrid-e2e coverage`): inside the container action,
+/// join Kind's network and write the internal kubeconfig as the cluster phase did; elsewhere,
+/// write the kubeconfig again only when the run's is gone. What was done, for the terminal.
+pub(crate) async fn reach_existing(run: &RunContext) -> Result<Vec<String>, Failure> {
+    let cluster = &run.plan.cluster;
+    let kind = run.kind();
+    let mut said = Vec::new();
+    match &cluster.in_container {
+        Some(access) => {
+            let docker = run
+                .engine()
+                .map_or_else(|| "docker".to_owned(), |engine| engine.program.clone());
+            let mut say = |line: &str| said.push(line.to_owned());
+            network::reach_from_container(&docker, &kind, cluster, access, &mut say).await?;
+        }
+        None if !cluster.kubeconfig.is_file() => {
+            write_kubeconfig(&kind, &cluster.name, false, &cluster.kubeconfig).await?;
+            said.push(format!("kubeconfig written again: {}", cluster.kubeconfig.display()));
+        }
+        None => {}
+    }
+    Ok(said)
+}
+
 /// `kind get kubeconfig [--internal]` into `path`: `--kubeconfig` alone is not always reliable.
 async fn write_kubeconfig(kind: &Kind, name: &str, internal: bool, path: &std::path::Path) -> Result<(), Failure> {
     let mut spec = kind.command().args(["get", "kubeconfig", "--name", name]);

@@ -444,17 +444,13 @@ fn coverage_check(plan: &Plan) -> Check {
         return Check::pass("coverage", "no image has `coverage: true`");
     };
     let images: Vec<&str> = spec.images.iter().map(|image| image.name.as_str()).collect();
-    // Builds with `-cover` are still what a suite run elsewhere may collect by hand: a note
-    // of what the run will not do, not a warning.
-    if plan.test.is_none() {
-        return Check::pass(
-            "coverage",
-            format!(
-                "{} built with `-cover`; without `test:` nothing captures it (the coverage phase follows the test phase)",
-                images.join(", ")
-            ),
-        );
-    }
+    // Without `test:` the suite runs as a later step: `hybrid-e2e coverage` captures after it,
+    // from the same node directories, so the mounts matter all the same.
+    let captured_by = if plan.test.is_none() {
+        "; no `test:`: capture after your suite with `hybrid-e2e coverage` (action: `command: coverage`) while the cluster is kept"
+    } else {
+        ""
+    };
     let (document, file) = match &plan.cluster.config {
         None => (serde_json::Value::Null, None),
         Some(path) => {
@@ -480,7 +476,7 @@ fn coverage_check(plan: &Plan) -> Check {
         return Check::pass(
             "coverage",
             format!(
-                "every Kind node mounts {} (host: {}); {} write there",
+                "every Kind node mounts {} (host: {}); {} write there{captured_by}",
                 spec.dir,
                 found.host_paths.join(", "),
                 images.join(", ")
@@ -501,7 +497,7 @@ fn coverage_check(plan: &Plan) -> Check {
         ..Check::warn(
             "coverage",
             format!(
-                "{config} does not mount {} on {} node(s){elsewhere}: the coverage data stays inside the node containers (copied out before teardown, lost with a node)",
+                "{config} does not mount {} on {} node(s){elsewhere}: the coverage data stays inside the node containers (copied out before teardown, lost with a node){captured_by}",
                 spec.dir,
                 found.missing.len()
             ),

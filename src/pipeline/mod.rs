@@ -4,6 +4,7 @@
 //! teardown per `preserve`; `timings.json` written whatever happens (success, failure, Ctrl-C or
 //! SIGTERM). `timeline.rs` is `plan`'s view of both schedules.
 
+mod coverage;
 mod facts;
 pub(crate) mod graph;
 pub(crate) mod history;
@@ -23,6 +24,7 @@ use crate::phases::{self, RunContext};
 use crate::plan::Plan;
 use crate::report::timings::TimingsFile;
 use crate::runner;
+pub(crate) use coverage::{CaptureError, capture_with_signals as capture_coverage_with_signals};
 use facts::WarningLog;
 pub(crate) use facts::repository_root;
 use schedule::STRICT;

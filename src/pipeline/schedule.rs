@@ -90,6 +90,12 @@ pub(super) const STRICT: [PhaseEntry; 8] = [
     },
 ];
 
+/// The entry of `phase` (`hybrid-e2e coverage` runs one alone); `None` for teardown, which runs
+/// after the schedule.
+pub(super) fn entry(phase: PhaseName) -> Option<&'static PhaseEntry> {
+    STRICT.iter().find(|entry| entry.phase == phase)
+}
+
 /// A phase under the plan's concurrency limit and fail-fast choice, against its target.
 fn limited(plan: &Plan, phase: PhaseName) -> PhaseOptions {
     PhaseOptions {

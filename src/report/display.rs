@@ -135,7 +135,11 @@ impl Reporter for Display {
                 cluster,
                 report_dir,
             } if !self.quiet => {
-                let place = if *command == "run" { "cluster" } else { "network" };
+                let place = if matches!(*command, "run" | "coverage") {
+                    "cluster"
+                } else {
+                    "network"
+                };
                 writeln!(
                     out,
                     "{BOLD}hybrid-e2e {command}{BOLD:#} {run_id} {DIM}{place} {cluster} · reports in {report_dir}{DIM:#}"

@@ -307,7 +307,7 @@ fn section(blocks: &mut Vec<String>, run: &RunRecord, job: Option<&str>, detail:
     blocks.push(out);
     failures(blocks, run, detail);
     blocks.extend(tests(run, detail));
-    blocks.extend(coverage(run));
+    blocks.extend(coverage_section(run));
     blocks.push(phase_table(run));
     blocks.extend(pipelined(run));
     blocks.extend(critical_path(run));
@@ -637,8 +637,9 @@ fn tests(run: &RunRecord, detail: Detail) -> Option<String> {
     Some(out)
 }
 
-/// E2E coverage per image (DD-TEST-007): statements covered, raw files, and what went wrong.
-fn coverage(run: &RunRecord) -> Option<String> {
+/// E2E coverage per image (DD-TEST-007): statements covered, raw files, and what went wrong
+/// (also appended alone to the job summary by `hybrid-e2e coverage`).
+pub(crate) fn coverage_section(run: &RunRecord) -> Option<String> {
     let results: Vec<&crate::model::CoverageResult> = run
         .phases
         .iter()

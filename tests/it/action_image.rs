@@ -509,6 +509,71 @@ fn the_example_runs_end_to_end_in_the_action_image_and_the_post_step_tears_down(
     );
     assert_eq!(probe, "loopback-closed\nname-unresolved\n", "the trap real kind sets");
 
+    // The suite ran as a later step; `command: coverage` (a fresh container again) captures the
+    // gateway's coverage from the node: it joins Kind's network itself, copies with the image's
+    // docker CLI into the workspace, and adds the phase to the run's reports. The instrumented
+    // process's part is played by writing Go's raw files into its node directory.
+    let timings: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(job.ws().join("e2e/hybrid-e2e-report/timings.json")).expect("timings"),
+    )
+    .expect("JSON");
+    let run_id = timings["run_id"].as_str().expect("run id");
+    let planted = Command::new("docker")
+        .args([
+            "exec",
+            &node,
+            "sh",
+            "-c",
+            &format!(
+                "printf meta > /coverdata/{run_id}/gateway/covmeta.0f1e && printf 'x' > /coverdata/{run_id}/gateway/covcounters.0f1e.1.1"
+            ),
+        ])
+        .output()
+        .expect("docker exec");
+    assert!(planted.status.success(), "{}", String::from_utf8_lossy(&planted.stderr));
+    let coverage_commands = job.commands("coverage");
+    let coverage_with = [("working_directory", "e2e"), ("command", "coverage")];
+    let coverage = job
+        .main(built, &coverage_commands, &coverage_with, &[])
+        .output()
+        .expect("docker runs the coverage step");
+    let coverage_log = stderr(&coverage);
+    assert_eq!(coverage.status.code(), Some(0), "{coverage_log}");
+    assert_no_token(&coverage);
+    assert!(coverage_log.contains("joined Docker network `kind`"), "{coverage_log}");
+    let copied = job.ws().join("e2e/hybrid-e2e-report/coverage/gateway");
+    assert!(copied.join("covmeta.0f1e").is_file(), "{coverage_log}");
+    assert!(copied.join("covcounters.0f1e.1.1").is_file(), "{coverage_log}");
+    let after: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(job.ws().join("e2e/hybrid-e2e-report/timings.json")).expect("timings"),
+    )
+    .expect("JSON");
+    let step = after["phases"]
+        .as_array()
+        .expect("phases")
+        .iter()
+        .find(|phase| phase["name"] == "coverage")
+        .and_then(|phase| phase["steps"].as_array())
+        .and_then(|steps| steps.first())
+        .cloned()
+        .expect("a coverage phase in timings.json");
+    assert_eq!(step["coverage"]["meta_files"], 1, "{step:#}");
+    assert_eq!(step["coverage"]["counter_files"], 1, "{step:#}");
+    // The image has no Go: raw data, no percentage, and a warning that says so.
+    assert_eq!(step["coverage"]["percent"], serde_json::Value::Null);
+    assert_eq!(
+        step["coverage"]["workloads"],
+        serde_json::json!([
+            "Deployment example-e2e/gateway: scaled to 0",
+            "Deployment example-e2e/gateway: scaled back to 1"
+        ])
+    );
+    assert!(
+        coverage_commands.summary().starts_with("### E2E coverage"),
+        "{}",
+        coverage_commands.summary()
+    );
+
     // The post step deletes the cluster (preserve on-failure, outcome success).
     let state = commands.state();
     assert_eq!(state["outcome"], "success");

@@ -420,3 +420,140 @@ fn a_kind_config_without_the_mount_gets_the_exact_fix() {
     );
     assert!(err.contains("containerPath: /coverdata"), "{err}");
 }
+
+/// Writes what the instrumented gateway would have written into its node directory of `run_id`
+/// (the suite's part when it runs outside `run`).
+fn write_gateway_data(engine: &str, node: &str, run_id: &str) {
+    let script = format!(
+        "mkdir -p /coverdata/{run_id}/gateway && printf meta > /coverdata/{run_id}/gateway/covmeta.0f1e2d && \
+printf 'example.com/gateway/main.go:10.13,12.2 4 1\\nexample.com/gateway/main.go:14.2,16.3 6 0\\n' > /coverdata/{run_id}/gateway/covcounters.0f1e2d.1.1700000000"
+    );
+    let output = Command::new(engine)
+        .args(["exec", node, "sh", "-c", &script])
+        .output()
+        .expect("exec");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+}
+
+/// The suite ran as a later step (no `test:`): `run` kept the cluster, `hybrid-e2e coverage`
+/// captures afterwards into the same run's reports — the phase added once, the run's outcome
+/// and setup clock untouched, the job summary given only the coverage table.
+#[test]
+fn the_coverage_command_captures_after_a_suite_run_outside_run() {
+    if !engine_ready("docker") {
+        return;
+    }
+    let script = fake_apiserver::Script {
+        termination_grace: Duration::from_secs(1),
+        ..fake_apiserver::Script::default()
+    };
+    let project = bundled_example(script, Engines::Real);
+    let node = Node::start(
+        "docker",
+        &format!("hybrid-e2e-coverage-cmd-node-{}", std::process::id()),
+    );
+    let path = path_with_go(&project, true);
+    let env = [("FAKE_KIND_NODES", node.name.as_str()), ("PATH", path.as_str())];
+    let output = project.run(&["run", "--preserve", "always"], &env);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let before = project.timings();
+    assert!(
+        before["phases"]
+            .as_array()
+            .expect("phases")
+            .iter()
+            .all(|phase| phase["name"] != "coverage"),
+        "no `test:`: the run itself captures nothing"
+    );
+    let run_id = before["run_id"].as_str().expect("run id");
+    write_gateway_data("docker", &node.name, run_id);
+
+    let summary_file = project.path().join("step-summary.md");
+    let github = [
+        ("GITHUB_ACTIONS", "true"),
+        ("GITHUB_STEP_SUMMARY", summary_file.to_str().expect("UTF-8")),
+    ];
+    let output = project.run(&["coverage"], &[&env[..], &github[..]].concat());
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(0), "{err}");
+    assert!(err.contains("hybrid-e2e coverage"), "{err}");
+    let after = project.timings();
+    let step = coverage_step(&after, "gateway");
+    assert_eq!(step["coverage"]["percent"], 40.0, "{step:#}");
+    assert_eq!(
+        step["coverage"]["workloads"],
+        serde_json::json!([
+            "Deployment example-e2e/gateway: scaled to 0",
+            "Deployment example-e2e/gateway: scaled back to 1"
+        ])
+    );
+    for field in [
+        "run_id",
+        "status",
+        "setup_seconds",
+        "within_target",
+        "started_at",
+        "finished_at",
+    ] {
+        assert_eq!(after[field], before[field], "{field} is the run's");
+    }
+    let report = project.path().join("hybrid-e2e-report");
+    let summary = std::fs::read_to_string(report.join("summary.md")).expect("summary.md");
+    assert!(summary.contains("| gateway | 40.0% (4 of 10) |"), "{summary}");
+    let junit = std::fs::read_to_string(report.join("junit.xml")).expect("junit.xml");
+    assert!(junit.contains("coverage"), "{junit}");
+    let appended = std::fs::read_to_string(&summary_file).expect("job summary");
+    assert!(appended.starts_with("### E2E coverage"), "{appended}");
+    assert!(!appended.contains("Setup"), "only what is new: {appended}");
+
+    // Again, leaving the workloads stopped (the cluster is deleted next): one coverage phase.
+    write_gateway_data("docker", &node.name, run_id);
+    let output = project.run(&["coverage", "--leave-stopped"], &env);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let again = project.timings();
+    let phases: Vec<&str> = again["phases"]
+        .as_array()
+        .expect("phases")
+        .iter()
+        .filter_map(|phase| phase["name"].as_str())
+        .collect();
+    assert_eq!(
+        phases.iter().filter(|name| **name == "coverage").count(),
+        1,
+        "{phases:?}"
+    );
+    let gateway = project
+        .api
+        .object("apps/v1", "Deployment", Some("example-e2e"), "gateway")
+        .expect("gateway");
+    assert_eq!(gateway["spec"]["replicas"], 0, "--leave-stopped");
+}
+
+/// What `coverage` refuses, each with the reason and exit 2: no run to read, a run whose
+/// cluster is gone, images the run did not deploy.
+#[test]
+fn the_coverage_command_refuses_what_it_cannot_read_from() {
+    let project = bundled_example(fake_apiserver::Script::default(), Engines::Fake);
+    let output = project.run(&["coverage"], &[]);
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{err}");
+    assert!(err.contains("timings.json"), "{err}");
+    assert!(
+        err.contains("follows a `hybrid-e2e run` that kept its cluster"),
+        "{err}"
+    );
+
+    // The run deleted its cluster (preserve: never).
+    let output = project.run(&["run", "--preserve", "never"], &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let output = project.run(&["coverage"], &[]);
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{err}");
+    assert!(err.contains("no longer exists"), "{err}");
+
+    // Another tag suffix than the run's: not the run's workloads.
+    let output = project.run(&["coverage", "--tag-suffix", "pr9"], &[]);
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{err}");
+    assert!(err.contains("give `coverage` the run's --tag-suffix"), "{err}");
+}
