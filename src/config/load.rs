@@ -298,6 +298,15 @@ impl LoadedConfig {
             };
             problems.push(format!("{place}: `coverage.dir` {why}"));
         }
+        if let Some(target) = &file.coverage.target
+            && !(target.value.is_finite() && (0.0..=100.0).contains(&target.value))
+        {
+            problems.push(format!(
+                "{}: `coverage.target` is a percentage of statements, 0 to 100 (DD-TEST-007's E2E goal is 10–15), not {}",
+                self.at(target),
+                target.value
+            ));
+        }
         for (tier, files) in &file.tiers {
             if files.is_empty() {
                 problems.push(format!(
@@ -528,6 +537,21 @@ mod tests {
             "hybrid-e2e.yaml:12:18: `depends_on` names unknown group `b`",
         ] {
             assert!(message.contains(expected), "missing `{expected}` in:\n{message}");
+        }
+    }
+
+    #[test]
+    fn a_coverage_target_is_a_percentage_at_its_line() {
+        let config = parse("version: 1\ncoverage:\n  target: 12.5\n").expect("valid");
+        assert_eq!(config.file.coverage.target.map(|target| target.value), Some(12.5));
+        for bad in ["150", "-1", ".nan"] {
+            let message = parse(&format!("version: 1\ncoverage:\n  target: {bad}\n"))
+                .expect_err("out of range")
+                .to_string();
+            assert!(
+                message.contains("hybrid-e2e.yaml:3:11: `coverage.target` is a percentage"),
+                "{bad}: {message}"
+            );
         }
     }
 

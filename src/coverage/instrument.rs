@@ -146,6 +146,7 @@ mod tests {
             dir: "/coverdata".to_owned(),
             run_id: "20261130-180000-0a1b2c3d".to_owned(),
             stop_timeout: Duration::from_secs(90),
+            target: None,
             images: vec![
                 CoverageImage {
                     name: "gateway".to_owned(),

@@ -28,6 +28,8 @@ pub(crate) struct CoverageSpec {
     /// How long the instrumented workloads may take to stop.
     #[serde(serialize_with = "seconds")]
     pub(crate) stop_timeout: Duration,
+    /// `coverage.target`: the percentage of statements each image should reach (a warning below).
+    pub(crate) target: Option<f64>,
     pub(crate) images: Vec<CoverageImage>,
 }
 

@@ -19,8 +19,51 @@ impl Totals {
     }
 }
 
-/// Read a textfmt profile; an unreadable line is an error with its line number.
+/// A profile's totals, overall and per Go package.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Profile {
+    pub(crate) total: Totals,
+    /// Per package (the import path: a block's file without its last path segment), most
+    /// statements first, then by name.
+    pub(crate) packages: Vec<(String, Totals)>,
+}
+
+/// The import path of a block's file (`example.com/gw/store/put.go` → `example.com/gw/store`).
+fn package_of(block: &str) -> &str {
+    let file = block.rsplit_once(':').map_or(block, |(file, _)| file);
+    file.rsplit_once('/').map_or(file, |(package, _)| package)
+}
+
+/// Read a textfmt profile into totals per package; an unreadable line is an error with its
+/// line number.
+pub(crate) fn read(text: &str) -> Result<Profile, String> {
+    let blocks = blocks(text)?;
+    let mut packages: BTreeMap<&str, Totals> = BTreeMap::new();
+    let mut total = Totals::default();
+    for (block, (statements, ran)) in &blocks {
+        let covered = if *ran { *statements } else { 0 };
+        let package = packages.entry(package_of(block)).or_default();
+        package.statements += statements;
+        package.covered += covered;
+        total.statements += statements;
+        total.covered += covered;
+    }
+    let mut packages: Vec<(String, Totals)> = packages
+        .into_iter()
+        .map(|(package, totals)| (package.to_owned(), totals))
+        .collect();
+    packages.sort_by(|a, b| b.1.statements.cmp(&a.1.statements).then_with(|| a.0.cmp(&b.0)));
+    Ok(Profile { total, packages })
+}
+
+/// Read a textfmt profile's totals; an unreadable line is an error with its line number.
+#[cfg(test)]
 pub(crate) fn totals(text: &str) -> Result<Totals, String> {
+    read(text).map(|profile| profile.total)
+}
+
+/// Each block once: its statements, and whether any process ran it.
+fn blocks(text: &str) -> Result<BTreeMap<&str, (u64, bool)>, String> {
     let mut blocks: BTreeMap<&str, (u64, bool)> = BTreeMap::new();
     for (index, line) in text.lines().enumerate() {
         let line = line.trim_end();
@@ -40,12 +83,7 @@ pub(crate) fn totals(text: &str) -> Result<Totals, String> {
         let entry = blocks.entry(block).or_insert((statements, false));
         entry.1 |= count > 0;
     }
-    Ok(blocks
-        .values()
-        .fold(Totals::default(), |totals, (statements, ran)| Totals {
-            statements: totals.statements + statements,
-            covered: totals.covered + if *ran { *statements } else { 0 },
-        }))
+    Ok(blocks)
 }
 
 #[cfg(test)]
@@ -68,6 +106,43 @@ mod tests {
             }
         );
         assert_eq!(totals.percent(), Some(50.0));
+    }
+
+    #[test]
+    fn packages_are_the_import_paths_of_the_files() {
+        let text = "mode: set\n\
+            example.com/gw/main.go:10.13,12.2 2 1\n\
+            example.com/gw/store/put.go:5.1,9.2 5 0\n\
+            example.com/gw/store/get.go:1.1,3.2 3 2\n\
+            example.com/gw/store/get.go:1.1,3.2 3 0\n";
+        let profile = read(text).expect("profile");
+        assert_eq!(
+            profile.packages,
+            vec![
+                (
+                    "example.com/gw/store".to_owned(),
+                    Totals {
+                        statements: 8,
+                        covered: 3
+                    }
+                ),
+                (
+                    "example.com/gw".to_owned(),
+                    Totals {
+                        statements: 2,
+                        covered: 2
+                    }
+                ),
+            ]
+        );
+        assert_eq!(
+            profile.total,
+            Totals {
+                statements: 10,
+                covered: 5
+            }
+        );
+        assert_eq!(package_of("main.go:1.1,2.2"), "main.go");
     }
 
     #[test]

@@ -29,7 +29,24 @@ pub(crate) struct CoverageResult {
     /// Statements covered, in percent (from the profile).
     #[serde(default)]
     pub(crate) percent: Option<f64>,
+    /// `coverage.target` when set: `percent` below it is a warning.
+    #[serde(default)]
+    pub(crate) target_percent: Option<f64>,
+    /// Per Go package (import path), from the profile; most statements first.
+    #[serde(default)]
+    pub(crate) packages: Vec<PackageCoverage>,
     /// What went wrong on the way (each a warning; the run's outcome never depends on them).
     #[serde(default)]
     pub(crate) problems: Vec<String>,
+}
+
+/// One Go package's share of an image's E2E coverage.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct PackageCoverage {
+    /// The import path (`example.com/gateway/internal/store`).
+    pub(crate) package: String,
+    pub(crate) statements: u64,
+    pub(crate) covered_statements: u64,
+    /// Statements covered, in percent (`null` for a package without statements).
+    pub(crate) percent: Option<f64>,
 }

@@ -13,7 +13,7 @@ mod report;
 mod stopwatch;
 mod tests;
 
-pub(crate) use coverage::CoverageResult;
+pub(crate) use coverage::{CoverageResult, PackageCoverage};
 #[cfg(test)]
 pub(crate) use events::Recorder;
 pub(crate) use events::{Event, Reporter, Reporters};

@@ -24,7 +24,7 @@ use crate::exec::{self, ExecError, ProcessSpec};
 use crate::k8s::client::{self, REQUEST_TIMEOUT, Session};
 use crate::k8s::objects;
 use crate::k8s::wait::{pod_selector, selector_matches};
-use crate::model::CoverageResult;
+use crate::model::{CoverageResult, PackageCoverage};
 use crate::plan::Plan;
 use crate::runner::{Step, StepContext, StepResult};
 use crate::tools::ContainerEngine;
@@ -142,6 +142,7 @@ async fn capture(
     let mut result = CoverageResult {
         image: image.name.clone(),
         directory: directory.display().to_string(),
+        target_percent: spec.target,
         ..CoverageResult::default()
     };
     let (found, problems) = workloads(plan, spec, &image.name);
@@ -547,8 +548,9 @@ async fn convert(directory: &Path, profile_path: &Path, context: &StepContext, r
             return;
         }
     };
-    match profile::totals(&text) {
-        Ok(totals) => {
+    match profile::read(&text) {
+        Ok(read) => {
+            let totals = read.total;
             result.profile = Some(format!(
                 "coverage/{}",
                 profile_path.file_name().unwrap_or_default().to_string_lossy()
@@ -556,11 +558,28 @@ async fn convert(directory: &Path, profile_path: &Path, context: &StepContext, r
             result.statements = Some(totals.statements);
             result.covered_statements = Some(totals.covered);
             result.percent = totals.percent();
+            result.packages = read
+                .packages
+                .into_iter()
+                .map(|(package, totals)| PackageCoverage {
+                    package,
+                    statements: totals.statements,
+                    covered_statements: totals.covered,
+                    percent: totals.percent(),
+                })
+                .collect();
             if let Some(percent) = result.percent {
                 context.say(&format!(
                     "{percent:.1}% of statements ({} of {})",
                     totals.covered, totals.statements
                 ));
+                if let Some(target) = result.target_percent
+                    && percent < target
+                {
+                    result.problems.push(format!(
+                        "{percent:.1}% of statements is below `coverage.target` ({target}%)"
+                    ));
+                }
             }
         }
         Err(error) => result.problems.push(format!("{}: {error}", profile_path.display())),

@@ -521,6 +521,7 @@ impl Plan {
                 dir: file.coverage.dir.value.clone(),
                 run_id: run_id.clone(),
                 stop_timeout: file.coverage.stop_timeout.0,
+                target: file.coverage.target.as_ref().map(|target| target.value),
                 images,
             })
         };

@@ -526,6 +526,20 @@ pub(crate) fn test_failure() -> RunRecord {
         statements: Some(4210),
         covered_statements: Some(547),
         percent: Some(547.0 * 100.0 / 4210.0),
+        target_percent: Some(10.0),
+        packages: vec![
+            package(
+                "github.com/jordigilh/kubernaut/internal/controller/remediationorchestrator",
+                2900,
+                498,
+            ),
+            package(
+                "github.com/jordigilh/kubernaut/pkg/remediationorchestrator/routing",
+                1190,
+                49,
+            ),
+            package("github.com/jordigilh/kubernaut/cmd/remediationorchestrator", 120, 0),
+        ],
         problems: Vec::new(),
     }));
     let mut unmeasured = step("datastorage", 190.2, 1.1, Status::Ok);
@@ -536,6 +550,7 @@ pub(crate) fn test_failure() -> RunRecord {
         directory: "coverage/datastorage".to_owned(),
         meta_files: 1,
         counter_files: 0,
+        target_percent: Some(10.0),
         problems: vec![
             "metadata but no counter files: the process did not exit normally (Go writes counters only when main returns or os.Exit runs: handle SIGTERM and return; killed by the signal, still running or unable to write to GOCOVERDIR, it writes none)".to_owned(),
         ],
@@ -549,6 +564,15 @@ pub(crate) fn test_failure() -> RunRecord {
         false,
     ));
     record(facts("5e6f7a8b", "hybrid-e2e-5e6f7a8b"), &phases, false)
+}
+
+fn package(name: &str, statements: u64, covered: u64) -> crate::model::PackageCoverage {
+    crate::model::PackageCoverage {
+        package: name.to_owned(),
+        statements,
+        covered_statements: covered,
+        percent: Some(covered as f64 * 100.0 / statements as f64),
+    }
 }
 
 #[cfg(test)]

@@ -652,9 +652,15 @@ pub(crate) fn coverage_section(run: &RunRecord) -> Option<String> {
     let mut out = String::from(
         "### E2E coverage\n\n| Image | Statements covered | Raw data | Notes |\n| --- | ---: | --- | --- |\n",
     );
-    for result in results {
+    for result in &results {
+        let target = result
+            .target_percent
+            .map(|target| format!(", target {target}%"))
+            .unwrap_or_default();
         let covered = match (result.percent, result.covered_statements, result.statements) {
-            (Some(percent), Some(covered), Some(statements)) => format!("{percent:.1}% ({covered} of {statements})"),
+            (Some(percent), Some(covered), Some(statements)) => {
+                format!("{percent:.1}% ({covered} of {statements}){target}")
+            }
             _ => "—".to_owned(),
         };
         let raw = format!(
@@ -676,8 +682,40 @@ pub(crate) fn coverage_section(run: &RunRecord) -> Option<String> {
         let _ = writeln!(out, "| {} | {covered} | {raw} | {notes} |", inline(&result.image));
     }
     out.push('\n');
+    for result in results.iter().filter(|result| !result.packages.is_empty()) {
+        let _ = writeln!(
+            out,
+            "<details><summary><code>{}</code> per package ({})</summary>\n\n| Package | Statements covered |\n| --- | ---: |",
+            inline(&result.image),
+            result.packages.len()
+        );
+        for package in result.packages.iter().take(PACKAGES_SHOWN) {
+            let percent = package
+                .percent
+                .map_or_else(|| "—".to_owned(), |percent| format!("{percent:.1}%"));
+            let _ = writeln!(
+                out,
+                "| `{}` | {percent} ({} of {}) |",
+                inline(&package.package),
+                package.covered_statements,
+                package.statements
+            );
+        }
+        if result.packages.len() > PACKAGES_SHOWN {
+            let _ = writeln!(
+                out,
+                "\n{} more in `{}` (`go tool cover -func`)",
+                result.packages.len() - PACKAGES_SHOWN,
+                inline(result.profile.as_deref().unwrap_or("the profile"))
+            );
+        }
+        out.push_str("\n</details>\n\n");
+    }
     Some(out)
 }
+
+/// Packages listed per image in the job summary (the largest first; the profile has all).
+const PACKAGES_SHOWN: usize = 25;
 
 fn failures(blocks: &mut Vec<String>, run: &RunRecord, detail: Detail) {
     let failed: Vec<(&str, &StepRecord)> = run

@@ -234,6 +234,10 @@ fn captured_and_measured(engine: &'static str) {
     assert_eq!(coverage["percent"], 70.0);
     assert_eq!(coverage["problems"], serde_json::json!([]));
     assert_eq!(
+        coverage["packages"],
+        serde_json::json!([{"package": "example.com/gateway", "statements": 20, "covered_statements": 14, "percent": 70.0}])
+    );
+    assert_eq!(
         coverage["workloads"],
         serde_json::json!(["Deployment example-e2e/gateway: scaled to 0"])
     );
@@ -448,6 +452,10 @@ fn the_coverage_command_captures_after_a_suite_run_outside_run() {
         ..fake_apiserver::Script::default()
     };
     let project = bundled_example(script, Engines::Real);
+    let config = project.path().join("hybrid-e2e.yaml");
+    let mut text = std::fs::read_to_string(&config).expect("config");
+    text.push_str("\ncoverage:\n  target: 50\n");
+    std::fs::write(&config, text).expect("config");
     let node = Node::start(
         "docker",
         &format!("hybrid-e2e-coverage-cmd-node-{}", std::process::id()),
@@ -480,6 +488,12 @@ fn the_coverage_command_captures_after_a_suite_run_outside_run() {
     let after = project.timings();
     let step = coverage_step(&after, "gateway");
     assert_eq!(step["coverage"]["percent"], 40.0, "{step:#}");
+    // Below `coverage.target`: a warning, never a failure.
+    assert_eq!(
+        step["coverage"]["problems"],
+        serde_json::json!(["40.0% of statements is below `coverage.target` (50%)"])
+    );
+    assert!(err.contains("below `coverage.target`"), "{err}");
     assert_eq!(
         step["coverage"]["workloads"],
         serde_json::json!([
@@ -499,7 +513,10 @@ fn the_coverage_command_captures_after_a_suite_run_outside_run() {
     }
     let report = project.path().join("hybrid-e2e-report");
     let summary = std::fs::read_to_string(report.join("summary.md")).expect("summary.md");
-    assert!(summary.contains("| gateway | 40.0% (4 of 10) |"), "{summary}");
+    assert!(
+        summary.contains("| gateway | 40.0% (4 of 10), target 50% |"),
+        "{summary}"
+    );
     let junit = std::fs::read_to_string(report.join("junit.xml")).expect("junit.xml");
     assert!(junit.contains("coverage"), "{junit}");
     let appended = std::fs::read_to_string(&summary_file).expect("job summary");

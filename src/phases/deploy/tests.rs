@@ -975,6 +975,7 @@ fn coverage_images_are_applied_with_the_coverage_directory() {
         dir: "/coverdata".to_owned(),
         run_id: "20261130-180000-0a1b2c3d".to_owned(),
         stop_timeout: Duration::from_secs(5),
+        target: None,
         images: vec![crate::coverage::CoverageImage {
             name: "api".to_owned(),
             reference: "localhost/team/api:e2e".to_owned(),
