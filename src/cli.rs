@@ -283,11 +283,13 @@ images with `coverage: true` instrumented (GOCOVERDIR, the node mount) and keeps
 run's timings.json in the report directory (its run id and cluster), scales the instrumented
 workloads to zero so Go writes its counters, copies <coverage.dir>/<run id>/<image> out of every
 node into <report dir>/coverage/<image>/, converts it with `go tool covdata textfmt` where `go` is
-on PATH, and adds a `coverage` phase to timings.json, junit.xml and summary.md. Problems are
-warnings: it exits 0 unless there is no run or no cluster to read from (2).
+on PATH, and adds a `coverage` phase to timings.json, junit.xml and summary.md. Coverage problems
+are warnings (exit 0). Exit 2: no run in the report directory, no cluster left, no `coverage: true`
+image, or images the run did not deploy; 5: no engine, the cluster unreachable, a report that
+cannot be written; 130: interrupted (docs/exit-codes.md).
 
 Examples:
-  hybrid-e2e run --preserve always && go test ./test/e2e/... ; hybrid-e2e coverage --leave-stopped
+  hybrid-e2e run --preserve always && go test ./test/e2e/... ; hybrid-e2e coverage --leave-stopped; hybrid-e2e cleanup
   hybrid-e2e coverage --report-dir hybrid-e2e-report      The run whose cluster to read from";
 
 /// `hybrid-e2e coverage`.
@@ -307,6 +309,9 @@ pub(crate) struct CoverageArgs {
     /// Leave the workloads stopped (the cluster is deleted next) instead of scaling them back.
     #[arg(long, env = "HYBRID_E2E_LEAVE_STOPPED")]
     pub(crate) leave_stopped: bool,
+    /// As the run had it: a phase over its target is a failure in the re-rendered junit.xml.
+    #[arg(long, env = "HYBRID_E2E_FAIL_ON_TARGET")]
+    pub(crate) fail_on_target: bool,
 }
 
 /// `hybrid-e2e doctor`.

@@ -31,6 +31,8 @@ pub(crate) mod exit_codes {
     pub(crate) const TESTS_FAILED: u8 = 8;
     /// `run` was interrupted (SIGINT/SIGTERM); the partial report was written.
     pub(crate) const CANCELLED: u8 = 130;
+    /// A bug in hybrid-e2e: a panic (Rust's own exit code for one, kept for a caught one).
+    pub(crate) const BUG: u8 = 101;
 }
 
 /// An error that ends the command. Messages are lowercase fragments.
@@ -54,6 +56,9 @@ pub(crate) enum ExpectedError {
     Usage(String),
     #[error(transparent)]
     Regress(#[from] crate::regress::RegressError),
+    /// `coverage`: nothing could be captured (no run, no cluster, no engine, ...).
+    #[error(transparent)]
+    Coverage(#[from] crate::pipeline::CaptureError),
 }
 
 impl ExpectedError {
@@ -66,6 +71,8 @@ impl ExpectedError {
             | ExpectedError::Usage(_)
             | ExpectedError::Regress(crate::regress::RegressError::Usage(_)) => exit_codes::USAGE,
             ExpectedError::Regress(crate::regress::RegressError::Io(_)) => exit_codes::INFRASTRUCTURE,
+            ExpectedError::Coverage(error) if error.is_usage() => exit_codes::USAGE,
+            ExpectedError::Coverage(_) => exit_codes::INFRASTRUCTURE,
             ExpectedError::Lint(error) if error.is_usage() => exit_codes::USAGE,
             ExpectedError::Lint(_) | ExpectedError::WriteOutput { .. } | ExpectedError::Runtime { .. } => {
                 exit_codes::INFRASTRUCTURE

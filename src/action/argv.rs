@@ -84,6 +84,9 @@ pub(crate) fn command_line(inputs: &Inputs, lint: &LintFrom) -> Vec<String> {
         ActionCommand::Coverage => {
             flag(&mut argv, "--report-dir", &inputs.report_dir);
             flag(&mut argv, "--tag-suffix", &inputs.tag_suffix);
+            if inputs.fail_on_target {
+                argv.push("--fail-on-target".to_owned());
+            }
         }
     }
     argv.extend(inputs.args.iter().cloned());
@@ -240,10 +243,11 @@ mod tests {
             ]),
             &LintFrom::default(),
         );
-        // `preserve_cluster` and `fail_on_target` are the main step's business.
+        // `preserve_cluster` is the main step's business; `fail_on_target` decides the junit.xml
+        // rendered again.
         assert_eq!(
             words.join(" "),
-            "hybrid-e2e --config e2e/hybrid-e2e.yaml coverage --report-dir reports/gateway --tag-suffix pr7 --leave-stopped"
+            "hybrid-e2e --config e2e/hybrid-e2e.yaml coverage --report-dir reports/gateway --tag-suffix pr7 --fail-on-target --leave-stopped"
         );
         let cli = Cli::try_parse_from(&words).expect("parses");
         let Commands::Coverage(coverage) = cli.command else {
@@ -252,6 +256,7 @@ mod tests {
         assert_eq!(coverage.report_dir.as_deref(), Some(Path::new("reports/gateway")));
         assert_eq!(coverage.tag_suffix.as_deref(), Some("pr7"));
         assert!(coverage.leave_stopped);
+        assert!(coverage.fail_on_target);
     }
 
     #[test]

@@ -135,6 +135,13 @@ fn main_step() -> ExitCode {
     if let Err(error) = std::env::set_current_dir(&cwd) {
         return usage_error(&format!("cannot change to {}: {error}", cwd.display()));
     }
+    // The post step runs after every use of the action; it learns which command this one was.
+    if let Err(error) = files::append(
+        "GITHUB_STATE",
+        &[("command".to_owned(), inputs.command.as_str().to_owned())],
+    ) {
+        let _ = writeln!(std::io::stderr(), "warning: {error}");
+    }
     let argv = argv::command_line(&inputs, &lint_from);
     let shown = crate::exec::ProcessSpec::new(&argv[0]).args(&argv[1..]).display();
     let mut cli = match Cli::try_parse_from(&argv) {

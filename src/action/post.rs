@@ -61,6 +61,8 @@ pub(crate) enum Decision {
 /// The state the main step saved.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct SavedState {
+    /// The main step's `command` (absent from a main step before this was saved: `run`).
+    pub(crate) command: Option<String>,
     pub(crate) cluster_name: Option<String>,
     pub(crate) preserve: Option<String>,
     pub(crate) outcome: Option<String>,
@@ -71,6 +73,7 @@ impl SavedState {
     pub(crate) fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> SavedState {
         let get = |name: &str| lookup(&format!("STATE_{name}")).filter(|value| !value.trim().is_empty());
         SavedState {
+            command: get("command"),
             cluster_name: get("cluster_name"),
             preserve: get("preserve"),
             outcome: get("outcome"),
@@ -116,7 +119,14 @@ fn warning(message: &str) {
 pub(crate) fn main() -> ExitCode {
     let state = SavedState::from_lookup(|name| std::env::var(name).ok());
     match decide(&state) {
-        Decision::Nothing => eprintln!("hybrid-e2e: no cluster was created: nothing to tear down"),
+        Decision::Nothing => match state.command.as_deref().map(str::trim) {
+            Some(command) if command != "run" => {
+                eprintln!(
+                    "hybrid-e2e: nothing to tear down after `command: {command}` (the post step of the `run` step deletes its cluster)"
+                );
+            }
+            _ => eprintln!("hybrid-e2e: no cluster was created: nothing to tear down"),
+        },
         Decision::Keep { cluster, reason } => {
             eprintln!("hybrid-e2e: Kind cluster `{cluster}` kept ({reason}); it lives until the runner goes away");
         }
@@ -164,6 +174,7 @@ mod tests {
 
     fn state(preserve: Option<&str>, outcome: Option<&str>) -> SavedState {
         SavedState {
+            command: Some("run".to_owned()),
             cluster_name: Some("hybrid-e2e-1a2b".to_owned()),
             preserve: preserve.map(str::to_owned),
             outcome: outcome.map(str::to_owned),

@@ -406,9 +406,11 @@ impl RunRecord {
 impl RunRecord {
     /// A phase run after the record was written (`hybrid-e2e coverage`): it replaces an earlier
     /// one of that name, else it goes before `teardown` (where it would have run), else last.
-    /// Its warnings join the run's. The setup's clock and the run's outcome stay as they were:
-    /// such a phase is never part of the setup and never fails a run.
-    pub(crate) fn add_late_phase(&mut self, phase: &PhaseReport, warnings: Vec<String>) {
+    /// Its warnings join the run's, instead of `stale` (the replaced phase's). The setup's clock
+    /// and the run's outcome stay as they were: such a phase is never part of the setup and
+    /// never fails a run.
+    pub(crate) fn add_late_phase(&mut self, phase: &PhaseReport, warnings: Vec<String>, stale: &[String]) {
+        self.warnings.retain(|warning| !stale.contains(warning));
         let record = PhaseRecord::from_report(phase);
         if let Some(existing) = self.phases.iter_mut().find(|existing| existing.name == record.name) {
             *existing = record;
@@ -672,12 +674,19 @@ mod tests {
         record.add_late_phase(
             &PhaseReport::skipped(PhaseName::Coverage, None, "first"),
             vec!["late".to_owned()],
+            &[],
         );
         assert_eq!(names(&record), ["deploy", "coverage", "teardown"]);
-        record.add_late_phase(&PhaseReport::skipped(PhaseName::Coverage, None, "second"), Vec::new());
+        assert_eq!(record.warnings, ["earlier", "late"]);
+        // Again: replaced in place, the first one's warnings with it.
+        record.add_late_phase(
+            &PhaseReport::skipped(PhaseName::Coverage, None, "second"),
+            vec!["again".to_owned()],
+            &["late".to_owned()],
+        );
         assert_eq!(names(&record), ["deploy", "coverage", "teardown"]);
         assert_eq!(record.phases[1].message.as_deref(), Some("second"));
-        assert_eq!(record.warnings, ["earlier", "late"]);
+        assert_eq!(record.warnings, ["earlier", "again"]);
         assert_eq!((record.status, record.setup_seconds), (status, setup));
     }
 

@@ -24,7 +24,7 @@ use crate::exec::{self, ExecError, ProcessSpec};
 use crate::k8s::client::{self, REQUEST_TIMEOUT, Session};
 use crate::k8s::objects;
 use crate::k8s::wait::{pod_selector, selector_matches};
-use crate::model::{CoverageResult, PackageCoverage};
+use crate::model::{CoverageResult, PackageCoverage, PhaseRecord};
 use crate::plan::Plan;
 use crate::runner::{Step, StepContext, StepResult};
 use crate::tools::ContainerEngine;
@@ -50,7 +50,7 @@ pub(crate) fn steps(run: &Arc<RunContext>) -> Result<Vec<Step>, &'static str> {
             Step::new(image.name.clone(), move |context: StepContext| async move {
                 let result = capture(&run, &spec, &image, &context).await;
                 for problem in &result.problems {
-                    context.warn(&format!("coverage of `{}`: {problem}", image.name));
+                    context.warn(&warning(&image.name, problem));
                 }
                 StepResult {
                     note: Some(summary(&result)),
@@ -61,6 +61,22 @@ pub(crate) fn steps(run: &Arc<RunContext>) -> Result<Vec<Step>, &'static str> {
             })
         })
         .collect())
+}
+
+/// The run's warning for one of an image's coverage problems.
+fn warning(image: &str, problem: &str) -> String {
+    format!("coverage of `{image}`: {problem}")
+}
+
+/// The warnings a recorded coverage phase added to its run (`hybrid-e2e coverage` replaces them
+/// with its own).
+pub(crate) fn warnings_of(phase: &PhaseRecord) -> Vec<String> {
+    phase
+        .steps
+        .iter()
+        .filter_map(|step| step.coverage.as_ref())
+        .flat_map(|result| result.problems.iter().map(|problem| warning(&result.image, problem)))
+        .collect()
 }
 
 /// The step's one line: what was copied and covered.

@@ -24,7 +24,9 @@ use crate::phases::{self, RunContext};
 use crate::plan::Plan;
 use crate::report::timings::TimingsFile;
 use crate::runner;
-pub(crate) use coverage::{CaptureError, capture_with_signals as capture_coverage_with_signals};
+pub(crate) use coverage::{
+    CaptureError, capture_with_signals as capture_coverage_with_signals, run_to_capture as coverage_run_to_capture,
+};
 use facts::WarningLog;
 pub(crate) use facts::repository_root;
 use schedule::STRICT;

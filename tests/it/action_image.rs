@@ -573,6 +573,19 @@ fn the_example_runs_end_to_end_in_the_action_image_and_the_post_step_tears_down(
         "{}",
         coverage_commands.summary()
     );
+    // Its own post step (every use of the action has one, last used first) leaves the cluster
+    // to the `run` step's.
+    let coverage_post = job.post(built, &coverage_commands, &coverage_with);
+    assert_eq!(coverage_post.status.code(), Some(0), "{}", stderr(&coverage_post));
+    assert!(
+        stderr(&coverage_post).contains("nothing to tear down after `command: coverage`"),
+        "{}",
+        stderr(&coverage_post)
+    );
+    assert!(
+        !node_containers(&cluster).is_empty(),
+        "the cluster is the run step's to delete"
+    );
 
     // The post step deletes the cluster (preserve on-failure, outcome success).
     let state = commands.state();

@@ -518,7 +518,10 @@ fn the_coverage_command_captures_after_a_suite_run_outside_run() {
         "{summary}"
     );
     let junit = std::fs::read_to_string(report.join("junit.xml")).expect("junit.xml");
-    assert!(junit.contains("coverage"), "{junit}");
+    assert!(
+        junit.contains("<testsuite name=\"coverage\" tests=\"1\"") && junit.contains("<testcase name=\"gateway\""),
+        "{junit}"
+    );
     let appended = std::fs::read_to_string(&summary_file).expect("job summary");
     assert!(appended.starts_with("### E2E coverage"), "{appended}");
     assert!(!appended.contains("Setup"), "only what is new: {appended}");
@@ -539,6 +542,19 @@ fn the_coverage_command_captures_after_a_suite_run_outside_run() {
         1,
         "{phases:?}"
     );
+    // Its warnings replace the first capture's instead of piling up.
+    let warnings: Vec<&Value> = again["warnings"]
+        .as_array()
+        .expect("warnings")
+        .iter()
+        .filter(|warning| warning.as_str().is_some_and(|text| text.starts_with("coverage of")))
+        .collect();
+    assert_eq!(
+        warnings,
+        [&serde_json::json!(
+            "coverage of `gateway`: 40.0% of statements is below `coverage.target` (50%)"
+        )]
+    );
     let gateway = project
         .api
         .object("apps/v1", "Deployment", Some("example-e2e"), "gateway")
@@ -546,31 +562,64 @@ fn the_coverage_command_captures_after_a_suite_run_outside_run() {
     assert_eq!(gateway["spec"]["replicas"], 0, "--leave-stopped");
 }
 
-/// What `coverage` refuses, each with the reason and exit 2: no run to read, a run whose
-/// cluster is gone, images the run did not deploy.
+/// What `coverage` refuses or cannot do, each with the reason: no run to read (2), images the
+/// run did not deploy (2), a run that made no cluster (2), no engine (5), a cluster that is gone
+/// (2). And the tag suffix it reads from the run when not given.
 #[test]
 fn the_coverage_command_refuses_what_it_cannot_read_from() {
     let project = bundled_example(fake_apiserver::Script::default(), Engines::Fake);
-    let output = project.run(&["coverage"], &[]);
-    let err = stderr(&output);
-    assert_eq!(output.status.code(), Some(2), "{err}");
-    assert!(err.contains("timings.json"), "{err}");
-    assert!(
-        err.contains("follows a `hybrid-e2e run` that kept its cluster"),
-        "{err}"
+    let expect = |args: &[&str], env: &[(&str, &str)], code: i32, says: &str| {
+        let output = project.run(args, env);
+        let err = stderr(&output);
+        assert_eq!(output.status.code(), Some(code), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: `{says}` not in {err}");
+        err
+    };
+    expect(
+        &["coverage"],
+        &[],
+        2,
+        "follows a `hybrid-e2e run` that kept its cluster",
     );
 
-    // The run deleted its cluster (preserve: never).
-    let output = project.run(&["run", "--preserve", "never"], &[]);
+    // A pull request's run: its manifests run the suffixed tags.
+    for manifest in ["deploy/gateway.yaml", "deploy/datastorage.yaml"] {
+        let path = project.path().join(manifest);
+        let text = std::fs::read_to_string(&path).expect("manifest");
+        std::fs::write(&path, text.replace(":e2e\n", ":e2e-pr7\n")).expect("manifest");
+    }
+    let output = project.run(&["run", "--preserve", "always", "--tag-suffix", "pr7"], &[]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let output = project.run(&["coverage"], &[]);
-    let err = stderr(&output);
-    assert_eq!(output.status.code(), Some(2), "{err}");
-    assert!(err.contains("no longer exists"), "{err}");
+    expect(
+        &["coverage", "--tag-suffix", "pr9"],
+        &[],
+        2,
+        "give `coverage` the run's --tag-suffix",
+    );
+    // No suffix given: the run's (its image references carry it); nothing to copy from fake
+    // nodes is a warning, not a failure.
+    let err = expect(&["coverage"], &[], 0, "note: tag suffix `pr7`");
+    assert!(err.contains("coverage of `gateway`"), "{err}");
+    expect(
+        &["coverage", "--engine", "podman"],
+        &[("HYBRID_E2E_PODMAN", "/nonexistent/podman")],
+        5,
+        "no container engine",
+    );
+    let timings = project.path().join("hybrid-e2e-report/timings.json");
+    let kept = std::fs::read_to_string(&timings).expect("timings");
+    let mut record: Value = serde_json::from_str(&kept).expect("JSON");
+    for phase in record["phases"].as_array_mut().expect("phases") {
+        if phase["name"] == "cluster" {
+            phase["status"] = serde_json::json!("failed");
+        }
+    }
+    std::fs::write(&timings, record.to_string()).expect("timings");
+    expect(&["coverage"], &[], 2, "made no cluster");
+    std::fs::write(&timings, kept).expect("timings");
 
-    // Another tag suffix than the run's: not the run's workloads.
-    let output = project.run(&["coverage", "--tag-suffix", "pr9"], &[]);
-    let err = stderr(&output);
-    assert_eq!(output.status.code(), Some(2), "{err}");
-    assert!(err.contains("give `coverage` the run's --tag-suffix"), "{err}");
+    // The run deleted its cluster (preserve: never).
+    let output = project.run(&["run", "--preserve", "never", "--tag-suffix", "pr7"], &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    expect(&["coverage"], &[], 2, "no longer exists");
 }
