@@ -51,15 +51,35 @@ if ! docker info >/dev/null 2>&1; then
     docker info >/dev/null 2>&1 || { echo "dockerd did not start:" >&2; tail -n 30 target/dockerd.log >&2; exit 1; }
 fi
 base=hybrid-e2e.test/busybox:base
-if ! docker image inspect "$base" >/dev/null 2>&1 || ! podman image exists "$base"; then
-    rootfs=$(mktemp -d)
-    mkdir -p "$rootfs/bin" "$rootfs/tmp" "$rootfs/etc"
-    cp "$(command -v busybox)" "$rootfs/bin/busybox"
-    for applet in sh echo cat sleep true false ls mkdir env printf test; do ln -sf busybox "$rootfs/bin/$applet"; done
-    docker image inspect "$base" >/dev/null 2>&1 || tar -C "$rootfs" -c . | docker import - "$base" >/dev/null
-    podman image exists "$base" || tar -C "$rootfs" -c . | podman import - "$base" >/dev/null
-    rm -rf "$rootfs"
-fi
+# Podman's store can be left inconsistent: CI once found an image record without its manifest
+# (a commit cut short), after which every `podman images` or `prune` fails with exit 125 although
+# builds still work. Check it, and reset it when it cannot list its own images.
+podman_store_ok() { podman images --all --quiet >/dev/null 2>&1; }
+base_images() {
+    if ! podman_store_ok; then
+        echo "podman's image store is inconsistent; resetting it:" >&2
+        { podman images 2>&1 || true; } | head -n 3 | sed 's/^/    /' >&2
+        podman system reset -f >/dev/null 2>&1
+    fi
+    if ! docker image inspect "$base" >/dev/null 2>&1 || ! podman image exists "$base"; then
+        local rootfs
+        rootfs=$(mktemp -d)
+        mkdir -p "$rootfs/bin" "$rootfs/tmp" "$rootfs/etc"
+        cp "$(command -v busybox)" "$rootfs/bin/busybox"
+        for applet in sh echo cat sleep true false ls mkdir env printf test; do ln -sf busybox "$rootfs/bin/$applet"; done
+        docker image inspect "$base" >/dev/null 2>&1 || tar -C "$rootfs" -c . | docker import - "$base" >/dev/null
+        podman image exists "$base" || tar -C "$rootfs" -c . | podman import - "$base" >/dev/null
+        rm -rf "$rootfs"
+    fi
+}
+# Images the tests left untagged (each rebuild of a tag leaves the old one): with Docker's vfs
+# storage every layer is a full copy, so they add up. Pruning only saves disk: a failure is said
+# and the store repaired, never the end of the run.
+prune_images() {
+    docker image prune -f >/dev/null || echo "warning: docker image prune failed" >&2
+    podman image prune -f >/dev/null 2>&1 || { echo "warning: podman image prune failed" >&2; base_images; }
+}
+base_images
 docker version --format 'docker {{.Server.Version}}' && podman version --format 'podman {{.Version}}'
 export BUILDAH_ISOLATION=chroot
 export HYBRID_E2E_REQUIRE_ENGINES=1
@@ -89,9 +109,7 @@ started=$SECONDS
 cargo build --locked -p fake-tools -p fake-kind-node --bins
 cargo test --locked --workspace -- --skip action_image::
 echo "cargo test: $((SECONDS - started))s"
-# Images the tests left untagged (each rebuild of a tag leaves the old one): with Docker's vfs
-# storage every layer is a full copy, so they add up.
-docker image prune -f >/dev/null && podman image prune -f >/dev/null
+prune_images
 disk
 
 # The emulated runner (tests/it/action_image.rs): the static binaries built above, the action's image
@@ -103,7 +121,7 @@ apt_install mmdebstrap
 started=$SECONDS
 cargo test --locked --test it action_image:: -- --test-threads 2
 echo "action_image: $((SECONDS - started))s"
-docker image prune -f >/dev/null
+prune_images
 disk
 
 step "benchmarks, quick mode (test profile: unoptimized, no release build; each exits non-zero on a missed goal)"
