@@ -198,16 +198,7 @@ pub(crate) async fn capture_with_signals(
     restore: bool,
     say: &mut dyn FnMut(&str),
 ) -> Result<CaptureOutcome, CaptureError> {
-    let cancel = CancellationToken::new();
-    let signals = cancel.clone();
-    let listener = tokio::spawn(async move {
-        if super::signalled().await {
-            signals.cancel();
-        }
-    });
-    let outcome = capture(options, restore, say, &cancel).await;
-    listener.abort();
-    outcome
+    super::until_signalled(|cancel| async move { capture(options, restore, say, &cancel).await }).await
 }
 
 async fn capture(

@@ -50,16 +50,31 @@ pub(crate) struct RunOutcome {
 
 /// Run on one runtime; SIGINT/SIGTERM cancel the run cleanly.
 pub(crate) async fn run_with_signals(options: RunOptions) -> RunOutcome {
+    until_signalled(|cancel| run(options, cancel)).await
+}
+
+/// Runs `work` with a token that SIGINT or SIGTERM cancels. The listener lives exactly as long as
+/// `work` (it is aborted when `work` ends or is dropped), so a signal after the work is done
+/// reaches the caller's own handling instead of a token nobody reads.
+pub(crate) async fn until_signalled<Work, Fut>(work: Work) -> Fut::Output
+where
+    Work: FnOnce(CancellationToken) -> Fut,
+    Fut: Future,
+{
+    struct AbortOnDrop(tokio::task::JoinHandle<()>);
+    impl Drop for AbortOnDrop {
+        fn drop(&mut self) {
+            self.0.abort();
+        }
+    }
     let cancel = CancellationToken::new();
     let signals = cancel.clone();
-    let listener = tokio::spawn(async move {
+    let _listener = AbortOnDrop(tokio::spawn(async move {
         if signalled().await {
             signals.cancel();
         }
-    });
-    let outcome = run(options, cancel).await;
-    listener.abort();
-    outcome
+    }));
+    work(cancel).await
 }
 
 /// Resolves when SIGINT or SIGTERM arrives (`false` if they cannot be listened for).

@@ -28,16 +28,7 @@ pub(crate) struct ServicesOutcome {
 
 /// `services up`; SIGINT/SIGTERM cancel it and remove what it started.
 pub(crate) async fn services_up_with_signals(options: RunOptions) -> ServicesOutcome {
-    let cancel = CancellationToken::new();
-    let signals = cancel.clone();
-    let listener = tokio::spawn(async move {
-        if super::signalled().await {
-            signals.cancel();
-        }
-    });
-    let outcome = services_up(options, cancel).await;
-    listener.abort();
-    outcome
+    super::until_signalled(|cancel| services_up(options, cancel)).await
 }
 
 type StepsOf = fn(&Arc<RunContext>) -> Result<Vec<Step>, &'static str>;
