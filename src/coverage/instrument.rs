@@ -17,10 +17,15 @@ const VOLUME_PREFIX: &str = "hybrid-e2e-coverage-";
 pub(crate) enum Stop {
     /// Deployments, StatefulSets, ReplicaSets: scaled to zero.
     ScaleToZero,
+    /// DaemonSets: given a node selector no node matches, so the DaemonSet controller deletes
+    /// their pods gracefully (the usual way to pause a DaemonSet); the selector is removed after.
+    Unschedule,
+    /// Bare Pods: deleted gracefully, and re-created from what the cluster had when it is kept.
+    DeleteAndRecreate,
     /// Jobs and CronJobs: their processes exit by themselves (and write their data then).
     ExitsByItself,
-    /// Pods and DaemonSets: cannot be scaled; their data is copied as it is (a running process
-    /// has written its metadata, not its counters).
+    /// Anything else: its data is copied as it is (a running process has written its
+    /// metadata, not its counters).
     Running,
 }
 
@@ -28,6 +33,8 @@ pub(crate) enum Stop {
 pub(crate) fn stop_for(kind: &str) -> Stop {
     match kind {
         "Deployment" | "StatefulSet" | "ReplicaSet" => Stop::ScaleToZero,
+        "DaemonSet" => Stop::Unschedule,
+        "Pod" => Stop::DeleteAndRecreate,
         "Job" | "CronJob" => Stop::ExitsByItself,
         _ => Stop::Running,
     }
@@ -242,7 +249,9 @@ mod tests {
         assert!(instrument(&mut service, &spec()).is_empty());
         assert_eq!(service, before);
         assert_eq!(stop_for("Deployment"), Stop::ScaleToZero);
-        assert_eq!(stop_for("DaemonSet"), Stop::Running);
+        assert_eq!(stop_for("DaemonSet"), Stop::Unschedule);
+        assert_eq!(stop_for("Pod"), Stop::DeleteAndRecreate);
+        assert_eq!(stop_for("Service"), Stop::Running);
         assert_eq!(stop_for("Job"), Stop::ExitsByItself);
     }
 

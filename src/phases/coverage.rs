@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use serde_json::{Value, json};
 
 use super::RunContext;
@@ -33,8 +33,11 @@ use crate::tools::ContainerEngine;
 const COPY_TIMEOUT: Duration = Duration::from_secs(120);
 /// How often the stop is checked.
 const STOP_POLL: Duration = Duration::from_millis(250);
-/// The field manager of the scale-down (not the deploy's: the manifests own `replicas`).
-const SCALE_MANAGER: &str = "hybrid-e2e-coverage";
+/// The field manager of the stop and the restore (not the deploy's: the manifests own
+/// `replicas`).
+const STOP_MANAGER: &str = "hybrid-e2e-coverage";
+/// The node label a stopped DaemonSet's pods require: no node has it.
+const STOP_LABEL: &str = "hybrid-e2e.io/coverage-stopped";
 
 /// One step per coverage image (the phase has nothing to do without one).
 pub(crate) fn steps(run: &Arc<RunContext>) -> Result<Vec<Step>, &'static str> {
@@ -223,14 +226,21 @@ async fn capture(
     result
 }
 
-/// A workload scaled to zero, and how many replicas it had.
+/// A workload the step stopped, and how to bring it back.
 struct Stopped {
     workload: Workload,
-    replicas: i64,
+    undo: Undo,
 }
 
-/// The cluster outlives the run: scale what was stopped back to its replicas, so a kept cluster
-/// is as the tests left it.
+enum Undo {
+    /// Scale back to the replicas it had.
+    Replicas(i64),
+    /// Remove [`STOP_LABEL`] from the pod template's node selector.
+    Reschedule,
+    /// Create the Pod again from what the cluster had (server-populated fields removed).
+    Recreate(Box<Value>),
+}
+
 /// The session of a coverage step (bounded: a cluster that does not answer is a problem, not a hang).
 async fn connect(plan: &Plan) -> Result<Session, String> {
     match tokio::time::timeout(REQUEST_TIMEOUT, client::connect(&plan.cluster.kubeconfig)).await {
@@ -240,23 +250,28 @@ async fn connect(plan: &Plan) -> Result<Session, String> {
     }
 }
 
+/// The cluster outlives the run: bring back what was stopped, so a kept cluster is as the tests
+/// left it.
 async fn restore(session: &Session, stopped: &[Stopped], context: &StepContext, result: &mut CoverageResult) {
     for entry in stopped {
-        match scale(session, &entry.workload, entry.replicas).await {
+        let (done, outcome) = match &entry.undo {
+            Undo::Replicas(replicas) => (
+                format!("scaled back to {replicas}"),
+                scale(session, &entry.workload, *replicas).await,
+            ),
+            Undo::Reschedule => (
+                "scheduled again".to_owned(),
+                set_stop_label(session, &entry.workload, false).await,
+            ),
+            Undo::Recreate(pod) => ("re-created".to_owned(), recreate(session, &entry.workload, pod).await),
+        };
+        match outcome {
             Ok(()) => {
-                context.say(&format!(
-                    "{}: scaled back to {} (the cluster is kept)",
-                    entry.workload.describe(),
-                    entry.replicas
-                ));
-                result.workloads.push(format!(
-                    "{}: scaled back to {}",
-                    entry.workload.describe(),
-                    entry.replicas
-                ));
+                context.say(&format!("{}: {done} (the cluster is kept)", entry.workload.describe()));
+                result.workloads.push(format!("{}: {done}", entry.workload.describe()));
             }
             Err(error) => result.problems.push(format!(
-                "{} stays at 0 replicas in the kept cluster: {error}",
+                "{} stays stopped in the kept cluster: {error}",
                 entry.workload.describe()
             )),
         }
@@ -274,26 +289,43 @@ async fn stop_workloads(
 ) -> Vec<Stopped> {
     let mut stopped = Vec::new();
     for workload in found {
-        let how = match instrument::stop_for(&workload.kind) {
-            Stop::ScaleToZero => match scale_to_zero(session, workload).await {
-                Ok(replicas) => {
-                    stopped.push(Stopped {
-                        workload: workload.clone(),
-                        replicas,
-                    });
-                    "scaled to 0".to_owned()
-                }
-                Err(error) => {
-                    result
-                        .problems
-                        .push(format!("{} was not scaled to 0: {error}", workload.describe()));
-                    "not stopped".to_owned()
-                }
-            },
-            Stop::ExitsByItself => "exits by itself".to_owned(),
-            Stop::Running => {
+        let stop = instrument::stop_for(&workload.kind);
+        let attempt = match stop {
+            Stop::ScaleToZero => Some(
+                scale_to_zero(session, workload)
+                    .await
+                    .map(|replicas| ("scaled to 0", Undo::Replicas(replicas))),
+            ),
+            Stop::Unschedule => Some(
+                set_stop_label(session, workload, true)
+                    .await
+                    .map(|()| ("unscheduled from every node", Undo::Reschedule)),
+            ),
+            Stop::DeleteAndRecreate => Some(
+                delete_pod(session, workload)
+                    .await
+                    .map(|pod| ("deleted", Undo::Recreate(Box::new(pod)))),
+            ),
+            Stop::ExitsByItself | Stop::Running => None,
+        };
+        let how = match (stop, attempt) {
+            (_, Some(Ok((how, undo)))) => {
+                stopped.push(Stopped {
+                    workload: workload.clone(),
+                    undo,
+                });
+                how.to_owned()
+            }
+            (_, Some(Err(error))) => {
+                result
+                    .problems
+                    .push(format!("{} was not stopped: {error}", workload.describe()));
+                "not stopped".to_owned()
+            }
+            (Stop::ExitsByItself, None) => "exits by itself".to_owned(),
+            (_, None) => {
                 result.problems.push(format!(
-                    "{} cannot be scaled: its data is copied while it runs (counters are written on exit)",
+                    "{} cannot be stopped: its data is copied while it runs (counters are written on exit)",
                     workload.describe()
                 ));
                 "left running".to_owned()
@@ -369,7 +401,7 @@ async fn workload_api(session: &Session, workload: &Workload) -> Result<Api<Dyna
 async fn patch_replicas(api: &Api<DynamicObject>, workload: &Workload, replicas: i64) -> Result<(), String> {
     let patch = json!({"spec": {"replicas": replicas}});
     let params = PatchParams {
-        field_manager: Some(SCALE_MANAGER.to_owned()),
+        field_manager: Some(STOP_MANAGER.to_owned()),
         ..PatchParams::default()
     };
     match tokio::time::timeout(
@@ -384,12 +416,87 @@ async fn patch_replicas(api: &Api<DynamicObject>, workload: &Workload, replicas:
     }
 }
 
+/// Add (or remove) [`STOP_LABEL`] in a DaemonSet's pod template node selector: a JSON merge
+/// patch, so the manifest's own node selector stays as it is.
+async fn set_stop_label(session: &Session, workload: &Workload, stop: bool) -> Result<(), String> {
+    let api = workload_api(session, workload).await?;
+    let value = if stop { json!("true") } else { Value::Null };
+    let patch = json!({"spec": {"template": {"spec": {"nodeSelector": {STOP_LABEL: value}}}}});
+    let params = PatchParams {
+        field_manager: Some(STOP_MANAGER.to_owned()),
+        ..PatchParams::default()
+    };
+    match tokio::time::timeout(
+        REQUEST_TIMEOUT,
+        api.patch(&workload.name, &params, &Patch::Merge(&patch)),
+    )
+    .await
+    {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(error)) => Err(error.to_string()),
+        Err(_) => Err(format!("no answer within {}s", REQUEST_TIMEOUT.as_secs())),
+    }
+}
+
+/// Delete a bare Pod gracefully (its own termination grace period); the Pod as the cluster had
+/// it, ready to be created again.
+async fn delete_pod(session: &Session, workload: &Workload) -> Result<Value, String> {
+    let api = workload_api(session, workload).await?;
+    let live = match tokio::time::timeout(REQUEST_TIMEOUT, api.get(&workload.name)).await {
+        Ok(Ok(object)) => serde_json::to_value(&object).map_err(|error| error.to_string())?,
+        Ok(Err(error)) => return Err(error.to_string()),
+        Err(_) => return Err(format!("no answer within {}s", REQUEST_TIMEOUT.as_secs())),
+    };
+    match tokio::time::timeout(REQUEST_TIMEOUT, api.delete(&workload.name, &DeleteParams::default())).await {
+        Ok(Ok(_)) => Ok(recreatable(live)),
+        Ok(Err(error)) => Err(error.to_string()),
+        Err(_) => Err(format!("no answer within {}s", REQUEST_TIMEOUT.as_secs())),
+    }
+}
+
+/// A Pod read from the cluster as something to create again (as `kubectl replace --force`
+/// does): what the server fills in on creation goes, the spec (its node included) stays.
+fn recreatable(mut pod: Value) -> Value {
+    if let Some(metadata) = pod.get_mut("metadata").and_then(Value::as_object_mut) {
+        for field in [
+            "uid",
+            "resourceVersion",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "generation",
+            "managedFields",
+            "selfLink",
+        ] {
+            metadata.remove(field);
+        }
+    }
+    if let Some(object) = pod.as_object_mut() {
+        object.remove("status");
+    }
+    pod
+}
+
+/// Create the deleted Pod again (server-side apply: the Pod is gone, so this creates it).
+async fn recreate(session: &Session, workload: &Workload, pod: &Value) -> Result<(), String> {
+    let api = workload_api(session, workload).await?;
+    let params = PatchParams::apply(STOP_MANAGER).force();
+    match tokio::time::timeout(REQUEST_TIMEOUT, api.patch(&workload.name, &params, &Patch::Apply(pod))).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(error)) => Err(error.to_string()),
+        Err(_) => Err(format!("no answer within {}s", REQUEST_TIMEOUT.as_secs())),
+    }
+}
+
 /// Whether `pod` belongs to `workload`: in its namespace, matched by its selector, and owned by
 /// it (directly, or — a Deployment's — through one of its ReplicaSets), so a broad selector
 /// does not wait on other workloads' pods.
 fn owned_by(pod: &Pod, namespace: &str, workload: &Workload) -> bool {
     if workload.namespace != namespace {
         return false;
+    }
+    if workload.kind == "Pod" {
+        return pod.metadata.name.as_deref() == Some(workload.name.as_str());
     }
     let labels = serde_json::to_value(pod.metadata.labels.clone().unwrap_or_default()).unwrap_or_default();
     if !workload
@@ -661,6 +768,55 @@ mod tests {
             copy.args,
             ["cp", "e2e-worker:/coverdata/gateway/.", "/r/coverage/gateway"]
         );
+    }
+
+    #[test]
+    fn a_deleted_pod_is_created_again_without_what_the_server_filled_in() {
+        let live = json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "probe", "namespace": "e2e", "labels": {"app": "probe"},
+                "uid": "u-1", "resourceVersion": "42", "creationTimestamp": "2026-11-30T00:00:00Z",
+                "managedFields": [{"manager": "hybrid-e2e"}], "deletionTimestamp": "2026-11-30T00:01:00Z",
+                "deletionGracePeriodSeconds": 30},
+            "spec": {"nodeName": "kind-worker", "containers": [{"name": "probe", "image": "x:e2e"}]},
+            "status": {"phase": "Running"},
+        });
+        assert_eq!(
+            recreatable(live),
+            json!({
+                "apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": "probe", "namespace": "e2e", "labels": {"app": "probe"}},
+                "spec": {"nodeName": "kind-worker", "containers": [{"name": "probe", "image": "x:e2e"}]},
+            })
+        );
+    }
+
+    #[test]
+    fn a_bare_pod_is_waited_for_by_its_name_a_workload_by_selector_and_owner() {
+        let pod = |name: &str, labels: Value, owner: Option<(&str, &str)>| -> Pod {
+            let owners =
+                owner.map(|(kind, name)| json!([{"apiVersion": "apps/v1", "kind": kind, "name": name, "uid": "u"}]));
+            serde_json::from_value(json!({
+                "metadata": {"name": name, "namespace": "e2e", "labels": labels, "ownerReferences": owners},
+            }))
+            .expect("a pod")
+        };
+        let workload = |kind: &str, name: &str, selector: Option<Value>| Workload {
+            api_version: "v1".to_owned(),
+            kind: kind.to_owned(),
+            namespace: "e2e".to_owned(),
+            name: name.to_owned(),
+            selector,
+        };
+        let probe = workload("Pod", "probe", None);
+        assert!(owned_by(&pod("probe", json!({}), None), "e2e", &probe));
+        assert!(!owned_by(&pod("probe-2", json!({}), None), "e2e", &probe));
+        assert!(!owned_by(&pod("probe", json!({}), None), "other", &probe));
+        let agent = workload("DaemonSet", "agent", Some(json!({"matchLabels": {"app": "agent"}})));
+        let agent_pod = pod("agent-x1", json!({"app": "agent"}), Some(("DaemonSet", "agent")));
+        assert!(owned_by(&agent_pod, "e2e", &agent));
+        let other_owner = pod("agent-x2", json!({"app": "agent"}), Some(("DaemonSet", "other")));
+        assert!(!owned_by(&other_owner, "e2e", &agent));
     }
 
     #[test]

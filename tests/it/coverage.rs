@@ -105,9 +105,15 @@ fn path_with_go(project: &Project, with_go: bool) -> String {
     format!("{}:{}", bin.display(), system.join(":"))
 }
 
-/// `hybrid-e2e run ARGS` of the example on `engine` with a real container as its Kind node. An
-/// earlier run's file waits in the report directory, never to be counted.
-fn run_with_node(engine: &'static str, with_go: bool, args: &[&str]) -> Option<(Project, std::process::Output)> {
+/// `hybrid-e2e run ARGS` of the example on `engine` with a real container as its Kind node, and
+/// `more_manifests` appended to the gateway's group. An earlier run's file waits in the report
+/// directory, never to be counted.
+fn run_with_node(
+    engine: &'static str,
+    with_go: bool,
+    args: &[&str],
+    more_manifests: &str,
+) -> Option<(Project, std::process::Output)> {
     if !engine_ready(engine) {
         return None;
     }
@@ -119,6 +125,10 @@ fn run_with_node(engine: &'static str, with_go: bool, args: &[&str]) -> Option<(
     let config = project.path().join("hybrid-e2e.yaml");
     let text = std::fs::read_to_string(&config).expect("config");
     std::fs::write(&config, text.replace("engine: docker", &format!("engine: {engine}"))).expect("config");
+    let manifests = project.path().join("deploy/gateway.yaml");
+    let mut text = std::fs::read_to_string(&manifests).expect("manifests");
+    text.push_str(more_manifests);
+    std::fs::write(&manifests, text).expect("manifests");
     let node_name = format!(
         "hybrid-e2e-coverage-node-{}-{engine}-{}",
         std::process::id(),
@@ -159,7 +169,7 @@ fn coverage_is_captured_from_podman_nodes() {
 }
 
 fn captured_and_measured(engine: &'static str) {
-    let Some((project, output)) = run_with_node(engine, true, &[]) else {
+    let Some((project, output)) = run_with_node(engine, true, &[], "") else {
         return;
     };
     let (out, err) = (stdout(&output), stderr(&output));
@@ -270,7 +280,7 @@ fn captured_and_measured(engine: &'static str) {
 
 #[test]
 fn without_go_the_raw_data_is_kept_and_a_kept_cluster_is_scaled_back() {
-    let Some((project, output)) = run_with_node("docker", false, &["--preserve", "always"]) else {
+    let Some((project, output)) = run_with_node("docker", false, &["--preserve", "always"], "") else {
         return;
     };
     let err = stderr(&output);
@@ -309,6 +319,121 @@ fn without_go_the_raw_data_is_kept_and_a_kept_cluster_is_scaled_back() {
             .join("hybrid-e2e-report/coverage/gateway/covmeta.0f1e2d")
             .is_file()
     );
+}
+
+/// DaemonSets and bare Pods stop gracefully too: the DaemonSet gets a node selector no node
+/// has, so its pod terminates; the bare Pod is deleted. Both are waited for before the copy, and
+/// in a kept cluster the selector is removed and the Pod created again from what the cluster had.
+#[test]
+fn daemonsets_and_bare_pods_are_stopped_and_brought_back() {
+    const MORE: &str = "---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: gateway-agent, namespace: example-e2e}
+spec:
+  selector: {matchLabels: {app: gateway-agent}}
+  template:
+    metadata: {labels: {app: gateway-agent}}
+    spec:
+      nodeSelector: {kubernetes.io/os: linux}
+      containers:
+        - {name: agent, image: localhost/example/gateway:e2e}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: gateway-probe, namespace: example-e2e, labels: {app: gateway-probe}}
+spec:
+  containers:
+    - {name: probe, image: localhost/example/gateway:e2e}
+";
+    let Some((project, output)) = run_with_node("docker", false, &["--preserve", "always"], MORE) else {
+        return;
+    };
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(0), "{err}");
+    let timings = project.timings();
+    let coverage = &coverage_step(&timings, "gateway")["coverage"];
+    assert_eq!(
+        coverage["workloads"],
+        serde_json::json!([
+            "Deployment example-e2e/gateway: scaled to 0",
+            "DaemonSet example-e2e/gateway-agent: unscheduled from every node",
+            "Pod example-e2e/gateway-probe: deleted",
+            "Deployment example-e2e/gateway: scaled back to 1",
+            "DaemonSet example-e2e/gateway-agent: scheduled again",
+            "Pod example-e2e/gateway-probe: re-created"
+        ]),
+        "{coverage:#}"
+    );
+    let problems = coverage["problems"].as_array().expect("problems");
+    assert!(
+        problems.len() == 1
+            && problems[0]
+                .as_str()
+                .is_some_and(|problem| problem.contains("`go` is not on PATH")),
+        "stopping them is no problem: {problems:?}"
+    );
+
+    // What the API server was asked: two merge patches of the DaemonSet (stop, restore), one
+    // graceful delete of the Pod, and the copy only once both had terminated (2 s).
+    let requests = project.api.requests();
+    let patches: Vec<_> = requests
+        .iter()
+        .filter(|request| {
+            request.method == "PATCH"
+                && request.path == "/apis/apps/v1/namespaces/example-e2e/daemonsets/gateway-agent"
+                && request
+                    .content_type
+                    .as_deref()
+                    .is_some_and(|content_type| content_type.starts_with("application/merge-patch+json"))
+        })
+        .collect();
+    assert_eq!(patches.len(), 2, "{patches:?}");
+    assert!(
+        patches
+            .iter()
+            .all(|patch| patch.query.contains("fieldManager=hybrid-e2e-coverage"))
+    );
+    let delete = requests
+        .iter()
+        .find(|request| {
+            request.method == "DELETE" && request.path == "/api/v1/namespaces/example-e2e/pods/gateway-probe"
+        })
+        .expect("the bare Pod was deleted");
+    let stopped = patches[0].at.min(delete.at);
+    let last_pod_list = requests
+        .iter()
+        .filter(|request| {
+            request.method == "GET"
+                && request.path == "/api/v1/namespaces/example-e2e/pods"
+                && request.at < patches[1].at
+        })
+        .map(|request| request.at)
+        .max()
+        .expect("pods listed");
+    assert!(
+        last_pod_list.duration_since(stopped) >= Duration::from_secs(2),
+        "the copy must wait for the terminating pods"
+    );
+
+    // The kept cluster is as the tests left it: the DaemonSet has its own selector only and runs
+    // its pod again; the Pod is back, not terminating, as the deploy phase instrumented it.
+    let agent = project
+        .api
+        .object("apps/v1", "DaemonSet", Some("example-e2e"), "gateway-agent")
+        .expect("the DaemonSet");
+    assert_eq!(
+        agent["spec"]["template"]["spec"]["nodeSelector"],
+        serde_json::json!({"kubernetes.io/os": "linux"})
+    );
+    assert_eq!(agent["status"]["desiredNumberScheduled"], 1);
+    let probe = project
+        .api
+        .object("v1", "Pod", Some("example-e2e"), "gateway-probe")
+        .expect("the Pod was created again");
+    assert!(probe["metadata"].get("deletionTimestamp").is_none(), "{probe:#}");
+    assert_eq!(probe["metadata"]["labels"]["app"], "gateway-probe");
+    assert_eq!(probe["spec"]["containers"][0]["env"][0]["name"], "GOCOVERDIR");
 }
 
 /// Without node containers (fake engines: nothing to copy) every problem is a warning, the run

@@ -6,7 +6,9 @@
 //! (`watch=true` from a `resourceVersion`, bookmarks, `timeoutSeconds`, 410 for a version older than
 //! its event log, scripted resets: [`watch`]), pod logs and events, the scale subresource of
 //! Deployments/StatefulSets/ReplicaSets (a merge patch, as `kubectl scale`; the pods beyond the
-//! new count terminate for `Script::termination_grace`) — and plays scripted status
+//! new count terminate for `Script::termination_grace`), JSON merge patches of objects (a
+//! DaemonSet whose node selector no longer matches the node loses its pod the same way) and
+//! graceful deletion of Pods — and plays scripted status
 //! timelines. Every object it returns is built as the API's JSON and round-trips through the
 //! `k8s-openapi` type of its kind, so shapes are the API's own. Status is computed when an object is
 //! read, from the time since its last apply; while a watch is open, changes are materialised every
@@ -305,6 +307,8 @@ struct Stored {
     /// Scaled down through the scale subresource: when, and how many pods it had before (they
     /// terminate gracefully for `Script::termination_grace`).
     scaled_down: Option<(Instant, usize)>,
+    /// Deleted (a Pod): terminating for `Script::termination_grace` from then, then gone.
+    deleted_at: Option<Instant>,
     /// Who owns which fields (server-side apply).
     managers: Managers,
 }
@@ -381,7 +385,7 @@ impl State {
             );
         }
         state.store(
-            json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "kind-control-plane", "labels": {"node-role.kubernetes.io/control-plane": ""}}}),
+            json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "kind-control-plane", "labels": node_labels()}}),
             started,
         );
         state.store(
@@ -428,7 +432,7 @@ impl State {
         let name = value["metadata"]["name"].as_str().unwrap_or("").to_owned();
         let key = (api_version, kind, namespace, name.clone());
         let version = self.next_version();
-        let previous = self.objects.get(&key).cloned();
+        let previous = self.objects.get(&key).filter(|old| !self.gone(old)).cloned();
         let created = previous.is_none();
         let uid = match &previous {
             Some(old) => old.value["metadata"]["uid"].clone(),
@@ -474,6 +478,8 @@ impl State {
             Some(old) if old.value.get("spec") == value.get("spec") => old.applied_at,
             _ => at,
         };
+        // An apply does not undo a deletion in progress.
+        let deleted_at = previous.as_ref().and_then(|old| old.deleted_at);
         let managers = previous.map(|old| old.managers).unwrap_or_default();
         self.objects.insert(
             key.clone(),
@@ -482,11 +488,19 @@ impl State {
                 applied_at,
                 managers,
                 scaled_down: None,
+                deleted_at,
             },
         );
         // Watches see the write at its own resourceVersion.
         self.record_write(&key, version.parse().unwrap_or(self.resource_version), at);
         created
+    }
+
+    /// Whether a deleted object has finished terminating.
+    fn gone(&self, stored: &Stored) -> bool {
+        stored
+            .deleted_at
+            .is_some_and(|at| at.elapsed() >= self.script.termination_grace)
     }
 
     fn behaviour(&self, name: &str, kind: &str) -> Behaviour {
@@ -522,8 +536,11 @@ impl State {
         let mut pods: Vec<Value> = self
             .objects
             .iter()
-            .filter(|((version, kind, object_namespace, _), _)| {
-                version == "v1" && kind == "Pod" && namespace.is_none_or(|namespace| namespace == object_namespace)
+            .filter(|((version, kind, object_namespace, _), stored)| {
+                version == "v1"
+                    && kind == "Pod"
+                    && namespace.is_none_or(|namespace| namespace == object_namespace)
+                    && !self.gone(stored)
             })
             .map(|(_, stored)| self.view(stored))
             .collect();
@@ -611,10 +628,11 @@ impl State {
         let mut items: Vec<Value> = self
             .objects
             .iter()
-            .filter(|((version, kind, object_namespace, _), _)| {
+            .filter(|((version, kind, object_namespace, _), stored)| {
                 *version == api_version
                     && *kind == resource.kind
                     && namespace.is_none_or(|namespace| namespace == object_namespace)
+                    && !self.gone(stored)
             })
             .map(|(_, stored)| self.view(stored))
             .collect();
@@ -676,6 +694,10 @@ impl State {
     /// [`State::view`] before its trip through the typed API (cheap enough to compare often).
     fn view_untyped(&self, stored: &Stored) -> Value {
         let mut value = stored.value.clone();
+        if stored.deleted_at.is_some() {
+            value["metadata"]["deletionTimestamp"] = json!(TIMESTAMP);
+            value["metadata"]["deletionGracePeriodSeconds"] = json!(30);
+        }
         let kind = value["kind"].as_str().unwrap_or("").to_owned();
         let name = value["metadata"]["name"].as_str().unwrap_or("").to_owned();
         let generation = value["metadata"]["generation"].as_i64().unwrap_or(1);
@@ -729,10 +751,11 @@ impl State {
                 )
             }
             "DaemonSet" => {
-                let up = i64::from(ready);
+                let scheduled = i64::from(runs_on_the_node(&value["spec"]["template"]));
+                let up = if ready { scheduled } else { 0 };
                 Some(
-                    json!({"observedGeneration": generation, "desiredNumberScheduled": 1, "currentNumberScheduled": 1,
-                    "updatedNumberScheduled": 1, "numberReady": up, "numberAvailable": up, "numberMisscheduled": 0}),
+                    json!({"observedGeneration": generation, "desiredNumberScheduled": scheduled, "currentNumberScheduled": scheduled,
+                    "updatedNumberScheduled": scheduled, "numberReady": up, "numberAvailable": up, "numberMisscheduled": 0}),
                 )
             }
             "ReplicaSet" => {
@@ -919,7 +942,8 @@ impl State {
                 continue;
             }
             let replicas = match kind.as_str() {
-                "DaemonSet" | "Job" => 1,
+                "DaemonSet" => usize::from(runs_on_the_node(&stored.value["spec"]["template"])),
+                "Job" => 1,
                 _ => stored.value["spec"]["replicas"].as_i64().unwrap_or(1).max(0) as usize,
             };
             // Pods beyond the replicas of a scale-down are still terminating for a while.
@@ -1487,11 +1511,15 @@ async fn handle(state: Arc<Mutex<State>>, wake: Arc<tokio::sync::Notify>, reques
         "PATCH" if content_type.starts_with("application/merge-patch+json") && segments.last() == Some(&"scale") => {
             scale(&mut lock(&state), &segments, &body)
         }
+        "PATCH" if content_type.starts_with("application/merge-patch+json") => {
+            merge_patch(&mut lock(&state), &segments, &body)
+        }
         "PATCH" => apply(&state, &segments, &parameters, &content_type, &body).await,
+        "DELETE" => delete(&mut lock(&state), &segments),
         _ => Err(status_error(
             StatusCode::METHOD_NOT_ALLOWED,
             "MethodNotAllowed",
-            "the fake API server only serves GET and apply",
+            "the fake API server only serves GET, apply, merge patches and Pod deletion",
         )),
     };
     match answer {
@@ -1686,6 +1714,125 @@ fn scale(state: &mut State, segments: &[&str], body: &[u8]) -> Result<(StatusCod
             "status": {"replicas": before, "selector": selector},
         })),
     ))
+}
+
+/// The one node's labels (a Kind control plane's).
+fn node_labels() -> Value {
+    json!({"node-role.kubernetes.io/control-plane": "", "kubernetes.io/os": "linux",
+        "kubernetes.io/arch": "amd64", "kubernetes.io/hostname": "kind-control-plane"})
+}
+
+/// Whether a DaemonSet's pod template selects the node (its `nodeSelector` only: no affinity).
+fn runs_on_the_node(template: &Value) -> bool {
+    let labels = node_labels();
+    template["spec"]["nodeSelector"]
+        .as_object()
+        .is_none_or(|selector| selector.iter().all(|(key, value)| labels.get(key) == Some(value)))
+}
+
+/// RFC 7386: `null` removes, objects merge, anything else replaces.
+fn merge_into(target: &mut Value, patch: &Value) {
+    let Some(fields) = patch.as_object() else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = json!({});
+    }
+    let object = target.as_object_mut().expect("an object");
+    for (key, value) in fields {
+        if value.is_null() {
+            object.remove(key);
+        } else {
+            merge_into(object.entry(key.clone()).or_insert(Value::Null), value);
+        }
+    }
+}
+
+/// A JSON merge patch of a stored object (`kubectl patch --type merge`). A DaemonSet whose pod
+/// template stops selecting the node loses its pod gracefully, as the DaemonSet controller
+/// deletes it (see `Script::termination_grace`); a changed template starts its timeline again.
+fn merge_patch(state: &mut State, segments: &[&str], body: &[u8]) -> Result<(StatusCode, Reply), (StatusCode, Value)> {
+    let target = route(state, segments)?;
+    let resource = target.resource.clone();
+    let Some(name) = target.name.clone() else {
+        return Err(status_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            "a merge patch needs a name",
+        ));
+    };
+    let patch: Value = serde_json::from_slice(body).map_err(|error| {
+        status_error(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            &format!("error decoding patch: {error}"),
+        )
+    })?;
+    let key = (
+        resource.api_version(),
+        resource.kind.clone(),
+        target.namespace.clone().unwrap_or_default(),
+        name.clone(),
+    );
+    let version = state.next_version();
+    let gone = state.objects.get(&key).is_none_or(|stored| state.gone(stored));
+    let Some(stored) = state.objects.get_mut(&key).filter(|_| !gone) else {
+        return Err(not_found(&resource.plural, &name));
+    };
+    let ran = runs_on_the_node(&stored.value["spec"]["template"]);
+    let before = stored.value.clone();
+    merge_into(&mut stored.value, &patch);
+    stored.value["metadata"]["resourceVersion"] = json!(version);
+    let now = Instant::now();
+    if before.get("spec") != stored.value.get("spec") {
+        let generation = before["metadata"]["generation"].as_i64().unwrap_or(1);
+        stored.value["metadata"]["generation"] = json!(generation + 1);
+        stored.applied_at = now;
+    }
+    if resource.kind == "DaemonSet" && ran && !runs_on_the_node(&stored.value["spec"]["template"]) {
+        stored.scaled_down = Some((now, 1));
+    }
+    let stored = stored.clone();
+    state.record_write(&key, version.parse().unwrap_or(state.resource_version), now);
+    Ok((StatusCode::OK, Reply::Json(state.view(&stored))))
+}
+
+/// Delete a Pod gracefully: it terminates for `Script::termination_grace`, then is gone.
+fn delete(state: &mut State, segments: &[&str]) -> Result<(StatusCode, Reply), (StatusCode, Value)> {
+    let target = route(state, segments)?;
+    let resource = target.resource.clone();
+    let Some(name) = target.name.clone() else {
+        return Err(status_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            "the fake API server deletes one named Pod at a time",
+        ));
+    };
+    if resource.kind != "Pod" {
+        return Err(status_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            "the fake API server deletes only Pods",
+        ));
+    }
+    let key = (
+        resource.api_version(),
+        resource.kind.clone(),
+        target.namespace.clone().unwrap_or_default(),
+        name.clone(),
+    );
+    let version = state.next_version();
+    let gone = state.objects.get(&key).is_none_or(|stored| state.gone(stored));
+    let Some(stored) = state.objects.get_mut(&key).filter(|_| !gone) else {
+        return Err(not_found(&resource.plural, &name));
+    };
+    let now = Instant::now();
+    stored.deleted_at.get_or_insert(now);
+    stored.value["metadata"]["resourceVersion"] = json!(version);
+    let stored = stored.clone();
+    state.record_write(&key, version.parse().unwrap_or(state.resource_version), now);
+    Ok((StatusCode::OK, Reply::Json(state.view(&stored))))
 }
 
 async fn apply(
