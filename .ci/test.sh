@@ -59,7 +59,14 @@ base_images() {
     if ! podman_store_ok; then
         echo "podman's image store is inconsistent; resetting it:" >&2
         { podman images 2>&1 || true; } | head -n 3 | sed 's/^/    /' >&2
-        podman system reset -f >/dev/null 2>&1
+        # A reset lists the images first and may fail on the very inconsistency: then the store
+        # goes by hand (podman recreates it on its next use).
+        if ! podman system reset -f >/dev/null 2>&1; then
+            local graph_root
+            graph_root=$(podman info --format '{{.Store.GraphRoot}}' 2>/dev/null || true)
+            echo "podman system reset failed; removing ${graph_root:-/var/lib/containers/storage}" >&2
+            rm -rf "${graph_root:-/var/lib/containers/storage}"
+        fi
     fi
     if ! docker image inspect "$base" >/dev/null 2>&1 || ! podman image exists "$base"; then
         local rootfs
@@ -77,7 +84,10 @@ base_images() {
 # and the store repaired, never the end of the run.
 prune_images() {
     docker image prune -f >/dev/null || echo "warning: docker image prune failed" >&2
-    podman image prune -f >/dev/null 2>&1 || { echo "warning: podman image prune failed" >&2; base_images; }
+    podman image prune -f >/dev/null 2>&1 || {
+        echo "warning: podman image prune failed" >&2
+        base_images || echo "warning: the base images could not be restored" >&2
+    }
 }
 base_images
 docker version --format 'docker {{.Server.Version}}' && podman version --format 'podman {{.Version}}'

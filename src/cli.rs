@@ -306,7 +306,7 @@ pub(crate) struct CoverageArgs {
     /// The run's image tag suffix (`-SUFFIX`): the instrumented workloads are found by reference.
     #[arg(long, env = "HYBRID_E2E_TAG_SUFFIX", value_name = "SUFFIX", value_parser = config::parse_tag_suffix)]
     pub(crate) tag_suffix: Option<String>,
-    /// Leave the workloads stopped (the cluster is deleted next) instead of scaling them back.
+    /// Leave the workloads stopped (the cluster is deleted next) instead of bringing them back.
     #[arg(long, env = "HYBRID_E2E_LEAVE_STOPPED")]
     pub(crate) leave_stopped: bool,
     /// As the run had it: a phase over its target is a failure in the re-rendered junit.xml.

@@ -21,8 +21,9 @@ use super::RunContext;
 use crate::coverage::instrument::{self, Stop};
 use crate::coverage::{CoverageImage, CoverageSpec, profile};
 use crate::exec::{self, ExecError, ProcessSpec};
+use crate::k8s::apply;
 use crate::k8s::client::{self, REQUEST_TIMEOUT, Session};
-use crate::k8s::objects;
+use crate::k8s::objects::{self, ManifestObject};
 use crate::k8s::wait::{pod_selector, selector_matches};
 use crate::model::{CoverageResult, PackageCoverage, PhaseRecord};
 use crate::plan::Plan;
@@ -95,7 +96,7 @@ fn summary(result: &CoverageResult) -> String {
 }
 
 /// A workload that runs a coverage image.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub(crate) struct Workload {
     pub(crate) api_version: String,
     pub(crate) kind: String,
@@ -103,11 +104,19 @@ pub(crate) struct Workload {
     pub(crate) name: String,
     /// Its pods' selector (`null` for a bare Pod: its own name).
     pub(crate) selector: Option<Value>,
+    /// The object as the deploy phase applied it (instrumented): what a deleted bare Pod is
+    /// created again from.
+    pub(crate) deployed: Arc<ManifestObject>,
 }
 
 impl Workload {
     fn describe(&self) -> String {
         format!("{} {}/{}", self.kind, self.namespace, self.name)
+    }
+
+    fn is(&self, other: &Workload) -> bool {
+        (&self.api_version, &self.kind, &self.namespace, &self.name)
+            == (&other.api_version, &other.kind, &other.namespace, &other.name)
     }
 }
 
@@ -128,21 +137,24 @@ pub(crate) fn workloads(plan: &Plan, spec: &CoverageSpec, image: &str) -> (Vec<W
                 continue;
             }
         };
-        for object in loaded {
+        for mut object in loaded {
             if !instrument::images_in(&object.value, spec)
                 .iter()
                 .any(|name| name == image)
             {
                 continue;
             }
+            let selector = pod_selector(&object.value);
+            instrument::instrument(&mut object.value, spec);
             let workload = Workload {
                 api_version: object.api_version.clone(),
                 kind: object.kind.clone(),
                 namespace: object.namespace.clone().unwrap_or_else(|| "default".to_owned()),
                 name: object.name.clone(),
-                selector: pod_selector(&object.value),
+                selector,
+                deployed: Arc::new(object),
             };
-            if !found.contains(&workload) {
+            if !found.iter().any(|known| known.is(&workload)) {
                 found.push(workload);
             }
         }
@@ -201,7 +213,7 @@ async fn capture(
         && run.cluster_kept()
         && !stopped.is_empty()
     {
-        restore(session, &stopped, context, &mut result).await;
+        restore(session, spec, &stopped, context, &mut result).await;
     }
     if !copied {
         return result;
@@ -237,8 +249,8 @@ enum Undo {
     Replicas(i64),
     /// Remove [`STOP_LABEL`] from the pod template's node selector.
     Reschedule,
-    /// Create the Pod again from what the cluster had (server-populated fields removed).
-    Recreate(Box<Value>),
+    /// Create the deleted Pod again, as the deploy phase applied it, once it is gone.
+    Recreate,
 }
 
 /// The session of a coverage step (bounded: a cluster that does not answer is a problem, not a hang).
@@ -250,29 +262,44 @@ async fn connect(plan: &Plan) -> Result<Session, String> {
     }
 }
 
-/// The cluster outlives the run: bring back what was stopped, so a kept cluster is as the tests
-/// left it.
-async fn restore(session: &Session, stopped: &[Stopped], context: &StepContext, result: &mut CoverageResult) {
+/// The cluster outlives the run: bring back what was stopped, so a kept cluster runs what the
+/// tests ran.
+async fn restore(
+    session: &Session,
+    spec: &CoverageSpec,
+    stopped: &[Stopped],
+    context: &StepContext,
+    result: &mut CoverageResult,
+) {
     for entry in stopped {
+        let workload = &entry.workload;
         let (done, outcome) = match &entry.undo {
             Undo::Replicas(replicas) => (
                 format!("scaled back to {replicas}"),
-                scale(session, &entry.workload, *replicas).await,
+                scale(session, workload, *replicas).await,
             ),
             Undo::Reschedule => (
                 "scheduled again".to_owned(),
-                set_stop_label(session, &entry.workload, false).await,
+                set_stop_label(session, workload, false).await,
             ),
-            Undo::Recreate(pod) => ("re-created".to_owned(), recreate(session, &entry.workload, pod).await),
+            Undo::Recreate => (
+                "created again".to_owned(),
+                recreate(session, workload, spec.stop_timeout, context).await,
+            ),
         };
-        match outcome {
-            Ok(()) => {
-                context.say(&format!("{}: {done} (the cluster is kept)", entry.workload.describe()));
-                result.workloads.push(format!("{}: {done}", entry.workload.describe()));
+        match (outcome, &entry.undo) {
+            (Ok(()), _) => {
+                context.say(&format!("{}: {done} (the cluster is kept)", workload.describe()));
+                result.workloads.push(format!("{}: {done}", workload.describe()));
             }
-            Err(error) => result.problems.push(format!(
+            (Err(error), Undo::Recreate) => result.problems.push(format!(
+                "{} was deleted and not created again: {error}; apply it from {} (with `GOCOVERDIR` and the coverage volume the deploy phase added) once it is gone",
+                workload.describe(),
+                workload.deployed.location()
+            )),
+            (Err(error), _) => result.problems.push(format!(
                 "{} stays stopped in the kept cluster: {error}",
-                entry.workload.describe()
+                workload.describe()
             )),
         }
     }
@@ -294,26 +321,24 @@ async fn stop_workloads(
             Stop::ScaleToZero => Some(
                 scale_to_zero(session, workload)
                     .await
-                    .map(|replicas| ("scaled to 0", Undo::Replicas(replicas))),
+                    .map(|replicas| ("scaled to 0", Some(Undo::Replicas(replicas)))),
             ),
             Stop::Unschedule => Some(
                 set_stop_label(session, workload, true)
                     .await
-                    .map(|()| ("unscheduled from every node", Undo::Reschedule)),
+                    .map(|()| ("unscheduled from every node", Some(Undo::Reschedule))),
             ),
-            Stop::DeleteAndRecreate => Some(
-                delete_pod(session, workload)
-                    .await
-                    .map(|pod| ("deleted", Undo::Recreate(Box::new(pod)))),
-            ),
+            Stop::DeleteAndRecreate => Some(stop_pod(session, workload).await),
             Stop::ExitsByItself | Stop::Running => None,
         };
         let how = match (stop, attempt) {
             (_, Some(Ok((how, undo)))) => {
-                stopped.push(Stopped {
-                    workload: workload.clone(),
-                    undo,
-                });
+                if let Some(undo) = undo {
+                    stopped.push(Stopped {
+                        workload: workload.clone(),
+                        undo,
+                    });
+                }
                 how.to_owned()
             }
             (_, Some(Err(error))) => {
@@ -438,54 +463,66 @@ async fn set_stop_label(session: &Session, workload: &Workload, stop: bool) -> R
     }
 }
 
-/// Delete a bare Pod gracefully (its own termination grace period); the Pod as the cluster had
-/// it, ready to be created again.
-async fn delete_pod(session: &Session, workload: &Workload) -> Result<Value, String> {
+/// Stop a bare Pod: one that has already exited (`Succeeded`, `Failed`) wrote its counters
+/// then and is left alone; a running one is deleted gracefully (its own grace period).
+async fn stop_pod(session: &Session, workload: &Workload) -> Result<(&'static str, Option<Undo>), String> {
     let api = workload_api(session, workload).await?;
     let live = match tokio::time::timeout(REQUEST_TIMEOUT, api.get(&workload.name)).await {
-        Ok(Ok(object)) => serde_json::to_value(&object).map_err(|error| error.to_string())?,
+        Ok(Ok(object)) => object,
         Ok(Err(error)) => return Err(error.to_string()),
         Err(_) => return Err(format!("no answer within {}s", REQUEST_TIMEOUT.as_secs())),
     };
+    if has_exited(&live.data) {
+        return Ok(("has exited by itself", None));
+    }
     match tokio::time::timeout(REQUEST_TIMEOUT, api.delete(&workload.name, &DeleteParams::default())).await {
-        Ok(Ok(_)) => Ok(recreatable(live)),
+        Ok(Ok(_)) => Ok(("deleted", Some(Undo::Recreate))),
         Ok(Err(error)) => Err(error.to_string()),
         Err(_) => Err(format!("no answer within {}s", REQUEST_TIMEOUT.as_secs())),
     }
 }
 
-/// A Pod read from the cluster as something to create again (as `kubectl replace --force`
-/// does): what the server fills in on creation goes, the spec (its node included) stays.
-fn recreatable(mut pod: Value) -> Value {
-    if let Some(metadata) = pod.get_mut("metadata").and_then(Value::as_object_mut) {
-        for field in [
-            "uid",
-            "resourceVersion",
-            "creationTimestamp",
-            "deletionTimestamp",
-            "deletionGracePeriodSeconds",
-            "generation",
-            "managedFields",
-            "selfLink",
-        ] {
-            metadata.remove(field);
+/// Whether a Pod's containers are done for good (`status.phase` `Succeeded` or `Failed`).
+fn has_exited(pod: &Value) -> bool {
+    matches!(
+        pod.pointer("/status/phase").and_then(Value::as_str),
+        Some("Succeeded" | "Failed")
+    )
+}
+
+/// Create a deleted Pod again once it is gone (applying it while it still terminates would
+/// update the dying Pod, which then disappears), as the deploy phase applied it: same object,
+/// same field manager. Bounded by `within`; Ctrl-C ends the wait.
+async fn recreate(
+    session: &Session,
+    workload: &Workload,
+    within: Duration,
+    context: &StepContext,
+) -> Result<(), String> {
+    let api = workload_api(session, workload).await?;
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout(REQUEST_TIMEOUT, api.get_opt(&workload.name)).await {
+            Ok(Ok(None)) => break,
+            Ok(Ok(Some(_))) => {}
+            Ok(Err(error)) => return Err(error.to_string()),
+            Err(_) => return Err(format!("no answer within {}s", REQUEST_TIMEOUT.as_secs())),
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(format!(
+                "it was still terminating after {} (`coverage.stop_timeout`)",
+                humantime::format_duration(within)
+            ));
+        }
+        tokio::select! {
+            () = context.cancel.cancelled() => return Err("cancelled while it was terminating".to_owned()),
+            () = tokio::time::sleep(STOP_POLL) => {}
         }
     }
-    if let Some(object) = pod.as_object_mut() {
-        object.remove("status");
-    }
-    pod
-}
-
-/// Create the deleted Pod again (server-side apply: the Pod is gone, so this creates it).
-async fn recreate(session: &Session, workload: &Workload, pod: &Value) -> Result<(), String> {
-    let api = workload_api(session, workload).await?;
-    let params = PatchParams::apply(STOP_MANAGER).force();
-    match tokio::time::timeout(REQUEST_TIMEOUT, api.patch(&workload.name, &params, &Patch::Apply(pod))).await {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(error)) => Err(error.to_string()),
-        Err(_) => Err(format!("no answer within {}s", REQUEST_TIMEOUT.as_secs())),
-    }
+    apply::apply_one(session, &workload.deployed)
+        .await
+        .map(|_| ())
+        .map_err(|error| error.message)
 }
 
 /// Whether `pod` belongs to `workload`: in its namespace, matched by its selector, and owned by
@@ -771,24 +808,12 @@ mod tests {
     }
 
     #[test]
-    fn a_deleted_pod_is_created_again_without_what_the_server_filled_in() {
-        let live = json!({
-            "apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": "probe", "namespace": "e2e", "labels": {"app": "probe"},
-                "uid": "u-1", "resourceVersion": "42", "creationTimestamp": "2026-11-30T00:00:00Z",
-                "managedFields": [{"manager": "hybrid-e2e"}], "deletionTimestamp": "2026-11-30T00:01:00Z",
-                "deletionGracePeriodSeconds": 30},
-            "spec": {"nodeName": "kind-worker", "containers": [{"name": "probe", "image": "x:e2e"}]},
-            "status": {"phase": "Running"},
-        });
-        assert_eq!(
-            recreatable(live),
-            json!({
-                "apiVersion": "v1", "kind": "Pod",
-                "metadata": {"name": "probe", "namespace": "e2e", "labels": {"app": "probe"}},
-                "spec": {"nodeName": "kind-worker", "containers": [{"name": "probe", "image": "x:e2e"}]},
-            })
-        );
+    fn a_pod_that_has_exited_is_left_alone() {
+        assert!(has_exited(&json!({"status": {"phase": "Succeeded"}})));
+        assert!(has_exited(&json!({"status": {"phase": "Failed"}})));
+        assert!(!has_exited(&json!({"status": {"phase": "Running"}})));
+        assert!(!has_exited(&json!({"status": {"phase": "Pending"}})));
+        assert!(!has_exited(&json!({})));
     }
 
     #[test]
@@ -807,6 +832,16 @@ mod tests {
             namespace: "e2e".to_owned(),
             name: name.to_owned(),
             selector,
+            deployed: Arc::new(ManifestObject {
+                file: "deploy/x.yaml".into(),
+                document: 1,
+                line: 1,
+                api_version: "v1".to_owned(),
+                kind: kind.to_owned(),
+                name: name.to_owned(),
+                namespace: Some("e2e".to_owned()),
+                value: json!({}),
+            }),
         };
         let probe = workload("Pod", "probe", None);
         assert!(owned_by(&pod("probe", json!({}), None), "e2e", &probe));

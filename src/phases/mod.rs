@@ -33,7 +33,7 @@ pub(crate) struct RunContext {
     dockerfile_findings: OnceLock<DockerfileFindings>,
     cluster_created: AtomicBool,
     /// The cluster outlives the run (`preserve`, or the action's deferred teardown): the
-    /// coverage phase scales what it stopped back up.
+    /// coverage phase brings back what it stopped.
     cluster_kept: AtomicBool,
     /// What `services up` started, for its outputs.
     pub(crate) services: Arc<services::Started>,

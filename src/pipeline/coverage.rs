@@ -191,7 +191,7 @@ fn suffix_of_the_run(reference: &str, run_images: &[String]) -> Option<String> {
 }
 
 /// Run the coverage phase of `options.plan` against its (existing) cluster; SIGINT/SIGTERM
-/// cancel it. `restore`: scale what it stopped back up afterwards. `say` gets one-off lines
+/// cancel it. `restore`: bring back what it stopped afterwards. `say` gets one-off lines
 /// (how the cluster was reached).
 pub(crate) async fn capture_with_signals(
     options: RunOptions,

@@ -54,8 +54,9 @@ pub(crate) async fn run_with_signals(options: RunOptions) -> RunOutcome {
 }
 
 /// Runs `work` with a token that SIGINT or SIGTERM cancels. The listener lives exactly as long as
-/// `work` (it is aborted when `work` ends or is dropped), so a signal after the work is done
-/// reaches the caller's own handling instead of a token nobody reads.
+/// `work`: it is aborted when `work` ends or is dropped. (Tokio keeps its signal handler
+/// installed after that: a later signal is seen only by a caller that listens itself, as `run`
+/// does while it publishes.)
 pub(crate) async fn until_signalled<Work, Fut>(work: Work) -> Fut::Output
 where
     Work: FnOnce(CancellationToken) -> Fut,
@@ -212,7 +213,7 @@ pub(crate) async fn run(options: RunOptions, cancel: CancellationToken) -> RunOu
                 phases.push(PhaseReport::skipped(entry.phase, None, reason));
                 continue;
             }
-            // What the coverage phase stops is scaled back when the cluster outlives the run.
+            // What the coverage phase stops is brought back when the cluster outlives the run.
             let failed = phases.iter().any(|phase| phase.status == Status::Failed);
             context.set_cluster_kept(plan.cluster.teardown_deferred || keep_cluster(plan.cluster.preserve, failed));
         }

@@ -114,16 +114,35 @@ fn run_with_node(
     args: &[&str],
     more_manifests: &str,
 ) -> Option<(Project, std::process::Output)> {
+    run_with_node_and(
+        engine,
+        with_go,
+        args,
+        more_manifests,
+        Duration::from_secs(2),
+        |config| config,
+    )
+}
+
+/// [`run_with_node`] with the fake API server's termination grace and an edit of the config.
+fn run_with_node_and(
+    engine: &'static str,
+    with_go: bool,
+    args: &[&str],
+    more_manifests: &str,
+    termination_grace: Duration,
+    edit_config: fn(String) -> String,
+) -> Option<(Project, std::process::Output)> {
     if !engine_ready(engine) {
         return None;
     }
     let script = fake_apiserver::Script {
-        termination_grace: Duration::from_secs(2),
+        termination_grace,
         ..fake_apiserver::Script::default()
     };
     let project = example_with_suite(script, Engines::Real);
     let config = project.path().join("hybrid-e2e.yaml");
-    let text = std::fs::read_to_string(&config).expect("config");
+    let text = edit_config(std::fs::read_to_string(&config).expect("config"));
     std::fs::write(&config, text.replace("engine: docker", &format!("engine: {engine}"))).expect("config");
     let manifests = project.path().join("deploy/gateway.yaml");
     let mut text = std::fs::read_to_string(&manifests).expect("manifests");
@@ -323,7 +342,8 @@ fn without_go_the_raw_data_is_kept_and_a_kept_cluster_is_scaled_back() {
 
 /// DaemonSets and bare Pods stop gracefully too: the DaemonSet gets a node selector no node
 /// has, so its pod terminates; the bare Pod is deleted. Both are waited for before the copy, and
-/// in a kept cluster the selector is removed and the Pod created again from what the cluster had.
+/// in a kept cluster the selector is removed and the Pod, once gone, applied again as the deploy
+/// phase applied it.
 #[test]
 fn daemonsets_and_bare_pods_are_stopped_and_brought_back() {
     const MORE: &str = "---
@@ -361,7 +381,7 @@ spec:
             "Pod example-e2e/gateway-probe: deleted",
             "Deployment example-e2e/gateway: scaled back to 1",
             "DaemonSet example-e2e/gateway-agent: scheduled again",
-            "Pod example-e2e/gateway-probe: re-created"
+            "Pod example-e2e/gateway-probe: created again"
         ]),
         "{coverage:#}"
     );
@@ -400,7 +420,7 @@ spec:
             request.method == "DELETE" && request.path == "/api/v1/namespaces/example-e2e/pods/gateway-probe"
         })
         .expect("the bare Pod was deleted");
-    let stopped = patches[0].at.min(delete.at);
+    let stopped = patches[0].at.max(delete.at);
     let last_pod_list = requests
         .iter()
         .filter(|request| {
@@ -434,6 +454,76 @@ spec:
     assert!(probe["metadata"].get("deletionTimestamp").is_none(), "{probe:#}");
     assert_eq!(probe["metadata"]["labels"]["app"], "gateway-probe");
     assert_eq!(probe["spec"]["containers"][0]["env"][0]["name"], "GOCOVERDIR");
+    // Applied again only once the old Pod was gone (2 s of termination), with the deploy
+    // phase's own field manager and validation.
+    let reapplied = requests
+        .iter()
+        .filter(|request| {
+            request.method == "PATCH" && request.path == "/api/v1/namespaces/example-e2e/pods/gateway-probe"
+        })
+        .map(|request| (request.at, request.query.as_str()))
+        .next_back()
+        .expect("the Pod was applied again");
+    assert!(reapplied.0.duration_since(delete.at) >= Duration::from_secs(2));
+    assert!(
+        reapplied.1.contains("fieldManager=hybrid-e2e&") && reapplied.1.contains("fieldValidation=Strict"),
+        "{}",
+        reapplied.1
+    );
+}
+
+/// A Pod still terminating when the copy is done (its grace outlasts `coverage.stop_timeout`)
+/// is not applied again — that would update the dying Pod, which then disappears — and the
+/// problem says where its manifest is.
+#[test]
+fn a_pod_still_terminating_is_not_brought_back_into_its_own_deletion() {
+    const PROBE: &str = "---
+apiVersion: v1
+kind: Pod
+metadata: {name: gateway-probe, namespace: example-e2e}
+spec:
+  containers:
+    - {name: probe, image: localhost/example/gateway:e2e}
+";
+    let Some((project, output)) = run_with_node_and(
+        "docker",
+        false,
+        &["--preserve", "always"],
+        PROBE,
+        Duration::from_secs(5),
+        |config| config.replace("stop_timeout: 20s", "stop_timeout: 1s"),
+    ) else {
+        return;
+    };
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(0), "coverage problems are warnings: {err}");
+    let timings = project.timings();
+    let coverage = &coverage_step(&timings, "gateway")["coverage"];
+    let problems: Vec<&str> = coverage["problems"]
+        .as_array()
+        .expect("problems")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let not_again = problems
+        .iter()
+        .find(|problem| problem.starts_with("Pod example-e2e/gateway-probe was deleted and not created again"))
+        .unwrap_or_else(|| panic!("{problems:#?}"));
+    assert!(
+        not_again.contains("still terminating after 1s") && not_again.contains("deploy/gateway.yaml:"),
+        "{not_again}"
+    );
+    let requests = project.api.requests();
+    let delete = requests
+        .iter()
+        .find(|request| request.method == "DELETE" && request.path.ends_with("/pods/gateway-probe"))
+        .expect("the Pod was deleted");
+    assert!(
+        !requests.iter().any(|request| request.method == "PATCH"
+            && request.path.ends_with("/pods/gateway-probe")
+            && request.at > delete.at),
+        "nothing was applied to the terminating Pod"
+    );
 }
 
 /// Without node containers (fake engines: nothing to copy) every problem is a warning, the run
