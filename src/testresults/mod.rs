@@ -72,6 +72,9 @@ pub(crate) fn parse(xml: &str) -> Result<Vec<TestSuiteResult>, String> {
     let mut stack: Vec<TestSuiteResult> = Vec::new();
     let mut case: Option<OpenCase> = None;
     let mut saw_root = false;
+    // Elements open now, outermost first: a file that ends inside one was cut off (a suite
+    // killed while writing it), which the reader alone would take for a shorter file.
+    let mut open: Vec<String> = Vec::new();
     loop {
         let event = reader
             .read_event()
@@ -87,6 +90,7 @@ pub(crate) fn parse(xml: &str) -> Result<Vec<TestSuiteResult>, String> {
             }
             Event::Start(element) => {
                 saw_root = true;
+                open.push(String::from_utf8_lossy(element.name().as_ref()).into_owned());
                 match element.name().as_ref() {
                     b"testsuite" => stack.push(open_suite(&element)),
                     b"testcase" => case = Some(open_case(&element)),
@@ -167,33 +171,42 @@ pub(crate) fn parse(xml: &str) -> Result<Vec<TestSuiteResult>, String> {
                     }
                 }
             }
-            Event::End(element) => match element.name().as_ref() {
-                b"testsuite" => {
-                    if let Some(suite) = stack.pop()
-                        && !suite.cases.is_empty()
-                    {
-                        suites.push(suite);
+            Event::End(element) => {
+                open.pop();
+                match element.name().as_ref() {
+                    b"testsuite" => {
+                        if let Some(suite) = stack.pop()
+                            && !suite.cases.is_empty()
+                        {
+                            suites.push(suite);
+                        }
                     }
-                }
-                b"testcase" => {
-                    if let Some(open) = case.take()
-                        && let Some(suite) = stack.last_mut()
-                    {
-                        suite.cases.push(finish_case(open));
+                    b"testcase" => {
+                        if let Some(open) = case.take()
+                            && let Some(suite) = stack.last_mut()
+                        {
+                            suite.cases.push(finish_case(open));
+                        }
                     }
-                }
-                b"failure" | b"error" | b"skipped" => {
-                    if let Some(open) = &mut case {
-                        open.in_result = false;
+                    b"failure" | b"error" | b"skipped" => {
+                        if let Some(open) = &mut case {
+                            open.in_result = false;
+                        }
                     }
-                }
-                b"system-out" | b"system-err" => {
-                    if let Some(open) = &mut case {
-                        open.in_output = false;
+                    b"system-out" | b"system-err" => {
+                        if let Some(open) = &mut case {
+                            open.in_output = false;
+                        }
                     }
+                    _ => {}
                 }
-                _ => {}
-            },
+            }
+            Event::Eof if !open.is_empty() => {
+                return Err(format!(
+                    "the file ends inside <{}>: it was cut off (a test process killed while writing it?)",
+                    open.last().map_or("", String::as_str)
+                ));
+            }
             Event::Eof => break,
             _ => {}
         }
@@ -217,13 +230,16 @@ fn attribute(element: &BytesStart<'_>, name: &[u8]) -> Option<String> {
         })
 }
 
+/// Longer than any test run (about 31 years): a time beyond it is garbage, not a duration.
+const MAX_SECONDS: f64 = 1e9;
+
 /// `time="1.5"`, `time="1,234.5"` (some producers group thousands); anything else is no time.
 fn seconds(element: &BytesStart<'_>) -> Option<f64> {
     let text = attribute(element, b"time")?.replace(',', "");
     text.trim()
         .parse::<f64>()
         .ok()
-        .filter(|value| value.is_finite() && *value >= 0.0)
+        .filter(|value| value.is_finite() && (0.0..MAX_SECONDS).contains(value))
 }
 
 fn open_suite(element: &BytesStart<'_>) -> TestSuiteResult {
@@ -279,6 +295,26 @@ fn result(case: &mut TestCaseResult, element: &BytesStart<'_>) {
     case.kind = attribute(element, b"type").filter(|kind| !kind.is_empty());
 }
 
+/// Rust's panic line names only where (`thread 'x' panicked at src/lib.rs:6:27:`); what
+/// happened is the next line of the output (`assertion `left == right` failed`): join them.
+fn with_panic_text(message: &str, details: &[String]) -> String {
+    let message = message.trim();
+    if !message.contains(" panicked at ") {
+        return message.to_owned();
+    }
+    let head = message.trim_end_matches(':');
+    let next = details
+        .iter()
+        .position(|line| line.contains(head))
+        .and_then(|at| details[at + 1..].iter().find(|line| !line.trim().is_empty()))
+        .map(|line| line.trim())
+        .filter(|line| !line.starts_with("note:") && !message.contains(line));
+    match next {
+        Some(next) => format!("{head}: {next}"),
+        None => message.to_owned(),
+    }
+}
+
 fn finish_case(open: OpenCase) -> TestCaseResult {
     let mut case = open.case;
     if case.outcome.is_failure() {
@@ -299,7 +335,15 @@ fn finish_case(open: OpenCase) -> TestCaseResult {
             .message
             .as_deref()
             .is_none_or(|message| message.trim().is_empty() || message.trim() == "Failed");
-        if generic {
+        if generic
+            && let Some(panic) = case
+                .details
+                .iter()
+                .find(|line| line.trim_start().starts_with("panic: "))
+        {
+            // A Go panic: its own line says what happened (the location is a stack frame).
+            case.message = Some(panic.trim().to_owned());
+        } else if generic {
             let at = found
                 .as_ref()
                 .and_then(|(file, line)| {
@@ -310,6 +354,9 @@ fn finish_case(open: OpenCase) -> TestCaseResult {
             if let Some(line) = at {
                 case.message = Some(line.trim().to_owned());
             }
+        }
+        if let Some(message) = &case.message {
+            case.message = Some(with_panic_text(message, &case.details));
         }
     } else {
         case.file = None;

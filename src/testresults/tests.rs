@@ -110,8 +110,8 @@ fn nextest_panics_point_at_the_assertion() {
     let case = &suites[0].cases[0];
     assert_eq!(
         case.message.as_deref(),
-        Some("thread 'parse::tests::parses_a_duration' panicked at src/parse.rs:17:9:"),
-        "without a message attribute, the text's first line"
+        Some("thread 'parse::tests::parses_a_duration' panicked at src/parse.rs:17:9: assertion `left == right` failed"),
+        "without a message attribute, the panic line and what it says"
     );
     assert!((suites[0].cases[2].duration_seconds - 0.2).abs() < 1e-9);
 }
@@ -135,4 +135,55 @@ fn what_is_not_junit_says_so() {
     assert!(parse("<html><body/></html>").is_err_and(|error| error.contains("<html>")));
     assert!(parse("not xml at all").is_err());
     assert!(parse("<testsuites><testsuite><testcase></testsuite>").is_err());
+}
+
+#[test]
+fn a_file_cut_off_while_written_is_not_a_shorter_green_file() {
+    for cut in [
+        r#"<testsuite name="x"><testcase name="a"><failure message="m">t</failure>"#,
+        r#"<testsuite name="x"><testcase name="a"/>"#,
+        r#"<testsuites><testsuite name="x"><testcase name="a"/></testsuite>"#,
+        r#"<testsuites><testsuite name="x"><testcase name="a"><system-out>half a li"#,
+    ] {
+        let error = parse(cut).expect_err(cut);
+        assert!(error.contains("cut off"), "{cut}: {error}");
+    }
+    assert!(parse(r#"<testsuites><testsuite name="x"><testcase name="a"/></testsuite></testsuites>"#).is_ok());
+}
+
+#[test]
+fn panics_say_what_happened_not_only_where() {
+    // go test through gotestsum: the location found is a stack frame; the panic line is news.
+    let go = r#"<testsuites><testsuite name="example.com/api"><testcase classname="example.com/api" name="TestIndex" time="0.01"><failure message="Failed" type="">=== RUN   TestIndex
+--- FAIL: TestIndex (0.00s)
+panic: runtime error: index out of range [3] with length 2 [recovered]
+	panic: runtime error: index out of range [3] with length 2
+
+goroutine 7 [running]:
+example.com/api.TestIndex(0xc000007860)
+	/home/runner/work/api/panic_test.go:30 +0x1d
+</failure></testcase></testsuite></testsuites>"#;
+    let suites = parse(go).expect("parses");
+    assert_eq!(
+        suites[0].cases[0].message.as_deref(),
+        Some("panic: runtime error: index out of range [3] with length 2 [recovered]")
+    );
+    // cargo-nextest with a message attribute that stops at the location.
+    let rust = r#"<testsuites><testsuite name="app"><testcase name="t" classname="app"><failure type="test failure with exit code 101" message="thread 't' (10286) panicked at src/lib.rs:6:27">thread 't' (10286) panicked at src/lib.rs:6:27:
+called `Result::unwrap()` on an `Err` value: NotFound
+note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace</failure></testcase></testsuite></testsuites>"#;
+    let suites = parse(rust).expect("parses");
+    assert_eq!(
+        suites[0].cases[0].message.as_deref(),
+        Some("thread 't' (10286) panicked at src/lib.rs:6:27: called `Result::unwrap()` on an `Err` value: NotFound")
+    );
+}
+
+#[test]
+fn absurd_times_are_no_times() {
+    let xml = r#"<testsuite name="s" time="1e308"><testcase name="a" time="-5"/><testcase name="b" time="NaN"/><testcase name="c" time="2.5"/></testsuite>"#;
+    let suites = parse(xml).expect("parses");
+    assert_eq!(suites[0].duration_seconds, None);
+    let times: Vec<f64> = suites[0].cases.iter().map(|case| case.duration_seconds).collect();
+    assert_eq!(times, [0.0, 0.0, 2.5]);
 }

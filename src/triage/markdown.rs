@@ -24,8 +24,7 @@ fn duration(seconds: f64) -> String {
 }
 
 fn rate(tier: &TierReport) -> String {
-    tier.pass_rate
-        .map_or_else(|| "—".to_owned(), |rate| format!("{:.0}%", (rate * 100.0).floor()))
+    super::percent(tier.passed, tier.tests).unwrap_or_else(|| "—".to_owned())
 }
 
 fn icon(tier: &TierReport) -> &'static str {
@@ -33,8 +32,18 @@ fn icon(tier: &TierReport) -> &'static str {
         "⛔"
     } else if !tier.failures.is_empty() || !tier.unreadable.is_empty() {
         "❌"
+    } else if tier.ran_nothing() {
+        "⚠️"
     } else {
         "✅"
+    }
+}
+
+/// Failing tests, and the failing suite nodes beside them (they are not tests).
+fn failed(tier: &TierReport) -> String {
+    match tier.suite_node_failures {
+        0 => tier.failed.to_string(),
+        nodes => format!("{} (+{nodes} suite node)", tier.failed),
     }
 }
 
@@ -44,16 +53,12 @@ pub(crate) fn render(triage: &Triage) -> String {
     let headline = match triage.status {
         "passed" => "✅",
         "blocked" => "⛔",
+        "incomplete" => "⚠️",
         _ => "❌",
     };
-    let overall = if triage.tests > 0 {
-        format!(
-            " ({:.0}%)",
-            (triage.passed as f64 / triage.tests as f64 * 100.0).floor()
-        )
-    } else {
-        String::new()
-    };
+    let overall = super::percent(triage.passed, triage.tests)
+        .map(|percent| format!(" ({percent})"))
+        .unwrap_or_default();
     let _ = writeln!(
         out,
         "## {headline} Test triage: {}/{} passed{overall} across {} tier(s)\n",
@@ -78,7 +83,7 @@ pub(crate) fn render(triage: &Triage) -> String {
             tier.passed,
             tier.tests,
             rate(tier),
-            tier.failed,
+            failed(tier),
             tier.skipped,
             duration(tier.duration_seconds),
             if categories.is_empty() {
@@ -140,6 +145,7 @@ pub(crate) fn render(triage: &Triage) -> String {
                     Category::Infrastructure => "🏗️ infrastructure",
                     Category::Error => "💥 error",
                     Category::Assertion => "❌ assertion",
+                    Category::Teardown => "🧹 teardown",
                 };
                 let message = failure
                     .message

@@ -29,14 +29,17 @@ pub(crate) struct TierInput {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub(crate) enum Category {
-    /// The suite's setup or teardown failed (`BeforeSuite`, a fixture): its tests did not run.
+    /// The suite's setup failed (`BeforeSuite`, `BeforeAll`, a fixture): its tests did not run.
     Setup,
     /// The environment failed the test: a timeout, a refused connection, a pod never ready.
     Infrastructure,
-    /// The test ran and an unexpected error or panic stopped it.
+    /// The test ran and an unexpected error, exception or panic stopped it.
     Error,
     /// The test ran and its own check failed.
     Assertion,
+    /// The suite's cleanup failed (`AfterSuite`, `AfterAll`, a fixture's teardown): its tests
+    /// ran.
+    Teardown,
 }
 
 impl Category {
@@ -46,6 +49,7 @@ impl Category {
             Category::Infrastructure => "infrastructure",
             Category::Error => "error",
             Category::Assertion => "assertion",
+            Category::Teardown => "teardown",
         }
     }
 }
@@ -73,9 +77,14 @@ pub(crate) struct TierReport {
     /// Tests proper: suite setup and teardown nodes (`[BeforeSuite]`) are not counted.
     pub(crate) tests: usize,
     pub(crate) passed: usize,
-    /// Failing cases, a failed `[BeforeSuite]` included.
+    /// Failing tests (failed or errored): `tests` = `passed` + `failed` + `skipped`.
     pub(crate) failed: usize,
     pub(crate) skipped: usize,
+    /// Tests that ran: passed, or failed in their own body (not in a setup they share).
+    pub(crate) ran: usize,
+    /// Failing suite setup and teardown nodes (`[BeforeSuite]`, `[AfterSuite]`), which are in
+    /// `failures` but not in `tests`.
+    pub(crate) suite_node_failures: usize,
     /// passed / tests (`null` without tests).
     pub(crate) pass_rate: Option<f64>,
     pub(crate) duration_seconds: f64,
@@ -87,6 +96,11 @@ pub(crate) struct TierReport {
 }
 
 impl TierReport {
+    /// Nothing failed, yet nothing ran either: no tests, or every test skipped.
+    pub(crate) fn ran_nothing(&self) -> bool {
+        self.ran == 0 && self.failures.is_empty() && self.unreadable.is_empty()
+    }
+
     /// Failures per category, in category order.
     pub(crate) fn by_category(&self) -> Vec<(Category, usize)> {
         let mut counts: std::collections::BTreeMap<Category, usize> = Default::default();
@@ -101,7 +115,8 @@ impl TierReport {
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct Triage {
     pub(crate) format_version: u32,
-    /// `passed`, `failed` (a test failed) or `blocked` (a tier's setup failed).
+    /// `passed`, `failed` (a test failed or a file could not be read), `blocked` (a tier's setup
+    /// failed) or `incomplete` (nothing failed, but a tier ran no test: none, or all skipped).
     pub(crate) status: &'static str,
     pub(crate) verdict: String,
     pub(crate) tests: usize,
@@ -121,6 +136,8 @@ pub(crate) fn triage(tiers: &[TierInput], root: Option<&Path>) -> Triage {
         .any(|tier| !tier.failures.is_empty() || !tier.unreadable.is_empty())
     {
         "failed"
+    } else if reports.iter().any(TierReport::ran_nothing) {
+        "incomplete"
     } else {
         "passed"
     };
@@ -162,7 +179,7 @@ fn read_tier(tier: &TierInput, root: Option<&Path>) -> TierReport {
         .collect();
     let specs: Vec<&TestCaseResult> = cases
         .iter()
-        .filter(|(_, case)| !is_suite_node(&case.name))
+        .filter(|(_, case)| suite_node(&case.name).is_none())
         .map(|(_, case)| *case)
         .collect();
     let counts = TestCounts::of(specs.iter().copied());
@@ -185,41 +202,58 @@ fn read_tier(tier: &TierInput, root: Option<&Path>) -> TierReport {
         })
         .collect();
     let setup_failed = failures.iter().any(|failure| failure.category == Category::Setup);
+    let failed_in_setup = cases
+        .iter()
+        .filter(|(_, case)| case.outcome.is_failure() && suite_node(&case.name).is_none())
+        .filter(|(_, case)| classify(case) == Category::Setup)
+        .count();
+    let ran = counts.passed + counts.failing() - failed_in_setup;
+    // Folded from +0.0: an empty f64 `sum()` is -0.0, which prints as "-0.0s".
     let duration = suites
         .iter()
         .map(|suite| {
-            suite
-                .duration_seconds
-                .unwrap_or_else(|| suite.cases.iter().map(|case| case.duration_seconds).sum())
+            suite.duration_seconds.unwrap_or_else(|| {
+                suite
+                    .cases
+                    .iter()
+                    .fold(0.0, |total, case| total + case.duration_seconds)
+            })
         })
-        .sum();
+        .fold(0.0, |total, seconds| total + seconds);
     TierReport {
         name: tier.name.clone(),
         junit_files: tier.files.iter().map(|file| file.display().to_string()).collect(),
         tests: counts.tests,
         passed: counts.passed,
-        // Every failing case, the suite's own setup nodes included.
-        failed: failures.len(),
+        failed: counts.failing(),
         skipped: counts.skipped,
+        ran,
+        suite_node_failures: failures.len().saturating_sub(counts.failing()),
         pass_rate: (counts.tests > 0).then(|| counts.passed as f64 / counts.tests as f64),
         duration_seconds: duration,
-        blocked: setup_failed && counts.passed == 0,
+        blocked: setup_failed && ran == 0,
         failures,
         unreadable,
     }
 }
 
-/// Ginkgo's suite-level nodes, reported as test cases but not tests.
-fn is_suite_node(name: &str) -> bool {
-    const NODES: [&str; 6] = [
-        "[BeforeSuite]",
-        "[SynchronizedBeforeSuite]",
+/// Ginkgo's suite-level nodes, reported as test cases but not tests: which part of the suite
+/// a name is, if it is one.
+fn suite_node(name: &str) -> Option<Category> {
+    const SETUP: [&str; 2] = ["[BeforeSuite]", "[SynchronizedBeforeSuite]"];
+    const TEARDOWN: [&str; 4] = [
         "[AfterSuite]",
         "[SynchronizedAfterSuite]",
         "[DeferCleanup (Suite)]",
         "[ReportAfterSuite]",
     ];
-    NODES.iter().any(|node| name.starts_with(node))
+    if SETUP.iter().any(|node| name.starts_with(node)) {
+        Some(Category::Setup)
+    } else if TEARDOWN.iter().any(|node| name.starts_with(node)) {
+        Some(Category::Teardown)
+    } else {
+        None
+    }
 }
 
 /// Texts that say the environment failed, not the code under test.
@@ -243,13 +277,19 @@ const INFRASTRUCTURE: [&str; 17] = [
     "network is unreachable",
 ];
 
-/// Setup vs infrastructure vs the test's own error or assertion.
+/// Setup vs infrastructure vs the test's own error or assertion vs teardown. The same kind of
+/// failure gets the same category whatever produced the JUnit: a timeout is infrastructure
+/// (Ginkgo's `timedout`, nextest's `test timeout`, go test's "test timed out after"); an
+/// exception or panic that is not an assertion is an error (pytest's `KeyError`, Rust's
+/// `unwrap`, Go's `panic:`).
 pub(crate) fn classify(case: &TestCaseResult) -> Category {
     let message = case.message.as_deref().unwrap_or_default();
     let text = format!("{message}\n{}", case.details.join("\n")).to_lowercase();
     let kind = case.kind.as_deref().unwrap_or_default().to_lowercase();
-    if is_suite_node(&case.name)
-        || case.name.starts_with("[BeforeAll]")
+    if let Some(node) = suite_node(&case.name) {
+        return node;
+    }
+    if case.name.starts_with("[BeforeAll]")
         || text.contains("in [beforesuite] at:")
         || text.contains("in [synchronizedbeforesuite] at:")
         || text.contains("in [beforeall] at:")
@@ -259,7 +299,18 @@ pub(crate) fn classify(case: &TestCaseResult) -> Category {
     {
         return Category::Setup;
     }
+    if case.name.starts_with("[AfterAll]")
+        || text.contains("in [aftersuite] at:")
+        || text.contains("in [synchronizedaftersuite] at:")
+        || text.contains("in [afterall] at:")
+        || text.contains("failed on teardown with")
+        || text.contains("error at teardown of")
+    {
+        return Category::Teardown;
+    }
     if matches!(kind.as_str(), "timedout" | "interrupted" | "aborted")
+        || kind.contains("timeout")
+        || text.contains("test timed out after")
         || INFRASTRUCTURE.iter().any(|needle| text.contains(needle))
     {
         return Category::Infrastructure;
@@ -275,10 +326,28 @@ pub(crate) fn classify(case: &TestCaseResult) -> Category {
     ]
     .iter()
     .any(|needle| text.contains(needle));
-    if (case.outcome == TestOutcome::Error || kind == "panicked" || text.contains("panic")) && !assertion {
+    let stopped_by_error =
+        case.outcome == TestOutcome::Error || kind == "panicked" || text.contains("panic") || is_exception(message);
+    if stopped_by_error && !assertion {
         return Category::Error;
     }
     Category::Assertion
+}
+
+/// `KeyError: 'x'`, `requests.exceptions.ConnectionError: …`, `java.lang.IllegalStateException`:
+/// a failure message that names an exception type (an `AssertionError` is an assertion).
+fn is_exception(message: &str) -> bool {
+    let head = message
+        .split([':', ' ', '('])
+        .next()
+        .unwrap_or_default()
+        .rsplit('.')
+        .next()
+        .unwrap_or_default();
+    (head.ends_with("Error") || head.ends_with("Exception"))
+        && head != "AssertionError"
+        && head.chars().next().is_some_and(char::is_uppercase)
+        && head.chars().all(char::is_alphanumeric)
 }
 
 fn relative(file: &str, root: Option<&Path>) -> String {
@@ -293,7 +362,8 @@ fn go_module_of(file: &Path) -> Option<(String, PathBuf)> {
     })
 }
 
-/// One line: the blocked tiers first (with where their setup failed), then the failing ones.
+/// One line: the blocked tiers first (with where their setup failed), then the failing ones,
+/// the unreadable ones, and those that ran nothing; "all passed" only when none of these.
 fn verdict(tiers: &[TierReport]) -> String {
     let mut parts = Vec::new();
     for tier in tiers.iter().filter(|tier| tier.blocked) {
@@ -311,8 +381,8 @@ fn verdict(tiers: &[TierReport]) -> String {
             })
             .unwrap_or_default();
         parts.push(format!(
-            "{} is blocked: its setup failed{at}, 0/{} tests ran",
-            tier.name, tier.tests
+            "{} is blocked: its setup failed{at}, {}/{} tests ran",
+            tier.name, tier.ran, tier.tests
         ));
     }
     for tier in tiers.iter().filter(|tier| !tier.blocked && !tier.failures.is_empty()) {
@@ -329,17 +399,51 @@ fn verdict(tiers: &[TierReport]) -> String {
         ));
     }
     for tier in tiers.iter().filter(|tier| !tier.unreadable.is_empty()) {
-        parts.push(format!(
-            "{}: {} JUnit file(s) unreadable",
-            tier.name,
-            tier.unreadable.len()
-        ));
+        if tier.junit_files.is_empty() {
+            parts.push(format!("{}: no JUnit file matched", tier.name));
+        } else {
+            parts.push(format!(
+                "{}: {} JUnit file(s) unreadable",
+                tier.name,
+                tier.unreadable.len()
+            ));
+        }
+    }
+    for tier in tiers.iter().filter(|tier| tier.ran_nothing()) {
+        if tier.tests == 0 {
+            parts.push(format!("{} ran no tests", tier.name));
+        } else {
+            parts.push(format!("{}: all {} test(s) skipped", tier.name, tier.tests));
+        }
     }
     if parts.is_empty() {
-        let tests: usize = tiers.iter().map(|tier| tier.tests).sum();
-        return format!("all {tests} test(s) of {} tier(s) passed", tiers.len());
+        let ran: usize = tiers.iter().map(|tier| tier.ran).sum();
+        let skipped: usize = tiers.iter().map(|tier| tier.skipped).sum();
+        let skipped = if skipped > 0 {
+            format!(" ({skipped} skipped)")
+        } else {
+            String::new()
+        };
+        return format!("all {ran} test(s) of {} tier(s) passed{skipped}", tiers.len());
     }
     parts.join("; ")
+}
+
+/// A share as a percentage with one decimal, never rounded up to 100.0 or down to 0.0 when
+/// it is not all or nothing.
+pub(crate) fn percent(part: usize, whole: usize) -> Option<String> {
+    if whole == 0 {
+        return None;
+    }
+    let value = part as f64 * 100.0 / whole as f64;
+    let shown = if part < whole && value > 99.9 {
+        99.9
+    } else if part > 0 && value < 0.1 {
+        0.1
+    } else {
+        value
+    };
+    Some(format!("{shown:.1}%"))
 }
 
 #[cfg(test)]

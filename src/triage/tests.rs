@@ -114,6 +114,54 @@ fn failures_are_classified() {
     let cases = [
         (
             case(
+                "[AfterSuite] ",
+                TestOutcome::Failed,
+                Some("failed"),
+                "cleanup: namespace still terminating",
+            ),
+            Category::Teardown,
+        ),
+        (
+            case(
+                "test_db",
+                TestOutcome::Error,
+                None,
+                "failed on teardown with \"OSError: busy\"",
+            ),
+            Category::Teardown,
+        ),
+        (
+            case("t1", TestOutcome::Failed, Some("test timeout"), "timed out"),
+            Category::Infrastructure,
+        ),
+        (
+            case("TestSlow", TestOutcome::Failed, None, "panic: test timed out after 10m0s"),
+            Category::Infrastructure,
+        ),
+        (
+            case("test_key", TestOutcome::Failed, None, "KeyError: 'missing'"),
+            Category::Error,
+        ),
+        (
+            case(
+                "test_http",
+                TestOutcome::Failed,
+                None,
+                "requests.exceptions.HTTPError: 500 Server Error",
+            ),
+            Category::Error,
+        ),
+        (
+            case(
+                "bad_unwrap",
+                TestOutcome::Failed,
+                None,
+                "thread 'bad_unwrap' panicked at src/lib.rs:6:27: called `Result::unwrap()` on an `Err` value",
+            ),
+            Category::Error,
+        ),
+        (
+            case(
                 "[BeforeSuite]",
                 TestOutcome::Failed,
                 Some("failed"),
@@ -173,4 +221,76 @@ fn failures_are_classified() {
     for (case, expected) in cases {
         assert_eq!(classify(&case), expected, "{case:?}");
     }
+}
+
+fn tier_of(name: &str, xml: &str) -> (tempfile::TempDir, TierInput) {
+    let directory = tempfile::tempdir().expect("tempdir");
+    let path = directory.path().join(format!("{name}.xml"));
+    std::fs::write(&path, xml).expect("write");
+    (
+        directory,
+        TierInput {
+            name: name.to_owned(),
+            files: vec![path],
+        },
+    )
+}
+
+#[test]
+fn a_tier_that_ran_nothing_is_not_green() {
+    let (_unit_dir, unit) = tier_of(
+        "unit",
+        r#"<testsuite name="s"><testcase name="a" time="1"/><testcase name="b" time="1"/></testsuite>"#,
+    );
+    let (_e2e_dir, e2e) = tier_of(
+        "e2e",
+        r#"<testsuite name="s"><testcase name="a"><skipped/></testcase><testcase name="b"><skipped/></testcase></testsuite>"#,
+    );
+    let (_none_dir, none) = tier_of("integration", r#"<testsuites tests="0"></testsuites>"#);
+    let triage = triage(&[unit.clone(), e2e], None);
+    assert_eq!(triage.status, "incomplete");
+    assert_eq!(triage.verdict, "e2e: all 2 test(s) skipped");
+    let markdown = render(&triage);
+    assert!(markdown.starts_with("## ⚠️ Test triage: 2/4 passed (50.0%)"), "{markdown}");
+    assert!(markdown.contains("| ⚠️ e2e | 0/2 | 0.0% | 0 | 2 | 0.0s |"), "{markdown}");
+    let triage = super::triage(&[unit.clone(), none], None);
+    assert_eq!(triage.status, "incomplete");
+    assert_eq!(triage.verdict, "integration ran no tests");
+    assert!(render(&triage).contains("| ⚠️ integration | 0/0 | — | 0 | 0 | 0.0s |"), "no -0.0s");
+    // Skips beside tests that ran are said, not hidden.
+    let (_mixed_dir, mixed) = tier_of(
+        "e2e",
+        r#"<testsuite name="s"><testcase name="a"/><testcase name="b"><skipped/></testcase></testsuite>"#,
+    );
+    let triage = super::triage(&[unit, mixed], None);
+    assert_eq!(triage.status, "passed");
+    assert_eq!(triage.verdict, "all 3 test(s) of 2 tier(s) passed (1 skipped)");
+}
+
+#[test]
+fn a_failed_cleanup_is_teardown_and_blocks_nothing() {
+    let (_directory, e2e) = tier_of(
+        "e2e",
+        r#"<testsuite name="E2E"><testcase name="[It] reconciles" time="3"><failure message="Expected 1 to equal 2">In [It] at: /src/test/e2e/reconcile_test.go:40</failure></testcase><testcase name="[AfterSuite]" time="1"><failure message="cleanup failed">In [AfterSuite] at: /src/test/e2e/suite_test.go:90</failure></testcase></testsuite>"#,
+    );
+    let triage = triage(&[e2e], Some(Path::new("/src")));
+    let tier = &triage.tiers[0];
+    assert!(!tier.blocked, "the test ran");
+    assert_eq!(triage.status, "failed");
+    assert_eq!((tier.tests, tier.ran, tier.failed, tier.suite_node_failures), (1, 1, 1, 1));
+    assert_eq!(triage.verdict, "e2e has 2 failure(s) (1 assertion, 1 teardown)");
+    let markdown = render(&triage);
+    assert!(markdown.contains("| ❌ e2e | 0/1 | 0.0% | 1 (+1 suite node) | 0 |"), "{markdown}");
+    assert!(markdown.contains("| [AfterSuite] | 🧹 teardown | `test/e2e/suite_test.go:90` |"), "{markdown}");
+}
+
+#[test]
+fn percentages_never_round_to_all_or_nothing() {
+    assert_eq!(percent(4, 15).as_deref(), Some("26.7%"));
+    assert_eq!(percent(2, 3).as_deref(), Some("66.7%"));
+    assert_eq!(percent(9999, 10000).as_deref(), Some("99.9%"));
+    assert_eq!(percent(1, 10000).as_deref(), Some("0.1%"));
+    assert_eq!(percent(3, 3).as_deref(), Some("100.0%"));
+    assert_eq!(percent(0, 3).as_deref(), Some("0.0%"));
+    assert_eq!(percent(0, 0), None);
 }
