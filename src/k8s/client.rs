@@ -51,6 +51,20 @@ pub(crate) async fn client(kubeconfig: &Path) -> Result<Client, ClusterError> {
     Client::try_from(config).map_err(|error| config_error(error.to_string()))
 }
 
+/// Whether the API server answers at all (`GET /version`, bounded). A refusal from the server is
+/// an answer; only no connection, or none within the timeout, is not.
+pub(crate) async fn answers(kubeconfig: &Path) -> Result<(), ClusterError> {
+    let client = client(kubeconfig).await?;
+    match tokio::time::timeout(REQUEST_TIMEOUT, client.apiserver_version()).await {
+        Ok(Ok(_) | Err(kube::Error::Api(_))) => Ok(()),
+        Ok(Err(error)) => Err(ClusterError::Unreachable(error.to_string())),
+        Err(_) => Err(ClusterError::Unreachable(format!(
+            "no answer within {}s",
+            REQUEST_TIMEOUT.as_secs()
+        ))),
+    }
+}
+
 /// Connect, then discover what the server serves.
 pub(crate) async fn connect(kubeconfig: &Path) -> Result<Session, ClusterError> {
     let client = client(kubeconfig).await?;

@@ -219,6 +219,11 @@ pub(crate) async fn reach_existing(run: &RunContext) -> Result<Vec<String>, Fail
         }
         None => {}
     }
+    // A cluster `kind get clusters` still lists may no longer serve (its node container
+    // stopped): say so now, not as one warning per request later.
+    client::answers(&cluster.kubeconfig)
+        .await
+        .map_err(|error| Failure::new(FailureClass::Infrastructure, error.to_string()))?;
     Ok(said)
 }
 

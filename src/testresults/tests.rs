@@ -110,7 +110,9 @@ fn nextest_panics_point_at_the_assertion() {
     let case = &suites[0].cases[0];
     assert_eq!(
         case.message.as_deref(),
-        Some("thread 'parse::tests::parses_a_duration' panicked at src/parse.rs:17:9: assertion `left == right` failed"),
+        Some(
+            "thread 'parse::tests::parses_a_duration' panicked at src/parse.rs:17:9: assertion `left == right` failed"
+        ),
         "without a message attribute, the panic line and what it says"
     );
     assert!((suites[0].cases[2].duration_seconds - 0.2).abs() < 1e-9);

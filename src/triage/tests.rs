@@ -135,7 +135,12 @@ fn failures_are_classified() {
             Category::Infrastructure,
         ),
         (
-            case("TestSlow", TestOutcome::Failed, None, "panic: test timed out after 10m0s"),
+            case(
+                "TestSlow",
+                TestOutcome::Failed,
+                None,
+                "panic: test timed out after 10m0s",
+            ),
             Category::Infrastructure,
         ),
         (
@@ -251,12 +256,21 @@ fn a_tier_that_ran_nothing_is_not_green() {
     assert_eq!(triage.status, "incomplete");
     assert_eq!(triage.verdict, "e2e: all 2 test(s) skipped");
     let markdown = render(&triage);
-    assert!(markdown.starts_with("## ⚠️ Test triage: 2/4 passed (50.0%)"), "{markdown}");
-    assert!(markdown.contains("| ⚠️ e2e | 0/2 | 0.0% | 0 | 2 | 0.0s |"), "{markdown}");
+    assert!(
+        markdown.starts_with("## ⚠️ Test triage: 2/4 passed (50.0%)"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("| ⚠️ e2e | 0/2 | 0.0% | 0 | 2 | 0.0s |"),
+        "{markdown}"
+    );
     let triage = super::triage(&[unit.clone(), none], None);
     assert_eq!(triage.status, "incomplete");
     assert_eq!(triage.verdict, "integration ran no tests");
-    assert!(render(&triage).contains("| ⚠️ integration | 0/0 | — | 0 | 0 | 0.0s |"), "no -0.0s");
+    assert!(
+        render(&triage).contains("| ⚠️ integration | 0/0 | — | 0 | 0 | 0.0s |"),
+        "no -0.0s"
+    );
     // Skips beside tests that ran are said, not hidden.
     let (_mixed_dir, mixed) = tier_of(
         "e2e",
@@ -277,11 +291,20 @@ fn a_failed_cleanup_is_teardown_and_blocks_nothing() {
     let tier = &triage.tiers[0];
     assert!(!tier.blocked, "the test ran");
     assert_eq!(triage.status, "failed");
-    assert_eq!((tier.tests, tier.ran, tier.failed, tier.suite_node_failures), (1, 1, 1, 1));
+    assert_eq!(
+        (tier.tests, tier.ran, tier.failed, tier.suite_node_failures),
+        (1, 1, 1, 1)
+    );
     assert_eq!(triage.verdict, "e2e has 2 failure(s) (1 assertion, 1 teardown)");
     let markdown = render(&triage);
-    assert!(markdown.contains("| ❌ e2e | 0/1 | 0.0% | 1 (+1 suite node) | 0 |"), "{markdown}");
-    assert!(markdown.contains("| [AfterSuite] | 🧹 teardown | `test/e2e/suite_test.go:90` |"), "{markdown}");
+    assert!(
+        markdown.contains("| ❌ e2e | 0/1 | 0.0% | 1 (+1 suite node) | 0 |"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("| [AfterSuite] | 🧹 teardown | `test/e2e/suite_test.go:90` |"),
+        "{markdown}"
+    );
 }
 
 #[test]

@@ -833,6 +833,20 @@ fn the_coverage_command_refuses_what_it_cannot_read_from() {
     expect(&["coverage"], &[], 2, "made no cluster");
     std::fs::write(&timings, kept).expect("timings");
 
+    // Listed by kind, but its API server no longer answers (the node container stopped): the
+    // machine's problem, exit 5, before anything is stopped or copied.
+    let kubeconfig = project.path().join("hybrid-e2e-report/kubeconfig");
+    let working = std::fs::read_to_string(&kubeconfig).expect("kubeconfig");
+    let server = working
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("server: "))
+        .expect("a server")
+        .to_owned();
+    std::fs::write(&kubeconfig, working.replace(&server, "https://127.0.0.1:1")).expect("kubeconfig");
+    let err = expect(&["coverage"], &[], 5, "cannot reach Kind cluster");
+    assert!(!err.contains("coverage of `gateway`"), "nothing was tried: {err}");
+    std::fs::write(&kubeconfig, working).expect("kubeconfig");
+
     // The run deleted its cluster (preserve: never).
     let output = project.run(&["run", "--preserve", "never", "--tag-suffix", "pr7"], &[]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
