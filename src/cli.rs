@@ -21,8 +21,8 @@ Examples:
 
 Exit codes: 0 ok, 1 setup failed (application), 2 usage or config error, 3 lint findings,
 4 targets exceeded (--fail-on-target), 5 infrastructure failure, 6 some merged reports
-unreadable (report --merge), 7 timing regression (regress --fail-on-regression), 130 cancelled
-(see docs/exit-codes.md).";
+unreadable (report --merge), 7 timing regression (regress --fail-on-regression), 8 the test
+phase's suite failed, 130 cancelled, 101 a bug in hybrid-e2e (see docs/exit-codes.md).";
 
 /// Fast, trustworthy hybrid-parallel E2E setup for Kubernetes projects in CI.
 #[derive(Debug, Parser)]

@@ -116,6 +116,21 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()>
 
 /// A path, or the files a glob (`*`, `?`, `[...]`, `{a,b}`, `**`) matches, sorted; a path
 /// that does not exist matches nothing. `*` stays within a directory.
+/// Why `text` is not a usable path or glob (`None`: it is one).
+pub(crate) fn glob_problem(text: &str) -> Option<String> {
+    if text.trim().is_empty() {
+        return Some("is empty".to_owned());
+    }
+    if !is_glob(text) {
+        return None;
+    }
+    globset::GlobBuilder::new(text)
+        .literal_separator(true)
+        .build()
+        .err()
+        .map(|error| format!("is not a valid glob: {}", error.kind()))
+}
+
 pub(crate) fn expand_glob(path: &Path) -> Vec<PathBuf> {
     if path.is_file() {
         return vec![path.to_owned()];

@@ -117,6 +117,11 @@ fn triage(args: ReportArgs, config_path: Option<&Path>, printer: &Printer) -> Re
     };
     if args.triage {
         let config = LoadedConfig::load(args.config.path.as_deref().or(config_path))?;
+        if config.path.is_none() {
+            return Err(ExpectedError::Usage(
+                "--triage reads the `tiers:` of hybrid-e2e.yaml, and there is none here (give --config PATH, or --junit TIER=PATH)".to_owned(),
+            ));
+        }
         if config.file.tiers.is_empty() {
             return Err(ExpectedError::Usage(
                 "--triage: the config has no `tiers:` section (or give --junit TIER=PATH)".to_owned(),

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde_saphyr::{Error as YamlError, MessageFormatter, UserMessageFormatter};
 use sha2::{Digest, Sha256};
 
-use super::model::{ConfigFile, Located};
+use super::model::{CommandLine, ConfigFile, Located};
 use crate::files;
 use crate::image_ref::ImageReference;
 
@@ -270,7 +270,35 @@ impl LoadedConfig {
                     "{}: `test.command` is empty; give the suite's program and its arguments",
                     self.at(&test.command)
                 )),
-                Some(_) => {}
+                Some(argv) => {
+                    let found = match &test.command.value {
+                        CommandLine::Line(line) => super::shell_syntax(line),
+                        CommandLine::Argv(argv) => argv.iter().find(|word| super::shell_operator(word)).cloned(),
+                    };
+                    if let Some(found) = found {
+                        let line = match &test.command.value {
+                            CommandLine::Line(line) => line.clone(),
+                            CommandLine::Argv(argv) => argv.join(" "),
+                        };
+                        problems.push(format!(
+                            "{}: `test.command` runs without a shell, so `{found}` would reach `{}` as a literal argument: put the shell's part in a script, or write `command: [sh, -c, {}]`",
+                            self.at(&test.command),
+                            argv[0],
+                            serde_json::Value::String(line)
+                        ));
+                    }
+                }
+            }
+            if test.timeout.as_ref().is_some_and(|timeout| timeout.0.is_zero()) {
+                problems.push(format!(
+                    "{}: `test.timeout` must be longer than 0s (the default is 1h)",
+                    self.where_is("test")
+                ));
+            }
+            for entry in &test.junit {
+                if let Some(why) = files::glob_problem(entry) {
+                    problems.push(format!("{}: `test.junit` entry `{entry}` {why}", self.where_is("test")));
+                }
             }
             if let Some(directory) = &test.working_dir
                 && !self.resolve(&directory.value).is_dir()
@@ -308,11 +336,22 @@ impl LoadedConfig {
             ));
         }
         for (tier, files) in &file.tiers {
+            if tier.trim().is_empty() {
+                problems.push(format!("{}: a tier has an empty name", self.where_is("tiers")));
+            }
             if files.is_empty() {
                 problems.push(format!(
                     "{}: tier `{tier}` lists no JUnit files",
                     self.where_is("tiers")
                 ));
+            }
+            for entry in files {
+                if let Some(why) = files::glob_problem(entry) {
+                    problems.push(format!(
+                        "{}: tier `{tier}`'s entry `{entry}` {why}",
+                        self.where_is("tiers")
+                    ));
+                }
             }
         }
         if let Some(cycle) = dependency_cycle(file) {
@@ -615,5 +654,73 @@ mod test_section {
         };
         let error = error.to_string();
         assert!(error.contains("shell"), "{error}");
+    }
+
+    #[test]
+    fn shell_syntax_in_a_command_is_an_error_with_the_way_out() {
+        for (text, found, program) in [
+            ("version: 1\ntest:\n  command: cd test && go test ./...\n", "&&", "cd"),
+            ("version: 1\ntest:\n  command: go test ./... | tee out.log\n", "|", "go"),
+            ("version: 1\ntest:\n  command: go test $PKG\n", "$P", "go"),
+            (
+                "version: 1\ntest:\n  command: KUBECONFIG=x go test\n",
+                "KUBECONFIG=",
+                "KUBECONFIG=x",
+            ),
+            (
+                "version: 1\ntest:\n  command: [make, e2e, \"&&\", make, clean]\n",
+                "&&",
+                "make",
+            ),
+        ] {
+            let error = parse(text).expect_err(text).to_string();
+            assert!(
+                error.contains("hybrid-e2e.yaml:3:")
+                    && error.contains(&format!("so `{found}` would reach `{program}` as a literal argument"))
+                    && error.contains("command: [sh, -c, "),
+                "{text}: {error}"
+            );
+        }
+        assert!(parse("version: 1\ntest:\n  command: [sh, -c, \"cd test && go test ./...\"]\n").is_ok());
+    }
+
+    #[test]
+    fn plain_mistakes_get_plain_words() {
+        for (text, expected) in [
+            (
+                "version: 1\ntest:\n  command: 42\n",
+                "expected the suite's command: a string",
+            ),
+            (
+                "version: 1\ntest:\n  command: [a]\n  timeout: 0s\n",
+                "`test.timeout` must be longer than 0s",
+            ),
+            (
+                "version: 1\ntest:\n  command: [a]\n  junit: [\"reports/[.xml\"]\n",
+                "is not a valid glob",
+            ),
+            (
+                "version: 1\ntest:\n  command: [a]\n  junit: [\"\"]\n",
+                "`test.junit` entry `` is empty",
+            ),
+            ("version: 1\ntiers:\n  \"\": [a.xml]\n", "a tier has an empty name"),
+            ("version: 1\ntiers:\n  e2e: a.xml\n  e2e: b.xml\n", "e2e"),
+        ] {
+            let error = parse(text).expect_err(text).to_string();
+            assert!(error.contains(expected), "{text}: {error}");
+        }
+    }
+
+    #[test]
+    fn junit_and_tiers_take_one_path_or_a_list_and_tiers_keep_their_order() {
+        let config = parse(
+            "version: 1\ntest:\n  command: [a]\n  junit: reports/*.xml\ntiers:\n  unit: reports/unit.xml\n  integration: [a.xml, b.xml]\n  e2e: [e2e.xml]\n",
+        )
+        .expect("valid");
+        assert_eq!(config.file.test.as_ref().expect("test").junit, ["reports/*.xml"]);
+        let names: Vec<&str> = config.file.tiers.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(names, ["unit", "integration", "e2e"]);
+        assert_eq!(config.file.tiers[0].1, ["reports/unit.xml"]);
+        assert_eq!(config.file.tiers[1].1, ["a.xml", "b.xml"]);
     }
 }

@@ -8,7 +8,7 @@ mod services;
 
 pub(crate) use load::{ConfigError, LoadedConfig};
 pub(crate) use model::{DependsOnCondition, EngineChoice, HumanDuration, Located, Preserve, ScheduleMode};
-pub(crate) use names::{check_coverage_dir, parse_cluster_name, parse_tag_suffix};
+pub(crate) use names::{check_coverage_dir, parse_cluster_name, parse_tag_suffix, shell_operator, shell_syntax};
 pub(crate) use services::{PortMapping, parse_port, parse_volume};
 
 /// The JSON Schema of the config file, generated from the Rust types.

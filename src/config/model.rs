@@ -165,9 +165,11 @@ pub(crate) struct ConfigFile {
     #[serde(default)]
     pub(crate) coverage: CoverageConfig,
     /// JUnit files of the test tiers (`unit`, `integration`, `e2e`, ...) for `hybrid-e2e report
-    /// --triage`: tier name → files or globs, relative to this file.
-    #[serde(default)]
-    pub(crate) tiers: BTreeMap<String, Vec<String>>,
+    /// --triage`: tier name → a file or glob, or a list of them, relative to this file. The
+    /// report lists the tiers in this order.
+    #[serde(default, deserialize_with = "tiers_in_order")]
+    #[schemars(with = "BTreeMap<String, OneOrMoreStrings>")]
+    pub(crate) tiers: Vec<(String, Vec<String>)>,
 }
 
 /// `coverage:`.
@@ -218,11 +220,113 @@ fn default_coverage_stop_timeout() -> HumanDuration {
 
 /// `test.command`: an argv list, or one string split as a POSIX shell splits words (quotes,
 /// backslashes). Never run through a shell: no pipes, globs, variables or `&&`.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, JsonSchema)]
 #[serde(untagged)]
 pub(crate) enum CommandLine {
     Argv(Vec<String>),
     Line(String),
+}
+
+impl<'de> Deserialize<'de> for CommandLine {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let words = deserializer.deserialize_any(StringOrList {
+            expecting: "the suite's command: a string (`go test ./test/e2e`) or a list of arguments (`[ginkgo, -v, ./test/e2e]`)",
+        })?;
+        Ok(match words {
+            Words::One(line) => CommandLine::Line(line),
+            Words::Many(argv) => CommandLine::Argv(argv),
+        })
+    }
+}
+
+/// A string or a list of strings (a file or glob, or several), for the schema.
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // only its schema is used
+pub(crate) enum OneOrMoreStrings {
+    One(String),
+    Many(Vec<String>),
+}
+
+enum Words {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Words {
+    fn into_vec(self) -> Vec<String> {
+        match self {
+            Words::One(one) => vec![one],
+            Words::Many(many) => many,
+        }
+    }
+}
+
+/// A string or a list of strings, with an error that says which (serde's untagged enums say
+/// only "data did not match any variant").
+struct StringOrList {
+    expecting: &'static str,
+}
+
+impl<'de> de::Visitor<'de> for StringOrList {
+    type Value = Words;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(self.expecting)
+    }
+
+    fn visit_str<E: de::Error>(self, value: &str) -> Result<Words, E> {
+        Ok(Words::One(value.to_owned()))
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Words, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element::<String>()? {
+            items.push(item);
+        }
+        Ok(Words::Many(items))
+    }
+}
+
+/// `junit: reports/e2e.xml` or `junit: [a.xml, "b/*.xml"]`.
+fn paths<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    deserializer
+        .deserialize_any(StringOrList {
+            expecting: "a JUnit file or glob, or a list of them",
+        })
+        .map(Words::into_vec)
+}
+
+/// `tiers:` as written: name → files, in the file's order.
+fn tiers_in_order<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<(String, Vec<String>)>, D::Error> {
+    struct Tiers;
+    impl<'de> de::Visitor<'de> for Tiers {
+        type Value = Vec<(String, Vec<String>)>;
+
+        fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+            formatter
+                .write_str("tier names, each with a JUnit file or glob or a list of them (`e2e: [reports/e2e.xml]`)")
+        }
+
+        fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut tiers: Vec<(String, Vec<String>)> = Vec::new();
+            while let Some(name) = map.next_key::<String>()? {
+                let files = map.next_value::<TierFiles>()?.0;
+                if tiers.iter().any(|(known, _)| *known == name) {
+                    return Err(de::Error::custom(format!("tier `{name}` is named twice")));
+                }
+                tiers.push((name, files));
+            }
+            Ok(tiers)
+        }
+    }
+    struct TierFiles(Vec<String>);
+    impl<'de> Deserialize<'de> for TierFiles {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            paths(deserializer).map(TierFiles)
+        }
+    }
+    deserializer.deserialize_map(Tiers)
 }
 
 impl CommandLine {
@@ -253,7 +357,8 @@ pub(crate) struct TestConfig {
     /// The JUnit XML file(s) the suite writes: paths or globs, relative to this file. Only files
     /// written during the run are read. They are merged into `junit.xml`, and their failures
     /// become annotations at the failing test's `file:line`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "paths")]
+    #[schemars(with = "OneOrMoreStrings")]
     pub(crate) junit: Vec<String>,
     /// Stop the suite (SIGTERM, then SIGKILL) after this long. Default: 1h.
     #[serde(default)]

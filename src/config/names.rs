@@ -50,9 +50,107 @@ pub(crate) fn check_coverage_dir(value: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Words a shell would act on and an argv passes on as they are.
+const SHELL_OPERATORS: [&str; 12] = ["&&", "||", "|", "|&", ";", "&", ">", ">>", "<", "2>", "2>&1", "&>"];
+
+/// The first piece of shell syntax in a `test.command` string, outside quotes: an operator
+/// (`&&`, `|`, `;`, `>`), a variable or command substitution (`$`, backquote; also inside double
+/// quotes, where a shell expands them), a leading `~`, or a leading `NAME=value`. Run without a
+/// shell, each would reach the program as a literal argument.
+pub(crate) fn shell_syntax(line: &str) -> Option<String> {
+    let mut quote: Option<char> = None;
+    let mut word_start = true;
+    let mut first_word = String::new();
+    let mut in_first_word = true;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (Some('\''), '\'') => quote = None,
+            (Some('\''), _) => {}
+            (_, '\\') => {
+                chars.next();
+            }
+            (Some('"'), '"') => quote = None,
+            (_, '$')
+                if chars
+                    .peek()
+                    .is_some_and(|next| next.is_alphanumeric() || matches!(next, '{' | '(' | '_')) =>
+            {
+                return Some(format!("${}", chars.peek().copied().unwrap_or_default()));
+            }
+            (_, '`') => return Some("`".to_owned()),
+            (Some('"'), _) => {}
+            (None, '\'' | '"') => quote = Some(c),
+            (None, '|' | '&' | ';' | '<' | '>') => {
+                let mut operator = c.to_string();
+                while let Some(&next) = chars.peek().filter(|next| matches!(next, '|' | '&' | '>')) {
+                    operator.push(next);
+                    chars.next();
+                }
+                return Some(operator);
+            }
+            (None, '~') if word_start => return Some("~".to_owned()),
+            (None, ' ' | '\t') => {
+                word_start = true;
+                if !first_word.is_empty() {
+                    in_first_word = false;
+                }
+                continue;
+            }
+            (None, '=')
+                if in_first_word
+                    && !first_word.is_empty()
+                    && first_word.chars().all(|c| c.is_alphanumeric() || c == '_') =>
+            {
+                return Some(format!("{first_word}="));
+            }
+            _ => {}
+        }
+        if in_first_word && quote.is_none() && c != '=' {
+            first_word.push(c);
+        }
+        word_start = false;
+    }
+    None
+}
+
+/// A `test.command` list element that is a shell operator on its own (`[cd, x, "&&", make]`).
+pub(crate) fn shell_operator(word: &str) -> bool {
+    SHELL_OPERATORS.contains(&word)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::check_coverage_dir;
+    use super::{check_coverage_dir, shell_operator, shell_syntax};
+
+    #[test]
+    fn shell_syntax_outside_quotes_is_found() {
+        for (line, found) in [
+            ("cd test && go test ./...", "&&"),
+            ("go test ./... | tee out.log", "|"),
+            ("go test ./... > out.log", ">"),
+            ("go test ./... 2>&1", ">&"),
+            ("go test $PKG", "$P"),
+            ("go test \"${PKG}\"", "${"),
+            ("KUBECONFIG=x go test", "KUBECONFIG="),
+            ("~/bin/ginkgo -v", "~"),
+            ("ginkgo ; true", ";"),
+            ("echo `date`", "`"),
+        ] {
+            assert_eq!(shell_syntax(line).as_deref(), Some(found), "{line}");
+        }
+        for line in [
+            "go test ./test/e2e/... -run 'Test A|Test B'",
+            "ginkgo --focus=\"a && b\" ./e2e",
+            "go test -ldflags=-X=main.v=1 ./...",
+            "pytest -k 'not slow' tests/",
+            "ginkgo --label-filter='!slow'",
+            "make e2e",
+        ] {
+            assert_eq!(shell_syntax(line), None, "{line}");
+        }
+        assert!(shell_operator("&&") && shell_operator("|") && !shell_operator("-v"));
+    }
 
     #[test]
     fn coverage_dirs_are_plain_absolute_paths() {

@@ -476,10 +476,11 @@ fn coverage_check(plan: &Plan) -> Check {
         return Check::pass(
             "coverage",
             format!(
-                "every Kind node mounts {} (host: {}); {} write there{captured_by}",
+                "every Kind node mounts {} (host: {}); {} {} there{captured_by}",
                 spec.dir,
                 found.host_paths.join(", "),
-                images.join(", ")
+                images.join(", "),
+                if images.len() == 1 { "writes" } else { "write" }
             ),
         );
     }

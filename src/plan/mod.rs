@@ -852,6 +852,27 @@ impl Plan {
                 let _ = writeln!(out, "   JUnit: {} (merged into junit.xml)", files.join(", "));
             }
         }
+        if let Some(coverage) = &self.coverage {
+            let images: Vec<&str> = coverage.images.iter().map(|image| image.name.as_str()).collect();
+            let when = if self.test.is_some() {
+                "after the test phase"
+            } else {
+                "with `hybrid-e2e coverage` after your suite (no `test:`)"
+            };
+            let _ = writeln!(
+                out,
+                "6. coverage {when}: stop {} gracefully (at most {}), copy {}/{}/<image> from every node into {}, measure with `go` where it is on PATH{}",
+                images.join(", "),
+                format(coverage.stop_timeout),
+                coverage.dir,
+                coverage.run_id,
+                self.report_dir.join("coverage").display(),
+                coverage
+                    .target
+                    .map(|target| format!("; target {target}%"))
+                    .unwrap_or_default()
+            );
+        }
         if !self.services.services.is_empty() {
             let _ = writeln!(
                 out,

@@ -595,7 +595,7 @@ fn triage_reads_real_pytest_junit_and_ginkgo_and_classifies_each_failure() {
         assert_eq!(setup["outcome"], "error");
         let markdown = std::fs::read_to_string(path.join("triage/triage.md")).expect("markdown");
         assert_eq!(std::fs::read_to_string(&summary).expect("job summary"), markdown);
-        assert!(markdown.contains("| ❌ python | 1/4 | 25% | 2 | 1 |"), "{markdown}");
+        assert!(markdown.contains("| ❌ python | 1/4 | 25.0% | 2 | 1 |"), "{markdown}");
         assert!(markdown.contains("`tests/test_api.py:15`"), "{markdown}");
     }
 }
