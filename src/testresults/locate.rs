@@ -87,26 +87,32 @@ fn candidates(line: &str) -> Vec<(String, usize)> {
     found
 }
 
-/// `go test` names a file without its directory (`x_test.go`); its JUnit's `classname` is the
-/// package's import path. Under the module `module` (its `go.mod` in `module_dir`), the file is
-/// `module_dir/<package path below the module>/x_test.go` — when that file exists.
+/// `go test` names a file without its directory (`x_test.go`); its JUnit names the package's
+/// import path in the `classname` (go-junit-report v2, gotestsum) or in the suite's name (v1,
+/// whose `classname` is the package's last element). Under the module `module` (its `go.mod` in
+/// `module_dir`), the file is `module_dir/<package path below the module>/x_test.go` — when
+/// that file exists.
 pub(crate) fn resolve_go_files(suites: &mut [TestSuiteResult], module: &str, module_dir: &Path) {
-    for case in suites.iter_mut().flat_map(|suite| &mut suite.cases) {
-        let (Some(file), Some(package)) = (&case.file, &case.classname) else {
-            continue;
-        };
-        if file.contains('/') || !file.ends_with(".go") {
-            continue;
-        }
-        let Some(below) = package.strip_prefix(module) else {
-            continue;
-        };
-        if !(below.is_empty() || below.starts_with('/')) {
-            continue;
-        }
-        let candidate = module_dir.join(below.trim_start_matches('/')).join(file);
-        if candidate.is_file() {
-            case.file = Some(candidate.display().to_string());
+    for suite in suites.iter_mut() {
+        let suite_name = suite.name.clone();
+        for case in &mut suite.cases {
+            let Some(file) = case
+                .file
+                .as_deref()
+                .filter(|file| !file.contains('/') && file.ends_with(".go"))
+            else {
+                continue;
+            };
+            let resolved = [case.classname.as_deref(), Some(suite_name.as_str())]
+                .into_iter()
+                .flatten()
+                .filter_map(|package| package.strip_prefix(module))
+                .filter(|below| below.is_empty() || below.starts_with('/'))
+                .map(|below| module_dir.join(below.trim_start_matches('/')).join(file))
+                .find(|candidate| candidate.is_file());
+            if let Some(candidate) = resolved {
+                case.file = Some(candidate.display().to_string());
+            }
         }
     }
 }

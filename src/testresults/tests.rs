@@ -94,6 +94,15 @@ fn go_files_resolve_through_the_module() {
         Some("handler_test.go"),
         "a file that does not exist stays as written"
     );
+    // go-junit-report v1: the suite is the import path, the classname only its last element.
+    let v1 = r#"<testsuites><testsuite name="github.com/org/app/pkg/store" tests="1"><testcase classname="store" name="TestPut" time="0.01"><failure message="Failed" type="">store_test.go:42: got 1, want 2</failure></testcase></testsuite></testsuites>"#;
+    let mut suites = parse(v1).expect("parses");
+    resolve_go_files(&mut suites, "github.com/org/app", directory.path());
+    assert_eq!(
+        suites[0].cases[0].file.as_deref(),
+        directory.path().join("pkg/store/store_test.go").to_str()
+    );
+    assert_eq!(suites[0].cases[0].line, Some(42));
 }
 
 #[test]

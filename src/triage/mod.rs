@@ -164,12 +164,14 @@ fn read_tier(tier: &TierInput, root: Option<&Path>) -> TierReport {
         unreadable.push("no JUnit file matched".to_owned());
     }
     // `go test` names files without their directory: resolve through the module (from the
-    // JUnit's directory upwards).
+    // JUnit's directory upwards, else from the repository's root: a JUnit file downloaded
+    // outside the checkout).
     if let Some((module, directory)) = tier
         .files
         .first()
         .and_then(|file| std::path::absolute(file).ok())
-        .and_then(|file| go_module_of(&file))
+        .and_then(|file| file.parent().and_then(go_module_of))
+        .or_else(|| root.and_then(go_module_of))
     {
         testresults::resolve_go_files(&mut suites, &module, &directory);
     }
@@ -355,8 +357,9 @@ fn relative(file: &str, root: Option<&Path>) -> String {
         .map_or_else(|| file.to_owned(), |relative| relative.display().to_string())
 }
 
-fn go_module_of(file: &Path) -> Option<(String, PathBuf)> {
-    file.ancestors().skip(1).find_map(|candidate| {
+/// The Go module whose `go.mod` is in `directory` or above it.
+fn go_module_of(directory: &Path) -> Option<(String, PathBuf)> {
+    directory.ancestors().find_map(|candidate| {
         let text = std::fs::read_to_string(candidate.join("go.mod")).ok()?;
         testresults::go_module(&text).map(|module| (module.to_owned(), candidate.to_owned()))
     })
