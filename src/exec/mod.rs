@@ -269,6 +269,23 @@ async fn spawn(
     })
 }
 
+/// Where a spawn would find `program`: with a `/`, that file relative to `dir`; without, the
+/// first executable file of that name in the directories of `path` (a `PATH` value).
+pub(crate) fn find_program(program: &str, dir: &Path, path: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let executable = |candidate: &Path| {
+        std::fs::metadata(candidate)
+            .is_ok_and(|metadata| metadata.is_file() && metadata.permissions().mode() & 0o111 != 0)
+    };
+    if program.contains('/') {
+        let candidate = dir.join(program);
+        return executable(&candidate).then_some(candidate);
+    }
+    std::env::split_paths(path)
+        .map(|directory| dir.join(directory).join(program))
+        .find(|candidate| executable(candidate))
+}
+
 /// SIGTERM the process group, then SIGKILL it if it has not exited after the grace period.
 async fn terminate(pid: Option<Pid>, child: &mut tokio::process::Child) {
     let Some(pid) = pid else { return };
@@ -307,6 +324,36 @@ mod tests {
     use super::*;
 
     use crate::test_support::runtime;
+
+    #[test]
+    fn programs_are_found_as_a_spawn_finds_them() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let bin = dir.path().join("bin");
+        std::fs::create_dir_all(&bin).expect("mkdir");
+        for (name, mode) in [("suite", 0o755), ("notes", 0o644)] {
+            std::fs::write(bin.join(name), "#!/bin/sh\n").expect("write");
+            std::fs::set_permissions(bin.join(name), std::fs::Permissions::from_mode(mode)).expect("chmod");
+        }
+        let path = format!("/nonexistent:{}", bin.display());
+        assert_eq!(find_program("suite", Path::new("/"), &path), Some(bin.join("suite")));
+        assert_eq!(find_program("notes", Path::new("/"), &path), None, "not executable");
+        assert_eq!(find_program("missing", Path::new("/"), &path), None);
+        assert_eq!(
+            find_program("./bin/suite", dir.path(), ""),
+            Some(dir.path().join("./bin/suite"))
+        );
+        assert_eq!(
+            find_program("./suite", dir.path(), &path),
+            None,
+            "a path is not looked up on PATH"
+        );
+        assert_eq!(
+            find_program("bin", dir.path(), dir.path().to_str().expect("UTF-8")),
+            None,
+            "a directory is no program"
+        );
+    }
 
     #[test]
     fn captures_output_to_the_log_and_the_tail() {

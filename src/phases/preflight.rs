@@ -163,6 +163,12 @@ fn checks(run: &RunContext) -> Vec<CheckSpec> {
             run: |run| Box::pin(async move { coverage_check(&run.plan) }),
         });
     }
+    if run.plan.test.is_some() {
+        checks.push(CheckSpec {
+            name: "test",
+            run: |run| Box::pin(async move { test_check(&run.plan) }),
+        });
+    }
     checks.push(CheckSpec {
         name: "lint",
         run: |run| {
@@ -439,6 +445,58 @@ fn port_check(config: Option<&Path>) -> Check {
 /// DD-TEST-007's fourth place: the Kind config mounts `coverage.dir` on every node (so the data
 /// also lands on the host). A warning with the lines to add, never a failure: the copy after the
 /// tests reads the node containers either way.
+/// The suite's program exists where the test phase will start it (after the whole setup:
+/// finding out then costs the setup's minutes).
+fn test_check(plan: &Plan) -> Check {
+    let Some(test) = &plan.test else {
+        return Check::pass("test", "no `test:`");
+    };
+    let Some(program) = test.argv.first() else {
+        return Check::fail(
+            "test",
+            "`test.command` is empty",
+            "give the suite's program and its arguments",
+        );
+    };
+    let path = test
+        .env
+        .iter()
+        .find(|(key, _)| key == "PATH")
+        .map(|(_, value)| value.clone())
+        .or_else(|| std::env::var("PATH").ok())
+        .unwrap_or_default();
+    match crate::exec::find_program(program, &test.working_dir, &path) {
+        Some(found) => Check::pass("test", format!("the suite runs {}", found.display())),
+        None => {
+            let (detail, hint) = if program.contains('/') {
+                (
+                    format!(
+                        "the suite's program `{program}` is not an executable file in {}",
+                        test.working_dir.display()
+                    ),
+                    "check the path (relative to `test.working_dir`) and its mode (`chmod +x`)".to_owned(),
+                )
+            } else {
+                (
+                    format!("the suite's program `{program}` is not on PATH"),
+                    format!(
+                        "install it on this machine, or give its path in `test.command`; it is started directly (argv), not through a shell{}",
+                        if plan.cluster.in_container.is_some() {
+                            " — inside the container action the project's test tools are not installed: run the suite in a later step (docs/action.md)"
+                        } else {
+                            ""
+                        }
+                    ),
+                )
+            };
+            Check {
+                file: plan.config_file.clone(),
+                ..Check::fail("test", detail, hint)
+            }
+        }
+    }
+}
+
 fn coverage_check(plan: &Plan) -> Check {
     let Some(spec) = &plan.coverage else {
         return Check::pass("coverage", "no image has `coverage: true`");

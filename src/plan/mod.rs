@@ -559,7 +559,7 @@ impl Plan {
             teardown_deferred: false,
             in_container: None,
         };
-        Plan {
+        let mut plan = Plan {
             run_id,
             config_file: config.path.as_ref().map(|path| path.display().to_string()),
             config_hash: config.hash.clone(),
@@ -651,7 +651,17 @@ impl Plan {
             }),
             coverage,
             warnings,
+        };
+        if let Some(test) = &plan.test
+            && let Some(target) = test.target.filter(|target| *target >= test.timeout)
+        {
+            plan.warnings.push(format!(
+                "`test.target` {} is not below `test.timeout` {}: the suite is stopped before it could be over its target",
+                humantime::format_duration(target),
+                humantime::format_duration(test.timeout)
+            ));
         }
+        plan
     }
 
     /// A phase's DD-TEST-002 target (`None`: the phase has none).
@@ -985,6 +995,20 @@ mod tests {
         assert_eq!(plan.cluster.name, "mine");
         assert_eq!(plan.images[1].reference, "quay.io/org/db:latest-pr7");
         assert_eq!(plan.cluster.kubeconfig, Path::new("/tmp/r/kubeconfig"));
+    }
+
+    #[test]
+    fn a_test_target_the_timeout_cuts_off_is_a_warning() {
+        let text = "version: 1\ntest:\n  command: [make, e2e]\n  timeout: 5m\n  target: 10m\n";
+        let cut_off = plan(text, &Overrides::default());
+        assert_eq!(
+            cut_off.warnings,
+            [
+                "`test.target` 10m is not below `test.timeout` 5m: the suite is stopped before it could be over its target"
+            ]
+        );
+        let fine = plan(&text.replace("target: 10m", "target: 4m"), &Overrides::default());
+        assert!(fine.warnings.is_empty(), "{:?}", fine.warnings);
     }
 
     #[test]

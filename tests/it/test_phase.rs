@@ -326,30 +326,42 @@ fn a_suite_that_hangs_is_stopped_at_its_timeout() {
     assert!(calls.iter().any(|call| call.starts_with("delete cluster")), "{calls:?}");
 }
 
+/// A suite whose program is not there fails the preflight, in seconds, not after the setup's
+/// minutes: no image is built and no cluster made.
 #[test]
-fn a_suite_that_cannot_start_is_infrastructure() {
+fn a_suite_that_cannot_start_fails_the_preflight() {
     let project = bundled_example(fake_apiserver::Script::default(), Engines::Fake);
     let config = project.path().join("hybrid-e2e.yaml");
     let mut text = std::fs::read_to_string(&config).expect("config");
     text.push_str("\ntest:\n  command: [hybrid-e2e-no-such-runner, ./...]\n");
     std::fs::write(&config, text).expect("config");
     let output = project.run(&["run"], &[]);
-    assert_eq!(output.status.code(), Some(INFRASTRUCTURE), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(INFRASTRUCTURE), "{err}");
+    assert!(
+        err.contains("the suite's program `hybrid-e2e-no-such-runner` is not on PATH")
+            && err.contains("not through a shell"),
+        "{err}"
+    );
     let timings = example_timings(&project);
-    assert_eq!(timings["failed_phase"], "test");
+    assert_eq!(timings["failed_phase"], "preflight");
     assert_eq!(timings["failure_class"], "infrastructure");
-    let step = test_step(&timings);
     assert!(
-        step["message"]
-            .as_str()
-            .is_some_and(|message| message.contains("could not start") && message.contains("hybrid-e2e-no-such-runner")),
-        "{step}"
+        !project
+            .kind_calls()
+            .iter()
+            .any(|(args, _)| args.starts_with("create cluster")),
+        "no cluster for a suite that cannot run"
     );
-    assert!(
-        step["hint"]
-            .as_str()
-            .is_some_and(|hint| hint.contains("not through a shell"))
-    );
+    // A script of the project's own, named by path, is found relative to the working directory.
+    let text = std::fs::read_to_string(&config)
+        .expect("config")
+        .replace("[hybrid-e2e-no-such-runner, ./...]", "[./e2e.sh]");
+    std::fs::write(&config, text).expect("config");
+    let output = project.run(&["run"], &[]);
+    let err = stderr(&output);
+    assert!(err.contains("`./e2e.sh` is not an executable file in"), "{err}");
+    assert!(err.contains("chmod +x"), "{err}");
 }
 
 #[test]
