@@ -94,6 +94,24 @@ pub(crate) fn render_text(plan: &Plan) -> String {
         }
         let _ = writeln!(out, "   {:<width$}  {text}", node.id());
     }
+    // After the setup, outside the graph's timeline (their time is not the setup's).
+    if plan.test.is_some() {
+        let _ = writeln!(
+            out,
+            "   {:<width$}  needs every deploy/* and load/* step (after the setup: its own phase and target, not in the timeline below)",
+            "test/suite"
+        );
+    }
+    if let Some(coverage) = &plan.coverage {
+        let after = if plan.test.is_some() {
+            "needs test/suite"
+        } else {
+            "runs with `hybrid-e2e coverage` after your suite"
+        };
+        for image in &coverage.images {
+            let _ = writeln!(out, "   {:<width$}  {after}", format!("coverage/{}", image.name));
+        }
+    }
     let source = match &prediction.history {
         Some((directory, history)) if prediction.from_history > 0 => format!(
             "from the median step times of {} earlier run(s) in {}{}",
