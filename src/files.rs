@@ -114,8 +114,6 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()>
     written
 }
 
-/// A path, or the files a glob (`*`, `?`, `[...]`, `{a,b}`, `**`) matches, sorted; a path
-/// that does not exist matches nothing. `*` stays within a directory.
 /// Why `text` is not a usable path or glob (`None`: it is one).
 pub(crate) fn glob_problem(text: &str) -> Option<String> {
     if text.trim().is_empty() {
@@ -131,6 +129,8 @@ pub(crate) fn glob_problem(text: &str) -> Option<String> {
         .map(|error| format!("is not a valid glob: {}", error.kind()))
 }
 
+/// A path, or the files a glob (`*`, `?`, `[...]`, `{a,b}`, `**`) matches, sorted; a path
+/// that does not exist matches nothing. `*` stays within a directory.
 pub(crate) fn expand_glob(path: &Path) -> Vec<PathBuf> {
     if path.is_file() {
         return vec![path.to_owned()];

@@ -277,13 +277,22 @@ impl LoadedConfig {
                     };
                     if let Some(found) = found {
                         let line = match &test.command.value {
-                            CommandLine::Line(line) => line.clone(),
-                            CommandLine::Argv(argv) => argv.join(" "),
+                            CommandLine::Line(line) => line.lines().map(str::trim).collect::<Vec<_>>().join(" && "),
+                            CommandLine::Argv(argv) => {
+                                shlex::try_join(argv.iter().map(String::as_str)).unwrap_or_else(|_| argv.join(" "))
+                            }
+                        };
+                        let what = if found == "\n" {
+                            format!(
+                                "its lines are one command: the second would become more arguments of `{}`",
+                                argv[0]
+                            )
+                        } else {
+                            format!("`{found}` would reach `{}` as a literal argument", argv[0])
                         };
                         problems.push(format!(
-                            "{}: `test.command` runs without a shell, so `{found}` would reach `{}` as a literal argument: put the shell's part in a script, or write `command: [sh, -c, {}]`",
+                            "{}: `test.command` runs without a shell, so {what}: put the shell's part in a script, or write `command: [sh, -c, {}]`",
                             self.at(&test.command),
-                            argv[0],
                             serde_json::Value::String(line)
                         ));
                     }
@@ -661,7 +670,7 @@ mod test_section {
         for (text, found, program) in [
             ("version: 1\ntest:\n  command: cd test && go test ./...\n", "&&", "cd"),
             ("version: 1\ntest:\n  command: go test ./... | tee out.log\n", "|", "go"),
-            ("version: 1\ntest:\n  command: go test $PKG\n", "$P", "go"),
+            ("version: 1\ntest:\n  command: go test $PKG\n", "$PKG", "go"),
             (
                 "version: 1\ntest:\n  command: KUBECONFIG=x go test\n",
                 "KUBECONFIG=",

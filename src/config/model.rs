@@ -168,7 +168,7 @@ pub(crate) struct ConfigFile {
     /// --triage`: tier name → a file or glob, or a list of them, relative to this file. The
     /// report lists the tiers in this order.
     #[serde(default, deserialize_with = "tiers_in_order")]
-    #[schemars(with = "BTreeMap<String, OneOrMoreStrings>")]
+    #[schemars(with = "BTreeMap<String, OneOrMoreStrings>", extend("default" = {}))]
     pub(crate) tiers: Vec<(String, Vec<String>)>,
 }
 

@@ -50,13 +50,15 @@ pub(crate) fn check_coverage_dir(value: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Words a shell would act on and an argv passes on as they are.
-const SHELL_OPERATORS: [&str; 12] = ["&&", "||", "|", "|&", ";", "&", ">", ">>", "<", "2>", "2>&1", "&>"];
+/// List elements that only make sense to a shell (`[make, e2e, "&&", make, clean]`). `;` and the
+/// redirections are left alone: `find … -exec … ";"` passes them on purpose.
+const SHELL_OPERATORS: [&str; 4] = ["&&", "||", "|", "|&"];
 
 /// The first piece of shell syntax in a `test.command` string, outside quotes: an operator
-/// (`&&`, `|`, `;`, `>`), a variable or command substitution (`$`, backquote; also inside double
-/// quotes, where a shell expands them), a leading `~`, or a leading `NAME=value`. Run without a
-/// shell, each would reach the program as a literal argument.
+/// (`&&`, `|`, `;`, `>`), a variable or command substitution (`$NAME`, `$?`, backquote; also
+/// inside double quotes, where a shell expands them), a glob (`*`, `?`), a leading `~`, a
+/// leading `NAME=value`, or a line break (`"\n"`: a second command). Run without a shell, each
+/// would reach the program as a literal argument.
 pub(crate) fn shell_syntax(line: &str) -> Option<String> {
     let mut quote: Option<char> = None;
     let mut word_start = true;
@@ -72,11 +74,19 @@ pub(crate) fn shell_syntax(line: &str) -> Option<String> {
             }
             (Some('"'), '"') => quote = None,
             (_, '$')
-                if chars
-                    .peek()
-                    .is_some_and(|next| next.is_alphanumeric() || matches!(next, '{' | '(' | '_')) =>
+                if chars.peek().is_some_and(|next| {
+                    next.is_alphanumeric() || matches!(next, '{' | '(' | '_' | '?' | '@' | '*' | '#' | '!' | '$' | '-')
+                }) || (quote.is_none() && chars.peek() == Some(&'\'')) =>
             {
-                return Some(format!("${}", chars.peek().copied().unwrap_or_default()));
+                let mut variable = "$".to_owned();
+                while let Some(&next) = chars.peek().filter(|next| next.is_alphanumeric() || **next == '_') {
+                    variable.push(next);
+                    chars.next();
+                }
+                if variable.len() == 1 {
+                    variable.extend(chars.next());
+                }
+                return Some(variable);
             }
             (_, '`') => return Some("`".to_owned()),
             (Some('"'), _) => {}
@@ -90,6 +100,8 @@ pub(crate) fn shell_syntax(line: &str) -> Option<String> {
                 return Some(operator);
             }
             (None, '~') if word_start => return Some("~".to_owned()),
+            (None, '*' | '?') => return Some(c.to_string()),
+            (None, '\n' | '\r') => return Some("\n".to_owned()),
             (None, ' ' | '\t') => {
                 word_start = true;
                 if !first_word.is_empty() {
@@ -130,8 +142,12 @@ mod tests {
             ("go test ./... | tee out.log", "|"),
             ("go test ./... > out.log", ">"),
             ("go test ./... 2>&1", ">&"),
-            ("go test $PKG", "$P"),
+            ("go test $PKG", "$PKG"),
             ("go test \"${PKG}\"", "${"),
+            ("echo \"$@\"", "$@"),
+            ("exit $?", "$?"),
+            ("pytest tests/*.py", "*"),
+            ("go test ./a\ngo test ./b", "\n"),
             ("KUBECONFIG=x go test", "KUBECONFIG="),
             ("~/bin/ginkgo -v", "~"),
             ("ginkgo ; true", ";"),
@@ -149,7 +165,7 @@ mod tests {
         ] {
             assert_eq!(shell_syntax(line), None, "{line}");
         }
-        assert!(shell_operator("&&") && shell_operator("|") && !shell_operator("-v"));
+        assert!(shell_operator("&&") && shell_operator("|") && !shell_operator("-v") && !shell_operator(";"));
     }
 
     #[test]

@@ -442,9 +442,6 @@ fn port_check(config: Option<&Path>) -> Check {
     }
 }
 
-/// DD-TEST-007's fourth place: the Kind config mounts `coverage.dir` on every node (so the data
-/// also lands on the host). A warning with the lines to add, never a failure: the copy after the
-/// tests reads the node containers either way.
 /// The suite's program exists where the test phase will start it (after the whole setup:
 /// finding out then costs the setup's minutes).
 fn test_check(plan: &Plan) -> Check {
@@ -464,7 +461,8 @@ fn test_check(plan: &Plan) -> Check {
         .find(|(key, _)| key == "PATH")
         .map(|(_, value)| value.clone())
         .or_else(|| std::env::var("PATH").ok())
-        .unwrap_or_default();
+        // Unset, a spawn searches the C library's default path.
+        .unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".to_owned());
     match crate::exec::find_program(program, &test.working_dir, &path) {
         Some(found) => Check::pass("test", format!("the suite runs {}", found.display())),
         None => {
@@ -497,6 +495,9 @@ fn test_check(plan: &Plan) -> Check {
     }
 }
 
+/// DD-TEST-007's fourth place: the Kind config mounts `coverage.dir` on every node (so the data
+/// also lands on the host). A warning with the lines to add, never a failure: the copy after the
+/// tests reads the node containers either way.
 fn coverage_check(plan: &Plan) -> Check {
     let Some(spec) = &plan.coverage else {
         return Check::pass("coverage", "no image has `coverage: true`");

@@ -240,6 +240,8 @@ fn seconds(element: &BytesStart<'_>) -> Option<f64> {
         .parse::<f64>()
         .ok()
         .filter(|value| value.is_finite() && (0.0..MAX_SECONDS).contains(value))
+        // `-0` is zero, not negative zero in the JSON.
+        .map(|value| value + 0.0)
 }
 
 fn open_suite(element: &BytesStart<'_>) -> TestSuiteResult {

@@ -192,9 +192,10 @@ note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace</f
 
 #[test]
 fn absurd_times_are_no_times() {
-    let xml = r#"<testsuite name="s" time="1e308"><testcase name="a" time="-5"/><testcase name="b" time="NaN"/><testcase name="c" time="2.5"/></testsuite>"#;
+    let xml = r#"<testsuite name="s" time="1e308"><testcase name="a" time="-5"/><testcase name="b" time="NaN"/><testcase name="c" time="2.5"/><testcase name="d" time="-0"/></testsuite>"#;
     let suites = parse(xml).expect("parses");
     assert_eq!(suites[0].duration_seconds, None);
     let times: Vec<f64> = suites[0].cases.iter().map(|case| case.duration_seconds).collect();
-    assert_eq!(times, [0.0, 0.0, 2.5]);
+    assert_eq!(times, [0.0, 0.0, 2.5, 0.0]);
+    assert!(times[3].is_sign_positive(), "no -0 in the JSON");
 }

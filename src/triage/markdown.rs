@@ -43,7 +43,8 @@ fn icon(tier: &TierReport) -> &'static str {
 fn failed(tier: &TierReport) -> String {
     match tier.suite_node_failures {
         0 => tier.failed.to_string(),
-        nodes => format!("{} (+{nodes} suite node)", tier.failed),
+        1 => format!("{} (+1 suite node)", tier.failed),
+        nodes => format!("{} (+{nodes} suite nodes)", tier.failed),
     }
 }
 

@@ -16,7 +16,9 @@ use crate::testresults;
 pub(crate) use markdown::render;
 
 /// Bumped only on incompatible changes of `triage.json`.
-const FORMAT_VERSION: u32 = 1;
+/// 2: `failed` counts tests only (`suite_node_failures` beside), `ran`, the `teardown` category
+/// and the `incomplete` status.
+const FORMAT_VERSION: u32 = 2;
 
 /// One tier as asked for: its name and its JUnit files (already expanded).
 #[derive(Debug, Clone)]
@@ -259,7 +261,7 @@ fn suite_node(name: &str) -> Option<Category> {
 }
 
 /// Texts that say the environment failed, not the code under test.
-const INFRASTRUCTURE: [&str; 17] = [
+const INFRASTRUCTURE: [&str; 18] = [
     "connection refused",
     "connection reset",
     "no such host",
@@ -277,6 +279,8 @@ const INFRASTRUCTURE: [&str; 17] = [
     "the server is currently unable",
     "too many open files",
     "network is unreachable",
+    // pytest-timeout: `Failed: Timeout >10.0s`.
+    "failed: timeout",
 ];
 
 /// Setup vs infrastructure vs the test's own error or assertion vs teardown. The same kind of
@@ -317,6 +321,11 @@ pub(crate) fn classify(case: &TestCaseResult) -> Category {
     {
         return Category::Infrastructure;
     }
+    // The message names an exception that is not an assertion: the traceback that follows it
+    // (pytest includes the test's source) may well contain the word "assert".
+    if is_exception(message) {
+        return Category::Error;
+    }
     let assertion = [
         "assert",
         "expected",
@@ -328,8 +337,7 @@ pub(crate) fn classify(case: &TestCaseResult) -> Category {
     ]
     .iter()
     .any(|needle| text.contains(needle));
-    let stopped_by_error =
-        case.outcome == TestOutcome::Error || kind == "panicked" || text.contains("panic") || is_exception(message);
+    let stopped_by_error = case.outcome == TestOutcome::Error || kind == "panicked" || text.contains("panic");
     if stopped_by_error && !assertion {
         return Category::Error;
     }

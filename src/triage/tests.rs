@@ -148,6 +148,23 @@ fn failures_are_classified() {
             Category::Error,
         ),
         (
+            TestCaseResult {
+                details: vec![
+                    "def test_lookup(client):".to_owned(),
+                    "    # the response should have an id".to_owned(),
+                    "    assert client.get('/x').ok".to_owned(),
+                    ">       return data['id']".to_owned(),
+                    "E       KeyError: 'id'".to_owned(),
+                ],
+                ..case("test_lookup", TestOutcome::Failed, None, "KeyError: 'id'")
+            },
+            Category::Error,
+        ),
+        (
+            case("test_slow", TestOutcome::Failed, None, "Failed: Timeout >10.0s"),
+            Category::Infrastructure,
+        ),
+        (
             case(
                 "test_http",
                 TestOutcome::Failed,
