@@ -16,8 +16,11 @@ use tokio_util::sync::CancellationToken;
 const TAIL_LINES: usize = 200;
 /// The most stdout [`capture`] keeps (a kubeconfig, a version, a cluster list).
 const CAPTURE_LIMIT: usize = 16 * 1024 * 1024;
-/// How long a process group gets between SIGTERM and SIGKILL.
+/// How long a process group gets between SIGTERM and SIGKILL, unless its spec says otherwise.
 const KILL_GRACE: Duration = Duration::from_secs(5);
+/// How long output is still read after the program itself exited: what holds its pipes open
+/// longer is something it left running in the background, which is then killed.
+const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(2);
 
 /// A command to run: a program and its arguments, never a shell string.
 #[derive(Debug, Clone)]
@@ -26,6 +29,12 @@ pub(crate) struct ProcessSpec {
     pub(crate) args: Vec<String>,
     pub(crate) env: Vec<(String, String)>,
     pub(crate) cwd: Option<PathBuf>,
+    /// Between SIGTERM and SIGKILL of the group (on timeout or cancel).
+    pub(crate) kill_grace: Duration,
+    /// Values replaced by `***` in every line read (log, tail, listeners): secrets.
+    pub(crate) redact: Vec<String>,
+    /// Variables of hybrid-e2e's own environment the process does not inherit.
+    pub(crate) env_remove: Vec<String>,
 }
 
 impl ProcessSpec {
@@ -35,7 +44,17 @@ impl ProcessSpec {
             args: Vec::new(),
             env: Vec::new(),
             cwd: None,
+            kill_grace: KILL_GRACE,
+            redact: Vec::new(),
+            env_remove: Vec::new(),
         }
+    }
+
+    /// A longer (or shorter) time between SIGTERM and SIGKILL: a test runner writes its reports
+    /// on SIGTERM.
+    pub(crate) fn kill_grace(mut self, grace: Duration) -> ProcessSpec {
+        self.kill_grace = grace;
+        self
     }
 
     pub(crate) fn arg(mut self, arg: impl Into<String>) -> ProcessSpec {
@@ -139,6 +158,9 @@ async fn spawn(
     keep_stdout: bool,
 ) -> Result<ProcessOutcome, ExecError> {
     let mut command = Command::new(&spec.program);
+    for name in &spec.env_remove {
+        command.env_remove(name);
+    }
     command
         .args(&spec.args)
         .envs(spec.env.iter().map(|(key, value)| (key, value)))
@@ -179,7 +201,7 @@ async fn spawn(
                     path: path.to_owned(),
                     source,
                 })?;
-            let header = format!("$ {}\n", spec.display());
+            let header = redact(&format!("$ {}\n", spec.display()), &spec.redact);
             file.write_all(header.as_bytes())
                 .await
                 .map_err(|source| ExecError::Log {
@@ -207,6 +229,8 @@ async fn spawn(
     let mut timed_out = false;
     let mut cancelled = false;
     let mut captured = Vec::new();
+    let mut exited: Option<std::process::ExitStatus> = None;
+    let mut drain_until: Option<tokio::time::Instant> = None;
     while out_open || err_open {
         let line = tokio::select! {
             read = stdout.read_until(b'\n', &mut out_buffer), if out_open => {
@@ -225,18 +249,38 @@ async fn spawn(
             }
             () = cancel.cancelled(), if !cancelled => {
                 cancelled = true;
-                terminate(pid, &mut child).await;
+                terminate(pid, &mut child, spec.kill_grace).await;
                 continue;
             }
             () = sleep_until(deadline), if !timed_out && deadline.is_some() => {
                 timed_out = true;
-                terminate(pid, &mut child).await;
+                terminate(pid, &mut child, spec.kill_grace).await;
                 continue;
+            }
+            status = child.wait(), if exited.is_none() => {
+                if let Ok(status) = status {
+                    exited = Some(status);
+                }
+                drain_until = tokio::time::Instant::now().checked_add(DRAIN_AFTER_EXIT);
+                continue;
+            }
+            () = sleep_until(drain_until), if drain_until.is_some() => {
+                // The program is done; whatever still holds its output open is what it left
+                // behind (`kubectl port-forward &`): its group goes, and so does the wait.
+                if let Some(pid) = pid {
+                    let _ = killpg(pid, Signal::SIGKILL);
+                }
+                break;
             }
         };
         if line.is_empty() {
             continue;
         }
+        let line = if spec.redact.is_empty() {
+            line
+        } else {
+            redact(&String::from_utf8_lossy(&line), &spec.redact).into_bytes()
+        };
         if let Some(file) = &mut log_file
             && let Err(source) = file.write_all(&line).await
         {
@@ -253,10 +297,13 @@ async fn spawn(
         }
         tail.push_back(text.to_owned());
     }
-    let status = child.wait().await.map_err(|source| ExecError::Spawn {
-        program: spec.program.clone(),
-        source,
-    })?;
+    let status = match exited {
+        Some(status) => status,
+        None => child.wait().await.map_err(|source| ExecError::Spawn {
+            program: spec.program.clone(),
+            source,
+        })?,
+    };
     if let Some(file) = &mut log_file {
         let _ = file.flush().await;
     }
@@ -267,6 +314,16 @@ async fn spawn(
         tail: tail.into(),
         stdout: captured,
     })
+}
+
+/// `text` with every one of `secrets` replaced by `***` (longest first, so a secret that
+/// contains another is replaced whole).
+pub(crate) fn redact(text: &str, secrets: &[String]) -> String {
+    let mut secrets: Vec<&String> = secrets.iter().filter(|secret| !secret.is_empty()).collect();
+    secrets.sort_by_key(|secret| std::cmp::Reverse(secret.len()));
+    secrets
+        .into_iter()
+        .fold(text.to_owned(), |text, secret| text.replace(secret.as_str(), "***"))
 }
 
 /// Where a spawn would find `program`: with a `/`, that file relative to `dir`; without, the
@@ -286,13 +343,14 @@ pub(crate) fn find_program(program: &str, dir: &Path, path: &str) -> Option<Path
         .find(|candidate| executable(candidate))
 }
 
-/// SIGTERM the process group, then SIGKILL it if it has not exited after the grace period.
-async fn terminate(pid: Option<Pid>, child: &mut tokio::process::Child) {
+/// SIGTERM the process group, give the program `grace` to exit, then SIGKILL the group: what
+/// is left of it then (a child that ignores SIGTERM) would otherwise keep running, and keep the
+/// output open.
+async fn terminate(pid: Option<Pid>, child: &mut tokio::process::Child, grace: Duration) {
     let Some(pid) = pid else { return };
     let _ = killpg(pid, Signal::SIGTERM);
-    if tokio::time::timeout(KILL_GRACE, child.wait()).await.is_err() {
-        let _ = killpg(pid, Signal::SIGKILL);
-    }
+    let _ = tokio::time::timeout(grace, child.wait()).await;
+    let _ = killpg(pid, Signal::SIGKILL);
 }
 
 /// Run a short query (`docker version`, `kind get clusters`) and return its trimmed stdout+stderr
@@ -413,6 +471,82 @@ mod tests {
             assert!(started.elapsed() < Duration::from_secs(5));
             tokio::time::sleep(Duration::from_millis(2_500)).await;
             assert!(!marker.exists(), "a grandchild outlived the kill");
+        });
+    }
+
+    /// A program that exits but leaves a background process holding its output (`kubectl
+    /// port-forward &`) ends when it exits, not when its leftover does; the leftover goes.
+    #[test]
+    fn a_leftover_background_process_neither_hangs_the_step_nor_outlives_it() {
+        runtime().block_on(async {
+            let directory = tempfile::tempdir().expect("tempdir");
+            let marker = directory.path().join("leftover-survived");
+            let script = format!("(sleep 4; touch {}) & echo done; exit 0", marker.display());
+            let spec = ProcessSpec::new("sh").args(["-c", &script]);
+            let started = std::time::Instant::now();
+            let mut lines = Vec::new();
+            let outcome = run(
+                &spec,
+                None,
+                |line| lines.push(line.to_owned()),
+                &CancellationToken::new(),
+                None,
+            )
+            .await
+            .expect("runs");
+            assert!(outcome.success(), "{outcome:?}");
+            assert_eq!(lines, ["done"]);
+            assert!(started.elapsed() < Duration::from_secs(4), "{:?}", started.elapsed());
+            tokio::time::sleep(Duration::from_millis(4_500).saturating_sub(started.elapsed())).await;
+            assert!(!marker.exists(), "the leftover outlived the step");
+        });
+    }
+
+    /// A child that ignores SIGTERM is killed when the grace runs out, even after its parent
+    /// exited on the signal.
+    #[test]
+    fn what_ignores_sigterm_is_killed_after_the_grace() {
+        runtime().block_on(async {
+            let spec = ProcessSpec::new("sh")
+                .args(["-c", "(trap '' TERM; sleep 30) & trap 'exit 143' TERM; sleep 30 & wait"])
+                .kill_grace(Duration::from_millis(300));
+            let started = std::time::Instant::now();
+            let outcome = run(
+                &spec,
+                None,
+                |_| {},
+                &CancellationToken::new(),
+                Some(Duration::from_millis(300)),
+            )
+            .await
+            .expect("runs");
+            assert!(outcome.timed_out);
+            assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+        });
+    }
+
+    #[test]
+    fn secrets_are_replaced_in_every_line_read() {
+        runtime().block_on(async {
+            let directory = tempfile::tempdir().expect("tempdir");
+            let log = directory.path().join("step.log");
+            let mut spec = ProcessSpec::new("sh").args(["-c", "echo token=s3cret-value-long; echo s3cret-value >&2"]);
+            spec.redact = vec!["s3cret-value".to_owned(), "s3cret-value-long".to_owned()];
+            let mut lines = Vec::new();
+            let outcome = run(
+                &spec,
+                Some(&log),
+                |line| lines.push(line.to_owned()),
+                &CancellationToken::new(),
+                None,
+            )
+            .await
+            .expect("runs");
+            lines.sort();
+            assert_eq!(lines, ["***", "token=***"]);
+            assert!(!outcome.tail_text().contains("s3cret"));
+            let written = std::fs::read_to_string(&log).expect("log");
+            assert!(!written.contains("s3cret"), "{written}");
         });
     }
 

@@ -47,6 +47,11 @@ pub(crate) enum Event<'a> {
     Warning {
         message: &'a str,
     },
+    /// Values no output may show (the suite's secret-looking `test.env` values): hybrid-e2e
+    /// replaces them in what it prints and keeps, and a GitHub reporter masks them in the log.
+    Secrets {
+        values: &'a [String],
+    },
     RunFinished {
         record: &'a RunRecord,
     },
@@ -97,6 +102,7 @@ impl Reporter for Recorder {
                 format!("phase-finished {} {}", report.phase, report.status.as_str())
             }
             Event::Warning { message } => format!("warning {message}"),
+            Event::Secrets { values } => format!("secrets {}", values.len()),
             Event::RunFinished { record } => format!("run-finished {}", record.status.as_str()),
         };
         self.0.lock().expect("lock").push(line);

@@ -25,6 +25,39 @@ pub(crate) const STEP: &str = "suite";
 const CLUSTER_CHECK: Duration = Duration::from_secs(20);
 /// JUnit files older than the suite's start by more than this are an earlier run's.
 const STALE_SLACK: Duration = Duration::from_secs(2);
+/// Between SIGTERM and SIGKILL of the suite: test runners write their reports on SIGTERM
+/// (Ginkgo's own grace period is 30 s).
+const KILL_GRACE: Duration = Duration::from_secs(30);
+/// `test.env` names whose values are secrets (the patterns CI agents redact by default):
+/// `*_TOKEN`, `*_PASSWORD`, … or the bare word.
+const SECRET_NAMES: [&str; 10] = [
+    "TOKEN",
+    "PASSWORD",
+    "PASSWD",
+    "SECRET",
+    "PRIVATE_KEY",
+    "ACCESS_KEY",
+    "SECRET_KEY",
+    "API_KEY",
+    "CREDENTIALS",
+    "CONNECTION_STRING",
+];
+/// Shorter values are not masked: hiding every `1` would make the output unreadable.
+const SECRET_MIN_LENGTH: usize = 4;
+
+/// The values of `env` that look like secrets by their name (`SUITE_TOKEN`, `DB_PASSWORD`).
+pub(crate) fn secret_values(env: &[(String, String)]) -> Vec<String> {
+    env.iter()
+        .filter(|(name, value)| {
+            let name = name.to_ascii_uppercase();
+            value.chars().count() >= SECRET_MIN_LENGTH
+                && SECRET_NAMES
+                    .iter()
+                    .any(|secret| name == *secret || name.ends_with(&format!("_{secret}")))
+        })
+        .map(|(_, value)| value.clone())
+        .collect()
+}
 
 /// The suite's step (the phase has nothing to do without `test:`).
 pub(crate) fn steps(context: &Arc<RunContext>) -> Result<Vec<Step>, &'static str> {
@@ -86,7 +119,13 @@ pub(crate) fn command(plan: &Plan, test: &PlannedTest, services: &[(String, Stri
         spec = spec.env(key, value);
     }
     spec.cwd = Some(working_dir);
-    spec
+    spec.redact = secret_values(&test.env);
+    // The action's inputs (`INPUT_GITHUB_TOKEN`) are hybrid-e2e's, not the suite's.
+    spec.env_remove = std::env::vars_os()
+        .filter_map(|(name, _)| name.into_string().ok())
+        .filter(|name| name.starts_with("INPUT_") && !test.env.iter().any(|(key, _)| key == name))
+        .collect();
+    spec.kill_grace(KILL_GRACE)
 }
 
 async fn run_suite(
@@ -124,6 +163,9 @@ async fn run_suite(
         }
     }
     let spec = command(plan, test, services);
+    if !spec.redact.is_empty() {
+        context.secrets(&spec.redact);
+    }
     context.say(&format!(
         "$ {} (in {})",
         spec.display(),
@@ -148,7 +190,14 @@ async fn run_suite(
             ));
         }
     };
-    let results = read_results(test, started, context);
+    let mut results = read_results(test, started, context);
+    if !spec.redact.is_empty() {
+        for case in results.suites.iter_mut().flat_map(|suite| &mut suite.cases) {
+            for text in case.message.iter_mut().chain(case.details.iter_mut()) {
+                *text = crate::exec::redact(text, &spec.redact);
+            }
+        }
+    }
     let failing: Vec<(&TestSuiteResult, &crate::model::TestCaseResult)> =
         results.cases().filter(|(_, case)| case.outcome.is_failure()).collect();
     let counts = results.counts;
@@ -330,6 +379,27 @@ fn go_module_of(directory: &Path) -> Option<(String, PathBuf)> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn secrets_are_known_by_their_names() {
+        let env: Vec<(String, String)> = [
+            ("SUITE_TOKEN", "s3cret-value"),
+            ("db_password", "hunter22"),
+            ("AWS_SECRET_ACCESS_KEY", "abcd1234"),
+            ("TOKEN", "tok-1234"),
+            ("GITHUB_TOKEN", "1"),
+            ("E2E_NAMESPACE", "example-e2e"),
+            ("TOKENIZER", "whitespace"),
+        ]
+        .iter()
+        .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+        .collect();
+        assert_eq!(
+            super::secret_values(&env),
+            ["s3cret-value", "hunter22", "abcd1234", "tok-1234"],
+            "too short to mask, or not a secret's name"
+        );
+    }
+
     #[test]
     fn globs_match_only_what_they_say() {
         let directory = tempfile::tempdir().expect("tempdir");

@@ -24,6 +24,8 @@ const FAILURE_TAIL: usize = 20;
 pub(crate) struct Display {
     out: Box<dyn Write + Send>,
     github_groups: bool,
+    /// Under GitHub Actions: secrets are masked with `::add-mask::`.
+    github: bool,
     /// A `::group::` is open (a skipped phase never opened one).
     group_open: bool,
     verbose: bool,
@@ -45,6 +47,7 @@ impl Display {
         Display {
             out,
             github_groups: printer.progress == Progress::GithubGroups,
+            github: printer.github,
             group_open: false,
             verbose: printer.verbosity == Verbosity::Verbose,
             quiet: printer.verbosity == Verbosity::Quiet,
@@ -251,6 +254,10 @@ impl Reporter for Display {
                 }
             }
             Event::Warning { message } => writeln!(out, "{WARN}warning{WARN:#}: {message}"),
+            // `core.setSecret`: the runner hides the value from then on, in every step's log.
+            Event::Secrets { values } if self.github => values
+                .iter()
+                .try_for_each(|value| writeln!(out, "::add-mask::{}", super::workflow::escape_data(value))),
             Event::RunFinished { record } => {
                 let (style, label) = status_style(record.status);
                 let class = record

@@ -125,6 +125,11 @@ impl StepContext {
         self.reporters.emit(Event::Warning { message });
     }
 
+    /// Values no output may show from now on (masked in the GitHub log).
+    pub(crate) fn secrets(&self, values: &[String]) {
+        self.reporters.emit(Event::Secrets { values });
+    }
+
     /// Run a process for this step: output goes to the step's log file and the event stream.
     pub(crate) async fn exec(
         &self,

@@ -21,7 +21,7 @@ const SUITE: &str = r#"#!/bin/sh
 # A fake E2E suite: records what it was given, writes JUnit as Ginkgo and go test do, exits as told.
 env | grep -E '^(KUBECONFIG|HYBRID_E2E_)' | sort > seen-env.txt
 pwd > seen-pwd.txt
-echo "suite: running against $KUBECONFIG"
+echo "suite: running against $KUBECONFIG with token $SUITE_TOKEN"
 mkdir -p out
 case "$1" in
 pass)
@@ -55,7 +55,7 @@ EOF
 <testsuites tests="1" failures="1">
   <testsuite name="example.com/app/pkg/store" tests="1" failures="1" time="0.01">
     <testcase name="TestPut" classname="example.com/app/pkg/store" time="0.01">
-      <failure message="Failed"><![CDATA[    store_test.go:17: put: got 1, want 2]]></failure>
+      <failure message="Failed"><![CDATA[    store_test.go:17: put: got 1, want 2 (as $SUITE_TOKEN)]]></failure>
     </testcase>
   </testsuite>
 </testsuites>
@@ -224,6 +224,34 @@ fn failing_tests_fail_the_run_as_application_with_annotations_at_their_lines() {
         ],
     );
     assert_eq!(output.status.code(), Some(TESTS_FAILED), "{}", stderr(&output));
+    // The secret-looking `SUITE_TOKEN` the suite printed and wrote into its JUnit is masked for
+    // the runner first, and shown nowhere: terminal, log, records, annotations.
+    let (out, err) = (stdout(&output), stderr(&output));
+    assert!(
+        out.contains("::add-mask::s3cret-value") || err.contains("::add-mask::s3cret-value"),
+        "{out}{err}"
+    );
+    let report = project.path().join("hybrid-e2e-report");
+    for (name, text) in [
+        ("stdout", out.replace("::add-mask::s3cret-value", "")),
+        ("stderr", err.replace("::add-mask::s3cret-value", "")),
+        (
+            "suite.log",
+            std::fs::read_to_string(report.join("logs/test/suite.log")).expect("log"),
+        ),
+        (
+            "timings.json",
+            std::fs::read_to_string(report.join("timings.json")).expect("timings"),
+        ),
+        (
+            "junit.xml",
+            std::fs::read_to_string(report.join("junit.xml")).expect("junit"),
+        ),
+        ("summary", std::fs::read_to_string(&summary).expect("summary")),
+    ] {
+        assert!(!text.contains("s3cret-value"), "{name} shows the secret: {text}");
+    }
+    assert!(err.contains("with token ***"), "{err}");
     let timings = example_timings(&project);
     assert_eq!(timings["status"], "failed");
     assert_eq!(timings["failed_phase"], "test");
