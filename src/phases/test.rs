@@ -258,6 +258,29 @@ async fn run_suite(
             failure = failure.hint("it wrote no JUnit file matching `test.junit`: did it start at all? See the log");
         }
         Some(failure)
+    } else if !test.junit.is_empty() && results.junit_files.is_empty() {
+        // Exit 0 alone says nothing about which tests ran: the report it promised is missing.
+        Some(
+            Failure::new(
+                FailureClass::Application,
+                "the suite exited 0 but wrote no JUnit file matching `test.junit`: nothing says which tests ran".to_owned(),
+            )
+            .hint("check `test.junit` (relative to the config file) against where the suite writes its report; a file older than this run is not read")
+            .tail(outcome.tail.clone()),
+        )
+    } else if !results.unreadable.is_empty() {
+        Some(
+            Failure::new(
+                FailureClass::Application,
+                format!(
+                    "the suite exited 0 but {} of its JUnit file(s) could not be read: {}",
+                    results.unreadable.len(),
+                    results.unreadable.join("; ")
+                ),
+            )
+            .hint("a report cut off or malformed hides which tests failed; see the log")
+            .tail(outcome.tail.clone()),
+        )
     } else {
         None
     };
@@ -300,6 +323,13 @@ async fn run_suite(
         Some(failure) => StepResult::failed(failure),
         None => StepResult::ok(),
     };
+    if !test.junit.is_empty() && !results.junit_files.is_empty() && counts.tests == counts.skipped {
+        context.warn(&format!(
+            "test: the suite's JUnit lists {} test(s) and none ran",
+            counts.tests
+        ));
+        result.warned = true;
+    }
     result.note = (!results.junit_files.is_empty()).then_some(summary);
     result.tests = (!results.junit_files.is_empty() || !results.unreadable.is_empty()).then(|| Box::new(results));
     result

@@ -149,12 +149,24 @@ fn title(runs: &[RunRecord]) -> String {
         Status::Ok | Status::Skipped => "within target",
     };
     match runs {
-        [run] => format!(
-            "E2E setup {} ({:.0}s of {:.0}s)",
-            verdict(run.status),
-            run.setup_seconds,
-            run.total_target_seconds
-        ),
+        [run] => {
+            let setup = format!("{:.0}s of {:.0}s", run.setup_seconds, run.total_target_seconds);
+            let over: Vec<&str> = run
+                .phases
+                .iter()
+                .filter(|phase| phase.status == Status::OverTarget)
+                .map(|phase| phase.name.as_str())
+                .collect();
+            match (run.status, run.failed_phase.as_deref()) {
+                // What failed after the setup is named, not blamed on it.
+                (Status::Failed, Some("test")) => format!("E2E tests failed (setup {setup})"),
+                (Status::OverTarget, _) if run.within_target && !over.is_empty() => {
+                    format!("E2E setup within budget ({setup}); over target: {}", over.join(", "))
+                }
+                (Status::Failed, Some(phase)) => format!("E2E setup failed in {phase} ({setup})"),
+                (status, _) => format!("E2E setup {} ({setup})", verdict(status)),
+            }
+        }
         _ => {
             let count = |status: Status| runs.iter().filter(|run| run.status == status).count();
             let counts: Vec<String> = [Status::Failed, Status::Cancelled, Status::OverTarget]
@@ -655,6 +667,19 @@ mod tests {
             "E2E setup: 1 of 2 jobs failed; slowest services/api/hybrid-e2e.yaml 94s"
         );
         assert_eq!(title(&[api]), "E2E setup within target (94s of 360s)");
+        // What failed after the setup is named, not blamed on the setup.
+        let tests = fixtures::test_failure();
+        assert!(
+            title(&[tests.clone()]).starts_with("E2E tests failed (setup "),
+            "{}",
+            title(&[tests])
+        );
+        let build = fixtures::build_failure();
+        assert!(
+            title(&[build.clone()]).starts_with("E2E setup failed in build ("),
+            "{}",
+            title(&[build])
+        );
         let bodies = request_bodies(&offline_target(), &fixtures::matrix(), &[]);
         let text = bodies[0]["output"]["text"].as_str().expect("text");
         assert!(

@@ -560,13 +560,23 @@ const FAILING_LISTED: usize = 50;
 /// The test phase's suite: counts, then its failures (each at its `file:line`), then the
 /// slowest tests.
 fn tests(run: &RunRecord, detail: Detail) -> Option<String> {
-    let (phase, tests) = run
+    let (phase, step, tests) = run
         .phases
         .iter()
         .flat_map(|phase| phase.steps.iter().map(move |step| (phase, step)))
-        .find_map(|(phase, step)| step.tests.as_ref().map(|tests| (phase, tests)))?;
+        .find_map(|(phase, step)| step.tests.as_ref().map(|tests| (phase, step, tests)))?;
     let counts = tests.counts;
-    let icon = if counts.failing() > 0 { "❌" } else { "✅" };
+    // The suite's own outcome decides too: a suite that exited non-zero, timed out or was
+    // cancelled, or whose JUnit could not all be read, is not green however its cases read.
+    let icon = if counts.failing() > 0 {
+        "❌"
+    } else if step.status != Status::Ok {
+        status_icon(step.status)
+    } else if !tests.unreadable.is_empty() || counts.tests == counts.skipped {
+        "⚠️"
+    } else {
+        "✅"
+    };
     let mut out = format!(
         "### {icon} Tests: {} passed, {} failed, {} skipped of {} in {}\n\n",
         counts.passed,
@@ -575,6 +585,15 @@ fn tests(run: &RunRecord, detail: Detail) -> Option<String> {
         counts.tests,
         duration(phase.duration_seconds)
     );
+    if step.status != Status::Ok
+        && counts.failing() == 0
+        && let Some(message) = &step.message
+    {
+        let _ = writeln!(out, "> {} {}\n", status_icon(step.status), inline(message));
+    }
+    for problem in &tests.unreadable {
+        let _ = writeln!(out, "> ⚠️ not read: {}\n", inline(problem));
+    }
     let mut failing: Vec<_> = tests.cases().filter(|(_, case)| case.outcome.is_failure()).collect();
     let limit = if detail >= Detail::FirstFailuresOnly {
         20

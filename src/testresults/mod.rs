@@ -255,10 +255,13 @@ fn open_suite(element: &BytesStart<'_>) -> TestSuiteResult {
 
 fn open_case(element: &BytesStart<'_>) -> OpenCase {
     let file = attribute(element, b"file");
-    // pytest's `line` attribute (junit_family=xunit1) is 0-based.
+    // pytest's `line` attribute (junit_family=xunit1) is 0-based; other producers' (PHPUnit,
+    // jest-junit) count from 1.
+    let zero_based = file.as_deref().is_some_and(|file| file.ends_with(".py"));
     let line = attribute(element, b"line")
         .and_then(|line| line.parse::<usize>().ok())
-        .map(|line| line + 1);
+        .map(|line| if zero_based { line + 1 } else { line })
+        .filter(|line| *line > 0);
     OpenCase {
         case: TestCaseResult {
             name: attribute(element, b"name").unwrap_or_default(),

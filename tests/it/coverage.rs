@@ -597,15 +597,21 @@ fn pipelined_runs_instrument_and_capture_too() {
 #[test]
 fn no_coverage_when_the_suite_never_reached_the_cluster() {
     let project = example_with_suite(fake_apiserver::Script::default(), Engines::Fake);
+    // The cluster goes away under the suite: its kubeconfig is gone.
+    let lost = project.path().join("lost.sh");
+    std::fs::write(
+        &lost,
+        "#!/bin/sh\nrm -f \"$KUBECONFIG\"\necho 'Unable to connect to the server'\nexit 1\n",
+    )
+    .expect("suite");
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&lost, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     let config = project.path().join("hybrid-e2e.yaml");
     let text = std::fs::read_to_string(&config).expect("config");
-    std::fs::write(
-        &config,
-        text.replace("command: [./suite.sh]", "command: [./no-such-suite.sh]"),
-    )
-    .expect("config");
+    std::fs::write(&config, text.replace("command: [./suite.sh]", "command: [./lost.sh]")).expect("config");
     let output = project.run(&["run"], &[]);
     assert_eq!(output.status.code(), Some(5), "{}", stderr(&output));
+    assert_eq!(phase(&project.timings(), "test")["status"], "failed");
     let timings = project.timings();
     let coverage = phase(&timings, "coverage");
     assert_eq!(coverage["status"], "skipped", "{coverage:#}");

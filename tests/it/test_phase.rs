@@ -62,6 +62,9 @@ EOF
 EOF
     echo "suite: FAIL"
     exit 1 ;;
+nojunit)
+    echo "suite: ran, reported nowhere"
+    exit 0 ;;
 lose-cluster)
     rm -f "$KUBECONFIG"
     echo "suite: Unable to connect to the server"
@@ -352,6 +355,33 @@ fn a_suite_that_hangs_is_stopped_at_its_timeout() {
     // preserve: never tears the cluster down anyway.
     let calls: Vec<String> = project.kind_calls().into_iter().map(|(args, _)| args).collect();
     assert!(calls.iter().any(|call| call.starts_with("delete cluster")), "{calls:?}");
+}
+
+/// Exit 0 with no JUnit where `test.junit` says is no pass: nothing says which tests ran.
+#[test]
+fn a_suite_that_passes_without_its_junit_is_not_green() {
+    let project = example_with_suite("nojunit", "");
+    let summary = project.path().join("step-summary.md");
+    let output = project.run(
+        &["run"],
+        &[
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_STEP_SUMMARY", summary.to_str().expect("UTF-8")),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(TESTS_FAILED), "{}", stderr(&output));
+    let timings = example_timings(&project);
+    assert_eq!(timings["status"], "failed");
+    assert_eq!(timings["failed_phase"], "test");
+    let step = test_step(&timings);
+    assert!(
+        step["message"]
+            .as_str()
+            .is_some_and(|message| message.contains("exited 0 but wrote no JUnit file matching `test.junit`")),
+        "{step}"
+    );
+    let summary = std::fs::read_to_string(&summary).expect("summary");
+    assert!(!summary.contains("✅ Tests"), "{summary}");
 }
 
 /// A suite whose program is not there fails the preflight, in seconds, not after the setup's
