@@ -385,18 +385,43 @@ fn read_results(test: &PlannedTest, started: SystemTime, context: &StepContext) 
     if let Some((module, directory)) = go_module_of(&test.working_dir) {
         testresults::resolve_go_files(&mut suites, &module, &directory);
     }
-    // Locations relative to the working directory are the suite's; make them absolute so the
-    // record can make them relative to the repository.
+    // Locations are the suite's: made absolute here (so the record can make them relative to
+    // the repository) when the file exists, else dropped — an annotation at a file that is not
+    // in the repository points nowhere.
+    let bases = [test.working_dir.clone(), test.base_dir.clone()];
     for case in suites.iter_mut().flat_map(|suite| &mut suite.cases) {
-        if let Some(file) = &mut case.file
-            && Path::new(file).is_relative()
-            && test.working_dir.join(&*file).is_file()
-        {
-            *file = test.working_dir.join(&*file).display().to_string();
+        if let Some(file) = case.file.take() {
+            case.file = locate_file(&file, &bases).map(|found| found.display().to_string());
+            if case.file.is_none() {
+                case.line = None;
+            }
         }
     }
     let names = files.iter().map(|file| file.display().to_string()).collect();
     TestResults::new(names, suites, unreadable)
+}
+
+/// Where a location a test report names is on this machine: an existing absolute path as it
+/// is; a relative one (`./`, `\` separators allowed) under the first of `bases` that has it; a
+/// path from another machine (`/src/app/test/e2e/x_test.go` in a container) by its longest tail
+/// that exists under a base. `None`: nowhere.
+pub(crate) fn locate_file(file: &str, bases: &[PathBuf]) -> Option<PathBuf> {
+    let normalized = file.replace('\\', "/");
+    let path = Path::new(&normalized);
+    if path.is_absolute() && path.is_file() {
+        return Some(path.to_owned());
+    }
+    let parts: Vec<&str> = normalized
+        .split('/')
+        .filter(|part| !part.is_empty() && *part != ".")
+        .collect();
+    (0..parts.len()).find_map(|start| {
+        let tail: PathBuf = parts[start..].iter().collect();
+        bases
+            .iter()
+            .map(|base| base.join(&tail))
+            .find(|candidate| candidate.is_file())
+    })
 }
 
 /// The Go module the working directory is in: its path and its directory.
@@ -409,6 +434,33 @@ fn go_module_of(directory: &Path) -> Option<(String, PathBuf)> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn locations_are_files_on_this_machine_or_none() {
+        let directory = tempfile::tempdir().expect("tempdir");
+        let root = directory.path().to_path_buf();
+        let e2e = root.join("test/e2e");
+        std::fs::create_dir_all(&e2e).expect("mkdir");
+        std::fs::write(e2e.join("x_test.go"), "package e2e\n").expect("write");
+        let bases = [e2e.clone(), root.clone()];
+        let found = |file: &str| super::locate_file(file, &bases);
+        assert_eq!(
+            found("x_test.go"),
+            Some(e2e.join("x_test.go")),
+            "the working directory's"
+        );
+        assert_eq!(found("./test/e2e/x_test.go"), Some(root.join("test/e2e/x_test.go")));
+        assert_eq!(found("test\\e2e\\x_test.go"), Some(root.join("test/e2e/x_test.go")));
+        assert_eq!(
+            found("/src/app/test/e2e/x_test.go"),
+            Some(e2e.join("x_test.go")),
+            "another machine's path, by its tail"
+        );
+        let absolute = e2e.join("x_test.go").display().to_string();
+        assert_eq!(found(&absolute), Some(e2e.join("x_test.go")));
+        assert_eq!(found("missing_test.go"), None);
+        assert_eq!(found("/usr/lib/go/src/testing/testing.go"), None);
+    }
+
     #[test]
     fn secrets_are_known_by_their_names() {
         let env: Vec<(String, String)> = [

@@ -668,18 +668,10 @@ mod tests {
         );
         assert_eq!(title(&[api]), "E2E setup within target (94s of 360s)");
         // What failed after the setup is named, not blamed on the setup.
-        let tests = fixtures::test_failure();
-        assert!(
-            title(&[tests.clone()]).starts_with("E2E tests failed (setup "),
-            "{}",
-            title(&[tests])
-        );
-        let build = fixtures::build_failure();
-        assert!(
-            title(&[build.clone()]).starts_with("E2E setup failed in build ("),
-            "{}",
-            title(&[build])
-        );
+        let tests = title(&[fixtures::test_failure()]);
+        assert!(tests.starts_with("E2E tests failed (setup "), "{tests}");
+        let build = title(&[fixtures::build_failure()]);
+        assert!(build.starts_with("E2E setup failed in build ("), "{build}");
         let bodies = request_bodies(&offline_target(), &fixtures::matrix(), &[]);
         let text = bodies[0]["output"]["text"].as_str().expect("text");
         assert!(
