@@ -7,6 +7,7 @@
 //! A failing test is `application`; a suite that could not start (the program missing, the
 //! cluster gone) or whose cluster stopped answering under it is `infrastructure`.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -23,8 +24,6 @@ use crate::testresults;
 pub(crate) const STEP: &str = "suite";
 /// How long the cluster may take to answer before the suite starts.
 const CLUSTER_CHECK: Duration = Duration::from_secs(20);
-/// JUnit files older than the suite's start by more than this are an earlier run's.
-const STALE_SLACK: Duration = Duration::from_secs(2);
 /// Between SIGTERM and SIGKILL of the suite: test runners write their reports on SIGTERM
 /// (Ginkgo's own grace period is 30 s).
 const KILL_GRACE: Duration = Duration::from_secs(30);
@@ -171,7 +170,7 @@ async fn run_suite(
         spec.display(),
         spec.cwd.as_deref().unwrap_or(&test.working_dir).display()
     ));
-    let started = SystemTime::now();
+    let before = existing_reports(test);
     let outcome = match context.exec(&spec, Some(test.timeout)).await {
         Ok(outcome) => outcome,
         Err(error @ ExecError::NotFound { .. }) => {
@@ -190,7 +189,7 @@ async fn run_suite(
             ));
         }
     };
-    let mut results = read_results(test, started, context);
+    let mut results = read_results(test, &before, context);
     if !spec.redact.is_empty() {
         for case in results.suites.iter_mut().flat_map(|suite| &mut suite.cases) {
             for text in case.message.iter_mut().chain(case.details.iter_mut()) {
@@ -265,7 +264,7 @@ async fn run_suite(
                 FailureClass::Application,
                 "the suite exited 0 but wrote no JUnit file matching `test.junit`: nothing says which tests ran".to_owned(),
             )
-            .hint("check `test.junit` (relative to the config file) against where the suite writes its report; a file older than this run is not read")
+            .hint("check `test.junit` (relative to the config file) against where the suite writes its report; a file the suite did not write or rewrite is not read")
             .tail(outcome.tail.clone()),
         )
     } else if !results.unreadable.is_empty() {
@@ -343,9 +342,29 @@ fn cluster_gone(cluster: &str, why: &str) -> Failure {
     .hint("the cluster is gone or unhealthy; `kind get clusters` and the node container's logs say which")
 }
 
-/// The JUnit files the suite wrote during this run, read; unreadable ones are warnings.
-fn read_results(test: &PlannedTest, started: SystemTime, context: &StepContext) -> TestResults {
-    let since = started.checked_sub(STALE_SLACK).unwrap_or(started);
+/// What identifies a file's content without reading it: a rewrite changes one of these.
+type FileIdentity = (SystemTime, u64, u64);
+
+fn identity(path: &Path) -> Option<FileIdentity> {
+    use std::os::unix::fs::MetadataExt as _;
+    let metadata = std::fs::metadata(path).ok()?;
+    Some((metadata.modified().ok()?, metadata.len(), metadata.ino()))
+}
+
+/// The files `test.junit` matches before the suite starts. A file the suite then neither
+/// creates nor rewrites is an earlier run's — decided by the file itself, not by comparing
+/// its time with this machine's clock (a network mount's clock may differ).
+fn existing_reports(test: &PlannedTest) -> HashMap<PathBuf, FileIdentity> {
+    test.junit
+        .iter()
+        .flat_map(|entry| crate::files::expand_glob(entry))
+        .filter_map(|file| identity(&file).map(|id| (file, id)))
+        .collect()
+}
+
+/// The JUnit files the suite wrote during this run (created or rewritten since `before`),
+/// read; unreadable ones are warnings.
+fn read_results(test: &PlannedTest, before: &HashMap<PathBuf, FileIdentity>, context: &StepContext) -> TestResults {
     let mut files = Vec::new();
     for entry in &test.junit {
         let matched = crate::files::expand_glob(entry);
@@ -356,14 +375,14 @@ fn read_results(test: &PlannedTest, started: SystemTime, context: &StepContext) 
             ));
         }
         for file in matched {
-            let fresh = std::fs::metadata(&file)
-                .and_then(|metadata| metadata.modified())
-                .is_ok_and(|modified| modified >= since);
+            let fresh = before
+                .get(&file)
+                .is_none_or(|earlier| identity(&file).as_ref() != Some(earlier));
             if fresh {
                 files.push(file);
             } else {
                 context.warn(&format!(
-                    "test: {} is older than this run's suite; not read",
+                    "test: {} was there before the suite started and it did not rewrite it; not read",
                     file.display()
                 ));
             }

@@ -357,6 +357,34 @@ fn a_suite_that_hangs_is_stopped_at_its_timeout() {
     assert!(calls.iter().any(|call| call.starts_with("delete cluster")), "{calls:?}");
 }
 
+/// A report an earlier run left — even one dated in the future, as a skewed network mount
+/// would — is not this run's: only what the suite creates or rewrites is read.
+#[test]
+fn an_earlier_runs_junit_is_not_read_whatever_its_date() {
+    let project = example_with_suite("pass", "");
+    let out = project.path().join("out");
+    std::fs::create_dir_all(&out).expect("mkdir");
+    let stale = out.join("earlier.xml");
+    std::fs::write(
+        &stale,
+        r#"<testsuites><testsuite name="Earlier"><testcase name="old"><failure message="old failure"/></testcase></testsuite></testsuites>"#,
+    )
+    .expect("write");
+    let touched = Command::new("touch")
+        .args(["-d", "+1 hour"])
+        .arg(&stale)
+        .status()
+        .expect("touch");
+    assert!(touched.success());
+    let output = project.run(&["run"], &[]);
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(0), "{err}");
+    assert!(err.contains("earlier.xml was there before the suite started"), "{err}");
+    let timings = example_timings(&project);
+    let files = test_step(&timings)["tests"]["junit_files"].to_string();
+    assert!(files.contains("e2e.xml") && !files.contains("earlier.xml"), "{files}");
+}
+
 /// Exit 0 with no JUnit where `test.junit` says is no pass: nothing says which tests ran.
 #[test]
 fn a_suite_that_passes_without_its_junit_is_not_green() {
