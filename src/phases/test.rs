@@ -303,8 +303,9 @@ async fn run_suite(
                     });
                 }
                 Some(_) => {}
-                // The cluster went away under the suite: not the tests' fault.
-                None if !context.cancel.is_cancelled() => {
+                // The cluster went away under the suite: not the tests' fault — asked once more
+                // (a second, fresh connection) before the tests' failures are blamed on it.
+                None if !context.cancel.is_cancelled() && client::answers(kubeconfig).await.is_err() => {
                     failure.class = FailureClass::Infrastructure;
                     failure.message = format!("{}; cluster `{}` no longer answers", failure.message, plan.cluster.name);
                     failure.hint = Some(
