@@ -383,6 +383,13 @@ mod tests {
 
     use crate::test_support::runtime;
 
+    /// `spec` run to the end or `timeout`, output ignored.
+    async fn timed(spec: &ProcessSpec, timeout: Duration) -> ProcessOutcome {
+        run(spec, None, |_| {}, &CancellationToken::new(), Some(timeout))
+            .await
+            .expect("runs")
+    }
+
     #[test]
     fn programs_are_found_as_a_spawn_finds_them() {
         use std::os::unix::fs::PermissionsExt as _;
@@ -458,15 +465,7 @@ mod tests {
             let script = format!("(sleep 2; touch {}) & sleep 30", marker.display());
             let spec = ProcessSpec::new("sh").args(["-c", &script]);
             let started = std::time::Instant::now();
-            let outcome = run(
-                &spec,
-                None,
-                |_| {},
-                &CancellationToken::new(),
-                Some(Duration::from_millis(300)),
-            )
-            .await
-            .expect("runs");
+            let outcome = timed(&spec, Duration::from_millis(300)).await;
             assert!(outcome.timed_out && !outcome.success());
             assert!(started.elapsed() < Duration::from_secs(5));
             tokio::time::sleep(Duration::from_millis(2_500)).await;
@@ -511,15 +510,7 @@ mod tests {
                 .args(["-c", "(trap '' TERM; sleep 30) & trap 'exit 143' TERM; sleep 30 & wait"])
                 .kill_grace(Duration::from_millis(300));
             let started = std::time::Instant::now();
-            let outcome = run(
-                &spec,
-                None,
-                |_| {},
-                &CancellationToken::new(),
-                Some(Duration::from_millis(300)),
-            )
-            .await
-            .expect("runs");
+            let outcome = timed(&spec, Duration::from_millis(300)).await;
             assert!(outcome.timed_out);
             assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
         });

@@ -1654,13 +1654,7 @@ fn scale(state: &mut State, segments: &[&str], body: &[u8]) -> Result<(StatusCod
             "scale needs a namespaced name",
         ));
     };
-    let patch: Value = serde_json::from_slice(body).map_err(|error| {
-        status_error(
-            StatusCode::BAD_REQUEST,
-            "BadRequest",
-            &format!("error decoding patch: {error}"),
-        )
-    })?;
+    let patch = decode_patch(body)?;
     let Some(replicas) = patch.pointer("/spec/replicas").and_then(Value::as_i64) else {
         return Err(status_error(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -1716,6 +1710,17 @@ fn scale(state: &mut State, segments: &[&str], body: &[u8]) -> Result<(StatusCod
     ))
 }
 
+/// A JSON patch body, or the API server's 400.
+fn decode_patch(body: &[u8]) -> Result<Value, (StatusCode, Value)> {
+    serde_json::from_slice(body).map_err(|error| {
+        status_error(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            &format!("error decoding patch: {error}"),
+        )
+    })
+}
+
 /// The one node's labels (a Kind control plane's).
 fn node_labels() -> Value {
     json!({"node-role.kubernetes.io/control-plane": "", "kubernetes.io/os": "linux",
@@ -1762,13 +1767,7 @@ fn merge_patch(state: &mut State, segments: &[&str], body: &[u8]) -> Result<(Sta
             "a merge patch needs a name",
         ));
     };
-    let patch: Value = serde_json::from_slice(body).map_err(|error| {
-        status_error(
-            StatusCode::BAD_REQUEST,
-            "BadRequest",
-            &format!("error decoding patch: {error}"),
-        )
-    })?;
+    let patch = decode_patch(body)?;
     let key = (
         resource.api_version(),
         resource.kind.clone(),
