@@ -20,7 +20,7 @@ const CAPTURE_LIMIT: usize = 16 * 1024 * 1024;
 const KILL_GRACE: Duration = Duration::from_secs(5);
 /// How long output is still read after the program itself exited: what holds its pipes open
 /// longer is something it left running in the background, which is then killed.
-const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(2);
+pub(crate) const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(2);
 
 /// A command to run: a program and its arguments, never a shell string.
 #[derive(Debug, Clone)]
@@ -99,6 +99,8 @@ pub(crate) struct ProcessOutcome {
     pub(crate) code: Option<i32>,
     pub(crate) timed_out: bool,
     pub(crate) cancelled: bool,
+    /// The program exited but something it left running held its output open: it was killed.
+    pub(crate) left_behind: bool,
     /// The last lines of combined stdout and stderr (of stderr alone when stdout is captured).
     pub(crate) tail: Vec<String>,
     /// Standard output, when captured ([`capture`]).
@@ -229,48 +231,88 @@ async fn spawn(
     let mut timed_out = false;
     let mut cancelled = false;
     let mut captured = Vec::new();
-    let mut exited: Option<std::process::ExitStatus> = None;
+    // The program's own exit: seen (`leader_done`), with its status unless waiting failed.
+    let mut leader_done = false;
+    let mut status: Option<std::process::ExitStatus> = None;
+    // After SIGTERM: when the group gets SIGKILL. Output is read all the while, so a runner
+    // that prints a lot while writing its report on SIGTERM never blocks on a full pipe.
+    let mut kill_at: Option<tokio::time::Instant> = None;
+    // After the program exited: when reading stops.
     let mut drain_until: Option<tokio::time::Instant> = None;
-    while out_open || err_open {
-        let line = tokio::select! {
-            read = stdout.read_until(b'\n', &mut out_buffer), if out_open => {
-                if matches!(read, Ok(0) | Err(_)) { out_open = false; }
-                let line = std::mem::take(&mut out_buffer);
+    let mut stop_reading = false;
+    let mut left_behind = false;
+    loop {
+        let line = if stop_reading || !(out_open || err_open) {
+            // Text the reads ended without a newline is output too (often the last line).
+            if !out_buffer.is_empty() {
+                let rest = std::mem::take(&mut out_buffer);
                 if keep_stdout {
                     let room = CAPTURE_LIMIT.saturating_sub(captured.len());
-                    captured.extend_from_slice(&line[..line.len().min(room)]);
+                    captured.extend_from_slice(&rest[..rest.len().min(room)]);
                     continue;
                 }
-                line
-            }
-            read = stderr.read_until(b'\n', &mut err_buffer), if err_open => {
-                if matches!(read, Ok(0) | Err(_)) { err_open = false; }
+                rest
+            } else if !err_buffer.is_empty() {
                 std::mem::take(&mut err_buffer)
-            }
-            () = cancel.cancelled(), if !cancelled => {
-                cancelled = true;
-                terminate(pid, &mut child, spec.kill_grace).await;
-                continue;
-            }
-            () = sleep_until(deadline), if !timed_out && deadline.is_some() => {
-                timed_out = true;
-                terminate(pid, &mut child, spec.kill_grace).await;
-                continue;
-            }
-            status = child.wait(), if exited.is_none() => {
-                if let Ok(status) = status {
-                    exited = Some(status);
-                }
-                drain_until = tokio::time::Instant::now().checked_add(DRAIN_AFTER_EXIT);
-                continue;
-            }
-            () = sleep_until(drain_until), if drain_until.is_some() => {
-                // The program is done; whatever still holds its output open is what it left
-                // behind (`kubectl port-forward &`): its group goes, and so does the wait.
-                if let Some(pid) = pid {
-                    let _ = killpg(pid, Signal::SIGKILL);
-                }
+            } else {
                 break;
+            }
+        } else {
+            tokio::select! {
+                read = stdout.read_until(b'\n', &mut out_buffer), if out_open => {
+                    if matches!(read, Ok(0) | Err(_)) { out_open = false; }
+                    let line = std::mem::take(&mut out_buffer);
+                    if keep_stdout {
+                        let room = CAPTURE_LIMIT.saturating_sub(captured.len());
+                        captured.extend_from_slice(&line[..line.len().min(room)]);
+                        continue;
+                    }
+                    line
+                }
+                read = stderr.read_until(b'\n', &mut err_buffer), if err_open => {
+                    if matches!(read, Ok(0) | Err(_)) { err_open = false; }
+                    std::mem::take(&mut err_buffer)
+                }
+                // A program that has exited is neither cancelled nor timed out: what it left
+                // running is the drain's.
+                () = cancel.cancelled(), if !cancelled && !leader_done => {
+                    cancelled = true;
+                    kill_at = kill_at.or_else(|| signal_group(pid, Signal::SIGTERM).then(|| tokio::time::Instant::now() + spec.kill_grace));
+                    continue;
+                }
+                () = sleep_until(deadline), if !timed_out && !leader_done && deadline.is_some() => {
+                    timed_out = true;
+                    kill_at = kill_at.or_else(|| signal_group(pid, Signal::SIGTERM).then(|| tokio::time::Instant::now() + spec.kill_grace));
+                    continue;
+                }
+                () = sleep_until(kill_at), if kill_at.is_some() => {
+                    // The grace is over: whatever is left of the group goes (a child that
+                    // ignores SIGTERM), and what is still in the pipes is read briefly.
+                    signal_group(pid, Signal::SIGKILL);
+                    kill_at = None;
+                    if leader_done {
+                        drain_until = tokio::time::Instant::now().checked_add(DRAIN_AFTER_EXIT);
+                    }
+                    continue;
+                }
+                waited = child.wait(), if !leader_done => {
+                    leader_done = true;
+                    status = waited.ok();
+                    // While terminating, the rest of the group keeps the grace: a wrapper script
+                    // exits on SIGTERM at once while its test runner still writes its report.
+                    if kill_at.is_none() {
+                        drain_until = tokio::time::Instant::now().checked_add(DRAIN_AFTER_EXIT);
+                    }
+                    continue;
+                }
+                () = sleep_until(drain_until), if drain_until.is_some() && kill_at.is_none() => {
+                    // The program is done; whatever still holds its output open is what it left
+                    // behind (`kubectl port-forward &`): its group goes, and so does the wait.
+                    signal_group(pid, Signal::SIGKILL);
+                    left_behind = true;
+                    stop_reading = true;
+                    continue;
+                }
             }
         };
         if line.is_empty() {
@@ -297,7 +339,12 @@ async fn spawn(
         }
         tail.push_back(text.to_owned());
     }
-    let status = match exited {
+    if kill_at.is_some() {
+        // The pipes closed before the grace ran out: nothing of the group is left to wait for,
+        // but a member that closed its output may still run.
+        signal_group(pid, Signal::SIGKILL);
+    }
+    let status = match status {
         Some(status) => status,
         None => child.wait().await.map_err(|source| ExecError::Spawn {
             program: spec.program.clone(),
@@ -311,6 +358,7 @@ async fn spawn(
         code: status.code(),
         timed_out,
         cancelled,
+        left_behind,
         tail: tail.into(),
         stdout: captured,
     })
@@ -343,14 +391,11 @@ pub(crate) fn find_program(program: &str, dir: &Path, path: &str) -> Option<Path
         .find(|candidate| executable(candidate))
 }
 
-/// SIGTERM the process group, give the program `grace` to exit, then SIGKILL the group: what
-/// is left of it then (a child that ignores SIGTERM) would otherwise keep running, and keep the
-/// output open.
-async fn terminate(pid: Option<Pid>, child: &mut tokio::process::Child, grace: Duration) {
-    let Some(pid) = pid else { return };
-    let _ = killpg(pid, Signal::SIGTERM);
-    let _ = tokio::time::timeout(grace, child.wait()).await;
-    let _ = killpg(pid, Signal::SIGKILL);
+/// Send `signal` to the process group; whether there was a group to send it to. (After the
+/// leader is reaped its id stays the group's while any member lives; a reuse of the id by an
+/// unrelated group within the seconds this covers would need the PID space to wrap.)
+fn signal_group(pid: Option<Pid>, signal: Signal) -> bool {
+    pid.is_some_and(|pid| killpg(pid, signal).is_ok())
 }
 
 /// Run a short query (`docker version`, `kind get clusters`) and return its trimmed stdout+stderr
@@ -480,21 +525,29 @@ mod tests {
         runtime().block_on(async {
             let directory = tempfile::tempdir().expect("tempdir");
             let marker = directory.path().join("leftover-survived");
-            let script = format!("(sleep 4; touch {}) & echo done; exit 0", marker.display());
+            let script = format!(
+                "(sleep 4; touch {}) & echo done; printf 'last, no newline'; exit 0",
+                marker.display()
+            );
             let spec = ProcessSpec::new("sh").args(["-c", &script]);
             let started = std::time::Instant::now();
             let mut lines = Vec::new();
+            // Its timeout (1 s) passes during the drain: the program had exited, so it did
+            // not time out.
             let outcome = run(
                 &spec,
                 None,
                 |line| lines.push(line.to_owned()),
                 &CancellationToken::new(),
-                None,
+                Some(Duration::from_secs(1)),
             )
             .await
             .expect("runs");
-            assert!(outcome.success(), "{outcome:?}");
-            assert_eq!(lines, ["done"]);
+            assert!(
+                outcome.success() && !outcome.timed_out && outcome.left_behind,
+                "{outcome:?}"
+            );
+            assert_eq!(lines, ["done", "last, no newline"]);
             assert!(started.elapsed() < Duration::from_secs(4), "{:?}", started.elapsed());
             tokio::time::sleep(Duration::from_millis(4_500).saturating_sub(started.elapsed())).await;
             assert!(!marker.exists(), "the leftover outlived the step");
@@ -512,6 +565,40 @@ mod tests {
             let started = std::time::Instant::now();
             let outcome = timed(&spec, Duration::from_millis(300)).await;
             assert!(outcome.timed_out);
+            assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+        });
+    }
+
+    /// A wrapper script exits on SIGTERM at once; the test runner under it keeps the grace to
+    /// write its report — printing more than a pipe holds meanwhile, which is read, not blocked.
+    #[test]
+    fn the_group_keeps_its_grace_after_the_wrapper_exits_and_its_output_is_read() {
+        runtime().block_on(async {
+            let directory = tempfile::tempdir().expect("tempdir");
+            let report = directory.path().join("report.xml");
+            let runner = format!(
+                "trap 'head -c 200000 /dev/zero | tr \"\\\\0\" x; echo; sleep 0.5; echo report > {}; exit 0' TERM; sleep 30 & wait",
+                report.display()
+            );
+            let script = "sh -c \"$RUNNER\" & trap 'exit 143' TERM; wait";
+            let spec = ProcessSpec::new("sh")
+                .args(["-c", script])
+                .env("RUNNER", runner)
+                .kill_grace(Duration::from_secs(5));
+            let started = std::time::Instant::now();
+            let mut read = 0;
+            let outcome = run(
+                &spec,
+                None,
+                |line| read += line.len(),
+                &CancellationToken::new(),
+                Some(Duration::from_millis(300)),
+            )
+            .await
+            .expect("runs");
+            assert!(outcome.timed_out);
+            assert!(report.is_file(), "the runner was killed before it wrote its report");
+            assert!(read >= 200_000, "{read} bytes read");
             assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
         });
     }

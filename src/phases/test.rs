@@ -45,17 +45,26 @@ const SECRET_NAMES: [&str; 10] = [
 const SECRET_MIN_LENGTH: usize = 4;
 
 /// The values of `env` that look like secrets by their name (`SUITE_TOKEN`, `DB_PASSWORD`).
+/// A value of several lines (a PEM key) is also masked line by line: output is read, and
+/// masked, one line at a time.
 pub(crate) fn secret_values(env: &[(String, String)]) -> Vec<String> {
-    env.iter()
-        .filter(|(name, value)| {
-            let name = name.to_ascii_uppercase();
-            value.chars().count() >= SECRET_MIN_LENGTH
-                && SECRET_NAMES
-                    .iter()
-                    .any(|secret| name == *secret || name.ends_with(&format!("_{secret}")))
-        })
-        .map(|(_, value)| value.clone())
-        .collect()
+    let mut values: Vec<String> = Vec::new();
+    for (name, value) in env {
+        let name = name.to_ascii_uppercase();
+        if !SECRET_NAMES
+            .iter()
+            .any(|secret| name == *secret || name.ends_with(&format!("_{secret}")))
+        {
+            continue;
+        }
+        let lines = value.lines().map(str::trim).filter(|line| *line != value.as_str());
+        for candidate in std::iter::once(value.as_str()).chain(lines) {
+            if candidate.chars().count() >= SECRET_MIN_LENGTH && !values.iter().any(|known| known == candidate) {
+                values.push(candidate.to_owned());
+            }
+        }
+    }
+    values
 }
 
 /// The suite's step (the phase has nothing to do without `test:`).
@@ -165,10 +174,13 @@ async fn run_suite(
     if !spec.redact.is_empty() {
         context.secrets(&spec.redact);
     }
-    context.say(&format!(
-        "$ {} (in {})",
-        spec.display(),
-        spec.cwd.as_deref().unwrap_or(&test.working_dir).display()
+    context.say(&crate::exec::redact(
+        &format!(
+            "$ {} (in {})",
+            spec.display(),
+            spec.cwd.as_deref().unwrap_or(&test.working_dir).display()
+        ),
+        &spec.redact,
     ));
     let before = existing_reports(test);
     let outcome = match context.exec(&spec, Some(test.timeout)).await {
@@ -191,10 +203,22 @@ async fn run_suite(
     };
     let mut results = read_results(test, &before, context);
     if !spec.redact.is_empty() {
-        for case in results.suites.iter_mut().flat_map(|suite| &mut suite.cases) {
-            for text in case.message.iter_mut().chain(case.details.iter_mut()) {
-                *text = crate::exec::redact(text, &spec.redact);
+        // Everything of the report that is shown: names (pytest puts parameters in them),
+        // messages, details and why a file could not be read.
+        for suite in &mut results.suites {
+            suite.name = crate::exec::redact(&suite.name, &spec.redact);
+            for case in &mut suite.cases {
+                let texts = std::iter::once(&mut case.name)
+                    .chain(case.classname.iter_mut())
+                    .chain(case.message.iter_mut())
+                    .chain(case.details.iter_mut());
+                for text in texts {
+                    *text = crate::exec::redact(text, &spec.redact);
+                }
             }
+        }
+        for problem in &mut results.unreadable {
+            *problem = crate::exec::redact(problem, &spec.redact);
         }
     }
     let failing: Vec<(&TestSuiteResult, &crate::model::TestCaseResult)> =
@@ -344,12 +368,19 @@ fn cluster_gone(cluster: &str, why: &str) -> Failure {
 }
 
 /// What identifies a file's content without reading it: a rewrite changes one of these.
-type FileIdentity = (SystemTime, u64, u64);
+/// (modified, changed in seconds and nanoseconds, size, inode): the change time moves on any
+/// write, so a rewrite of the same size within the modification time's granularity still shows.
+type FileIdentity = (SystemTime, (i64, i64), u64, u64);
 
 fn identity(path: &Path) -> Option<FileIdentity> {
     use std::os::unix::fs::MetadataExt as _;
     let metadata = std::fs::metadata(path).ok()?;
-    Some((metadata.modified().ok()?, metadata.len(), metadata.ino()))
+    Some((
+        metadata.modified().ok()?,
+        (metadata.ctime(), metadata.ctime_nsec()),
+        metadata.len(),
+        metadata.ino(),
+    ))
 }
 
 /// The files `test.junit` matches before the suite starts. A file the suite then neither
@@ -499,6 +530,13 @@ mod tests {
             super::secret_values(&env),
             ["s3cret-value", "hunter22", "abcd1234", "tok-1234"],
             "too short to mask, or not a secret's name"
+        );
+        let pem = "-----BEGIN KEY-----\nMIIBOgIBAAJBAKj34\nGkxFJ0GSE2eDdqE\n-----END KEY-----";
+        let values = super::secret_values(&[("TLS_PRIVATE_KEY".to_owned(), pem.to_owned())]);
+        assert_eq!(values[0], pem);
+        assert!(
+            values.contains(&"MIIBOgIBAAJBAKj34".to_owned()),
+            "each line too: {values:?}"
         );
     }
 

@@ -163,7 +163,13 @@ fn title(runs: &[RunRecord]) -> String {
                 (Status::OverTarget, _) if run.within_target && !over.is_empty() => {
                     format!("E2E setup within budget ({setup}); over target: {}", over.join(", "))
                 }
-                (Status::Failed, Some(phase)) => format!("E2E setup failed in {phase} ({setup})"),
+                (
+                    Status::Failed,
+                    Some(phase @ ("preflight" | "build" | "cluster" | "load" | "deploy" | "services")),
+                ) => {
+                    format!("E2E setup failed in {phase} ({setup})")
+                }
+                (Status::Failed, Some(phase)) => format!("E2E {phase} failed (setup {setup})"),
                 (status, _) => format!("E2E setup {} ({setup})", verdict(status)),
             }
         }

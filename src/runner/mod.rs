@@ -138,14 +138,22 @@ impl StepContext {
     ) -> Result<ProcessOutcome, ExecError> {
         let reporters = &self.reporters;
         let (phase, step) = (self.phase, self.name.as_str());
-        exec::run(
+        let outcome = exec::run(
             spec,
             Some(&self.log),
             |line| reporters.emit(Event::StepOutput { phase, step, line }),
             &self.cancel,
             timeout,
         )
-        .await
+        .await?;
+        if outcome.left_behind {
+            self.warn(&format!(
+                "{phase}/{step}: `{}` exited but something it started still held its output {}s later; that process group was killed",
+                spec.program,
+                exec::DRAIN_AFTER_EXIT.as_secs()
+            ));
+        }
+        Ok(outcome)
     }
 }
 
