@@ -585,6 +585,135 @@ def test_skipped():
     pass
 "#;
 
+/// A crate whose tests pass, fail an assertion and panic on `unwrap`, for cargo-nextest.
+const NEXTEST_LIB: &str = r#"pub fn parse(text: &str) -> Result<i32, String> {
+    text.parse().map_err(|_| format!("not a number: {text}"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn adds() {
+        assert_eq!(super::parse("2"), Ok(2));
+    }
+
+    #[test]
+    fn compares() {
+        let parsed = super::parse("1").unwrap();
+        assert_eq!(parsed, 2, "parsed the duration");
+    }
+
+    #[test]
+    fn unwraps() {
+        super::parse("x").unwrap();
+    }
+}
+"#;
+
+/// The triage report from JUnit the real cargo-nextest wrote (where it is installed, as on our
+/// machines): the assertion and the panic each at its line of `src/lib.rs`, classified
+/// `assertion` and `error`, with what happened in the message — not only where.
+#[test]
+fn triage_reads_real_cargo_nextest_junit() {
+    let has_nextest = Command::new("cargo")
+        .args(["nextest", "--version"])
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if !has_nextest {
+        eprintln!("skipping: cargo-nextest is not installed");
+        return;
+    }
+    let directory = tempfile::tempdir().expect("tempdir");
+    let path = directory.path();
+    std::fs::create_dir_all(path.join("src")).expect("mkdir");
+    std::fs::create_dir_all(path.join(".config")).expect("mkdir");
+    std::fs::write(
+        path.join("Cargo.toml"),
+        "[package]\nname = \"triage-probe\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n",
+    )
+    .expect("manifest");
+    std::fs::write(path.join("src/lib.rs"), NEXTEST_LIB).expect("lib");
+    std::fs::write(
+        path.join(".config/nextest.toml"),
+        "[profile.ci]\nfail-fast = false\n\n[profile.ci.junit]\npath = \"junit.xml\"\n",
+    )
+    .expect("nextest config");
+    let nextest = Command::new("cargo")
+        .args(["nextest", "run", "--offline", "--profile", "ci"])
+        .current_dir(path)
+        .env("CARGO_TARGET_DIR", path.join("target"))
+        .env_remove("CARGO_BUILD_TARGET")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS")
+        .output()
+        .expect("cargo runs");
+    let junit = path.join("target/nextest/ci/junit.xml");
+    assert!(
+        junit.is_file(),
+        "nextest wrote no JUnit: {}",
+        String::from_utf8_lossy(&nextest.stderr)
+    );
+    let output = Command::new(env!("CARGO_BIN_EXE_hybrid-e2e"))
+        .args(["report", "--junit"])
+        .arg(format!("rust={}", junit.display()))
+        .args(["-o", "triage"])
+        .current_dir(path)
+        .env("NO_COLOR", "1")
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("HYBRID_E2E_CONFIG")
+        .output()
+        .expect("hybrid-e2e runs");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let json: Value =
+        serde_json::from_str(&std::fs::read_to_string(path.join("triage/triage.json")).expect("json")).expect("JSON");
+    let tier = &json["tiers"][0];
+    assert_eq!(
+        (tier["tests"].as_u64(), tier["passed"].as_u64(), tier["failed"].as_u64()),
+        (Some(3), Some(1), Some(2)),
+        "{tier:#}"
+    );
+    let line_of = |needle: &str| {
+        NEXTEST_LIB
+            .lines()
+            .position(|line| line.contains(needle))
+            .map(|index| index + 1)
+    };
+    let failure = |name: &str| {
+        tier["failures"]
+            .as_array()
+            .expect("failures")
+            .iter()
+            .find(|failure| failure["name"].as_str().is_some_and(|test| test.ends_with(name)))
+            .unwrap_or_else(|| panic!("{name} in {tier:#}"))
+            .clone()
+    };
+    let compares = failure("tests::compares");
+    assert_eq!(compares["category"], "assertion", "{compares}");
+    assert_eq!(compares["file"], "src/lib.rs");
+    assert_eq!(
+        compares["line"].as_u64(),
+        line_of("assert_eq!(parsed, 2").map(|line| line as u64)
+    );
+    assert!(
+        compares["message"]
+            .as_str()
+            .is_some_and(|message| message.contains("assertion `left == right` failed")),
+        "{compares}"
+    );
+    let unwraps = failure("tests::unwraps");
+    assert_eq!(unwraps["category"], "error", "{unwraps}");
+    assert_eq!(
+        unwraps["line"].as_u64(),
+        line_of("super::parse(\"x\").unwrap()").map(|line| line as u64)
+    );
+    assert!(
+        unwraps["message"]
+            .as_str()
+            .is_some_and(|message| message.contains("called `Result::unwrap()` on an `Err` value")),
+        "{unwraps}"
+    );
+}
+
 /// The triage report from JUnit the real pytest wrote, next to Ginkgo's: per tier the pass rate,
 /// every failure at its `file:line`, classified; Markdown in the job summary, JSON beside it.
 #[test]
