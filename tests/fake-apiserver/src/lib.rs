@@ -1775,10 +1775,7 @@ fn merge_patch(state: &mut State, segments: &[&str], body: &[u8]) -> Result<(Sta
         name.clone(),
     );
     let version = state.next_version();
-    let gone = state.objects.get(&key).is_none_or(|stored| state.gone(stored));
-    let Some(stored) = state.objects.get_mut(&key).filter(|_| !gone) else {
-        return Err(not_found(&resource.plural, &name));
-    };
+    let stored = existing(state, &key, &resource, &name)?;
     let ran = runs_on_the_node(&stored.value["spec"]["template"]);
     let before = stored.value.clone();
     merge_into(&mut stored.value, &patch);
@@ -1792,8 +1789,33 @@ fn merge_patch(state: &mut State, segments: &[&str], body: &[u8]) -> Result<(Sta
     if resource.kind == "DaemonSet" && ran && !runs_on_the_node(&stored.value["spec"]["template"]) {
         stored.scaled_down = Some((now, 1));
     }
-    let stored = stored.clone();
-    state.record_write(&key, version.parse().unwrap_or(state.resource_version), now);
+    written(state, &key, &version, now)
+}
+
+/// The stored object under `key` while it exists (not deleted and gone), or the API's 404.
+fn existing<'a>(
+    state: &'a mut State,
+    key: &Key,
+    resource: &Resource,
+    name: &str,
+) -> Result<&'a mut Stored, (StatusCode, Value)> {
+    let gone = state.objects.get(key).is_none_or(|stored| state.gone(stored));
+    state
+        .objects
+        .get_mut(key)
+        .filter(|_| !gone)
+        .ok_or_else(|| not_found(&resource.plural, name))
+}
+
+/// After a write to `key` at `version`: watches see it, and the answer is the object as read.
+fn written(
+    state: &mut State,
+    key: &Key,
+    version: &str,
+    at: Instant,
+) -> Result<(StatusCode, Reply), (StatusCode, Value)> {
+    state.record_write(key, version.parse().unwrap_or(state.resource_version), at);
+    let stored = state.objects.get(key).cloned().expect("written just now");
     Ok((StatusCode::OK, Reply::Json(state.view(&stored))))
 }
 
@@ -1822,16 +1844,11 @@ fn delete(state: &mut State, segments: &[&str]) -> Result<(StatusCode, Reply), (
         name.clone(),
     );
     let version = state.next_version();
-    let gone = state.objects.get(&key).is_none_or(|stored| state.gone(stored));
-    let Some(stored) = state.objects.get_mut(&key).filter(|_| !gone) else {
-        return Err(not_found(&resource.plural, &name));
-    };
+    let stored = existing(state, &key, &resource, &name)?;
     let now = Instant::now();
     stored.deleted_at.get_or_insert(now);
     stored.value["metadata"]["resourceVersion"] = json!(version);
-    let stored = stored.clone();
-    state.record_write(&key, version.parse().unwrap_or(state.resource_version), now);
-    Ok((StatusCode::OK, Reply::Json(state.view(&stored))))
+    written(state, &key, &version, now)
 }
 
 async fn apply(
